@@ -1,0 +1,85 @@
+"""Progress reporting and cancellation for long jobs, shared by every core function.
+
+Core code never touches Qt: a long job takes an optional ``progress`` callable and
+an optional ``CancelToken``. The GUI's workers wrap these in Qt signals; the command
+line prints a progress bar. This is the one event mechanism of ``core/``.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+#: ``progress(done, total, message)``; ``total`` may be 0 when unknown.
+ProgressFn = Callable[[int, int, str], None]
+
+
+class Cancelled(Exception):
+    """Raised inside a job when its CancelToken was cancelled."""
+
+
+@dataclass
+class CancelToken:
+    """Thread-safe flag a GUI sets and a worker polls between frames."""
+
+    _event: threading.Event = field(default_factory=threading.Event)
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise Cancelled()
+
+
+def check(cancel: Optional[CancelToken]) -> None:
+    """Raise Cancelled if ``cancel`` is set (``None`` means not cancellable)."""
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+
+
+def report(progress: Optional[ProgressFn], done: int, total: int, message: str = "") -> None:
+    if progress is not None:
+        progress(done, total, message)
+
+
+class ConsoleProgress:
+    """A progress bar on stderr for the command line; silent for short jobs.
+
+    Redraws at most 5 times a second and only once the job has run for 1 s, so
+    quick commands print nothing but their summary.
+    """
+
+    def __init__(self, label: str, stream=None, min_seconds: float = 1.0):
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.start = time.perf_counter()
+        self.min_seconds = min_seconds
+        self._last = 0.0
+        self._shown = False
+
+    def __call__(self, done: int, total: int, message: str = "") -> None:
+        now = time.perf_counter()
+        if now - self.start < self.min_seconds or now - self._last < 0.2:
+            return
+        self._last = now
+        self._shown = True
+        if total > 0:
+            frac = min(1.0, done / total)
+            bar = "#" * int(frac * 30)
+            text = f"\r{self.label} [{bar:<30}] {done}/{total} {message}"
+        else:
+            text = f"\r{self.label} {done} {message}"
+        self.stream.write(text[:120].ljust(80))
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self._shown:
+            self.stream.write("\n")
+            self.stream.flush()

@@ -1,0 +1,42 @@
+"""Shared test fixtures: where the shared data lives, and the CI rule for it.
+
+The shared data (``../shared`` next to the repository) is used in place. Outside
+CI a test that needs it is skipped when it is absent; under CI (``CI=true``) its
+absence is an error, so a broken checkout can never pass silently.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("FACESTUDIO_SHARED", REPO.parent / "shared"))
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def shared_path(*parts: str) -> Path:
+    """Path under ../shared; fails under CI and skips elsewhere when missing."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        msg = f"shared test data missing: {p}"
+        if IN_CI:
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return p
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    return shared_path()
+
+
+@pytest.fixture(scope="session")
+def videos_dir() -> Path:
+    return shared_path("data", "videos")
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    return shared_path("models")
