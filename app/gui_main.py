@@ -1,0 +1,116 @@
+"""Start-up of the desktop application: ``run_gui(input_path)`` (called by main.py).
+
+Creates the QApplication (organisation and application names, which place the
+QSettings and the log file), sends logs to ``facestudio.log``, installs the global
+exception hook (a readable dialog instead of a dead app), opens the main window on
+``input_path`` or on the built-in default photo, and runs the event loop.
+
+Environment options:
+
+``FACESTUDIO_AUTOQUIT_MS=N``
+    Close the app N milliseconds after the first frame is shown (exit code 0).
+    If no frame is shown within N ms + 60 s, exit with code 1. For smoke tests
+    and scripted screenshots.
+``FACESTUDIO_LOG_DIR=DIR``
+    Write the log file there instead of the per-user data folder.
+
+The default input is scikit-image's public-domain ``astronaut`` photo (NASA),
+read from the installed skimage package (no download).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+ORG_NAME = "FaceStudio"
+APP_NAME = "FaceStudio"
+AUTOQUIT_ENV = "FACESTUDIO_AUTOQUIT_MS"
+
+log = logging.getLogger("facestudio")
+
+
+def default_input_path() -> Path:
+    """Path of scikit-image's bundled ``astronaut.png`` (512x512 RGB, public domain)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("skimage")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("scikit-image is not installed: the default photo "
+                                "(skimage/data/astronaut.png) is missing. Run scripts/install.sh.")
+    for loc in spec.submodule_search_locations:
+        p = Path(loc) / "data" / "astronaut.png"
+        if p.is_file():
+            return p
+    raise FileNotFoundError("skimage/data/astronaut.png is missing from the installed scikit-image.")
+
+
+def _has_display() -> bool:
+    if sys.platform != "linux":
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                or os.environ.get("QT_QPA_PLATFORM"))
+
+
+def create_application(argv: list[str] | None = None):
+    """The QApplication with FaceStudio's names (reuses an existing instance)."""
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.setOrganizationName(ORG_NAME)
+    QApplication.setApplicationName(APP_NAME)
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(argv if argv is not None else [sys.argv[0]])
+    return app
+
+
+def run_gui(input_path: str | None) -> int:
+    """Run the GUI until the user quits; returns the process exit code."""
+    if not _has_display():
+        # Qt would abort the whole process here; say what to do instead.
+        print("error: no display. Run under a desktop session, use `xvfb-run -a python main.py`, "
+              "or set QT_QPA_PLATFORM=offscreen.", file=sys.stderr)
+        return 2
+
+    from PySide6.QtCore import QTimer
+
+    from app.error_reporting import install_exception_hook, setup_logging
+    from app.main_window import MainWindow
+
+    app = create_application()
+    log_path = setup_logging()
+    log.info("FaceStudio starting (input=%s)", input_path)
+    install_exception_hook(log_path)
+
+    win = MainWindow()
+    win.show()
+
+    autoquit = os.environ.get(AUTOQUIT_ENV)
+    if autoquit:
+        try:
+            ms = max(0, int(autoquit))
+        except ValueError:
+            print(f"error: {AUTOQUIT_ENV} must be a number of milliseconds, got {autoquit!r}", file=sys.stderr)
+            return 2
+        win.first_frame_shown.connect(lambda: QTimer.singleShot(ms, win.close))
+        # Safety net: a smoke test must never hang (e.g. on a modal dialog).
+        QTimer.singleShot(ms + 60_000, lambda: app.exit(1))
+
+    def open_initial() -> None:
+        if input_path:
+            win.open_media(input_path)
+            return
+        try:
+            path = default_input_path()
+        except FileNotFoundError as e:
+            win.statusBar().showMessage(str(e))
+            return
+        win.open_media(str(path))
+
+    # After the window is on screen, so an error dialog has a parent to sit on.
+    QTimer.singleShot(0, open_initial)
+    code = app.exec()
+    win.shutdown()
+    log.info("FaceStudio exiting with code %d", code)
+    return int(code)

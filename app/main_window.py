@@ -1,0 +1,481 @@
+"""The FaceStudio main window: menus, the video view, the transport bar, tracking.
+
+Layout: the :class:`~widgets.video_view.VideoView` is the central widget with the
+:class:`~widgets.transport_bar.TransportBar` under it; panels added later (3D
+viewport, expression sliders, curves, reenactment) are dock widgets registered
+with :meth:`MainWindow.add_panel`, which lists them in View > Panels and keeps
+their layout across sessions.
+
+The shared state lives in :class:`~app.session.MediaSession` (``window.session``).
+Long jobs run through :class:`~app.workers.Job`; one job at a time, shown in the
+status bar with a Cancel button.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QUrl, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
+    QPushButton, QToolBar, QVBoxLayout, QWidget,
+)
+
+from app.error_reporting import show_error
+from app.session import MediaSession
+from app.workers import Job
+from core.errors import UserFacingError
+from core.tracking import track_video
+from widgets.transport_bar import TransportBar
+from widgets.video_view import VideoView
+
+log = logging.getLogger(__name__)
+
+VIDEO_EXTENSIONS = ("mp4", "mov", "avi", "mkv", "webm", "m4v", "mpg", "mpeg", "wmv")
+IMAGE_EXTENSIONS = ("png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp")
+MAX_RECENT = 10
+
+
+class MainWindow(QMainWindow):
+    """Signals for tools and tests: ``first_frame_shown()`` (once), ``media_opened(path)``,
+    ``job_ended(outcome)`` with outcome ``"finished" | "failed" | "cancelled"``."""
+
+    first_frame_shown = Signal()
+    media_opened = Signal(str)
+    job_ended = Signal(str)
+
+    def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.settings = settings if settings is not None else QSettings()
+        self.setWindowTitle("FaceStudio")
+        self.setAcceptDrops(True)
+        self.setDockOptions(QMainWindow.DockOption.AllowNestedDocks | QMainWindow.DockOption.AllowTabbedDocks
+                            | QMainWindow.DockOption.AnimatedDocks)
+
+        self.session = MediaSession(self)
+        self.view = VideoView()
+        self.transport = TransportBar()
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.view, 1)
+        lay.addWidget(self.transport)
+        self.setCentralWidget(central)
+
+        self.job: Job | None = None
+        self._job_path: str | None = None
+        self._job_user_started = False
+        self._first_frame_done = False
+        self._track_after_job = False
+        self._shown_times: deque[float] = deque(maxlen=30)  # display times while playing (fps readout)
+        self._shut_down = False
+        self._panels: list[QDockWidget] = []
+
+        self._build_status_bar()
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self._connect()
+        self._update_actions()
+        self.resize(1200, 820)
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+
+    # ----------------------------------------------------------------------------------
+    # construction
+    def _build_status_bar(self) -> None:
+        sb = self.statusBar()
+        self.info_label = QLabel()
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setMaximumWidth(220)
+        self.progress_bar.setTextVisible(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the running job (Esc)")
+        self.cancel_button.clicked.connect(self.cancel_job)
+        sb.addPermanentWidget(self.info_label)
+        sb.addPermanentWidget(self.progress_bar)
+        sb.addPermanentWidget(self.cancel_button)
+        self.progress_bar.hide()
+        self.cancel_button.hide()
+
+    def _action(self, text: str, slot, shortcut=None, tip: str = "", checkable: bool = False) -> QAction:
+        a = QAction(text, self)
+        if shortcut is not None:
+            a.setShortcut(QKeySequence(shortcut))
+        if tip:
+            a.setStatusTip(tip)
+            a.setToolTip(tip)
+        a.setCheckable(checkable)
+        if checkable:
+            a.toggled.connect(slot)
+        else:
+            a.triggered.connect(lambda _checked=False: slot())
+        self.addAction(a)  # shortcuts work even when the menu bar is hidden
+        return a
+
+    def _build_actions(self) -> None:
+        K = QKeySequence.StandardKey
+        self.act_open = self._action("&Open video or image...", self.open_dialog, K.Open,
+                                     "Open a video file or an image")
+        self.act_open_folder = self._action("Open image &folder...", self.open_folder_dialog, "Ctrl+Shift+O",
+                                            "Open a folder of images as a sequence")
+        self.act_open_webcam = self._action("Open &webcam", lambda: self.open_media("webcam:0"), None,
+                                            "Show the live webcam (device 0)")
+        self.act_quit = self._action("&Quit", self.close, K.Quit)
+
+        self.act_play = self._action("&Play / pause", self.session.toggle_play, Qt.Key.Key_Space)
+        self.act_step_back = self._action("Step &back", lambda: self.session.step(-1), Qt.Key.Key_Left)
+        self.act_step_forward = self._action("Step &forward", lambda: self.session.step(1), Qt.Key.Key_Right)
+        self.act_first = self._action("&First frame", self.session.seek_start, Qt.Key.Key_Home)
+        self.act_last = self._action("&Last frame", self.session.seek_end, Qt.Key.Key_End)
+
+        self.act_fit = self._action("&Fit to window", self.view.fit_to_window, "Ctrl+0")
+        self.act_zoom_in = self._action("Zoom &in", lambda: self.view.zoom_by(1.25), K.ZoomIn)
+        self.act_zoom_out = self._action("Zoom &out", lambda: self.view.zoom_by(0.8), K.ZoomOut)
+        self.act_actual_size = self._action("&Actual size", self.view.zoom_actual_size, "Ctrl+1")
+        self.act_show_landmarks = self._action("Show &landmarks", self._on_show_landmarks, "L",
+                                               "Show or hide the tracked landmarks", checkable=True)
+        self.act_show_landmarks.setChecked(self.settings.value("view/show_landmarks", True, type=bool))
+
+        self.act_track = self._action("&Track face", lambda: self.track(user=True), "Ctrl+T",
+                                      "Track the face in every frame (runs in the background)")
+        self.act_cancel = self._action("&Cancel job", self.cancel_job, Qt.Key.Key_Escape, "Stop the running job")
+        self.act_about = self._action("&About FaceStudio", self._about)
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        m = mb.addMenu("&File")
+        m.addActions([self.act_open, self.act_open_folder, self.act_open_webcam])
+        self.recent_menu = m.addMenu("Open &recent")
+        m.addSeparator()
+        m.addAction(self.act_quit)
+        self._rebuild_recent_menu()
+
+        m = mb.addMenu("&View")
+        m.addActions([self.act_fit, self.act_zoom_in, self.act_zoom_out, self.act_actual_size])
+        m.addSeparator()
+        m.addAction(self.act_show_landmarks)
+        m.addSeparator()
+        self.panels_menu = m.addMenu("&Panels")
+
+        m = mb.addMenu("&Playback")
+        m.addActions([self.act_play, self.act_step_back, self.act_step_forward, self.act_first, self.act_last])
+
+        m = mb.addMenu("&Track")
+        m.addActions([self.act_track, self.act_cancel])
+
+        m = mb.addMenu("&Help")
+        m.addAction(self.act_about)
+
+    def _build_toolbar(self) -> None:
+        tb = QToolBar("Main")
+        tb.setObjectName("main_toolbar")
+        tb.setMovable(False)
+        tb.addActions([self.act_open, self.act_track, self.act_cancel])
+        tb.addSeparator()
+        tb.addActions([self.act_fit, self.act_show_landmarks])
+        self.addToolBar(tb)
+        self.toolbar = tb
+        self.panels_menu.addAction(tb.toggleViewAction())
+
+    def _connect(self) -> None:
+        s = self.session
+        s.frame_shown.connect(self._on_frame_shown)
+        s.media_changed.connect(self._on_media_changed)
+        s.track_changed.connect(self._refresh_overlay)
+        s.playing_changed.connect(self.transport.set_playing)
+        s.playing_changed.connect(lambda _p: self._update_actions())
+        s.read_error.connect(lambda msg: self.statusBar().showMessage(f"Cannot show frame: {msg}", 8000))
+        self.transport.play_toggled.connect(s.toggle_play)
+        self.transport.step_requested.connect(s.step)
+        self.transport.seek_requested.connect(s.seek)
+        self.view.set_overlay_enabled("landmarks", self.act_show_landmarks.isChecked())
+
+    def add_panel(self, dock: QDockWidget,
+                  area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea) -> None:
+        """Add a dock panel; it gets a View > Panels entry and its place is remembered."""
+        if not dock.objectName():
+            dock.setObjectName(dock.windowTitle() or f"panel{len(self._panels)}")
+        self.addDockWidget(area, dock)
+        self.panels_menu.addAction(dock.toggleViewAction())
+        self._panels.append(dock)
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+
+    # ----------------------------------------------------------------------------------
+    # opening media
+    def open_dialog(self) -> None:
+        exts = " ".join(f"*.{e}" for e in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS)
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open video or image", self._last_dir(),
+            f"Videos and images ({exts});;All files (*)")
+        if path:
+            self.open_media(path)
+
+    def open_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open image folder", self._last_dir())
+        if path:
+            self.open_media(path)
+
+    def _last_dir(self) -> str:
+        recent = self.recent_files()
+        for p in recent:
+            if not p.startswith(("webcam:", "simcam:")):
+                return str(Path(p).parent)
+        return str(Path.home())
+
+    def open_media(self, path: str) -> bool:
+        """Open a file, folder or ``webcam:N``. On failure shows a message box, keeps what
+        was open before, and returns False."""
+        path = str(path)
+        try:
+            self.session.open(path)
+        except UserFacingError as e:
+            show_error(self, "Cannot open", str(e))
+            self.statusBar().showMessage(f"Could not open {path}", 8000)
+            return False
+        except Exception as e:  # noqa: BLE001 (a decoder bug must not take the window down)
+            log.exception("opening %s failed", path)
+            show_error(self, "Cannot open", f"{path}: could not be opened ({type(e).__name__}: {e}).")
+            return False
+        if self.job_running:
+            self.job.cancel()  # its result belongs to the media just replaced
+        self._add_recent(path)
+        self.media_opened.emit(path)
+        if self.session.is_still:
+            # a still is fast to track: do it at once (after the cancelled job, if any, ends)
+            if not self.track(user=False):
+                self._track_after_job = self.job_running
+        return True
+
+    # ----------------------------------------------------------------------------------
+    # recent files
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("recent_files", [])
+        if isinstance(value, str):  # QSettings returns a bare string for one-element lists
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def _add_recent(self, path: str) -> None:
+        if not path.startswith(("webcam:", "simcam:")):
+            path = str(Path(path).resolve())
+        recent = [p for p in self.recent_files() if p != path]
+        recent.insert(0, path)
+        self.settings.setValue("recent_files", recent[:MAX_RECENT])
+        self._rebuild_recent_menu()
+
+    def _rebuild_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.recent_files()
+        for p in recent:
+            a = self.recent_menu.addAction(p)
+            a.triggered.connect(lambda _checked=False, p=p: self.open_media(p))
+        if recent:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear list", self._clear_recent)
+        self.recent_menu.setEnabled(bool(recent))
+
+    def _clear_recent(self) -> None:
+        self.settings.setValue("recent_files", [])
+        self._rebuild_recent_menu()
+
+    # ----------------------------------------------------------------------------------
+    # drag and drop
+    @staticmethod
+    def _local_paths(mime) -> list[str]:
+        if not mime.hasUrls():
+            return []
+        return [u.toLocalFile() for u in mime.urls() if isinstance(u, QUrl) and u.isLocalFile()]
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        if self._local_paths(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        if self._local_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        paths = self._local_paths(event.mimeData())
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.open_media(paths[0])
+
+    # ----------------------------------------------------------------------------------
+    # frames and overlays
+    def _on_media_changed(self) -> None:
+        s = self.session
+        self.transport.set_media(s.frame_count if not s.is_live else 0, s.fps, live=s.is_live)
+        self.setWindowTitle(f"{s.display_name} - FaceStudio")
+        if s.is_still:
+            hint = "tracking the face..."
+        elif s.is_live:
+            hint = "live"
+        else:
+            hint = f"{s.frame_count} frames at {s.fps:g} fps. Track > Track face (Ctrl+T) to track it."
+        self.statusBar().showMessage(f"Opened {s.display_name}: {hint}", 10000)
+        self._update_actions()
+
+    def _on_frame_shown(self, index: int, frame) -> None:
+        self.view.set_frame(frame)
+        self.transport.set_position(index)
+        self._refresh_overlay()
+        h, w = frame.shape[:2]
+        reader = self.session.reader
+        text = f"{w}x{h}"
+        if reader is not None and reader.last_decode_ms:
+            text += f"   decode {reader.last_decode_ms:.1f} ms"
+        now = time.perf_counter()
+        if self.session.playing:
+            self._shown_times.append(now)
+            if len(self._shown_times) >= 2:
+                span = self._shown_times[-1] - self._shown_times[0]
+                if span > 0:
+                    text += f"   {(len(self._shown_times) - 1) / span:.1f} fps shown"
+        else:
+            self._shown_times.clear()
+        self.info_label.setText(text)
+        if not self._first_frame_done:
+            self._first_frame_done = True
+            self.first_frame_shown.emit()
+
+    def _refresh_overlay(self) -> None:
+        lm, bridged = self.session.landmarks_at(self.session.index)
+        self.view.set_landmarks(lm, bridged)
+
+    def _on_show_landmarks(self, on: bool) -> None:
+        self.view.set_overlay_enabled("landmarks", on)
+        self.settings.setValue("view/show_landmarks", bool(on))
+
+    # ----------------------------------------------------------------------------------
+    # tracking
+    @property
+    def job_running(self) -> bool:
+        return self.job is not None and self.job.running
+
+    def track(self, user: bool = True, max_frames: int | None = None) -> bool:
+        """Track the open media in the background. Returns False when it cannot start now."""
+        s = self.session
+        if self.job_running or not s.is_open or s.is_live:
+            if user and s.is_live:
+                self.statusBar().showMessage("Live sources are not tracked here; open a video or image.", 6000)
+            return False
+        # track_video opens its own source from the path, so tracking never shares a
+        # decoder with the playback reader thread; a still is tracked in image mode.
+        job = Job(track_video, s.path, name="Tracking", max_frames=max_frames)
+        self._start_job(job, user)
+        return True
+
+    def _start_job(self, job: Job, user: bool) -> None:
+        self.job = job
+        self._job_path = self.session.path
+        self._job_user_started = user
+        job.progress.connect(self._on_job_progress)
+        job.finished.connect(self._on_track_finished)
+        job.failed.connect(self._on_job_failed)
+        job.cancelled.connect(self._on_job_cancelled)
+        job.done.connect(self._on_job_done)
+        self.progress_bar.setRange(0, 0)  # busy until the first progress report
+        self.progress_bar.setFormat(f"{job.name}...")
+        self.progress_bar.show()
+        self.cancel_button.setEnabled(True)
+        self.cancel_button.show()
+        self.statusBar().showMessage(f"{job.name} {self.session.display_name}...")
+        job.start()
+        self._update_actions()
+
+    def cancel_job(self) -> None:
+        if self.job_running:
+            self.job.cancel()
+            self.cancel_button.setEnabled(False)
+            self.statusBar().showMessage(f"Cancelling {self.job.name.lower()}...")
+
+    def _on_job_progress(self, done: int, total: int, message: str) -> None:
+        if total > 0:
+            self.progress_bar.setRange(0, total)
+            self.progress_bar.setValue(min(done, total))
+            self.progress_bar.setFormat("%v / %m")
+        if self.job is not None:
+            self.statusBar().showMessage(f"{self.job.name}: {message}" if message else f"{self.job.name}...")
+
+    def _on_track_finished(self, result) -> None:
+        if self._job_path != self.session.path:
+            return  # the user opened something else meanwhile
+        self.session.set_track_result(result)
+        n, valid = result.num_frames, int(result.valid.sum())
+        name = self.session.display_name
+        if valid == 0:
+            text = f"No face found in {name}."
+        elif n == 1:
+            text = f"Tracked the face in {name}: {result.landmarks.shape[1]} landmarks."
+        else:
+            bridged = int(result.bridged.sum())
+            text = (f"Tracked {name}: face in {valid} of {n} frames ({100.0 * valid / n:.0f}%)"
+                    + (f", {bridged} bridged." if bridged else "."))
+        self.statusBar().showMessage(text, 0 if valid == 0 else 15000)
+
+    def _on_job_failed(self, message: str) -> None:
+        if self._job_path != self.session.path:
+            return
+        self.statusBar().showMessage(message)
+        if self._job_user_started:
+            QMessageBox.warning(self, "Tracking", message)
+
+    def _on_job_cancelled(self) -> None:
+        if self._job_path != self.session.path:
+            return
+        self.statusBar().showMessage("Tracking cancelled; the previous result (if any) is kept.", 8000)
+
+    def _on_job_done(self) -> None:
+        outcome = self.job.outcome if self.job is not None else "finished"
+        self.progress_bar.hide()
+        self.cancel_button.hide()
+        self._update_actions()
+        self.job_ended.emit(outcome or "finished")
+        if self._track_after_job and not self._shut_down:
+            self._track_after_job = False
+            self.track(user=False)
+
+    # ----------------------------------------------------------------------------------
+    def _update_actions(self) -> None:
+        s = self.session
+        running = self.job_running
+        seekable = s.is_open and not s.is_live and s.frame_count > 1
+        self.act_track.setEnabled(s.is_open and not s.is_live and not running)
+        self.act_cancel.setEnabled(running)
+        self.act_play.setEnabled(seekable or s.is_live)
+        for a in (self.act_step_back, self.act_step_forward, self.act_first, self.act_last):
+            a.setEnabled(seekable)
+
+    def _about(self) -> None:
+        QMessageBox.about(self, "About FaceStudio",
+                          "FaceStudio: face tracking, 4D face reconstruction, 3D facial flow, "
+                          "expression editing and reenactment.")
+
+    def shutdown(self) -> None:
+        """Stop the job and the reader, save the layout. Safe to call twice."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        if self.job is not None and self.job.running:
+            self.job.cancel()
+            if not self.job.wait(10.0):
+                log.warning("%s did not stop within 10 s of cancel", self.job.name)
+        self.session.close()
+        self.settings.sync()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,113 @@
+"""Still images: loading any image file as RGB uint8, size limits, natural file ordering.
+
+Every frame that leaves ``core.video`` is an (H, W, 3) uint8 RGB array, origin top-left.
+Grayscale, palette, RGBA and 16-bit images are converted here rather than rejected.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from core.errors import InputError
+
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+#: Frames smaller than this on a side cannot hold a face worth tracking.
+MIN_SIDE = 16
+#: Larger frames are certainly a mistake (16k x 16k RGB is already 768 MB).
+MAX_SIDE = 16384
+
+# Pillow refuses images above ~179 Mpx as a "decompression bomb"; our own side limit,
+# checked on the header before decoding, is the guard we want instead.
+Image.MAX_IMAGE_PIXELS = None
+
+
+def natural_key(name: str) -> list:
+    """Sort key that orders embedded numbers by value: f2 before f10."""
+    return [int(tok) if tok.isdigit() else tok.lower() for tok in re.split(r"(\d+)", name)]
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files directly inside ``folder`` (hidden files skipped), in natural order."""
+    files = [p for p in Path(folder).iterdir()
+             if p.is_file() and p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".")]
+    return sorted(files, key=lambda p: natural_key(p.name))
+
+
+def check_frame_size(height: int, width: int, where: str) -> None:
+    """Raise InputError for frames too small or too large to be real footage."""
+    if min(height, width) < MIN_SIDE:
+        raise InputError(f"{where}: the frames are only {width}x{height} pixels; "
+                         f"at least {MIN_SIDE}x{MIN_SIDE} is needed")
+    if max(height, width) > MAX_SIDE:
+        raise InputError(f"{where}: the frames are {width}x{height} pixels, larger than the "
+                         f"{MAX_SIDE}x{MAX_SIDE} limit; scale the input down first")
+
+
+def to_rgb_uint8(img: np.ndarray, channel_order: str = "RGB") -> np.ndarray:
+    """Convert a decoded image to a contiguous (H, W, 3) uint8 RGB array.
+
+    ``img``: (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) of uint8, uint16 or float; colour
+    channels in ``channel_order`` ("RGB", or "BGR" as OpenCV decodes). 16-bit values are
+    scaled by 255/65535, floats are taken as 0..1. Alpha is dropped: the colour under it
+    is kept (compositing over a fixed background would invent a colour).
+    """
+    if img.dtype == np.uint16:
+        img = (img.astype(np.float32) * (255.0 / 65535.0) + 0.5).astype(np.uint8)
+    elif img.dtype.kind == "f":
+        img = (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    elif img.dtype == np.bool_:
+        img = img.astype(np.uint8) * 255
+    elif img.dtype != np.uint8:
+        raise ValueError(f"unsupported pixel type {img.dtype}")
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    if img.ndim == 2:
+        return np.ascontiguousarray(np.repeat(img[:, :, None], 3, axis=2))
+    if img.ndim != 3 or img.shape[2] not in (3, 4):
+        raise ValueError(f"unsupported image layout {img.shape}")
+    img = img[:, :, :3]
+    if channel_order == "BGR":
+        img = img[:, :, ::-1]
+    return np.ascontiguousarray(img)
+
+
+def _pil_to_array(im: Image.Image) -> np.ndarray:
+    """Pixels of a Pillow image as uint8/uint16 array, without losing 16-bit precision."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        return np.asarray(im.convert("I;16")).astype(np.uint16)
+    if im.mode in ("I", "F"):  # 32-bit int / float gray: scale by the data's own range
+        a = np.asarray(im, dtype=np.float64)
+        lo, hi = float(a.min()), float(a.max())
+        return ((a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)).astype(np.float32)
+    if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "LA", "1"):
+        im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
+    return np.asarray(im)
+
+
+def load_image(path: Path) -> np.ndarray:
+    """Read one image file as (H, W, 3) uint8 RGB, upright per its EXIF orientation.
+
+    Raises InputError naming the file when it is missing, unreadable, or of absurd size
+    (the size is checked on the header, before decoding).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty")
+    try:
+        with Image.open(path) as im:
+            check_frame_size(im.height, im.width, str(path))
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            arr = _pil_to_array(im)
+    except InputError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise InputError(f"{path}: not a readable image: the file is corrupt, truncated or "
+                         f"not really {path.suffix.lstrip('.').upper() or 'an image'} ({e})") from None
+    return to_rgb_uint8(arr, "RGB")

@@ -1,0 +1,239 @@
+"""VideoView: shows one video frame with overlays (the tracked landmarks).
+
+Pure display: it takes numpy arrays and plain data and never computes anything
+about faces. Scene coordinates are image pixels (origin top-left, x right,
+y down), so overlay points in pixel coordinates are drawn as they are.
+
+Interaction: mouse wheel zooms around the cursor, left-drag pans, double-click
+(or :meth:`fit_to_window`) fits the frame to the view. While "fit" is on, the
+frame follows window resizes; zooming by hand turns it off.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPixmap, QPolygonF
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
+
+#: colour of landmarks the detector found in this frame
+DETECTED_COLOUR = QColor(60, 230, 90)
+#: colour of landmarks interpolated across a short track loss
+BRIDGED_COLOUR = QColor(255, 150, 30)
+
+
+def rgb_to_qimage(frame: np.ndarray) -> QImage:
+    """(H, W, 3) uint8 RGB -> a QImage that owns a copy of the pixels."""
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        raise ValueError(f"expected an (H, W, 3) uint8 RGB frame, got {frame.shape} {frame.dtype}")
+    frame = np.ascontiguousarray(frame)
+    h, w, _ = frame.shape
+    return QImage(frame.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def qimage_to_rgb(image: QImage) -> np.ndarray:
+    """QImage -> (H, W, 3) uint8 RGB array (a copy)."""
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    h, w = image.height(), image.width()
+    buf = np.frombuffer(image.constBits(), np.uint8, count=image.bytesPerLine() * h)
+    return buf.reshape(h, image.bytesPerLine())[:, : 3 * w].reshape(h, w, 3).copy()
+
+
+class PointsOverlayItem(QGraphicsItem):
+    """A set of 2D points drawn as fixed-size dots (they stay a few screen pixels wide at any zoom).
+
+    ``points``: (N, 2) float, scene (= image pixel) coordinates.
+    """
+
+    def __init__(self, colour: QColor, radius_px: float = 2.0, parent: QGraphicsItem | None = None):
+        super().__init__(parent)
+        self._points = np.zeros((0, 2), np.float64)
+        self._polygon = QPolygonF()
+        self._bounds = QRectF()
+        self._pen = QPen(colour, 2 * radius_px, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
+        self._pen.setCosmetic(True)  # width in screen pixels, not scene units
+
+    def set_points(self, points: np.ndarray) -> None:
+        pts = np.asarray(points, np.float64).reshape(-1, 2)
+        pts = pts[np.isfinite(pts).all(axis=1)]
+        self.prepareGeometryChange()
+        self._points = pts
+        self._polygon = QPolygonF([QPointF(float(x), float(y)) for x, y in pts])
+        if len(pts):
+            lo, hi = pts.min(axis=0), pts.max(axis=0)
+            # margin in scene units: generous enough for the cosmetic dot at moderate zoom-out
+            m = 8.0
+            self._bounds = QRectF(lo[0] - m, lo[1] - m, hi[0] - lo[0] + 2 * m, hi[1] - lo[1] + 2 * m)
+        else:
+            self._bounds = QRectF()
+        self.update()
+
+    def set_colour(self, colour: QColor) -> None:
+        self._pen.setColor(colour)
+        self.update()
+
+    def colour(self) -> QColor:
+        return self._pen.color()
+
+    def points(self) -> np.ndarray:
+        """The (N, 2) points currently drawn."""
+        return self._points.copy()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        return self._bounds
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        if self._polygon.isEmpty():
+            return
+        painter.setPen(self._pen)
+        painter.drawPoints(self._polygon)
+
+
+class VideoView(QGraphicsView):
+    """The central frame display.
+
+    Signals: ``zoom_changed(float)`` (view scale, 1.0 = one screen pixel per image pixel).
+    """
+
+    zoom_changed = Signal(float)
+
+    ZOOM_STEP = 1.25
+    ZOOM_RANGE = (0.02, 40.0)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._scene = QGraphicsScene(self)
+        self.setScene(self._scene)
+        self.setBackgroundBrush(QBrush(QColor(30, 30, 32)))
+        self.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        # Drops go to the main window (which opens files); the view never takes them.
+        self.setAcceptDrops(False)
+        self.viewport().setAcceptDrops(False)
+
+        self._pixmap_item = QGraphicsPixmapItem()
+        self._pixmap_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._scene.addItem(self._pixmap_item)
+        self.landmarks_item = PointsOverlayItem(DETECTED_COLOUR)
+        self.landmarks_item.setZValue(10)
+        self._scene.addItem(self.landmarks_item)
+        # name -> item; later overlays (mesh wireframe, flow) register here too
+        self._overlays: dict[str, QGraphicsItem] = {"landmarks": self.landmarks_item}
+        self._overlay_enabled: dict[str, bool] = {"landmarks": True}
+        self._overlay_has_data: dict[str, bool] = {"landmarks": False}
+
+        self._frame: np.ndarray | None = None
+        self._fit = True
+
+    # -- frame ------------------------------------------------------------------------
+    def set_frame(self, frame: np.ndarray) -> None:
+        """Show an (H, W, 3) uint8 RGB frame. A new frame size re-fits the view."""
+        new_size = frame.shape[:2]
+        old_size = None if self._frame is None else self._frame.shape[:2]
+        self._frame = frame
+        self._pixmap_item.setPixmap(QPixmap.fromImage(rgb_to_qimage(frame)))
+        if new_size != old_size:
+            self._scene.setSceneRect(QRectF(0, 0, new_size[1], new_size[0]))
+            self._fit = True
+        if self._fit:
+            self._apply_fit()
+
+    def clear(self) -> None:
+        self._frame = None
+        self._pixmap_item.setPixmap(QPixmap())
+        self.set_landmarks(None)
+
+    def frame(self) -> np.ndarray | None:
+        """The array last given to :meth:`set_frame` (not a copy)."""
+        return self._frame
+
+    def displayed_image(self) -> np.ndarray | None:
+        """The pixels of the pixmap actually shown, as (H, W, 3) uint8 RGB."""
+        pm = self._pixmap_item.pixmap()
+        return None if pm.isNull() else qimage_to_rgb(pm.toImage())
+
+    # -- overlays ---------------------------------------------------------------------
+    def set_landmarks(self, points: np.ndarray | None, bridged: bool = False) -> None:
+        """Landmarks of the shown frame: (N, 2) or (N, 3) pixels (x, y[, depth]); None hides them.
+
+        ``bridged`` frames (interpolated across a track loss) are drawn in another colour.
+        """
+        if points is None:
+            self.landmarks_item.set_points(np.zeros((0, 2)))
+            self._overlay_has_data["landmarks"] = False
+        else:
+            self.landmarks_item.set_points(np.asarray(points)[:, :2])
+            self.landmarks_item.set_colour(BRIDGED_COLOUR if bridged else DETECTED_COLOUR)
+            self._overlay_has_data["landmarks"] = True
+        self._update_overlay_visibility("landmarks")
+
+    def add_overlay(self, name: str, item: QGraphicsItem, z: float = 5.0) -> None:
+        """Register another overlay item (scene coordinates = image pixels)."""
+        item.setZValue(z)
+        self._scene.addItem(item)
+        self._overlays[name] = item
+        self._overlay_enabled[name] = True
+        self._overlay_has_data[name] = True
+        self._update_overlay_visibility(name)
+
+    def set_overlay_enabled(self, name: str, enabled: bool) -> None:
+        """The user's show/hide toggle of an overlay."""
+        self._overlay_enabled[name] = bool(enabled)
+        self._update_overlay_visibility(name)
+
+    def overlay_enabled(self, name: str) -> bool:
+        return self._overlay_enabled[name]
+
+    def overlay_names(self) -> list[str]:
+        return list(self._overlays)
+
+    def _update_overlay_visibility(self, name: str) -> None:
+        self._overlays[name].setVisible(self._overlay_enabled[name] and self._overlay_has_data[name])
+
+    # -- zoom / pan -------------------------------------------------------------------
+    def zoom(self) -> float:
+        return float(self.transform().m11())
+
+    def fit_to_window(self) -> None:
+        self._fit = True
+        self._apply_fit()
+
+    def zoom_by(self, factor: float) -> None:
+        lo, hi = self.ZOOM_RANGE
+        target = min(hi, max(lo, self.zoom() * factor))
+        factor = target / max(self.zoom(), 1e-9)
+        if abs(factor - 1.0) < 1e-6:
+            return
+        self._fit = False
+        self.scale(factor, factor)
+        self.zoom_changed.emit(self.zoom())
+
+    def zoom_actual_size(self) -> None:
+        self._fit = False
+        self.resetTransform()
+        self.zoom_changed.emit(self.zoom())
+
+    def _apply_fit(self) -> None:
+        rect = self._scene.sceneRect()
+        if rect.isEmpty():
+            return
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        self.zoom_changed.emit(self.zoom())
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.zoom_by(self.ZOOM_STEP ** steps)
+        event.accept()
+
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self.fit_to_window()
+        event.accept()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        if self._fit:
+            self._apply_fit()
