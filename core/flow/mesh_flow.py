@@ -1,0 +1,95 @@
+"""Dense 3D facial flow from two posed meshes of one topology (DeepFaceFlow Eq. 6.1).
+
+For each foreground pixel of frame t the renderer gives the visible triangle j and
+the pixel's barycentrics b in it; the flow is the same surface point moved to frame
+t+k:  F(x, y) = [V_{t+k}(j)] b - [V_t(j)] b = [V_{t+k}(j) - V_t(j)] b.
+
+Units: screen space of ``core.camera.project`` -- x, y in pixels (so F[..., :2] is the
+optical flow t -> t+k, image y down) and z in depth units (pixels too, larger = farther).
+Only points visible in frame t are tracked; background pixels are 0 and masked out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Optional
+
+import numpy as np
+
+from core.jobs import CancelToken, ProgressFn, check, report
+
+
+@dataclass
+class DenseFlow:
+    """flow : (H, W, 3) float32 (dx_px, dy_px, d_depth), 0 off the mask; mask : (H, W) bool."""
+
+    flow: np.ndarray
+    mask: np.ndarray
+
+    @property
+    def optical_flow(self) -> np.ndarray:
+        """(H, W, 2) float32, the x, y part: a 2D optical flow t -> t+k in pixels."""
+        return self.flow[..., :2]
+
+
+def flow_from_buffers(triangle_id: np.ndarray, barycentric: np.ndarray, triangles: np.ndarray,
+                      vertices_t: np.ndarray, vertices_tk: np.ndarray) -> DenseFlow:
+    """Eq. 6.1 on CPU from frame t's id/barycentric buffers.
+
+    triangle_id : (H, W) int, -1 background; barycentric : (H, W, 3);
+    triangles : (T, 3); vertices_t, vertices_tk : (N, 3) posed screen-space meshes.
+    """
+    mask = triangle_id >= 0
+    disp = (np.asarray(vertices_tk, np.float32) - np.asarray(vertices_t, np.float32))
+    corners = np.asarray(triangles)[triangle_id[mask]]          # (M, 3)
+    b = barycentric[mask]                                       # (M, 3)
+    flow = np.zeros(triangle_id.shape + (3,), np.float32)
+    flow[mask] = (disp[corners[:, 0]] * b[:, :1] + disp[corners[:, 1]] * b[:, 1:2]
+                  + disp[corners[:, 2]] * b[:, 2:3])
+    return DenseFlow(flow, mask)
+
+
+def dense_flow(renderer, vertices_t: np.ndarray, vertices_tk: np.ndarray,
+               size: tuple[int, int]) -> DenseFlow:
+    """Eq. 6.1 in one render pass: the per-vertex displacement V_{t+k} - V_t is a vertex
+    attribute of mesh t, which the rasteriser interpolates with exactly the barycentrics
+    of the visible triangle (orthographic: screen-space = surface barycentrics).
+
+    renderer : an OffscreenRenderer (on its own thread) or a RenderThread with the
+    topology already set (``set_mesh``). size : (W, H).
+    """
+    vt = np.asarray(vertices_t, np.float32)
+    disp = np.asarray(vertices_tk, np.float32) - vt
+    out = renderer.render(vt, size, "none", attribute=disp)
+    return DenseFlow(out.attribute, out.mask)   # the renderer leaves the background at 0
+
+
+def clip_flow(renderer, frames: Iterable[np.ndarray], size: tuple[int, int], step: int = 1,
+              progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None,
+              total: int = 0) -> Iterator[tuple[int, DenseFlow]]:
+    """Stream the flow t -> t+step over a clip.
+
+    frames : iterable of (N, 3) posed screen-space meshes (one per frame, streamed).
+    Yields (t, DenseFlow) for t = 0 .. F-1-step. ``total`` (frame count, if known) is
+    only for progress reports.
+    """
+    window: list[np.ndarray] = []
+    t = 0
+    for v in frames:
+        check(cancel)
+        window.append(np.asarray(v, np.float32))
+        if len(window) > step:
+            yield t, dense_flow(renderer, window[0], window[step], size)
+            window.pop(0)
+            t += 1
+            report(progress, t, total, "flow")
+
+
+def vertex_displacement(vertices_t: np.ndarray, vertices_tk: np.ndarray) -> np.ndarray:
+    """Per-vertex 3D displacement for the 3D viewport. (N, 3) or (F, N, 3) -> same shape.
+
+    Pass model-space shapes (``FaceModel.vertices``; centimetres, y up, face looking down
+    +z) to see the non-rigid motion only, i.e. expression without head pose; pass posed
+    screen-space vertices to get the camera-space motion that the dense flow shows
+    (pixels, y down, depth away).
+    """
+    return (np.asarray(vertices_tk, np.float32) - np.asarray(vertices_t, np.float32))
