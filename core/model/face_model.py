@@ -179,3 +179,52 @@ class FaceModel:
         tri = self.triangles[self.embedding.triangles]  # (L, 3)
         corners = vertices[..., tri, :]  # (..., L, 3, 3)
         return np.einsum("...lkc,lk->...lc", corners, self.embedding.barycentric)
+
+    # -- views -------------------------------------------------------------------
+    def subset(self, vertex_mask: np.ndarray, name: str | None = None) -> "FaceModel":
+        """A model on the kept vertices (``vertex_mask`` (N,) bool).
+
+        Triangles with a dropped corner are removed; triangles, landmarks68 and the
+        embedding are remapped. Raises InputError if a landmark or an embedded
+        point would be lost.
+        """
+        keep = np.asarray(vertex_mask, bool)
+        if keep.shape != (self.num_vertices,):
+            raise InputError(f"model {self.name!r}: subset mask must be ({self.num_vertices},)")
+        new_index = np.full(self.num_vertices, -1, np.int64)
+        new_index[keep] = np.arange(int(keep.sum()))
+        tri_keep = keep[self.triangles].all(1)
+        tri_index = np.full(len(self.triangles), -1, np.int64)
+        tri_index[tri_keep] = np.arange(int(tri_keep.sum()))
+        l68 = None
+        if self.landmarks68 is not None:
+            if not keep[self.landmarks68].all():
+                raise InputError(f"model {self.name!r}: subset drops some of the 68 landmark vertices")
+            l68 = new_index[self.landmarks68].astype(np.int32)
+        emb = None
+        if self.embedding is not None:
+            if not tri_keep[self.embedding.triangles].all():
+                raise InputError(f"model {self.name!r}: subset drops triangles the landmark embedding uses")
+            emb = LandmarkEmbedding(tri_index[self.embedding.triangles].astype(np.int32),
+                                    self.embedding.barycentric.copy())
+        return FaceModel(
+            name=name or f"{self.name}-subset", mean=self.mean[keep], identity_basis=self.identity_basis[:, keep],
+            identity_std=self.identity_std.copy(), expression_basis=self.expression_basis[:, keep],
+            expression_names=np.asarray(self.expression_names).copy(),
+            triangles=new_index[self.triangles[tri_keep]].astype(np.int32),
+            uv=None if self.uv is None else self.uv[keep], regions={k: np.asarray(m)[keep] for k, m in self.regions.items()},
+            landmarks68=l68, embedding=emb,
+            expression_bounds=None if self.expression_bounds is None else self.expression_bounds.copy())
+
+    def face_only(self) -> "FaceModel":
+        """The face with mouth interior and eyeballs (for fast fitting and rendering); the model
+        itself when it has no ``face`` region or the face is everything."""
+        if "face" not in self.regions:
+            return self
+        keep = np.asarray(self.regions["face"], bool).copy()
+        for extra in ("mouth_interior", "eyeballs", "left_eye", "right_eye"):
+            if extra in self.regions:
+                keep |= np.asarray(self.regions[extra], bool)
+        if keep.all():
+            return self
+        return self.subset(keep, name=f"{self.name}-face")
