@@ -1,0 +1,208 @@
+"""Self-reenactment quality of the warp renderer against two baselines (prints JSON).
+
+For each clip (default d3, d9, d10, d14 from ../shared/data/videos): the target is
+the clip's first frame as a still, the source is the clip itself (mode "self").
+Every ``--step``-th of the first ``--frames`` frames is compared with the real frame:
+
+- PSNR and SSIM inside the real frame's face box (the 468 face points' box, +10%);
+- AED: mean L1 between the 52 blendshape scores of the output re-tracked and of the
+  real frame re-tracked (same still-image tracker for both);
+- APD: mean angle in degrees between the head rotations of the output and of the
+  real frame, both from the tracker's pose matrix.
+
+Baselines in the same run: "still" (the target frame unchanged) and "pwa" (a 2D
+piecewise-affine warp over the Delaunay triangulation of the 478 landmarks, driven
+by the real frame's tracked landmarks; no motion outside their hull).
+
+Tracking and fits are cached under out/cache/. Usage:
+    .venv/bin/python bench/bench_reenact_quality.py [--clips d3,d9] [--frames 150] [--step 2]
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from scipy.spatial import Delaunay  # noqa: E402
+from skimage.metrics import structural_similarity  # noqa: E402
+
+from core.model.builtin import build_builtin_model  # noqa: E402
+from core.npz_io import load_npz_checked, save_npz_atomic  # noqa: E402
+from core.reenact.faces import FittedFace, fit_face  # noqa: E402
+from core.reenact.render import WarpRenderer, driven_face, target_face  # noqa: E402
+from core.reenact.transfer import FaceSequence, TransferSettings, transfer_sequence  # noqa: E402
+from core.reenact.warp import rasterize_triangle_ids, remap, triangle_affines  # noqa: E402
+from core.tracking.landmarker import Landmarker  # noqa: E402
+from core.tracking.result import TrackResult  # noqa: E402
+from core.tracking.tracker import track_frames, track_image  # noqa: E402
+
+VIDEOS = REPO.parent / "shared" / "data" / "videos"
+CACHE = REPO / "out" / "cache"
+
+
+def read_clip(path: Path, n: int) -> tuple[list[np.ndarray], float]:
+    cap = cv2.VideoCapture(str(path))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    frames = []
+    while len(frames) < n:
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
+    cap.release()
+    return frames, fps
+
+
+def cached_track(key: str, make) -> TrackResult:
+    p = CACHE / f"track_{key}.npz"
+    if p.is_file():
+        return TrackResult.load(p)
+    tr = make()
+    tr.save(p)
+    return tr
+
+
+def cached_fit(key: str, track: TrackResult, model) -> FittedFace:
+    p = CACHE / f"fit_{model.name}_{key}.npz"
+    if p.is_file():
+        d = load_npz_checked(p)
+        seq = FaceSequence(**{k: d[k] for k in ("identity", "expression", "rotation", "translation",
+                                                "scale", "gaze", "valid", "residual") if k in d})
+        return FittedFace(key, track, seq)
+    f = fit_face(track, model, name=key)
+    save_npz_atomic(p, {k: np.asarray(v) for k, v in dataclasses.asdict(f.seq).items() if v is not None})
+    return f
+
+
+def face_box(points: np.ndarray, size: tuple[int, int], grow: float = 0.1) -> tuple[int, int, int, int]:
+    p = points[:468, :2]
+    lo, hi = p.min(0), p.max(0)
+    pad = (hi - lo) * grow
+    x0, y0 = np.maximum(np.floor(lo - pad), 0).astype(int)
+    x1, y1 = np.minimum(np.ceil(hi + pad), [size[1], size[0]]).astype(int)
+    return x0, y0, x1, y1
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255.0 ** 2 / max(mse, 1e-10)))
+
+
+def rotation_angle_deg(P: np.ndarray, Q: np.ndarray) -> float:
+    """Angle between the rotation parts of two 4x4 pose matrices (scale removed)."""
+    A = P[:3, :3] / np.linalg.norm(P[:3, :3], axis=0, keepdims=True)
+    B = Q[:3, :3] / np.linalg.norm(Q[:3, :3], axis=0, keepdims=True)
+    c = (np.trace(A.T @ B) - 1) / 2
+    return float(np.degrees(np.arccos(np.clip(c, -1, 1))))
+
+
+class PiecewiseAffineBaseline:
+    """2D warp of the target still over the Delaunay triangulation of its 478 landmarks."""
+
+    def __init__(self, target_points: np.ndarray):
+        self.src = target_points[:, :2].astype(np.float64)
+        self.tri = Delaunay(self.src).simplices.astype(np.int32)
+
+    def render(self, image: np.ndarray, driven_points: np.ndarray) -> np.ndarray:
+        H, W = image.shape[:2]
+        d = driven_points[:, :2].astype(np.float64)
+        screen = np.concatenate([d, np.zeros((len(d), 1))], 1)
+        ids = rasterize_triangle_ids(screen, self.tri, (H, W), cull_back=False)
+        A = triangle_affines(d, self.src, self.tri)
+        gx, gy = np.meshgrid(np.arange(W, dtype=np.float32), np.arange(H, dtype=np.float32))
+        mp = np.stack([gx, gy], -1)
+        ys, xs = np.nonzero(ids >= 0)
+        a = A[ids[ys, xs]]
+        mp[ys, xs, 0] = a[:, 0, 0] * xs + a[:, 0, 1] * ys + a[:, 0, 2]
+        mp[ys, xs, 1] = a[:, 1, 0] * xs + a[:, 1, 1] * ys + a[:, 1, 2]
+        return remap(image, mp)
+
+
+def evaluate_clip(name: str, model, n: int, step: int, lm: Landmarker) -> dict:
+    frames, fps = read_clip(VIDEOS / f"{name}.mp4", n)
+    n = len(frames)
+    track = cached_track(f"{name}_{n}", lambda: track_frames(iter(frames), fps, max_frames=n, source=name))
+    still_track = cached_track(f"{name}_still0", lambda: track_image(frames[0], source=f"{name}[0]"))
+    source = cached_fit(f"{name}_{n}", track, model)
+    target = cached_fit(f"{name}_still0", still_track, model)
+    settings = TransferSettings(mode="self")
+    driven = transfer_sequence(source.seq, target.seq, settings, model.expression_names,
+                               model.expression_bounds, target_frames=np.zeros(n, int))
+    renderer = WarpRenderer(model)
+    still = frames[0]
+    tface = target_face(model, target.seq.identity, target.seq.frame(0), still_track.landmarks[0])
+    pwa = PiecewiseAffineBaseline(still_track.landmarks[0])
+    methods = ("warp", "still", "pwa")
+    acc = {m: dict(psnr=[], ssim=[], aed=[], apd=[], ms=[]) for m in methods}
+    lost = {m: 0 for m in methods}
+    for i in range(step, n, step):
+        real = frames[i]
+        rf = lm.detect(real)
+        if rf.count == 0 or not track.valid[i]:
+            continue
+        x0, y0, x1, y1 = face_box(rf.landmarks[0], real.shape[:2])
+        outs = {}
+        t = time.perf_counter()
+        outs["warp"] = renderer.render(still, tface, driven_face(model, driven.identity, driven.frame(i)),
+                                       target_key=0)
+        acc["warp"]["ms"].append((time.perf_counter() - t) * 1000)
+        outs["still"] = still
+        t = time.perf_counter()
+        outs["pwa"] = pwa.render(still, track.landmarks[i])
+        acc["pwa"]["ms"].append((time.perf_counter() - t) * 1000)
+        for m, img in outs.items():
+            a, b = img[y0:y1, x0:x1], real[y0:y1, x0:x1]
+            acc[m]["psnr"].append(psnr(a, b))
+            acc[m]["ssim"].append(float(structural_similarity(a, b, channel_axis=2, data_range=255)))
+            of = lm.detect(img)
+            if of.count == 0:
+                lost[m] += 1
+                continue
+            acc[m]["aed"].append(float(np.abs(of.blendshapes[0] - rf.blendshapes[0]).mean()))
+            acc[m]["apd"].append(rotation_angle_deg(of.pose[0], rf.pose[0]))
+    out = {"frames_evaluated": len(acc["warp"]["psnr"])}
+    for m in methods:
+        out[m] = {k: float(np.mean(v)) if k != "ms" else (float(np.median(v)) if v else None)
+                  for k, v in acc[m].items() if v or k == "ms"}
+        out[m]["face_lost"] = lost[m]
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clips", default="d3,d9,d10,d14")
+    ap.add_argument("--frames", type=int, default=150)
+    ap.add_argument("--step", type=int, default=2)
+    args = ap.parse_args(argv)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    model = build_builtin_model()
+    t0 = time.perf_counter()
+    results = {}
+    with Landmarker(video=False) as lm:
+        for name in args.clips.split(","):
+            results[name] = evaluate_clip(name.strip(), model, args.frames, args.step, lm)
+    methods = ("warp", "still", "pwa")
+    summary = {m: {k: float(np.mean([results[c][m][k] for c in results if k in results[c][m]]))
+                   for k in ("psnr", "ssim", "aed", "apd")} for m in methods}
+    better = {k: all((summary["warp"][k] > summary[b][k]) if k in ("psnr", "ssim") else
+                     (summary["warp"][k] < summary[b][k]) for b in ("still", "pwa"))
+              for k in ("psnr", "ssim", "aed", "apd")}
+    print(json.dumps(dict(benchmark="reenact_quality", model=model.name, mode="self",
+                          frames=args.frames, step=args.step, clips=results, mean=summary,
+                          warp_beats_both_baselines=better,
+                          aed_ratio_to_still=summary["warp"]["aed"] / max(summary["still"]["aed"], 1e-12),
+                          seconds=round(time.perf_counter() - t0, 1)), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,247 @@
+"""Filling what the target never showed: the mouth interior and moved irises.
+
+Mouth: when the driven mouth opens wider than the target's, the warp would only
+stretch the target's lips across the gap. Inside the driven inner-lip polygon we
+composite either
+- with a target video: the mouth interior of the target frame whose opening best
+  matches (Face2Face's retrieval), mapped by a least-squares affine fit of its
+  inner-lip points to the driven ones (a ``MouthBank``); or
+- with a still: a shaded dark cavity with an upper (and, when wide open, a lower)
+  teeth band, coloured from the target's face.
+The blend weight ramps with how much wider the driven mouth is than the target's,
+so there is no pop, and everything is deterministic (no flicker).
+
+Eyes: the iris is moved within the eye opening to the driven gaze: the target's
+iris disc is sampled at the shifted map and composited over a "sclera-only"
+version of the target eye (the iris inpainted), clipped to the driven lids.
+
+Pixels, origin top-left; images RGB uint8 (H, W, 3); points (478, 2) in MediaPipe's
+topology (see ``core.reenact.gaze``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from core.reenact.gaze import EYE_CONTOURS, EYES, INNER_LIPS, LIP_MIDDLE, MOUTH_CORNERS, from_eye_coords, to_eye_coords
+from core.reenact.warp import face_size, feathered_polygon_mask, remap, smoothstep
+
+#: opening difference (in face sizes) over which the filled interior fades in
+MOUTH_RAMP = 0.025
+
+
+def mouth_opening(points: np.ndarray) -> float:
+    """Inner-lip gap / face size (478, >=2) -> float."""
+    p = points[:, :2]
+    return float(np.linalg.norm(p[LIP_MIDDLE[0]] - p[LIP_MIDDLE[1]]) / face_size(p[:468]))
+
+
+def _roi(polygon: np.ndarray, size: tuple[int, int], margin: int) -> tuple[int, int, int, int] | None:
+    H, W = size
+    x0, y0 = np.floor(polygon.min(0)).astype(int) - margin
+    x1, y1 = np.ceil(polygon.max(0)).astype(int) + margin + 1
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, W), min(y1, H)
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return None
+    return x0, y0, x1, y1
+
+
+def synthesize_mouth(points: np.ndarray, roi: tuple[int, int, int, int], skin: np.ndarray) -> np.ndarray:
+    """A shaded mouth cavity with teeth bands in the ROI (h, w, 3) float32, RGB 0-255.
+
+    points: the driven 478 points (output pixels); skin: (3,) mean face colour.
+    The cavity is dark and slightly red, darker in the middle of the opening; the
+    upper teeth hang from the upper inner lip, the lower teeth show above the lower
+    lip only when the mouth is wide open. Teeth darken towards the mouth corners.
+    """
+    x0, y0, x1, y1 = roi
+    p = points[:, :2] - [x0, y0]
+    left, right = p[MOUTH_CORNERS[0]], p[MOUTH_CORNERS[1]]
+    up_mid, lo_mid = p[LIP_MIDDLE[0]], p[LIP_MIDDLE[1]]
+    width = max(np.linalg.norm(right - left), 1.0)
+    ex = (right - left) / width
+    ey = np.array([-ex[1], ex[0]])
+    ys, xs = np.mgrid[0:y1 - y0, 0:x1 - x0].astype(np.float32)
+    rel = np.stack([xs, ys], -1) - (left + right) / 2
+    u = (rel @ ex) / (width / 2)  # -1 .. 1 corner to corner
+    v = rel @ ey  # pixels, down
+    # inner-lip curves as functions of u: upper and lower lip polylines interpolated
+    n = len(INNER_LIPS) // 2
+    upper = p[list(INNER_LIPS[: n + 1])]
+    lower = p[list(INNER_LIPS[n:]) + [INNER_LIPS[0]]]
+
+    def curve(poly):
+        cu = ((poly - (left + right) / 2) @ ex) / (width / 2)
+        cv = (poly - (left + right) / 2) @ ey
+        order = np.argsort(cu)
+        return np.interp(u, cu[order], cv[order])
+
+    v_up, v_lo = curve(upper), curve(lower)
+    gap = np.maximum(v_lo - v_up, 1e-3)
+    opening = float(np.linalg.norm(lo_mid - up_mid))
+    lum = float(np.clip(skin.mean() / 150.0, 0.5, 1.2))
+    cavity = np.array([92.0, 38.0, 40.0]) * lum
+    depth = 1.0 - 0.55 * np.exp(-((v - (v_up + v_lo) / 2) / (0.35 * gap)) ** 2 - (u / 0.7) ** 2)
+    img = cavity[None, None] * depth[..., None]
+    teeth = np.array([226.0, 214.0, 192.0]) * min(lum, 1.0)
+    side = np.clip(1.0 - 0.75 * np.abs(u) ** 2, 0.15, 1.0)
+    # faint seams between teeth (about 8 show across a mouth), centred on the midline
+    phase = u * 4.0
+    side = side * (1.0 - 0.18 * np.exp(-((phase - np.round(phase)) / 0.05) ** 2))
+    # upper incisors are ~1 cm tall, a mouth ~5 cm wide: they fill most of a smile's opening
+    t_up = np.clip(min(0.2 * width, 0.6 * opening), 1.0, None)
+    a_up = smoothstep((t_up - (v - v_up)) / 1.5) * (v >= v_up - 1)
+    img = img * (1 - a_up[..., None]) + (teeth * side[..., None]) * a_up[..., None]
+    if opening > 0.12 * width:  # the lower teeth show once the jaw drops a little
+        t_lo = min(0.14 * width, 0.3 * opening) * smoothstep((opening / width - 0.12) / 0.1)
+        a_lo = smoothstep((t_lo - (v_lo - v)) / 1.5) * (v <= v_lo + 1)
+        img = img * (1 - a_lo[..., None]) + (teeth * 0.85 * side[..., None]) * a_lo[..., None]
+    return img.astype(np.float32)
+
+
+@dataclass
+class MouthSample:
+    image: np.ndarray  # (h, w, 3) uint8 crop of the target frame
+    points: np.ndarray  # (20, 2) inner-lip points in crop pixels
+    opening: float
+
+
+class MouthBank:
+    """Mouth interiors of a target video, retrieved by opening (Face2Face-style).
+
+    Built from target frames and their 478 tracked points; keeps a handful of
+    samples spanning the openings seen. ``pick`` has hysteresis so the choice does
+    not flip between frames.
+    """
+
+    def __init__(self, max_samples: int = 24):
+        self.samples: list[MouthSample] = []
+        self.max_samples = max_samples
+        self._last: int | None = None
+
+    def add(self, frame: np.ndarray, points: np.ndarray) -> None:
+        lips = points[list(INNER_LIPS), :2]
+        roi = _roi(lips, frame.shape[:2], margin=4)
+        if roi is None:
+            return
+        x0, y0, x1, y1 = roi
+        self.samples.append(MouthSample(frame[y0:y1, x0:x1].copy(), lips - [x0, y0], mouth_opening(points)))
+
+    def finish(self) -> None:
+        """Keep at most ``max_samples`` samples, evenly spread over the openings."""
+        self.samples.sort(key=lambda s: s.opening)
+        if len(self.samples) > self.max_samples:
+            idx = np.unique(np.round(np.linspace(0, len(self.samples) - 1, self.max_samples)).astype(int))
+            self.samples = [self.samples[i] for i in idx]
+
+    def pick(self, opening: float) -> MouthSample | None:
+        if not self.samples:
+            return None
+        ops = np.array([s.opening for s in self.samples])
+        best = int(np.argmin(np.abs(ops - opening)))
+        if self._last is not None and self._last < len(ops) and \
+                abs(ops[self._last] - opening) < abs(ops[best] - opening) + 0.01:
+            best = self._last
+        self._last = best
+        return self.samples[best]
+
+
+def fill_mouth(out: np.ndarray, driven_points: np.ndarray, target_points: np.ndarray,
+               target_frame: np.ndarray, bank: MouthBank | None = None) -> None:
+    """Composite a mouth interior into ``out`` (H, W, 3) uint8, in place, where the driven
+    mouth (points (478, 2), output pixels) is open wider than the target's."""
+    gap = mouth_opening(driven_points) - mouth_opening(target_points)
+    alpha_open = float(smoothstep(gap / MOUTH_RAMP))
+    if alpha_open <= 0.0:
+        return
+    lips = driven_points[list(INNER_LIPS), :2]
+    roi = _roi(lips, out.shape[:2], margin=3)
+    if roi is None:
+        return
+    x0, y0, x1, y1 = roi
+    mask = feathered_polygon_mask(lips - [x0, y0], (y1 - y0, x1 - x0), feather=0.8) * alpha_open
+    sample = bank.pick(mouth_opening(driven_points)) if bank is not None else None
+    if sample is not None and sample.opening > mouth_opening(target_points) + 0.5 * MOUTH_RAMP:
+        A, _ = cv2.estimateAffine2D(sample.points.astype(np.float32), (lips - [x0, y0]).astype(np.float32),
+                                    method=cv2.LMEDS)
+        if A is None:
+            return
+        fill = cv2.warpAffine(sample.image, A, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+    else:
+        face = target_points[:468, :2]
+        fx0, fy0 = np.clip(face.min(0).astype(int), 0, None)
+        fx1, fy1 = face.max(0).astype(int)
+        skin = target_frame[fy0:fy1, fx0:fx1].reshape(-1, 3).mean(0) if fy1 > fy0 and fx1 > fx0 \
+            else np.array([150.0, 120.0, 100.0])
+        fill = synthesize_mouth(driven_points, roi, skin)
+    region = out[y0:y1, x0:x1].astype(np.float32)
+    out[y0:y1, x0:x1] = np.clip(region + mask[..., None] * (fill - region) + 0.5, 0, 255).astype(np.uint8)
+
+
+class IrisMover:
+    """Moves the irises to the driven gaze. Caches the sclera-only eye of a target frame."""
+
+    def __init__(self):
+        self._cache_key = None
+        self._sclera: np.ndarray | None = None
+
+    def sclera_image(self, target_frame: np.ndarray, target_iris: np.ndarray, target_radius: np.ndarray,
+                     key) -> np.ndarray:
+        """The target frame with both irises inpainted (only the eye areas change)."""
+        if key is not None and key == self._cache_key and self._sclera is not None:
+            return self._sclera
+        img = target_frame.copy()
+        for e in range(2):
+            r = float(target_radius[e]) * 1.25 + 1.0
+            c = target_iris[e]
+            roi = _roi(np.array([c - 2.5 * r, c + 2.5 * r]), img.shape[:2], margin=0)
+            if roi is None:
+                continue
+            x0, y0, x1, y1 = roi
+            m = np.zeros((y1 - y0, x1 - x0), np.uint8)
+            cv2.circle(m, tuple(np.round((c - [x0, y0]) * 16).astype(int)), int(round(r * 16)), 255, -1,
+                       lineType=cv2.LINE_8, shift=4)
+            img[y0:y1, x0:x1] = cv2.inpaint(np.ascontiguousarray(img[y0:y1, x0:x1]), m, 3, cv2.INPAINT_TELEA)
+        self._cache_key, self._sclera = key, img
+        return img
+
+    def apply(self, out: np.ndarray, target_frame: np.ndarray, mp: np.ndarray, target_points: np.ndarray,
+              target_iris: np.ndarray, target_radius: np.ndarray, driven_points: np.ndarray,
+              driven_gaze: np.ndarray, key=None) -> None:
+        """Composite moved irises into ``out`` in place.
+
+        mp (H, W, 2): the warp's backward map; target_iris (2, 2) iris centres in the target
+        frame and target_radius (2,) pixels; driven_gaze (2, 2) in eye coordinates.
+        """
+        sclera = None
+        for e, eye in enumerate(EYES):
+            natural = from_eye_coords(to_eye_coords(target_iris[e], target_points, eye), driven_points, eye)
+            desired = from_eye_coords(np.asarray(driven_gaze[e], float), driven_points, eye)
+            delta = desired - natural
+            if not np.isfinite(delta).all() or np.hypot(*delta) < 0.3:
+                continue
+            tw = np.linalg.norm(target_points[eye["corners"][1], :2] - target_points[eye["corners"][0], :2])
+            dw = np.linalg.norm(driven_points[eye["corners"][1], :2] - driven_points[eye["corners"][0], :2])
+            k = tw / max(dw, 1e-6)
+            poly = driven_points[list(EYE_CONTOURS[e]), :2]
+            roi = _roi(poly, out.shape[:2], margin=2)
+            if roi is None:
+                continue
+            if sclera is None:
+                sclera = self.sclera_image(target_frame, target_iris, target_radius, key)
+            x0, y0, x1, y1 = roi
+            m = mp[y0:y1, x0:x1]
+            eye_mask = feathered_polygon_mask(poly - [x0, y0], (y1 - y0, x1 - x0), feather=0.7, erode=0.5)
+            r = float(target_radius[e]) / k
+            ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+            dist = np.hypot(xs - desired[0], ys - desired[1])
+            iris_mask = smoothstep((r + 0.75 - dist) / 1.5)
+            iris = remap(target_frame, m - (delta * k).astype(np.float32)).astype(np.float32)
+            back = remap(sclera, m).astype(np.float32)
+            eye_img = back + iris_mask[..., None] * (iris - back)
+            region = out[y0:y1, x0:x1].astype(np.float32)
+            out[y0:y1, x0:x1] = np.clip(region + eye_mask[..., None] * (eye_img - region) + 0.5, 0, 255
+                                        ).astype(np.uint8)

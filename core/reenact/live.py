@@ -1,0 +1,300 @@
+"""Live reenactment: a camera (or simulated camera) drives a photo, newest frame first.
+
+Two threads, each always working on the newest input and dropping stale ones:
+
+1. grab + track: ``read_latest()`` from the live source, FaceTracker on it;
+2. fit + transfer + warp: a per-frame fit (core.fitting's FrameFitter, identity
+   fixed), the attribute transfer against the source's reference (the first tracked
+   frame; ``recalibrate()`` takes a new one) and the warp of the target photo.
+
+A frame where the face is lost keeps the last good parameters (the output freezes)
+and the fit restarts when the face comes back. ``latest()`` returns the newest output
+frame and ``stats()`` the frame rate and the latency from grabbing a frame to its
+output being ready (medians over the last second or so). Settings can be changed
+while running (``set_settings``). No Qt here: the GUI polls ``latest()``.
+"""
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from core.camera import project
+from core.fitting.basis import basis_from_embedding
+from core.fitting.frame_fit import FrameFitter
+from core.fitting.settings import FitSettings
+from core.fitting.weights import tracker_point_weights
+from core.model.face_model import FaceModel
+from core.reenact.faces import FittedFace
+from core.reenact.gaze import gaze_from_landmarks
+from core.reenact.render import WarpRenderer, driven_face, target_face
+from core.reenact.transfer import FaceState, Reference, TransferSettings, expression_group, transfer_state
+from core.reenact.warp import WarpSettings
+
+
+def fit_photo_to_size(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    """Centre-crop to the aspect of ``size`` (H, W) and resize; None keeps the image."""
+    if size is None:
+        return image
+    H, W = size
+    h, w = image.shape[:2]
+    scale = max(H / h, W / w)
+    ch, cw = int(round(H / scale)), int(round(W / scale))
+    y0, x0 = (h - ch) // 2, (w - cw) // 2
+    crop = image[y0:y0 + ch, x0:x0 + cw]
+    return cv2.resize(crop, (W, H), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+
+
+@dataclass
+class LiveStats:
+    """fps: output frames per second; latency_ms: median grab-to-output time;
+    track_ms / render_ms: median stage times; frames: outputs so far; dropped: camera
+    frames never processed; face: whether the last frame had a face."""
+
+    fps: float = 0.0
+    latency_ms: float = 0.0
+    track_ms: float = 0.0
+    render_ms: float = 0.0
+    frames: int = 0
+    dropped: int = 0
+    face: bool = False
+
+
+class _Slot:
+    """A one-item mailbox keeping only the newest item (older ones are dropped)."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._item = None
+        self._seq = 0
+        self.dropped = 0
+
+    def put(self, item) -> None:
+        with self._cond:
+            if self._item is not None:
+                self.dropped += 1
+            self._item = item
+            self._seq += 1
+            self._cond.notify_all()
+
+    def take(self, timeout: float = 0.5):
+        with self._cond:
+            if self._item is None:
+                self._cond.wait(timeout)
+            item, self._item = self._item, None
+            return item
+
+
+class SourceCalibration:
+    """The live source's reference: first tracked frame, plus running mouth/jaw neutral.
+
+    Expression groups with a percentile neutral (TransferSettings.neutral_percentile)
+    use that percentile over the recent history, never above the reference's value.
+    """
+
+    def __init__(self, expression_names, history: int = 600):
+        self.names = list(expression_names)
+        self.history: collections.deque = collections.deque(maxlen=history)
+        self.reference: FaceState | None = None
+        self._neutral: np.ndarray | None = None
+        self._count = 0
+
+    def reset(self) -> None:
+        self.history.clear()
+        self.reference = None
+        self._neutral = None
+
+    def update(self, state: FaceState, settings: TransferSettings) -> Reference:
+        if self.reference is None:
+            self.reference = state.copy()
+        self.history.append(state.expression)
+        self._count += 1
+        if self._neutral is None or self._count % 15 == 0:
+            E = np.asarray(self.history)
+            neutral = self.reference.expression.copy()
+            for k, n in enumerate(self.names):
+                pct = settings.neutral_percentile.get(expression_group(n) or "", 5.0)
+                if pct is not None:
+                    neutral[k] = min(neutral[k], float(np.percentile(E[:, k], pct)))
+            self._neutral = neutral
+        ref = self.reference.copy()
+        ref.expression = self._neutral.copy()
+        return Reference(ref)
+
+
+class LivePipeline:
+    """Live head/face reenactment of a photo by a live source.
+
+    source : a live core.video source (``open_source("simcam:clip.mp4")`` or a webcam);
+    target : the photo's FittedFace (``fit_face`` of ``track_image``) and its frame.
+    """
+
+    def __init__(self, model: FaceModel, source, target: FittedFace, target_frame: np.ndarray,
+                 transfer: TransferSettings | None = None, warp: WarpSettings | None = None,
+                 fit_settings: FitSettings | None = None):
+        self.model = model
+        self.source = source
+        self.target = target
+        self.target_frame = target_frame
+        self._lock = threading.Lock()
+        self._transfer = transfer or TransferSettings()
+        self._warp = warp or WarpSettings()
+        self._renderer = WarpRenderer(model, self._warp)
+        self._target_face = target_face(model, target.seq.identity, target.seq.frame(0),
+                                        target.track.landmarks[0] if target.track.valid[0] else None)
+        self._target_state = target.seq.frame(0)
+        self._target_ref = Reference(target.seq.frame(0))
+        fs = fit_settings or FitSettings()
+        self._basis = basis_from_embedding(model)
+        # the source's identity is unknown live: the mean face; the relative transfer and the
+        # per-point detail absorb what the mean cannot express
+        self._fitter = FrameFitter(self._basis, np.zeros(model.num_identity),
+                                   tracker_point_weights(self._basis.num_points, fs),
+                                   np.asarray(model.expression_bounds, np.float64), fs)
+        self._calib = SourceCalibration(model.expression_names)
+        self._slot = _Slot()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._out: np.ndarray | None = target_frame.copy()
+        self._out_lock = threading.Lock()
+        self._times: collections.deque = collections.deque(maxlen=60)  # (done, latency, track, render)
+        self._frames = 0
+        self._face = False
+        self._last_state: FaceState | None = None
+        self.error: BaseException | None = None
+        self._recalibrate = False
+
+    # -- control ------------------------------------------------------------------
+    def set_settings(self, transfer: TransferSettings | None = None, warp: WarpSettings | None = None) -> None:
+        """Change settings while running (taken from the next frame on)."""
+        with self._lock:
+            if transfer is not None:
+                self._transfer = transfer
+            if warp is not None:
+                self._warp = warp
+                self._renderer.settings = warp
+
+    def recalibrate(self) -> None:
+        """Take the next tracked frame as the source's new reference (rest pose/expression)."""
+        self._recalibrate = True
+
+    def start(self) -> "LivePipeline":
+        self._threads = [threading.Thread(target=self._guard(self._track_loop), name="reenact-track", daemon=True),
+                         threading.Thread(target=self._guard(self._render_loop), name="reenact-render", daemon=True)]
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=5.0)
+
+    def __enter__(self) -> "LivePipeline":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
+    def latest(self) -> np.ndarray:
+        """The newest output frame (H, W, 3) RGB uint8 (the target photo before the first)."""
+        with self._out_lock:
+            return self._out
+
+    def stats(self) -> LiveStats:
+        with self._out_lock:
+            times = list(self._times)
+            frames, face = self._frames, self._face
+        st = LiveStats(frames=frames, face=face, dropped=int(getattr(self.source, "dropped", 0)) + self._slot.dropped)
+        if len(times) >= 2:
+            done = np.array([t[0] for t in times])
+            span = done[-1] - done[0]
+            st.fps = (len(times) - 1) / span if span > 0 else 0.0
+            st.latency_ms = float(np.median([t[1] for t in times]) * 1000)
+            st.track_ms = float(np.median([t[2] for t in times]) * 1000)
+            st.render_ms = float(np.median([t[3] for t in times]) * 1000)
+        return st
+
+    # -- stages -------------------------------------------------------------------
+    def _guard(self, fn):
+        def run():
+            try:
+                fn()
+            except BaseException as e:  # reported to the owner, which shows it
+                self.error = e
+                self._stop.set()
+        return run
+
+    def _track_loop(self) -> None:
+        from core.tracking.tracker import FaceTracker
+        from core.video import StreamEnded
+
+        with FaceTracker(smooth=True) as tracker:
+            t0 = time.monotonic()
+            while not self._stop.is_set():
+                try:
+                    index, frame = self.source.read_latest()
+                except StreamEnded:
+                    self._stop.set()
+                    return
+                grabbed = time.monotonic()
+                ft = tracker.process(frame, int((grabbed - t0) * 1000))
+                self._slot.put((grabbed, frame, ft, time.monotonic() - grabbed))
+
+    def _source_state(self, frame: np.ndarray, ft) -> FaceState:
+        lm = ft.landmarks
+        L = self._basis.num_points
+        obs = np.asarray(lm[:L, :2], np.float64)
+        fit = self._fitter.fit(obs)
+        X = self._basis.points(np.zeros(self.model.num_identity), fit.expression)
+        proj = project(X, fit.scale, fit.rotation, fit.translation)[:, :2]
+        gaze, ok = gaze_from_landmarks(np.asarray(lm), frames=None)
+        if not ok.all():
+            g2, ok2 = gaze_from_landmarks(np.asarray(lm)[None], frames=[frame])
+            gaze = np.where(ok2[0][:, None], g2[0], self._last_state.gaze if self._last_state is not None else gaze)
+        return FaceState(np.asarray(fit.expression, np.float64), np.asarray(fit.rotation, np.float64),
+                         np.asarray(fit.translation, np.float64), float(fit.scale), np.asarray(gaze, np.float64),
+                         residual=(obs - proj) / fit.scale)
+
+    def _render_loop(self) -> None:
+        driven_state = None
+        while not self._stop.is_set():
+            item = self._slot.take()
+            if item is None:
+                continue
+            grabbed, frame, ft, track_s = item
+            t = time.monotonic()
+            with self._lock:
+                transfer, warp = self._transfer, self._warp
+            if ft is not None:
+                if self._recalibrate:
+                    self._calib.reset()
+                    self._recalibrate = False
+                src = self._source_state(frame, ft)
+                self._last_state = src
+                ref = self._calib.update(src, transfer)
+                driven_state = transfer_state(src, ref, self._target_state, self._target_ref, transfer,
+                                              self.model.expression_names, self.model.expression_bounds)
+            else:
+                self._fitter.reset()  # the fit restarts when the face comes back
+            if driven_state is None:
+                out = self.target_frame
+            elif ft is None:
+                out = self.latest()  # face lost: hold the last output
+            else:
+                d = driven_face(self.model, self.target.seq.identity, driven_state)
+                out = self._renderer.render(self.target_frame, self._target_face, d, target_key=0)
+            done = time.monotonic()
+            with self._out_lock:
+                self._out = out
+                self._frames += 1
+                self._face = ft is not None
+                self._times.append((done, done - grabbed, track_s, done - t))

@@ -1,0 +1,169 @@
+"""Offline reenactment: source clip + target (photo or clip) -> output frames / mp4.
+
+    pipe = ReenactmentPipeline(model, TransferSettings(mode="head"))
+    stats = pipe.export("source.mp4", "target.jpg", "out.mp4", progress=ConsoleProgress("reenact"))
+
+Steps: track and fit the source and the target (core.tracking, core.fitting),
+transfer the source's attributes onto the target (``transfer_sequence``), then warp
+the target frame of every output frame (``WarpRenderer``). The output has the
+source's length and frame rate and the target's frame size; a target clip shorter
+than the source loops. Progress and cancel follow core/jobs.py.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+from core.errors import InputError
+from core.jobs import CancelToken, ProgressFn, check, report
+from core.model.face_model import FaceModel
+from core.reenact.faces import FittedFace, fit_face
+from core.reenact.fill import MouthBank
+from core.reenact.render import WarpRenderer, driven_face, target_face
+from core.reenact.transfer import FaceSequence, TransferSettings, transfer_sequence
+from core.reenact.warp import WarpSettings
+from core.tracking.result import TrackResult
+
+
+def _scaled(progress: ProgressFn | None, start: int, span: int, total: int, label: str) -> ProgressFn | None:
+    """A progress callback mapping a sub-job's (done, total) onto [start, start + span] of ``total``."""
+    if progress is None:
+        return None
+
+    def fn(done: int, sub_total: int, message: str = "") -> None:
+        frac = done / sub_total if sub_total else 0.0
+        text = label if not message or message in label else f"{label}: {message}"
+        progress(start + int(round(frac * span)), total, text)
+
+    return fn
+
+
+def track_input(spec, max_frames: int | None = None, progress: ProgressFn | None = None,
+                cancel: CancelToken | None = None) -> TrackResult:
+    """Track a video file, image or image folder (core.tracking.track_video)."""
+    from core.tracking.tracker import track_video
+
+    return track_video(spec, max_frames=max_frames, progress=progress, cancel=cancel)
+
+
+def read_frames(spec, count: int | None = None) -> Iterator[np.ndarray]:
+    """RGB uint8 frames of a video, image or folder, from frame 0 (``count`` at most)."""
+    from core.video import open_source
+
+    with open_source(spec) as src:
+        for _, frame in src.frames(0, count):
+            yield frame
+
+
+@dataclass
+class ReenactResult:
+    """What an export did: frames written, seconds per stage, output path."""
+
+    frames: int = 0
+    seconds: dict = field(default_factory=dict)
+    output: str = ""
+
+
+class ReenactmentPipeline:
+    """Source reconstruction + target reconstruction -> reenacted frames."""
+
+    def __init__(self, model: FaceModel, transfer: TransferSettings | None = None,
+                 warp: WarpSettings | None = None, model_spec: str = "builtin"):
+        self.model = model
+        self.model_spec = model_spec
+        self.transfer = transfer or TransferSettings()
+        self.warp = warp or WarpSettings()
+
+    # -- preparation ------------------------------------------------------------
+    def prepare(self, spec, track: TrackResult | None = None, max_frames: int | None = None,
+                progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> FittedFace:
+        """Track (unless ``track`` is given) and fit one input."""
+        name = str(spec)
+        if track is None:
+            track = track_input(spec, max_frames=max_frames, progress=progress, cancel=cancel)
+        check(cancel)
+        return fit_face(track, self.model, name=name, model_spec=self.model_spec, cancel=cancel)
+
+    def drive(self, source: FittedFace, target: FittedFace) -> tuple[FaceSequence, np.ndarray]:
+        """Driven target states for every source frame and the target frame each one shows."""
+        F = source.num_frames
+        target_frames = np.arange(F) % target.num_frames
+        driven = transfer_sequence(source.seq, target.seq, self.transfer, self.model.expression_names,
+                                   self.model.expression_bounds, target_frames=target_frames)
+        return driven, target_frames
+
+    def mouth_bank(self, target: FittedFace, frames: Iterator[np.ndarray] | None) -> MouthBank | None:
+        """Mouth interiors of a target clip (None for a still)."""
+        if target.num_frames < 2 or frames is None:
+            return None
+        bank = MouthBank()
+        step = max(1, target.num_frames // 120)
+        for j, frame in enumerate(frames):
+            if j % step == 0 and target.track.valid[j]:
+                bank.add(frame, target.track.landmarks[j, :, :2])
+        bank.finish()
+        return bank
+
+    # -- rendering --------------------------------------------------------------
+    def render_frames(self, source: FittedFace, target: FittedFace, target_spec,
+                      progress: ProgressFn | None = None, cancel: CancelToken | None = None
+                      ) -> Iterator[np.ndarray]:
+        """Yield the output frames (H, W, 3) RGB uint8, one per source frame."""
+        driven, target_frames = self.drive(source, target)
+        bank = None
+        if self.warp.mouth_fill and target.num_frames > 1:
+            bank = self.mouth_bank(target, read_frames(target_spec, target.num_frames))
+        renderer = WarpRenderer(self.model, self.warp, mouth_bank=bank)
+        F = len(driven)
+        cached_j, cached_face = None, None
+        still = next(read_frames(target_spec, 1)) if target.num_frames == 1 else None
+        frames = None
+        for i in range(F):
+            check(cancel)
+            j = int(target_frames[i])
+            if still is not None:
+                frame = still
+            else:
+                if frames is None or j == 0:  # (re)start: the target clip loops
+                    frames = read_frames(target_spec, target.num_frames)
+                frame = next(frames)
+            if j != cached_j:
+                cached_face = target_face(self.model, target.seq.identity, target.seq.frame(j),
+                                          target.track.landmarks[j] if target.track.valid[j] else None)
+                cached_j = j
+            d = driven_face(self.model, driven.identity, driven.frame(i))
+            yield renderer.render(frame, cached_face, d, target_key=j)
+            report(progress, i + 1, F)
+
+    def export(self, source_spec, target_spec, output, max_frames: int | None = None,
+               keep_audio: bool = True, progress: ProgressFn | None = None,
+               cancel: CancelToken | None = None) -> ReenactResult:
+        """Reenact ``source_spec`` onto ``target_spec`` and write ``output`` (mp4 with the source's audio)."""
+        from core.video import VideoWriter, open_source
+
+        res = ReenactResult(output=str(output))
+        total = 1000
+        t0 = time.perf_counter()
+        with open_source(source_spec) as probe_src:
+            if probe_src.is_live:
+                raise InputError(f"{source_spec}: a live source cannot be exported offline; "
+                                 "use the live preview")
+            fps = float(probe_src.fps) or 30.0
+        source = self.prepare(source_spec, max_frames=max_frames,
+                              progress=_scaled(progress, 0, 300, total, "tracking source"), cancel=cancel)
+        target = self.prepare(target_spec, max_frames=None if max_frames is None else max(max_frames, 1),
+                              progress=_scaled(progress, 300, 100, total, "tracking target"), cancel=cancel)
+        res.seconds["prepare"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        audio = str(source_spec) if keep_audio else None
+        with VideoWriter(output, fps=fps, audio_from=audio) as writer:
+            for frame in self.render_frames(source, target, target_spec,
+                                            progress=_scaled(progress, 400, 600, total, "rendering"),
+                                            cancel=cancel):
+                writer.write(frame)
+                res.frames += 1
+        res.seconds["render"] = time.perf_counter() - t1
+        return res

@@ -1,0 +1,152 @@
+"""Projected faces and the warp-based reenactment renderer (warp + mouth + irises).
+
+``ProjectedFace`` is a face as the renderer needs it in one image: the mesh's screen
+vertices, the tracker's 478 points on that mesh (same topology as MediaPipe, used
+for lips and eye contours) and the iris centres and radii.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from core.camera import project
+from core.model.face_model import FaceModel
+from core.reenact.fill import IrisMover, MouthBank, fill_mouth
+from core.reenact.gaze import EYES, from_eye_coords, iris_radius
+from core.reenact.transfer import FaceState
+from core.reenact.warp import WarpSettings, dense_warp, remap, rigid_backward_affine
+
+#: regions that are not skin seen in the frame (ICT's inner parts)
+_HIDDEN_REGION_WORDS = ("interior", "teeth", "tongue", "gum", "eyeball", "iris", "socket")
+
+
+@dataclass
+class ProjectedFace:
+    """screen (N, 3) x_px, y_px, depth; points (478, 2) pixels; iris (2, 2) centres
+    [right, left]; iris_radius (2,) pixels; gaze (2, 2) eye coordinates."""
+
+    screen: np.ndarray
+    points: np.ndarray
+    iris: np.ndarray
+    iris_radius: np.ndarray
+    gaze: np.ndarray
+    camera: tuple | None = None  # (scale, rotation (3, 3), translation (2,))
+
+
+def warp_triangles(model: FaceModel) -> np.ndarray:
+    """The model's triangles that carry visible skin: within the "face" region when the
+    model has one, never touching inner parts (teeth, tongue, eyeballs...)."""
+    tri = np.asarray(model.triangles)
+    keep = np.ones(len(tri), bool)
+    regions = model.regions or {}
+    if "face" in regions and model.num_vertices > 600:  # big head models: the face part only
+        keep &= np.asarray(regions["face"])[tri].all(1)
+    for name, mask in regions.items():
+        if any(w in name.lower() for w in _HIDDEN_REGION_WORDS):
+            keep &= ~np.asarray(mask)[tri].any(1)
+    return tri[keep].astype(np.int32)
+
+
+def residual_spread(model: FaceModel) -> sp.csr_matrix:
+    """(N, L) sparse: how a residual at the L embedded points moves the N vertices.
+
+    Each vertex takes the barycentric-weighted mean of the residuals of the points
+    embedded in triangles that use it (a vertex carrying a point exactly takes
+    that point's residual); vertices near no point do not move.
+    """
+    cached = getattr(model, "_reenact_residual_spread", None)
+    if cached is not None:
+        return cached
+    e = model.embedding
+    tri = np.asarray(model.triangles)[np.asarray(e.triangles)]  # (L, 3)
+    L = len(e)
+    rows = tri.reshape(-1)
+    cols = np.repeat(np.arange(L), 3)
+    vals = np.asarray(e.barycentric, np.float64).reshape(-1)
+    M = sp.csr_matrix((vals, (rows, cols)), shape=(model.num_vertices, L))
+    sums = np.asarray(M.sum(1)).ravel()
+    M = sp.diags(np.where(sums > 1e-9, 1.0 / np.maximum(sums, 1e-9), 0.0)) @ M
+    M = M.tocsr()
+    object.__setattr__(model, "_reenact_residual_spread", M)
+    return M
+
+
+def project_state(model: FaceModel, identity: np.ndarray, state: FaceState,
+                  vertices: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Screen vertices (N, 3) and the 478 embedded points (478, 2) of a state.
+
+    The state's landmark residual (if any) moves the projected vertices, so the target's
+    mesh lands on its tracked points and the driven mesh carries the transferred detail.
+    """
+    V = model.vertices(identity, state.expression) if vertices is None else vertices
+    screen = project(V.astype(np.float64), state.scale, state.rotation, state.translation)
+    if state.residual is not None and model.embedding is not None:
+        screen[:, :2] += residual_spread(model) @ (np.asarray(state.residual, np.float64) * state.scale)
+    pts = model.embedded_points(screen)[:, :2]
+    return screen, pts
+
+
+def target_face(model: FaceModel, identity: np.ndarray, state: FaceState,
+                tracked: np.ndarray | None) -> ProjectedFace:
+    """The target as fitted, with its real irises from the tracked points (478, >=2) when given."""
+    screen, pts = project_state(model, identity, state)
+    src = tracked if tracked is not None and np.isfinite(tracked[:, :2]).all() else None
+    if src is not None:
+        iris = np.stack([src[e["iris"], :2] for e in EYES])
+        rad = np.array([iris_radius(src, e) for e in EYES])
+    else:
+        iris = np.stack([from_eye_coords(state.gaze[i], pts, e) for i, e in enumerate(EYES)])
+        rad = np.array([0.2 * np.linalg.norm(pts[e["corners"][1]] - pts[e["corners"][0]]) for e in EYES])
+    return ProjectedFace(screen, pts, iris, rad, state.gaze.copy(), _camera(state))
+
+
+def driven_face(model: FaceModel, identity: np.ndarray, state: FaceState) -> ProjectedFace:
+    screen, pts = project_state(model, identity, state)
+    iris = np.stack([from_eye_coords(state.gaze[i], pts, e) for i, e in enumerate(EYES)])
+    return ProjectedFace(screen, pts, iris, np.zeros(2), state.gaze.copy(), _camera(state))
+
+
+def _camera(state: FaceState) -> tuple:
+    return float(state.scale), np.asarray(state.rotation, np.float64), np.asarray(state.translation, np.float64)
+
+
+class WarpRenderer:
+    """Renders the driven face into the target frame by warping the frame.
+
+    One instance per output stream (it keeps small caches: the sclera image of
+    the current target frame and the mouth retrieval's hysteresis).
+    """
+
+    def __init__(self, model: FaceModel, settings: WarpSettings | None = None,
+                 mouth_bank: MouthBank | None = None):
+        self.model = model
+        self.settings = settings or WarpSettings()
+        self.triangles = warp_triangles(model)
+        self.mouth_bank = mouth_bank
+        self._irises = IrisMover()
+
+    def render(self, target_frame: np.ndarray, target: ProjectedFace, driven: ProjectedFace,
+               target_key=None) -> np.ndarray:
+        """target_frame (H, W, 3) RGB uint8 -> output (H, W, 3) RGB uint8.
+
+        target_key identifies the target frame for caches (a still: a constant).
+        """
+        H, W = target_frame.shape[:2]
+        hull = np.concatenate([driven.points[:468], target.points[:468]])
+        rigid = None
+        if target.camera is not None and driven.camera is not None:
+            rigid = rigid_backward_affine(target.camera, driven.camera)
+        warp = dense_warp(driven.screen, target.screen, self.triangles, (H, W), hull_points=hull,
+                          settings=self.settings, rigid=rigid)
+        out = target_frame.copy()
+        x0, y0, x1, y1 = warp.box
+        if x1 > x0 and y1 > y0:  # only the box moves
+            out[y0:y1, x0:x1] = remap(target_frame, warp.map[y0:y1, x0:x1])
+        if self.settings.mouth_fill:
+            fill_mouth(out, driven.points, target.points, target_frame, self.mouth_bank)
+        if self.settings.gaze:
+            self._irises.apply(out, target_frame, warp.map, target.points, target.iris, target.iris_radius,
+                               driven.points, driven.gaze, key=target_key)
+        return out

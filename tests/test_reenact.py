@@ -1,0 +1,236 @@
+"""Reenactment core: transfer, warp renderer, track-loss handling, export with audio."""
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO, shared_path
+
+
+@pytest.fixture(scope="module")
+def model():
+    from core.model.registry import load_model
+
+    return load_model("builtin")
+
+
+def _read_rgb(path):
+    import cv2
+
+    img = cv2.imread(str(path))
+    assert img is not None, path
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def _clip(name: str, n: int):
+    import cv2
+
+    cap = cv2.VideoCapture(str(shared_path("data", "videos", f"{name}.mp4")))
+    frames = []
+    while len(frames) < n:
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    cap.release()
+    return frames, fps
+
+
+@pytest.fixture(scope="module")
+def portrait(model):
+    """A still target: (frame, TrackResult, FittedFace)."""
+    from core.reenact.faces import fit_face
+    from core.tracking.tracker import track_image
+
+    img = _read_rgb(shared_path("data", "portraits", "stills", "d12.jpg"))
+    tr = track_image(img, source="d12.jpg")
+    return img, tr, fit_face(tr, model, name="d12.jpg")
+
+
+@pytest.fixture(scope="module")
+def source_clip(model):
+    """45 frames of d3 tracked and fitted, with frames 8..37 (one second) blanked as lost."""
+    from core.reenact.faces import fit_face
+    from core.tracking.tracker import track_frames
+
+    frames, fps = _clip("d3", 45)
+    tr = track_frames(iter(frames), fps, source="d3.mp4")
+    assert tr.valid.all()
+    lost = dataclasses.replace(tr, landmarks=tr.landmarks.copy(), valid=tr.valid.copy(),
+                               landmarks_raw=None, bridged=None, segment=None, n_faces=None)
+    lost.landmarks[8:38] = np.nan
+    lost.valid[8:38] = False
+    lost.segment = np.where(lost.valid, np.where(np.arange(45) < 8, 0, 1), -1).astype(np.int32)
+    return frames, fit_face(tr, model, name="d3"), fit_face(lost, model, name="d3 with loss")
+
+
+def _psnr(a, b):
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return 10 * np.log10(255.0 ** 2 / max(mse, 1e-12))
+
+
+def _constant_source(seq, frame: int, n: int):
+    from core.reenact.transfer import FaceSequence
+
+    pick = np.full(n, frame)
+    return FaceSequence(identity=seq.identity, expression=seq.expression[pick], rotation=seq.rotation[pick],
+                        translation=seq.translation[pick], scale=seq.scale[pick], gaze=seq.gaze[pick],
+                        valid=np.ones(n, bool), residual=None if seq.residual is None else seq.residual[pick])
+
+
+def test_zero_source_motion_returns_the_target(model, portrait, source_clip):
+    from core.reenact.render import WarpRenderer, driven_face, target_face
+    from core.reenact.transfer import TransferSettings, transfer_sequence
+
+    img, tr, tgt = portrait
+    _, src, _ = source_clip
+    still_src = _constant_source(src.seq, 20, 6)  # a face that does not move at all
+    driven = transfer_sequence(still_src, tgt.seq, TransferSettings(mode="head"), model.expression_names,
+                               model.expression_bounds, target_frames=np.zeros(6, int))
+    renderer = WarpRenderer(model)
+    tface = target_face(model, tgt.seq.identity, tgt.seq.frame(0), tr.landmarks[0])
+    for i in (0, 5):
+        out = renderer.render(img, tface, driven_face(model, driven.identity, driven.frame(i)), target_key=0)
+        assert out.shape == img.shape and out.dtype == np.uint8
+        assert _psnr(out, img) > 35.0
+
+
+def test_expression_only_keeps_pose_and_pose_only_keeps_expression(model, portrait, source_clip):
+    from core.camera import matrix_to_euler
+    from core.reenact.transfer import TransferSettings, transfer_sequence
+
+    _, _, tgt = portrait
+    _, src, _ = source_clip
+    F = len(src.seq)
+    kw = dict(expression_names=model.expression_names, expression_bounds=model.expression_bounds,
+              target_frames=np.zeros(F, int))
+    expr_only = transfer_sequence(src.seq, tgt.seq, TransferSettings(mode="face"), **kw)
+    np.testing.assert_allclose(expr_only.rotation, np.broadcast_to(tgt.seq.rotation[0], (F, 3, 3)), atol=1e-9)
+    np.testing.assert_allclose(expr_only.translation, np.broadcast_to(tgt.seq.translation[0], (F, 2)), atol=1e-9)
+    assert np.abs(expr_only.expression - tgt.seq.expression[0]).max() > 0.2  # the expression does move
+
+    pose_only = transfer_sequence(src.seq, tgt.seq, TransferSettings.from_attributes("pose"), **kw)
+    np.testing.assert_allclose(pose_only.expression, np.broadcast_to(tgt.seq.expression[0], pose_only.expression.shape))
+    # the head turns as the source's turns relative to its first frame
+    src_yaw = np.array([matrix_to_euler(R)[0] for R in src.seq.smoothed(0.8).rotation])
+    out_yaw = np.array([matrix_to_euler(R)[0] for R in pose_only.rotation])
+    tgt_yaw = matrix_to_euler(tgt.seq.rotation[0])[0]
+    assert np.ptp(src_yaw) > np.radians(3)
+    np.testing.assert_allclose(out_yaw - tgt_yaw, src_yaw - src_yaw[0], atol=np.radians(1.0))
+    # per-group strength: brows off keeps the target's brows
+    no_brows = TransferSettings(group_strength={"brows": 0.0, "eyes": 1.0, "mouth": 1.0, "jaw": 1.0})
+    nb = transfer_sequence(src.seq, tgt.seq, no_brows, **kw)
+    brows = [i for i, n in enumerate(model.expression_names) if str(n).startswith("brow")]
+    np.testing.assert_allclose(nb.expression[:, brows], np.broadcast_to(tgt.seq.expression[0, brows], (F, len(brows))))
+
+
+def test_lost_face_holds_last_parameters_and_recovers(model, portrait, source_clip):
+    from core.reenact.transfer import TransferSettings, transfer_sequence
+
+    _, _, tgt = portrait
+    _, full, lost = source_clip
+    settings = TransferSettings(mode="head", smooth_sigma=0.0)
+    kw = dict(expression_names=model.expression_names, expression_bounds=model.expression_bounds,
+              target_frames=np.zeros(45, int))
+    d = transfer_sequence(lost.seq, tgt.seq, settings, **kw)
+    assert np.isfinite(d.expression).all() and np.isfinite(d.rotation).all() and np.isfinite(d.residual).all()
+    # frozen during the loss: every lost frame shows the last good frame's parameters
+    for a in ("expression", "rotation", "translation", "scale", "gaze"):
+        v = getattr(d, a)
+        np.testing.assert_allclose(v[8:38], np.broadcast_to(v[7], v[8:38].shape), atol=1e-9)
+    # recovers: after the loss the output follows the source again (as with no loss at all)
+    ref = transfer_sequence(full.seq, tgt.seq, settings, **kw)
+    assert np.abs(d.expression[40:] - ref.expression[40:]).mean() < 0.05
+    assert np.abs(d.translation[40:] - ref.translation[40:]).max() < 3.0
+
+
+def test_warp_extension_is_smooth_and_follows_the_head(model):
+    from core.camera import FRONTAL, euler_to_matrix, project
+    from core.reenact.render import warp_triangles
+    from core.reenact.warp import dense_warp, rigid_backward_affine
+
+    V = model.mean.astype(np.float64)
+    tri = warp_triangles(model)
+    tcam = (12.0, FRONTAL, np.array([256.0, 250.0]))
+    dcam = (12.6, euler_to_matrix(0.25, 0.1, 0.15), np.array([270.0, 262.0]))
+    tgt = project(V, *tcam)
+    drv = project(V, *dcam)
+    w = dense_warp(drv, tgt, tri, (512, 512), rigid=rigid_backward_affine(tcam, dcam))
+    d = w.displacement
+    assert np.isfinite(d).all()
+    # on the face the map lands on the same surface point: the nose tip goes to the nose tip
+    x, y = np.round(drv[4, :2]).astype(int)
+    assert np.hypot(*(w.map[y, x] - tgt[4, :2])) < 1.5
+    # no tearing: the displacement changes slowly from pixel to pixel everywhere off the face
+    gy, gx = np.gradient(d[..., 0]), np.gradient(d[..., 1])
+    grad = np.sqrt(gy[0] ** 2 + gy[1] ** 2 + gx[0] ** 2 + gx[1] ** 2)
+    off = ~w.covered
+    import cv2
+    ring = cv2.dilate(w.covered.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & off
+    assert grad[off & ~ring].max() < 1.0  # below 1 the map cannot fold
+    # and fades to no motion far from the face (the corners stay put)
+    assert np.abs(d[:8, :8]).max() < 0.5 and np.abs(d[-8:, -8:]).max() < 0.5
+    # near the face, the surroundings move with the head (hair, ears)
+    assert np.hypot(*d[250, 256 + 140]) > 3.0
+
+
+def test_reenact_command_keeps_audio(tmp_path):
+    src = shared_path("data", "videos", "d3.mp4")
+    tgt = shared_path("data", "portraits", "stills", "d12.jpg")
+    out = tmp_path / "out.mp4"
+    r = subprocess.run([sys.executable, "main.py", "reenact", "--source", str(src), "--target", str(tgt),
+                        "-o", str(out), "--max-frames", "12"], cwd=REPO, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    from core.video import probe
+
+    info = probe(out)
+    assert info["has_audio"] and info["has_video"]
+    assert info["frame_count"] == 12
+    # a target without a face is a clear, one-line user error
+    blank = tmp_path / "blank.png"
+    import cv2
+
+    cv2.imwrite(str(blank), np.full((200, 200, 3), 128, np.uint8))
+    r = subprocess.run([sys.executable, "main.py", "reenact", "--source", str(src), "--target", str(blank),
+                        "-o", str(tmp_path / "x.mp4"), "--max-frames", "3"], cwd=REPO, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 2
+    assert "blank.png" in r.stderr and "no face" in r.stderr
+
+
+def test_live_pipeline_runs_newest_first_and_takes_settings_while_running(model, portrait):
+    import time
+
+    from core.reenact.faces import fit_face
+    from core.reenact.live import LivePipeline, fit_photo_to_size
+    from core.reenact.transfer import TransferSettings
+    from core.tracking.tracker import track_image
+    from core.video import open_source
+
+    img, _, _ = portrait
+    photo = fit_photo_to_size(img, (256, 256))
+    assert photo.shape == (256, 256, 3)
+    target = fit_face(track_image(photo, source="d12 256"), model, name="d12 256")
+    clip = shared_path("data", "videos", "d0.mp4")
+    with open_source(f"simcam:{clip}", loop=False) as cam:
+        pipe = LivePipeline(model, cam, target, photo, TransferSettings(mode="head"))
+        with pipe:
+            t_end = time.monotonic() + 20
+            while pipe.stats().frames < 8 and time.monotonic() < t_end and pipe.running:
+                time.sleep(0.1)
+            pipe.set_settings(transfer=TransferSettings(mode="face"))  # while running
+            while pipe.running and time.monotonic() < t_end:
+                time.sleep(0.1)
+        assert pipe.error is None, repr(pipe.error)
+        st = pipe.stats()
+    out = pipe.latest()
+    assert out.shape == photo.shape and out.dtype == np.uint8
+    assert st.frames >= 10 and st.fps > 0 and st.latency_ms > 0
+    # the source's face moved the photo's face
+    assert np.abs(out.astype(int) - photo).mean() > 0.5
