@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -69,10 +70,11 @@ def to_rgb_uint8(img: np.ndarray, channel_order: str = "RGB") -> np.ndarray:
         return np.ascontiguousarray(np.repeat(img[:, :, None], 3, axis=2))
     if img.ndim != 3 or img.shape[2] not in (3, 4):
         raise ValueError(f"unsupported image layout {img.shape}")
-    img = img[:, :, :3]
     if channel_order == "BGR":
-        img = img[:, :, ::-1]
-    return np.ascontiguousarray(img)
+        # cv2's SIMD conversion is ~10x faster than a numpy reversed-channel copy
+        code = cv2.COLOR_BGRA2RGB if img.shape[2] == 4 else cv2.COLOR_BGR2RGB
+        return cv2.cvtColor(np.ascontiguousarray(img), code)
+    return np.ascontiguousarray(img[:, :, :3])
 
 
 def _pil_to_array(im: Image.Image) -> np.ndarray:
