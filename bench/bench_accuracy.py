@@ -1,0 +1,82 @@
+"""Landmark accuracy of the real pipeline: tracker -> 478 points -> fit -> model's 68 points.
+
+Prints JSON: NME on the AFLW2000-3D images in ../shared/data/landmarks3d/aflw2000_3d_images
+(ground truth *_pt3d_68.npy x, y; normalised by sqrt of the GT box area) and on
+../shared/data/landmarks2d/image_0010 (iBUG .pts; normalised by the outer-eye-corner
+distance), per model; plus the "oracle" fit of each model to the GT 68 points
+themselves (how well the model can express the annotation at all).
+Usage: python bench/bench_accuracy.py [--models builtin ict]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from bench_fitting import SHARED, cached_track  # noqa: E402  (also puts the repo on sys.path)
+
+
+def read_pts(path) -> np.ndarray:
+    lines = path.read_text().splitlines()
+    a = lines.index("{")
+    return np.array([[float(v) for v in ln.split()] for ln in lines[a + 1:a + 69]])
+
+
+def nme_box(pred, gt) -> float:
+    w, h = gt.max(0) - gt.min(0)
+    return float(np.linalg.norm(pred - gt, axis=1).mean() / np.sqrt(w * h))
+
+
+def nme_eyes(pred, gt) -> float:
+    return float(np.linalg.norm(pred - gt, axis=1).mean() / np.linalg.norm(gt[36] - gt[45]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--models", nargs="+", default=["builtin", "ict"])
+    args = ap.parse_args()
+    from core.fitting import FitSettings, basis_landmarks68, fit_video, reconstruct
+    from core.fitting.weights import ibug68_point_weights
+    from core.model.registry import load_model
+
+    img_dir = SHARED / "data" / "landmarks3d" / "aflw2000_3d_images"
+    images = sorted(img_dir.glob("*.jpg"))
+    out = {"n_images": len(images)}
+    for spec in args.models:
+        model = load_model(spec)
+        nmes, oracle, times, missed = [], [], [], []
+        for p in images:
+            gt = np.load(p.with_name(p.stem + "_pt3d_68.npy"))[:2].T
+            tr = cached_track(p, "aflw_" + p.stem)
+            # oracle: the model fitted to the GT points directly
+            b68 = basis_landmarks68(model)
+            of = fit_video(b68, gt[None], ibug68_point_weights()[None], np.zeros(1, int),
+                           np.asarray(model.expression_bounds, float))
+            oracle.append(nme_box(of.cameras.project(b68.points(of.identity, of.expression))[0, :, :2], gt))
+            if not tr.valid[0]:
+                missed.append(p.name)
+                continue
+            t0 = time.perf_counter()
+            rec = reconstruct(tr, model, spec)
+            times.append(time.perf_counter() - t0)
+            nmes.append(nme_box(rec.landmarks68[0], gt))
+        p10 = SHARED / "data" / "landmarks2d" / "image_0010.png"
+        tr = cached_track(p10, "ibug_image_0010")
+        gt10 = read_pts(p10.with_suffix(".pts"))
+        rec = reconstruct(tr, model, spec)
+        out[spec] = dict(
+            aflw_nme_percent_mean=round(100 * float(np.mean(nmes)), 3),
+            aflw_nme_percent_median=round(100 * float(np.median(nmes)), 3),
+            aflw_nme_percent_per_image=[round(100 * v, 2) for v in nmes],
+            aflw_tracker_missed=missed,
+            aflw_oracle_fit_to_gt68_nme_percent=round(100 * float(np.mean(oracle)), 3),
+            image_0010_nme_percent_eye_corners=round(100 * nme_eyes(rec.landmarks68[0], gt10), 3),
+            fit_seconds_per_image_median=round(float(np.median(times)), 4),
+        )
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()

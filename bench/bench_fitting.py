@@ -1,0 +1,158 @@
+"""Speed and temporal stability of the fitters on the talking-head clips. Prints JSON.
+
+For each clip (d6, d9, d12 by default; tracks cached in out/cache/):
+- whole-video fit time (tracking excluded) and per-frame fit time per frame (median);
+- jitter of landmarks68 = mean over frames of ||l[t-1] - 2 l[t] + l[t+1]|| / inter-ocular
+  distance (outer eye corners 36-45 of the fitted landmarks68, per frame), for the
+  whole-video fit and the per-frame fit of the same tracked landmarks;
+- mean reprojection error over the fitted tracker points, px and in % of the
+  inter-ocular distance.
+Also times eos-py ``fit_shape_and_pose`` (Surrey model, comparison only, non-commercial
+data) on the 68 ground-truth points of one image against our fit of the same 68 points.
+Usage: python bench/bench_fitting.py [--model ict] [--clips d6 d9 d12] [--repeats 3]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+SHARED = REPO.parent / "shared"
+CACHE = REPO / "out" / "cache"
+
+
+def cached_track(path: Path, tag: str):
+    from core.tracking import TrackResult, track_image, track_video
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    out = CACHE / f"fitbench_track_{tag}.npz"
+    if out.exists():
+        return TrackResult.load(out)
+    if path.suffix.lower() in (".jpg", ".png", ".jpeg"):
+        import imageio.v3 as iio
+        img = iio.imread(path)[..., :3]
+        tr = track_image(img, source=str(path))
+    else:
+        tr = track_video(str(path))
+    tr.save(out)
+    return tr
+
+
+def jitter(lm68: np.ndarray, valid: np.ndarray, segment: np.ndarray) -> float:
+    iod = np.linalg.norm(lm68[:, 36] - lm68[:, 45], axis=1)
+    d2 = lm68[:-2] - 2 * lm68[1:-1] + lm68[2:]
+    ok = valid[:-2] & valid[1:-1] & valid[2:] & (segment[:-2] == segment[1:-1]) & (segment[1:-1] == segment[2:])
+    return float((np.linalg.norm(d2, axis=-1).mean(1) / iod[1:-1])[ok].mean())
+
+
+def eos_compare(model_spec: str, repeats: int) -> dict:
+    try:
+        import eos
+    except ImportError:
+        return {"eos": "not installed"}
+    from core.fitting import basis_landmarks68, fit_video
+    from core.fitting.weights import ibug68_point_weights
+    from core.model.registry import load_model
+
+    d = SHARED / "models" / "eos_sfm"
+    img = sorted((SHARED / "data" / "landmarks3d" / "aflw2000_3d_images").glob("*.jpg"))[0]
+    gt = np.load(img.with_name(img.stem + "_pt3d_68.npy"))[:2].T
+    import imageio.v3 as iio
+    h, w = iio.imread(img).shape[:2]
+    mm = eos.morphablemodel.load_model(str(d / "sfm_shape_3448.bin"))
+    bs = eos.morphablemodel.load_blendshapes(str(d / "expression_blendshapes_3448.bin"))
+    mm = eos.morphablemodel.MorphableModel(mm.get_shape_model(), bs, color_model=eos.morphablemodel.PcaModel(),
+                                           vertex_definitions=None, texture_coordinates=mm.get_texture_coordinates())
+    mapper = eos.core.LandmarkMapper(str(d / "ibug_to_sfm.txt"))
+    topo = eos.morphablemodel.load_edge_topology(str(d / "sfm_3448_edge_topology.json"))
+    cf = eos.fitting.ContourLandmarks.load(str(d / "ibug_to_sfm.txt"))
+    mc = eos.fitting.ModelContour.load(str(d / "sfm_model_contours.json"))
+    lms = [eos.core.Landmark(str(i + 1), [float(x), float(y)]) for i, (x, y) in enumerate(gt)]
+    te = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        eos.fitting.fit_shape_and_pose(mm, lms, mapper, w, h, topo, cf, mc)
+        te.append(time.perf_counter() - t0)
+    model = load_model(model_spec)
+    b68 = basis_landmarks68(model)
+    tf = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fit_video(b68, gt[None], ibug68_point_weights()[None], np.zeros(1, int), np.asarray(model.expression_bounds, float))
+        tf.append(time.perf_counter() - t0)
+    return {"eos_fit_shape_and_pose_ms_median": round(1000 * float(np.median(te)), 2),
+            f"ours_{model_spec}_68pt_image_fit_ms_median": round(1000 * float(np.median(tf)), 2),
+            "ratio_ours_over_eos": round(float(np.median(tf) / np.median(te)), 2)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="ict")
+    ap.add_argument("--clips", nargs="+", default=["d6", "d9", "d12"])
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--settings", default="{}", help="JSON of FitSettings overrides")
+    ap.add_argument("--no-eos", action="store_true")
+    args = ap.parse_args()
+    from core.fitting import FitSettings, reconstruct
+    from core.model.registry import load_model
+
+    model = load_model(args.model)
+    fs = FitSettings(**json.loads(args.settings))
+    out = {"model": args.model, "settings": fs.to_dict()}
+    for clip in args.clips:
+        tr = cached_track(SHARED / "data" / "videos" / f"{clip}.mp4", clip)
+        tv = []
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            rv = reconstruct(tr, model, args.model, fs)
+            tv.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        rp = reconstruct(tr, model, args.model, fs, per_frame=True)
+        # the same landmarks for both: the per-frame fit of the raw landmarks too
+        from core.tracking.result import TrackResult as _TR
+        tr_raw = _TR(landmarks=tr.landmarks_raw, valid=tr.valid, blendshapes=tr.blendshapes,
+                     blendshape_names=tr.blendshape_names, pose=tr.pose, fps=tr.fps, size=tr.size,
+                     bridged=tr.bridged, segment=tr.segment, source=tr.source)
+        rp_raw = reconstruct(tr_raw, model, args.model, fs, per_frame=True)
+        tp = time.perf_counter() - t0
+        iod = np.linalg.norm(rv.landmarks68[:, 36] - rv.landmarks68[:, 45], axis=1)
+        jv, jp = jitter(rv.landmarks68, rv.valid, rv.segment), jitter(rp.landmarks68, rp.valid, rp.segment)
+        out[clip] = dict(
+            frames=int(tr.num_frames),
+            whole_video_fit_s_median=round(float(np.median(tv)), 3),
+            per_frame_total_s=round(tp, 3),
+            jitter_whole_video=round(jv, 5), jitter_per_frame=round(jp, 5), jitter_ratio=round(jv / jp, 3),
+            jitter_per_frame_raw=round(jitter(rp_raw.landmarks68, rp_raw.valid, rp_raw.segment), 5),
+            jitter_ratio_same_raw_landmarks=round(jv / jitter(rp_raw.landmarks68, rp_raw.valid, rp_raw.segment), 3),
+            fit_error_px_whole_video=round(float(np.nanmean(rv.fit_error_px[rv.valid])), 3),
+            fit_error_px_per_frame=round(float(np.nanmean(rp.fit_error_px[rp.valid])), 3),
+            fit_error_pct_iod_whole_video=round(100 * float(np.nanmean(rv.fit_error_px[rv.valid] / iod[rv.valid])), 3),
+        )
+    # per-frame fitter speed alone (identity fixed, track of the first clip)
+    from core.fitting import FrameFitter, basis_from_embedding, map_blendshapes, tracker_point_weights
+
+    tr = cached_track(SHARED / "data" / "videos" / f"{args.clips[0]}.mp4", args.clips[0])
+    basis = basis_from_embedding(model)
+    ff = FrameFitter(basis, rv.identity.astype(float) if args.clips[0] == args.clips[-1] else np.zeros(basis.num_identity),
+                     tracker_point_weights(basis.num_points), np.asarray(model.expression_bounds, float))
+    seed = map_blendshapes(tr.blendshape_names, tr.blendshapes, model.expression_names)
+    ts = []
+    for f in np.flatnonzero(tr.valid):
+        t0 = time.perf_counter()
+        ff.fit(tr.landmarks[f, :basis.num_points, :2], seed_expression=seed[f])
+        ts.append(time.perf_counter() - t0)
+    out["per_frame_fit_ms_median"] = round(1000 * float(np.median(ts)), 3)
+    out["per_frame_fit_ms_p90"] = round(1000 * float(np.percentile(ts, 90)), 3)
+    if not args.no_eos:
+        out["eos_comparison"] = eos_compare(args.model, 5)
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()

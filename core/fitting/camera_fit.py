@@ -1,0 +1,147 @@
+"""Per-frame scaled orthographic camera estimation and camera-sequence smoothing.
+
+Camera: ``p = s * R[:2] @ X + t`` (core/camera.py). Fitting a camera to known 3D
+points is the "extended POS" step of the seeds' initialisation (thesis 3.3.2):
+a weighted affine fit, projected to the nearest scaled rotation, then a few
+Gauss-Newton steps on (rotation, scale, translation) so the result is the
+least-squares SOP camera and not just the nearest one to the affine solution
+(which is biased when the points are nearly planar, e.g. at large yaw).
+All functions are batched over frames.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.interpolate import make_smoothing_spline
+from scipy.spatial.transform import Rotation
+
+from core.camera import FRONTAL, OrthoCameras
+
+
+def fit_cameras(X: np.ndarray, x: np.ndarray, w: np.ndarray, iterations: int = 3,
+                init: OrthoCameras | None = None) -> tuple[OrthoCameras, np.ndarray]:
+    """Least-squares SOP camera per frame.
+
+    X : (L, 3) or (F, L, 3) model points (cm); x : (F, L, 2) pixels; w : (F, L) >= 0.
+    init : cameras to start Gauss-Newton from (skips the affine step), or None.
+    Returns cameras (F frames) and ok (F,) bool: False where fewer than 4 points
+    carry weight (those frames get a frontal placeholder camera, to be filled by
+    :func:`smooth_cameras`).
+    """
+    x = np.asarray(x, np.float64)
+    F, L = x.shape[:2]
+    X = np.broadcast_to(np.asarray(X, np.float64), (F, L, 3))
+    w = np.where(np.isfinite(x).all(-1), np.asarray(w, np.float64), 0.0)
+    x = np.where(np.isfinite(x), x, 0.0)
+    ok = (w > 0).sum(1) >= 4
+    wsum = np.maximum(w.sum(1), 1e-12)
+    if init is None:
+        mX = np.einsum("fl,fla->fa", w, X) / wsum[:, None]
+        mx = np.einsum("fl,fla->fa", w, x) / wsum[:, None]
+        Xc = X - mX[:, None]
+        xc = x - mx[:, None]
+        wXc = w[..., None] * Xc
+        C = wXc.transpose(0, 2, 1) @ Xc + 1e-9 * np.eye(3)
+        B = xc.transpose(0, 2, 1) @ wXc  # (F, 2, 3)
+        M = np.linalg.solve(C, B.transpose(0, 2, 1)).transpose(0, 2, 1)  # affine (F, 2, 3)
+        U, S, Vt = np.linalg.svd(M, full_matrices=False)  # U (F,2,2), Vt (F,2,3)
+        R12 = U @ Vt
+        r3 = np.cross(R12[:, 0], R12[:, 1])
+        R = np.concatenate([R12, r3[:, None]], axis=1)
+        Y = Xc @ R12.transpose(0, 2, 1)
+        s = np.einsum("fl,fla,fla->f", w, xc, Y) / np.maximum(np.einsum("fl,fla,fla->f", w, Y, Y), 1e-12)
+        # a negative scale means the affine fit picked the mirrored solution: flip it
+        flip = s < 0
+        R[flip, :2] *= -1
+        s = np.abs(s)
+        t = mx - s[:, None] * np.einsum("fab,fb->fa", R[:, :2], mX)
+    else:
+        s, R, t = init.scale.astype(np.float64).copy(), init.rotation.astype(np.float64).copy(), init.translation.astype(np.float64).copy()
+    for _ in range(iterations):
+        Y = X @ R.transpose(0, 2, 1)  # camera-frame points (F, L, 3)
+        res = s[:, None, None] * Y[..., :2] + t[:, None] - x  # (F, L, 2)
+        J = np.zeros((F, L, 2, 6))
+        # left perturbation R <- exp([w]x) R: d(Y) = w x Y
+        J[..., 0, 1] = s[:, None] * Y[..., 2]
+        J[..., 0, 2] = -s[:, None] * Y[..., 1]
+        J[..., 1, 0] = -s[:, None] * Y[..., 2]
+        J[..., 1, 2] = s[:, None] * Y[..., 0]
+        J[..., 0, 3] = Y[..., 0]
+        J[..., 1, 3] = Y[..., 1]
+        J[..., 0, 4] = 1.0
+        J[..., 1, 5] = 1.0
+        Jf = J.reshape(F, 2 * L, 6)
+        wJ = np.repeat(w, 2, axis=1)[..., None] * Jf
+        JtJ = wJ.transpose(0, 2, 1) @ Jf + 1e-9 * np.eye(6)
+        Jtr = (wJ.transpose(0, 2, 1) @ res.reshape(F, 2 * L, 1))[..., 0]
+        d = -np.linalg.solve(JtJ, Jtr[..., None])[..., 0]
+        d[~ok] = 0.0
+        R = Rotation.from_rotvec(d[:, :3]).as_matrix() @ R
+        s = s + d[:, 3]
+        t = t + d[:, 4:]
+    R[~ok] = FRONTAL
+    s = np.where(ok, s, np.nan)
+    t = np.where(ok[:, None], t, np.nan)
+    return OrthoCameras(s, R, t), ok
+
+
+def smooth_cameras(cams: OrthoCameras, weight: np.ndarray, segment: np.ndarray,
+                   smoothing_frames: float, translation_frames: float | None = None) -> OrthoCameras:
+    """Smooth the camera sequence within each track segment with cubic smoothing splines.
+
+    weight : (F,) >= 0 per-frame confidence (0 = ignore the frame's camera);
+    segment : (F,) int, -1 where no track. Never smooths across segments.
+    smoothing_frames : the spline's kernel half-width in frames for scale and rotation
+    (lambda = h**4 for ``make_smoothing_spline`` with unit weights); 0 disables
+    smoothing; negative: chosen per segment by generalised cross-validation (GCV).
+    translation_frames : the same for translation (None: same as smoothing_frames).
+    Scale is smoothed as log(s), rotation as the rotation vector relative to the
+    segment's mean rotation (a log map, fine for a head that turns < 180 deg),
+    translation as is. Frames of a segment with zero weight get the spline's value
+    (interpolated); frames outside every segment copy the nearest smoothed camera.
+    """
+    F = len(cams)
+    s = np.array(cams.scale, np.float64)
+    R = np.array(cams.rotation, np.float64)
+    t = np.array(cams.translation, np.float64)
+    w = np.where(np.isfinite(s) & (s > 0), np.asarray(weight, np.float64), 0.0)
+    seg = np.asarray(segment)
+    out_s, out_R, out_t = s.copy(), R.copy(), t.copy()
+    have = np.zeros(F, bool)
+    def lam_of(h: float):
+        return None if h < 0 else float(h) ** 4
+
+    lams = [lam_of(smoothing_frames)] * 4 + [lam_of(smoothing_frames if translation_frames is None
+                                                     else translation_frames)] * 2
+    for sid in np.unique(seg[seg >= 0]):
+        frames = np.flatnonzero(seg == sid)
+        use = frames[w[frames] > 0]
+        if use.size == 0:
+            continue
+        Rm = Rotation.from_matrix(R[use]).mean().as_matrix()
+        rv = Rotation.from_matrix(np.einsum("ba,fbc->fac", Rm, R[use])).as_rotvec()
+        Y = np.concatenate([np.log(s[use])[:, None], rv, t[use]], axis=1)  # (n, 6)
+        if use.size >= 5:
+            ww = w[use] / w[use].mean()
+            Ys = np.empty((frames.size, 6))
+            for c in range(6):
+                if lams[c] is not None and lams[c] == 0:
+                    Ys[:, c] = np.interp(frames, use, Y[:, c])
+                    continue
+                spl = make_smoothing_spline(use.astype(np.float64), Y[:, c], w=ww, lam=lams[c])
+                Ys[:, c] = spl(frames.astype(np.float64))
+        else:
+            # too few frames for a spline: linear interpolation (constant at the ends)
+            Ys = np.stack([np.interp(frames, use, Y[:, c]) for c in range(6)], axis=1)
+        out_s[frames] = np.exp(Ys[:, 0])
+        out_R[frames] = Rm[None] @ Rotation.from_rotvec(Ys[:, 1:4]).as_matrix()
+        out_t[frames] = Ys[:, 4:]
+        have[frames] = True
+    if not have.any():
+        return OrthoCameras(out_s, out_R, out_t)
+    idx = np.flatnonzero(have)
+    nearest = idx[np.clip(np.searchsorted(idx, np.arange(F)), 0, idx.size - 1)]
+    prev = idx[np.clip(np.searchsorted(idx, np.arange(F)) - 1, 0, idx.size - 1)]
+    pick = np.where(np.abs(prev - np.arange(F)) < np.abs(nearest - np.arange(F)), prev, nearest)
+    fill = ~have
+    out_s[fill], out_R[fill], out_t[fill] = out_s[pick[fill]], out_R[pick[fill]], out_t[pick[fill]]
+    return OrthoCameras(out_s, out_R, out_t)

@@ -1,0 +1,116 @@
+"""From a TrackResult and a FaceModel to a Reconstruction (whole-video or per-frame)."""
+from __future__ import annotations
+
+import numpy as np
+
+from core.camera import OrthoCameras
+from core.errors import NoFaceError
+from core.fitting._blas import single_threaded_blas
+from core.fitting.basis import basis_from_embedding, basis_landmarks68
+from core.fitting.frame_fit import FrameFitter
+from core.fitting.reconstruction import Reconstruction
+from core.fitting.settings import FitSettings
+from core.fitting.video_fit import fit_video
+from core.fitting.weights import frame_weights, map_blendshapes, tracker_point_weights
+from core.jobs import CancelToken, ProgressFn, check, report
+from core.model.face_model import FaceModel
+from core.tracking.result import TrackResult
+
+#: frames used to estimate the identity for a per-frame fit (spread over the clip)
+IDENTITY_FRAMES = 60
+
+
+def _inputs(track: TrackResult, model: FaceModel, s: FitSettings, raw: bool):
+    if model.embedding is None:
+        raise ValueError(f"model {model.name!r} has no tracker embedding")
+    L = len(model.embedding)
+    lm = track.landmarks_raw if raw and track.landmarks_raw is not None else track.landmarks
+    obs = np.asarray(lm[:, :L, :2], np.float64)
+    obs[~np.asarray(track.valid, bool)] = np.nan
+    fw = frame_weights(track.valid, track.bridged, s)
+    w = fw[:, None] * tracker_point_weights(L, s)[None]
+    seg = np.where(track.valid, track.segment, -1).astype(np.int32)
+    seed = map_blendshapes(track.blendshape_names, track.blendshapes, model.expression_names)
+    return obs, w, seg, seed
+
+
+def _landmarks68(model: FaceModel, identity, expression, cams: OrthoCameras) -> np.ndarray:
+    b68 = basis_landmarks68(model)
+    return cams.project(b68.points(identity, expression))[..., :2]
+
+
+def reconstruct(track: TrackResult, model: FaceModel, model_spec: str, settings: FitSettings | None = None,
+                per_frame: bool = False, progress: ProgressFn | None = None,
+                cancel: CancelToken | None = None) -> Reconstruction:
+    """Fit ``model`` to ``track``. Raises NoFaceError when no frame has a face.
+
+    BLAS runs single-threaded meanwhile (see core/fitting/_blas.py)."""
+    with single_threaded_blas():
+        return _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel)
+
+
+def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel) -> Reconstruction:
+    s = settings or FitSettings()
+    if not np.any(track.valid):
+        raise NoFaceError(f"{track.source or 'input'}: no face was tracked in any frame, nothing to reconstruct")
+    obs, w, seg, seed = _inputs(track, model, s, raw=s.video_uses_raw_landmarks and not per_frame)
+    basis = basis_from_embedding(model)
+    bounds = np.asarray(model.expression_bounds, np.float64)
+    F = obs.shape[0]
+    if not per_frame:
+        fit = fit_video(basis, obs, w, seg, bounds, s, seed_expression=seed, progress=progress, cancel=cancel)
+        identity, expr, cams, err = fit.identity, fit.expression, fit.cameras, fit.fit_error_px
+        valid = fit.fitted & track.valid
+    else:
+        # identity from a whole-video fit on a subset of frames, then frame by frame
+        frames = np.flatnonzero(seg >= 0)
+        sub = frames[np.linspace(0, frames.size - 1, min(IDENTITY_FRAMES, frames.size)).astype(int)]
+        sub = np.unique(sub)
+        # each sampled frame is its own segment: no temporal coupling between distant frames
+        ident_fit = fit_video(basis, obs[sub], w[sub], np.arange(sub.size), bounds,
+                              FitSettings(**{**s.to_dict(), "refine_rounds": 1}), seed_expression=seed[sub])
+        identity = ident_fit.identity
+        fitter = FrameFitter(basis, identity, tracker_point_weights(basis.num_points, s), bounds, s)
+        Ke = basis.num_expressions
+        expr = np.zeros((F, Ke))
+        sc, R, t = np.full(F, np.nan), np.tile(np.eye(3), (F, 1, 1)), np.full((F, 2), np.nan)
+        err = np.full(F, np.nan)
+        valid = np.zeros(F, bool)
+        prev_seg = None
+        for f in range(F):
+            if f % 25 == 0:
+                check(cancel)
+                report(progress, f, F, "per-frame fit")
+            if seg[f] < 0 or w[f].sum() <= 0:
+                fitter.reset()
+                prev_seg = None
+                continue
+            if prev_seg is not None and seg[f] != prev_seg:
+                fitter.reset()
+            prev_seg = seg[f]
+            # the frame's weights are its frame factor times the fitter's point weights;
+            # the factor cancels in a single-frame fit except against the priors, so it is dropped
+            finite = np.isfinite(obs[f]).all(1)
+            r = fitter.fit(np.where(finite[:, None], obs[f], 0.0), weight=None if finite.all() else finite * 1.0,
+                           seed_expression=seed[f])
+            expr[f], sc[f], R[f], t[f], err[f] = r.expression, r.scale, r.rotation, r.translation, r.error_px
+            valid[f] = True
+        # invalid frames copy the nearest fitted frame so every frame has a mesh and camera
+        idx = np.flatnonzero(valid)
+        if idx.size == 0:
+            raise NoFaceError(f"{track.source or 'input'}: no frame could be fitted")
+        near = idx[np.clip(np.searchsorted(idx, np.arange(F)), 0, idx.size - 1)]
+        fill = ~valid
+        expr[fill], sc[fill], R[fill], t[fill] = expr[near[fill]], sc[near[fill]], R[near[fill]], t[near[fill]]
+        cams = OrthoCameras(sc, R, t)
+    report(progress, F, F, "done")
+    lm68 = _landmarks68(model, identity, expr, cams)
+    return Reconstruction(
+        model_name=model.name, model_spec=str(model_spec), identity=np.asarray(identity, np.float32),
+        expression=np.asarray(expr, np.float32), expression_names=np.asarray(model.expression_names, str),
+        rotation=cams.rotation.astype(np.float32), translation=cams.translation.astype(np.float32),
+        scale=cams.scale.astype(np.float32), landmarks68=lm68.astype(np.float32),
+        fit_error_px=np.asarray(err, np.float32), valid=np.asarray(valid, bool),
+        segment=np.where(valid, seg, -1).astype(np.int32), fps=float(track.fps),
+        image_size=tuple(int(v) for v in track.size), source=str(track.source),
+        method="per-frame" if per_frame else "video", settings=s.to_dict())

@@ -1,0 +1,80 @@
+"""Fitting settings: every weight with the reason for its value (see docs/fitting.md).
+
+Units. The landmark term is measured in model centimetres: each frame's pixel
+residuals are divided by that frame's camera scale (pixels per cm), so a close-up
+and a small face in the corner weigh the same and the priors mean the same thing
+at any resolution. Coefficients are in prior units (identity: standard
+deviations; expression: blendshape activations), so the priors are plain
+``||i||^2`` and ``||e||^2``.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+
+@dataclass
+class FitSettings:
+    #: Landmark noise in cm. The data term is sum w ||residual_cm||^2 / sigma^2,
+    #: i.e. a Gaussian likelihood with this std per coordinate. 0.15 cm is about
+    #: 2 px on a 200 px wide face: MediaPipe's typical error on still images.
+    landmark_sigma_cm: float = 0.15
+    #: Tracker points are not independent measurements (MediaPipe's 478 points come
+    #: from one network and their errors are strongly correlated), so per frame the
+    #: point weights are normalised to sum to this many "effective points". 68
+    #: makes a 478-point fit and a 68-point fit carry the same evidence per frame.
+    effective_points: float = 68.0
+    #: Identity prior weight on ||i||^2 (i in std units). 1.0 is the Gaussian prior
+    #: of a PCA model (the seeds' chi-square reading of ||i||^2).
+    identity_prior: float = 1.0
+    #: Expression prior weight on ||e||^2. Small: blendshape activations are not
+    #: Gaussian, the box [0, 1] already bounds them; this only breaks ties between
+    #: near-redundant blendshapes (e.g. mouthClose vs jawOpen) towards the smaller.
+    expression_prior: float = 0.05
+    #: Box on identity coefficients, in std (the seeds' "+-3 sigma" choice).
+    identity_bound: float = 3.0
+    #: Second-difference penalty on expressions, as the half-width in frames of the
+    #: equivalent smoothing kernel: the weight is frames**4 times the mean
+    #: per-frame data curvature, so it means the same for any model or weights.
+    #: 1.5 frames removes frame-to-frame jitter but keeps a blink (3-5 frames at 30 fps).
+    expression_smoothing_frames: float = 1.5
+    #: Largest camera smoothing spline half-width in frames (same meaning as above)
+    #: for scale, rotation and translation. Each track segment gets the largest of
+    #: 3, 2, 1, 0.5, 0 frames whose smoothing moves the face's points by
+    #: at most ``camera_smoothing_budget_cm`` on average: a steady clip (d6) is
+    #: smoothed fully, hand-held camera shake (d12: up to 67 px per frame) is kept,
+    #: where a fixed 2-frame spline had blurred it into 8 px fit errors.
+    camera_smoothing_frames: float = 3.0
+    #: Mean displacement (cm on the face, i.e. pixels / scale) the camera smoothing
+    #: may cause: 0.08 cm is 1.3 % of a 6.3 cm inter-ocular distance, inside the
+    #: 2 % reprojection budget with room for the expression smoothing.
+    camera_smoothing_budget_cm: float = 0.08
+    #: Rigid-shape camera initialisation rounds (the seeds say ~5 are enough).
+    init_rounds: int = 5
+    #: Whole-video rounds of (expression+identity solve, camera refit + smoothing).
+    refine_rounds: int = 2
+    #: Weight of tracker points on the face outline. MediaPipe's outline points slide
+    #: along the silhouette as the head turns, so they are not fixed surface points;
+    #: they still pin the face width and chin, so down-weighted, not dropped.
+    contour_weight: float = 0.3
+    #: Weight of frames the tracker bridged (interpolated across a short loss): the
+    #: landmarks are a guess, the temporal term and neighbours should dominate.
+    bridged_weight: float = 0.2
+    #: Whole-video fit on the tracker's raw landmarks (``TrackResult.landmarks_raw``)
+    #: instead of its temporally filtered ones. Off: measured on d6/d9/d12, the raw
+    #: landmarks are 2-4x more jittery and the fit's own temporal terms do not make up
+    #: for the tracker's filter (whole-video jitter 2x the per-frame fit of filtered
+    #: landmarks). The per-frame (live) fit always uses the filtered landmarks.
+    video_uses_raw_landmarks: bool = False
+    #: Per-frame (live) fitter: pull towards the previous frame's expression, in the
+    #: same units as expression_prior. Small: it damps jitter without visible lag.
+    frame_temporal_prior: float = 0.5
+    #: Per-frame fitter: camera/expression alternations per frame.
+    frame_iterations: int = 2
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FitSettings":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})

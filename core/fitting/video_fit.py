@@ -1,0 +1,317 @@
+"""Whole-video 3DMM fit (thesis ch. 3, Eq. 3.2-3.3; seed 002 sec. 1.1).
+
+One identity ``i`` for the clip, one expression ``e_f`` and one scaled orthographic
+camera per frame, minimising
+
+    sum_f sum_l w_fl || R_f[:2] X_l(i, e_f) - (x_fl - t_f) / s_f ||^2 / sigma^2     (landmarks, cm)
+  + a_id ||i||^2 + a_exp sum_f ||e_f||^2                                            (priors)
+  + a_t sum_f ||e_{f-1} - 2 e_f + e_{f+1}||^2     (only for three frames of one track segment)
+
+with box constraints on i and every e_f. Cameras are initialised as in the seeds
+(a rigid shape over the clip, alternating per-frame POS cameras with a bounded
+shape fit, ~5 rounds, then a smoothing spline per segment); then the bounded
+least-squares problem in (i, e_1..e_F) is solved with the cameras fixed and the
+cameras are refitted to the new shapes and re-smoothed, ``refine_rounds`` times.
+
+The normal equations are built without ever forming the (2FL x (Ki + F Ke))
+Jacobian: since R[:2]^T R[:2] = I - r3 r3^T, every block is a combination of nine
+fixed matrices sum_l p_l B_l[a]^T B_l[b] (a, b = x, y, z) weighted by r3 r3^T, so
+assembling is O(F Ke^2) and independent of the number of points.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.camera import OrthoCameras
+from core.fitting._blas import single_threaded_blas
+from core.fitting.basis import LandmarkBasis
+from core.fitting.camera_fit import fit_cameras, smooth_cameras
+from core.fitting.qp import ArrowSystem, solve_arrow_qp, solve_box_qp
+from core.fitting.settings import FitSettings
+from core.jobs import CancelToken, ProgressFn, check, report
+
+
+@dataclass
+class VideoFit:
+    """Result of :func:`fit_video` (F frames).
+
+    identity : (Ki,)   expression : (F, Ke)   cameras : OrthoCameras (F)
+    fit_error_px : (F,) mean reprojection error over the points with weight > 0 (NaN where none)
+    fitted : (F,) bool   frames that took part in the fit (the others copy a neighbour)
+    info : solver statistics
+    """
+
+    identity: np.ndarray
+    expression: np.ndarray
+    cameras: OrthoCameras
+    fit_error_px: np.ndarray
+    fitted: np.ndarray
+    info: dict = field(default_factory=dict)
+
+
+def _split_weights(w: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """If w (F, L) == c[:, None] * p[None], return (c, p), else None."""
+    f0 = int(np.argmax(w.sum(1)))
+    p = w[f0]
+    pp = float(p @ p)
+    if pp <= 0:
+        return None
+    c = (w @ p) / pp
+    if np.allclose(w, c[:, None] * p[None], rtol=1e-6, atol=1e-9 * p.max()):
+        return c, p
+    return None
+
+
+class NormalEquations:
+    """Builds the landmark term's normal-equation blocks for a basis and point weights."""
+
+    def __init__(self, basis: LandmarkBasis, point_weights: np.ndarray):
+        p = np.asarray(point_weights, np.float64)
+        A, B = basis.identity, basis.expression
+        self.basis = basis
+        self.p = p
+        # nine fixed matrices per block pair: sum_l p_l U_l[a] V_l[b]^T
+        self.Cee = np.einsum("l,kla,mlb->abkm", p, B, B, optimize=True)
+        self.Cie = np.einsum("l,kla,mlb->abkm", p, A, B, optimize=True)
+        self.Cii = np.einsum("l,kla,mlb->abkm", p, A, A, optimize=True)
+
+    def expression_blocks(self, R: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """(F, Ke, Ke): sum_l c_f p_l B_l^T R_f[:2]^T R_f[:2] B_l."""
+        P = np.eye(3)[None] - np.einsum("fa,fb->fab", R[:, 2], R[:, 2])
+        return np.einsum("fab,abkm->fkm", c[:, None, None] * P, self.Cee, optimize=True)
+
+    def coupling_blocks(self, R: np.ndarray, c: np.ndarray) -> np.ndarray:
+        P = np.eye(3)[None] - np.einsum("fa,fb->fab", R[:, 2], R[:, 2])
+        return np.einsum("fab,abkm->fkm", c[:, None, None] * P, self.Cie, optimize=True)
+
+    def identity_block(self, R: np.ndarray, c: np.ndarray) -> np.ndarray:
+        P = np.eye(3)[None] - np.einsum("fa,fb->fab", R[:, 2], R[:, 2])
+        return np.einsum("ab,abkm->km", np.einsum("f,fab->ab", c, P), self.Cii, optimize=True)
+
+
+def _general_blocks(basis: LandmarkBasis, R: np.ndarray, w: np.ndarray, chunk: int = 64):
+    """Hee (F,Ke,Ke), Hie (F,Ki,Ke), Hii for non-separable weights (slower path)."""
+    F = R.shape[0]
+    Ki, Ke = basis.num_identity, basis.num_expressions
+    Hee = np.empty((F, Ke, Ke))
+    Hie = np.empty((F, Ki, Ke))
+    Hii = np.zeros((Ki, Ki))
+    for a in range(0, F, chunk):
+        b = min(F, a + chunk)
+        R2 = R[a:b, :2]
+        GB = np.einsum("fab,klb->flak", R2, basis.expression).reshape(b - a, -1, Ke)
+        GA = np.einsum("fab,klb->flak", R2, basis.identity).reshape(b - a, -1, Ki)
+        ww = np.repeat(w[a:b], 2, axis=1)[..., None]
+        Hee[a:b] = GB.transpose(0, 2, 1) @ (ww * GB)
+        Hie[a:b] = GA.transpose(0, 2, 1) @ (ww * GB)
+        Hii += np.einsum("fnk,fnm->km", GA, ww * GA)
+    return Hee, Hie, Hii
+
+
+def temporal_band(segment: np.ndarray, weight: float) -> np.ndarray:
+    """Upper banded (3, F) form of weight * D^T D, D = second differences inside segments."""
+    seg = np.asarray(segment)
+    F = seg.shape[0]
+    T = np.zeros((3, F))
+    if F < 3 or weight <= 0:
+        return T
+    f = np.arange(1, F - 1)
+    ok = (seg[f - 1] == seg[f]) & (seg[f] == seg[f + 1]) & (seg[f] >= 0)
+    for c in f[ok]:
+        idx = (c - 1, c, c + 1)
+        coef = (1.0, -2.0, 1.0)
+        for i in range(3):
+            for j in range(i, 3):
+                d = j - i
+                T[2 - d, idx[j]] += weight * coef[i] * coef[j]
+    return T
+
+
+def _targets(obs: np.ndarray, cams: OrthoCameras) -> np.ndarray:
+    """Observations in cm-units of each frame's camera: (x - t) / s, (F, L, 2)."""
+    return (obs - cams.translation[:, None]) / cams.scale[:, None, None]
+
+
+def _rhs(basis: LandmarkBasis, cams: OrthoCameras, y: np.ndarray, w: np.ndarray):
+    """Gradient terms gi (Ki,), ge (F, Ke) of the landmark term at zero coefficients."""
+    R2 = cams.rotation[:, :2]
+    b = y - np.einsum("fab,lb->fla", R2, basis.mean)
+    u = w[..., None] * np.einsum("fab,fla->flb", R2, b)  # (F, L, 3)
+    L = basis.num_points
+    ge = u.reshape(u.shape[0], L * 3) @ basis.expression.reshape(basis.num_expressions, L * 3).T
+    gi = basis.identity.reshape(basis.num_identity, L * 3) @ u.sum(0).reshape(L * 3)
+    return gi, ge
+
+
+def fit_rigid_shape(basis: LandmarkBasis, cams: OrthoCameras, obs: np.ndarray, w: np.ndarray,
+                    settings: FitSettings, lbe: np.ndarray, ube: np.ndarray,
+                    x0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One (i, e) for all frames with cameras fixed (Eq. 3.3's shape step). Returns (i, e)."""
+    Ki, Ke = basis.num_identity, basis.num_expressions
+    y = _targets(obs, cams)
+    G = np.concatenate([basis.identity, basis.expression], axis=0)  # (K, L, 3)
+    P = np.eye(3)[None] - np.einsum("fa,fb->fab", cams.rotation[:, 2], cams.rotation[:, 2])
+    M = np.einsum("fl,fab->lab", w, P)  # (L, 3, 3)
+    GM = np.einsum("kla,lab->klb", G, M)
+    H = GM.reshape(Ki + Ke, -1) @ G.reshape(Ki + Ke, -1).T
+    R2 = cams.rotation[:, :2]
+    b = y - np.einsum("fab,lb->fla", R2, basis.mean)
+    u = (w[..., None] * np.einsum("fab,fla->flb", R2, b)).sum(0)
+    g = G.reshape(Ki + Ke, -1) @ u.reshape(-1)
+    H[np.arange(Ki), np.arange(Ki)] += settings.identity_prior
+    # the rigid shape stands for all F frames, so its expression prior counts F times
+    H[np.arange(Ki, Ki + Ke), np.arange(Ki, Ki + Ke)] += settings.expression_prior * max(1, obs.shape[0])
+    lb = np.concatenate([np.full(Ki, -settings.identity_bound), lbe])
+    ub = np.concatenate([np.full(Ki, settings.identity_bound), ube])
+    x = solve_box_qp(H, g, lb, ub, x0=x0)
+    return x[:Ki], x[Ki:]
+
+
+def reprojection_error(basis: LandmarkBasis, identity, expression, cams: OrthoCameras,
+                       obs: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Mean pixel distance per frame over points with weight > 0. (F,), NaN where none."""
+    X = basis.points(identity, expression)
+    p = cams.project(X)[..., :2]
+    d = np.linalg.norm(p - obs, axis=-1)
+    m = (w > 0) & np.isfinite(d)
+    n = m.sum(1)
+    with np.errstate(invalid="ignore"):
+        return np.where(n > 0, np.where(m, d, 0).sum(1) / np.maximum(n, 1), np.nan)
+
+
+def adaptive_smooth(cams: OrthoCameras, weight: np.ndarray, segment: np.ndarray, X: np.ndarray,
+                    s: FitSettings) -> OrthoCameras:
+    """Per segment, the strongest camera smoothing (<= ``camera_smoothing_frames``)
+    whose mean displacement of the shape points X ((L, 3) or (F, L, 3)) stays within
+    ``camera_smoothing_budget_cm``. Frames with zero weight always take the smoothed
+    (interpolated) camera of the weakest candidate."""
+    h_max = float(s.camera_smoothing_frames)
+    cands = [h for h in (3.0, 2.0, 1.0, 0.5) if h <= h_max] or [h_max]
+    X = np.broadcast_to(X, (len(cams),) + X.shape[-2:])
+    base = cams.project(X)[..., :2]
+    seg = np.asarray(segment)
+    chosen = smooth_cameras(cams, weight, segment, 0.0)  # no smoothing, gaps interpolated
+    done = np.zeros(len(cams), bool)
+    w = np.asarray(weight) > 0
+    for h in cands:
+        sm = smooth_cameras(cams, weight, segment, h)
+        d = np.linalg.norm(sm.project(X)[..., :2] - base, axis=-1).mean(1) / sm.scale
+        for sid in np.unique(seg[seg >= 0]):
+            fr = (seg == sid) & ~done
+            if not fr.any():
+                continue
+            use = fr & w & np.isfinite(d)
+            if not use.any() or d[use].mean() <= s.camera_smoothing_budget_cm:
+                chosen.scale[fr], chosen.rotation[fr], chosen.translation[fr] = sm.scale[fr], sm.rotation[fr], sm.translation[fr]
+                done[fr] = True
+    return chosen
+
+
+def fit_video(*args, **kwargs) -> "VideoFit":
+    """See :func:`_fit_video`; runs with single-threaded BLAS (core/fitting/_blas.py)."""
+    with single_threaded_blas():
+        return _fit_video(*args, **kwargs)
+
+
+def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segment: np.ndarray,
+              expression_bounds: np.ndarray, settings: FitSettings | None = None,
+              seed_expression: np.ndarray | None = None, progress: ProgressFn | None = None,
+              cancel: CancelToken | None = None) -> VideoFit:
+    """Fit one identity, per-frame expressions and cameras to a clip.
+
+    basis : L-point model basis; obs : (F, L, 2) pixels (NaN allowed where weight 0);
+    weights : (F, L) >= 0 relative confidence (0 = ignore); segment : (F,) int track
+    segment, -1 outside any track (those frames are not fitted); expression_bounds :
+    (Ke, 2); seed_expression : (F, Ke) starting values (e.g. mapped tracker
+    blendshape scores) or None.
+    """
+    s = settings or FitSettings()
+    obs = np.asarray(obs, np.float64)
+    F, L = obs.shape[:2]
+    Ki, Ke = basis.num_identity, basis.num_expressions
+    w = np.asarray(weights, np.float64) * np.isfinite(obs).all(-1)
+    seg = np.asarray(segment)
+    # frames outside every segment take no part; frames inside one with no usable
+    # points are carried by the temporal term and the camera spline
+    fitted = seg >= 0
+    if not fitted.any():
+        raise ValueError("no frame has usable landmarks")
+    idx = np.flatnonzero(fitted)
+    o = np.where(np.isfinite(obs[idx]), obs[idx], 0.0)
+    ww = w[idx]
+    sg = seg[idx]
+    # normalise weights: the best frame's points sum to `effective_points`, over sigma^2
+    ww = ww * (s.effective_points / max(ww.sum(1).max(), 1e-12)) / s.landmark_sigma_cm ** 2
+    lbe, ube = expression_bounds[:, 0].astype(np.float64), expression_bounds[:, 1].astype(np.float64)
+    frame_ok = ww.sum(1) > 0
+    total = s.init_rounds + s.refine_rounds + 1
+    step = 0
+
+    # --- camera initialisation: rigid shape over the clip (thesis 3.3.2) ---------
+    ident = np.zeros(Ki)
+    e_rigid = np.clip(np.zeros(Ke), lbe, ube)
+    x0 = None
+    cams = None
+    for _ in range(s.init_rounds):
+        check(cancel)
+        X = basis.points(ident, e_rigid)
+        # closed form the first time, then one Gauss-Newton step from the last cameras:
+        # the shape changes little between rounds
+        cams, ok = fit_cameras(X, o, ww) if cams is None else fit_cameras(X, o, ww, iterations=1, init=cams)
+        use = ok & frame_ok
+        sub = OrthoCameras(cams.scale[use], cams.rotation[use], cams.translation[use])
+        ident, e_rigid = fit_rigid_shape(basis, sub, o[use], ww[use], s, lbe, ube, x0=x0)
+        x0 = np.concatenate([ident, e_rigid])
+        step += 1
+        report(progress, step, total, "camera initialisation")
+    cams = adaptive_smooth(cams, np.where(ok & frame_ok, 1.0, 0.0), sg, basis.points(ident, e_rigid), s)
+
+    # --- whole-video bounded least squares, alternating with camera refits -------
+    split = _split_weights(ww)
+    neq = NormalEquations(basis, split[1]) if split is not None else None
+    xe = np.tile(e_rigid, (idx.size, 1)) if seed_expression is None else \
+        np.clip(np.nan_to_num(np.asarray(seed_expression, np.float64)[idx]), lbe, ube)
+    xi = ident
+    infos = []
+    duals = None
+    for r in range(s.refine_rounds + 1):
+        check(cancel)
+        y = _targets(o, cams)
+        if split is not None:
+            c = split[0]
+            Hee = neq.expression_blocks(cams.rotation, c)
+            Hie = neq.coupling_blocks(cams.rotation, c)
+            Hii = neq.identity_block(cams.rotation, c)
+        else:
+            Hee, Hie, Hii = _general_blocks(basis, cams.rotation, ww)
+        curv = float(np.mean(np.einsum("fii->fi", Hee[frame_ok]))) if frame_ok.any() else 1.0
+        Hee = Hee + s.expression_prior * np.eye(Ke)[None]
+        Hii = Hii + s.identity_prior * np.eye(Ki)
+        T = temporal_band(sg, s.expression_smoothing_frames ** 4 * curv)
+        gi, ge = _rhs(basis, cams, y, ww)
+        system = ArrowSystem(Hii, Hie, Hee, T, gi, ge)
+        xi, xe, info = solve_arrow_qp(system, np.full(Ki, -s.identity_bound), np.full(Ki, s.identity_bound),
+                                      lbe, ube, xi0=xi, xe0=xe, duals=duals)
+        duals = info.pop("duals")
+        infos.append(info)
+        step += 1
+        report(progress, step, total, "whole-video fit")
+        if r == s.refine_rounds:
+            break
+        X = basis.points(xi, xe)
+        cams, ok = fit_cameras(X, o, ww, iterations=2, init=cams)
+        cams = adaptive_smooth(cams, np.where(ok & frame_ok, 1.0, 0.0), sg, basis.points(xi, xe), s)
+
+    # --- scatter back to all F frames; unfitted frames copy the nearest fitted one
+    nearest = idx[np.clip(np.searchsorted(idx, np.arange(F)), 0, idx.size - 1)]
+    prev = idx[np.clip(np.searchsorted(idx, np.arange(F)) - 1, 0, idx.size - 1)]
+    pick = np.where(np.abs(prev - np.arange(F)) < np.abs(nearest - np.arange(F)), prev, nearest)
+    pos = np.searchsorted(idx, pick)
+    expr = xe[pos]
+    all_cams = OrthoCameras(cams.scale[pos], cams.rotation[pos], cams.translation[pos])
+    err = np.full(F, np.nan)
+    err[idx] = reprojection_error(basis, xi, xe, cams, o, ww)
+    return VideoFit(identity=xi, expression=expr, cameras=all_cams, fit_error_px=err, fitted=fitted,
+                    info=dict(rounds=infos))
