@@ -5,6 +5,12 @@ frame of d6.mp4 for the textured / overlay modes: until a reconstruction exists 
 mesh is placed on that frame by a similarity fit to four hand-picked points (eye centres,
 nose tip, mouth centre), so the textured views are a demonstration of the warp, not a fit.
 Writes out/render_modes/*.png. Run: .venv/bin/python tools/render_modes.py
+
+``--real`` renders the QA videos of the ``render`` and ``flow`` commands on the first
+REAL_FRAMES frames of d6.mp4 with a real whole-video ICT reconstruction (the one
+bench/bench_flow_evidence.py caches in out/cache, else the clip's first frames are
+tracked and fitted here), through the same core/qa functions as the commands, and saves
+frame REAL_SHOW of each as out/render_modes/real_<mode>.png (plus the mp4s).
 """
 from __future__ import annotations
 
@@ -21,7 +27,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from _ict import ICT_NPZ, SHARED, animation, load_ict, posed_frames  # noqa: E402
 from core.camera import FRONTAL, euler_to_matrix, project  # noqa: E402
 from core.flow import clip_max_magnitude, dense_flow, flow2d_to_rgb, flow3d_to_rgb, legend_2d, legend_3d  # noqa: E402
-from core.render import Lighting, RenderThread, ViewCamera, look_at, perspective  # noqa: E402
+from core.render import Lighting, OffscreenRenderer, RenderThread, ViewCamera, look_at, perspective  # noqa: E402
 from core.render.encodings import id_false_colour, pncc_from_depth, to_uint8  # noqa: E402
 from core.render.overlay import draw_landmarks, draw_reprojection_error, draw_wireframe, heat_legend  # noqa: E402
 
@@ -41,6 +47,47 @@ def fit_to_frame(model_pts: np.ndarray, image_pts: np.ndarray) -> tuple[float, n
     pc, ic = p - p.mean(0), image_pts - image_pts.mean(0)
     s = float((pc * ic).sum() / (pc ** 2).sum())
     return s, image_pts.mean(0) - s * p.mean(0)
+
+
+REAL_FRAMES = 60
+REAL_SHOW = 40
+
+
+def real_clip() -> None:
+    """QA videos of d6 with a real reconstruction, one PNG per mode (see the module docstring)."""
+    from core.fitting import Reconstruction, reconstruct
+    from core.model.registry import load_model
+    from core.qa.flow_video import write_flow_video
+    from core.qa.inputs import prepare
+    from core.qa.render_video import MODES, write_render_video
+    from core.tracking import TrackResult, track_video
+    from core.video import open_source
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    video = SHARED / "data" / "videos" / "d6.mp4"
+    cache = REPO / "out" / "cache"
+    rec_path, track_path = cache / "flowbench_fit_ict_d6.npz", cache / "fitbench_track_d6.npz"
+    if rec_path.exists() and track_path.exists():
+        rec, track = Reconstruction.load(rec_path), TrackResult.load(track_path)
+    else:
+        track = track_video(str(video), max_frames=REAL_FRAMES)
+        rec = reconstruct(track, load_model("ict"), "ict")
+    inp = prepare(video, rec, track, None, REAL_FRAMES)
+    try:
+        renderer = OffscreenRenderer()
+        for mode in MODES:
+            mp4 = OUT / f"real_{mode}.mp4"
+            write_render_video(inp.source, inp.meshes, mp4, inp.frames, mode, track=inp.track, renderer=renderer)
+            with open_source(str(mp4)) as v:
+                save(f"real_{mode}", v.read(REAL_SHOW))
+        mp4 = OUT / "real_flow.mp4"
+        write_flow_video(inp.source, inp.meshes, mp4, inp.frames, 1, renderer=renderer)
+        with open_source(str(mp4)) as v:
+            save("real_flow", v.read(REAL_SHOW))
+        renderer.release()
+    finally:
+        inp.source.close()
+    print(f"wrote real-clip QA renders of d6 ({rec.model_name}, {inp.frames} frames) to {OUT}")
 
 
 def main() -> None:
@@ -127,4 +174,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if "--real" in sys.argv[1:]:
+        real_clip()
+    else:
+        main()

@@ -1,0 +1,66 @@
+"""``main.py flow INPUT -o OUT.mp4``: dense 3D facial flow of a video as a QA video.
+
+Each output frame is [frame | mesh overlay | 3D flow (Eq. 6.5 HSV) | 2D flow (wheel)]
+for the flow of frame t to t+K (``--step K``), so the video has F-K frames; the colours
+use one normalisation per clip (the 99th percentile of the clip's flow magnitudes, see
+core/qa/flow_video.py). The source's audio is kept. Without ``--reconstruction`` the
+video is tracked and reconstructed first. ``--npz`` also writes the flow arrays
+(``flow`` (F-K, h, w, 3) float16 pixels, ``mask``, ``stride``: subsampled when the
+full-resolution array would exceed 256 MB).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+NAME = "flow"
+HELP = "dense 3D facial flow of a video: side-by-side QA video and flow arrays"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="video file")
+    p.add_argument("-o", "--output", required=True, help="output video (.mp4)")
+    p.add_argument("--reconstruction", metavar="R.npz", help="use this reconstruction of INPUT instead of fitting")
+    p.add_argument("--track", metavar="T.npz", help="use this track of INPUT instead of tracking (when fitting)")
+    p.add_argument("--step", type=int, default=1, metavar="K", help="flow from frame t to t+K (default 1)")
+    p.add_argument("--npz", metavar="FLOW.npz", help="also write the flow arrays to this .npz")
+    p.add_argument("--model", default=None,
+                   help="face model when fitting: builtin, ict, or a model file/folder (default builtin; "
+                        "with --reconstruction, the reconstruction's own model)")
+    p.add_argument("--max-frames", type=int, default=None, metavar="N", help="use only the first N frames")
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.errors import InputError
+    from core.jobs import ConsoleProgress
+    from core.qa.flow_video import write_flow_video
+    from core.qa.inputs import prepare
+
+    out = Path(args.output)
+    if args.step < 1:
+        raise InputError(f"--step {args.step}: must be at least 1")
+    if args.npz is not None and Path(args.npz).suffix.lower() != ".npz":
+        raise InputError(f"{args.npz}: --npz must name a .npz file")
+    t0 = time.perf_counter()
+    bar = ConsoleProgress("flow")
+    try:
+        inp = prepare(args.input, args.reconstruction, args.track, args.model, args.max_frames,
+                      progress=bar)
+        try:
+            if inp.frames <= args.step:
+                raise InputError(f"{args.input}: the flow over {args.step} frame(s) needs more than "
+                                 f"{args.step} frames, but only {inp.frames} are used")
+            res = write_flow_video(inp.source, inp.meshes, out, inp.frames, args.step, args.npz,
+                                   progress=bar)
+        finally:
+            inp.source.close()
+    finally:
+        bar.close()
+    rec = inp.meshes.rec
+    print(f"{args.input}: flow t -> t+{res.step} for {res.frames_written} frames, model {rec.model_name}"
+          f"{' (fitted now)' if inp.reconstructed else ''}, colour scale {res.max_magnitude_3d:.2f} px (3D) / "
+          f"{res.max_magnitude_2d:.2f} px (2D), audio {'kept' if res.audio_kept else 'none'}, "
+          f"{time.perf_counter() - t0:.1f} s -> {out}"
+          + (f" + {args.npz} (stride {res.npz_stride})" if args.npz else ""))
+    return 0

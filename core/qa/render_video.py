@@ -1,0 +1,119 @@
+"""QA render videos of a reconstructed clip, one output frame per input frame.
+
+Modes:
+  overlay   the mesh wireframe, the model's 68 landmarks and, per tracker point, the
+            reprojection error |projected model point - tracked point| as heat colour
+            (blue 0 .. red >= the clip's 99th percentile, with a legend), over the frame.
+            Needs the TrackResult of the clip; frames without a tracked face show no heat.
+  shaded    the fitted mesh, smooth-shaded, blended over the frame with opacity
+            ``alpha`` (alpha 1 on a black background: the mesh alone).
+  nmfc      the normalised mean face coordinate encoding (black background).
+  pncc      the PNCC encoding (Eq. 6.2) with one depth range for the whole clip.
+  textured  the face texture of the first fitted frame carried by the mesh to every frame
+            (the warp a reconstruction implies), over the frame: where the fit follows the
+            face the result matches the frame; drift and misfits show as doubled features.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from core.jobs import CancelToken, ProgressFn, check, report
+from core.qa.clip import ClipMeshes
+from core.qa.panels import blend_over, label, paste, wireframe_alpha
+from core.render.encodings import pncc_from_depth, to_uint8
+from core.render.overlay import draw_landmarks, draw_reprojection_error, draw_wireframe, heat_legend
+
+MODES = ("overlay", "shaded", "nmfc", "pncc", "textured")
+
+
+@dataclass
+class RenderVideoResult:
+    frames_written: int
+    mode: str
+    audio_kept: bool
+    error_scale_px: float = float("nan")   # overlay: the heat colour maximum
+
+
+def reprojection_errors(meshes: ClipMeshes, track, frames: int) -> np.ndarray:
+    """(frames, L) pixel distance between the model's tracker points and the tracked ones;
+    NaN where the frame has no tracked face."""
+    L = len(meshes.model.embedding)
+    err = np.full((frames, L), np.nan)
+    for f in range(frames):
+        if track.valid[f]:
+            err[f] = np.linalg.norm(meshes.tracker_points(f) - track.landmarks[f, :L, :2], axis=1)
+    return err
+
+
+def write_render_video(source, meshes: ClipMeshes, out_path, frames: int, mode: str, track=None,
+                       alpha: float = 0.6, renderer=None, progress: Optional[ProgressFn] = None,
+                       cancel: Optional[CancelToken] = None) -> RenderVideoResult:
+    """Write ``frames`` frames of the QA video ``mode`` (see the module docstring).
+
+    source : a core.video VideoSource; track : TrackResult (needed for "overlay");
+    renderer : an OffscreenRenderer on this thread or a RenderThread, or None to make an
+    OffscreenRenderer here (not on a Qt GUI thread).
+    """
+    from core.video import VideoWriter
+
+    if mode not in MODES:
+        raise ValueError(f"unknown render mode {mode!r}; expected one of {MODES}")
+    if mode == "overlay" and track is None:
+        raise ValueError("mode 'overlay' needs the clip's TrackResult")
+    H, W = source.size
+    size = (W, H)
+    owned = renderer is None
+    if owned:
+        from core.render import OffscreenRenderer
+        renderer = OffscreenRenderer()
+    renderer.set_mesh(meshes.triangles, meshes.num_vertices, nmfc_mean=meshes.mean)
+    vmax = float("nan")
+    try:
+        if mode == "overlay":
+            err = reprojection_errors(meshes, track, frames)
+            vmax = float(np.nanpercentile(err, 99)) if np.isfinite(err).any() else 1.0
+            legend = heat_legend(vmax, height=max(60, H // 3), width=60)
+            lm68 = np.asarray(meshes.rec.landmarks68)
+        elif mode == "pncc":
+            depth_range = meshes.depth_range(frames)
+        elif mode == "textured":
+            valid = np.flatnonzero(np.asarray(meshes.rec.valid[:frames]))
+            ref = int(valid[0]) if valid.size else 0
+            ref_frame = source.read(ref)
+            ref_pixels = meshes.screen(ref)[:, :2]
+        with VideoWriter(out_path, fps=source.fps, audio_from=source.path or None) as writer:
+            for f, frame in source.frames(0, frames):
+                check(cancel)
+                v = meshes.screen(f)
+                if mode == "overlay":
+                    img = draw_wireframe(frame, v, meshes.triangles, colour=(0, 255, 0),
+                                         alpha=max(0.1, wireframe_alpha(len(meshes.triangles))))
+                    img = draw_landmarks(img, lm68[f], colour=(255, 255, 255), radius=1.5)
+                    if track.valid[f]:
+                        L = err.shape[1]
+                        img, _ = draw_reprojection_error(img, track.landmarks[f, :L, :2],
+                                                         meshes.tracker_points(f), vmax=vmax, radius=1.5)
+                    else:
+                        img = label(img, "no face tracked", (6, H - 10))
+                    img = paste(img, legend, "top-right", max_fraction=0.4)
+                elif mode == "shaded":
+                    out = renderer.render(v, size, "shaded")
+                    base = frame if alpha < 1 else np.zeros_like(frame)
+                    img = blend_over(base, out.image, out.mask, alpha)
+                elif mode == "nmfc":
+                    img = renderer.render(v, size, "nmfc").image
+                elif mode == "pncc":
+                    out = renderer.render(v, size, "none", buffers=True, depth_range=depth_range)
+                    img = to_uint8(pncc_from_depth(out.depth, out.mask, depth_range))
+                else:  # textured
+                    out = renderer.render(v, size, "textured", texture=ref_frame, source_pixels=ref_pixels)
+                    img = blend_over(frame, out.image, out.mask, 1.0)
+                writer.write(img)
+                report(progress, f + 1, frames, mode)
+        return RenderVideoResult(writer.frames_written, mode, writer.audio_kept, vmax)
+    finally:
+        if owned:
+            renderer.release()
