@@ -1,0 +1,738 @@
+"""The reenactment panel wired to core/reenact: target preparation, the live preview,
+recording and the offline export.
+
+    controller = install_reenact_panel(main_window)   # adds the dock and a "Reenact" menu
+
+Threads: the GUI thread never waits on a camera, a model or a file.
+
+- the face model, the target (a photo is tracked and fitted at preview size; a video is
+  reconstructed with progress/cancel) and the opening of the live source run as
+  :class:`~app.workers.Job` s;
+- :class:`~core.reenact.live.LivePipeline` runs its own grab/track and fit/warp threads;
+  a ~30 Hz QTimer polls ``latest()`` / ``stats()`` and shows them;
+- recording writes ``latest()`` at the camera's frame rate from its own thread
+  (core.video.VideoWriter); stopping the preview (pipeline threads joined, camera closed)
+  runs on a short-lived thread, except at window close, where it is done before returning;
+- the offline export (:meth:`ReenactmentPipeline.export`, full quality, the source's
+  audio kept) is a Job with progress/cancel.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QWidget
+
+from app.error_reporting import show_error
+from app.workers import Job
+from core.errors import InputError, UserFacingError
+from core.jobs import CancelToken, ProgressFn, check, report
+# Imported here, on the GUI thread at start-up, rather than inside the jobs: compiling and
+# importing these modules holds the GIL for long stretches, which would stall the GUI
+# while a target is being prepared.
+from core.model.registry import load_model
+from core.reenact.faces import fit_face
+from core.reenact.live import LivePipeline, fit_photo_to_size
+from core.reenact.pipeline import ReenactmentPipeline
+from core.reenact.transfer import TransferSettings
+from core.tracking.tracker import track_image
+from core.video import VideoWriter, open_source
+from widgets.reenact_panel import ReenactPanel
+
+log = logging.getLogger(__name__)
+
+#: longest side of a target photo in the live preview (the warp's cost grows with the pixels;
+#: the offline export uses the full-size target)
+LIVE_MAX_SIDE = 512
+#: GUI refresh of the preview (ms): ~30 Hz
+POLL_MS = 33
+#: how often the fps / latency readout is refreshed (s)
+READOUT_INTERVAL_S = 0.25
+MODEL_SPEC = "builtin"
+
+
+# ----------------------------------------------------------------------------------------
+# work done off the GUI thread (plain functions: progress/cancel as in core/jobs.py)
+@dataclass
+class LiveTarget:
+    """A target ready for the live preview.
+
+    path: the file the user chose; kind: "photo" or "video"; frame (H, W, 3) uint8 RGB: the
+    picture the preview warps (a photo resized to at most LIVE_MAX_SIDE, a video's first
+    frame); face: its core.reenact FittedFace (pixel quantities in ``frame``'s coordinates);
+    model: the face model it was fitted with.
+    """
+
+    path: str
+    kind: str
+    frame: np.ndarray
+    face: object
+    model: object
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+
+def preview_size(h: int, w: int, max_side: int = LIVE_MAX_SIDE) -> tuple[int, int]:
+    """(H, W) of a photo in the preview: at most ``max_side`` on the long side, even sides."""
+    k = min(1.0, max_side / max(h, w))
+    return max(2, int(round(h * k / 2)) * 2), max(2, int(round(w * k / 2)) * 2)
+
+
+def prepare_target(path: str, model_spec: str = MODEL_SPEC, max_side: int = LIVE_MAX_SIDE,
+                   progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> LiveTarget:
+    """Load the model, then track and fit ``path`` (a photo or a video) for the live preview.
+
+    Raises InputError (unreadable file), NoFaceError (no face, naming the file), Cancelled.
+    """
+    report(progress, 0, 0, "loading the face model")
+    model = load_model(model_spec)
+    check(cancel)
+    with open_source(path) as src:
+        if src.is_live:
+            raise InputError(f"{path}: a camera cannot be the target; choose a photo or a video")
+        kind = "photo" if src.frame_count == 1 else "video"
+        first = src.read(0)
+    if kind == "photo":
+        report(progress, 0, 0, "tracking the face")
+        frame = fit_photo_to_size(first, preview_size(*first.shape[:2], max_side))
+        face = fit_face(track_image(frame, source=str(path)), model, name=str(path), cancel=cancel)
+    else:
+        # the whole clip: one identity for the person; the preview drives its first frame
+        face = ReenactmentPipeline(model, model_spec=model_spec).prepare(str(path), progress=progress,
+                                                                         cancel=cancel)
+        frame = first
+    return LiveTarget(str(path), kind, frame, face, model)
+
+
+def live_source_spec(spec: str) -> str:
+    """A plain video file becomes a simulated camera (played in real time); others stay."""
+    s = str(spec)
+    if s.lower().startswith(("webcam:", "simcam:")):
+        return s
+    return f"simcam:{s}"
+
+
+def export_source_file(spec: str) -> str:
+    """The video file behind a source spec, for the offline export (a webcam has none)."""
+    s = str(spec).strip()
+    if s.lower().startswith("webcam:"):
+        raise InputError(f"{s}: a live camera cannot be exported offline; use Record for the live "
+                         "result, or choose a video file as the source")
+    if s.lower().startswith("simcam:"):
+        s = s.split(":", 1)[1]
+    return s
+
+
+class TappedSource:
+    """A live source that remembers the newest frame it handed out (the source view shows it).
+
+    Everything else is the wrapped source's (``dropped``, ``fps``, ``close``...).
+    """
+
+    def __init__(self, source):
+        self._source = source
+        #: (H, W, 3) uint8 RGB: the frame the pipeline took last (None before the first)
+        self.last: np.ndarray | None = None
+
+    def read_latest(self, timeout: float | None = None):
+        index, frame = self._source.read_latest(timeout)
+        self.last = frame
+        return index, frame
+
+    def __getattr__(self, name):
+        return getattr(self._source, name)
+
+
+class LiveSession:
+    """An open live source and the running LivePipeline on it."""
+
+    def __init__(self, source, tap: TappedSource, pipe):
+        self.source = source
+        self.tap = tap
+        self.pipe = pipe
+        self.started = time.monotonic()
+        self.closed = False
+
+    @property
+    def fps(self) -> float:
+        fps = float(getattr(self.source, "fps", 0.0) or 0.0)
+        return fps if fps > 0 else 30.0
+
+    def close(self) -> bool:
+        """Stop the pipeline's threads and close the camera; True when every thread ended.
+        Safe to call twice."""
+        if self.closed:
+            return not self.pipe.running
+        self.closed = True
+        self.pipe.stop()
+        self.source.close()
+        return not self.pipe.running
+
+
+def open_live(source_spec: str, target: LiveTarget, transfer, opened=None,
+              progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> LiveSession:
+    """Open the live source and start a LivePipeline driving ``target`` (its threads run on).
+
+    ``opened``: called with the session as soon as it runs (so an owner shutting down
+    meanwhile can still close it).
+    """
+    report(progress, 0, 0, f"opening {source_spec}")
+    source = open_source(live_source_spec(source_spec))
+    try:
+        if not source.is_live:
+            raise InputError(f"{source_spec}: not a live source")
+        check(cancel)
+        tap = TappedSource(source)
+        pipe = LivePipeline(target.model, tap, target.face, target.frame, transfer)
+        pipe.start()
+    except BaseException:
+        source.close()
+        raise
+    session = LiveSession(source, tap, pipe)
+    if opened is not None:
+        opened(session)
+    return session
+
+
+def export_reenactment(source_file: str, target_path: str, output: str, transfer,
+                       model_spec: str = MODEL_SPEC, progress: ProgressFn | None = None,
+                       cancel: CancelToken | None = None):
+    """Offline, full-quality export with the source's audio (ReenactmentPipeline.export)."""
+    for what, p in (("source", source_file), ("target", target_path)):
+        if not Path(p).exists():
+            raise InputError(f"{p}: the {what} file does not exist")
+    report(progress, 0, 0, "loading the face model")
+    model = load_model(model_spec)
+    pipe = ReenactmentPipeline(model, transfer, model_spec=model_spec)
+    return pipe.export(source_file, target_path, output, keep_audio=True, progress=progress, cancel=cancel)
+
+
+def transfer_settings_from(d: dict):
+    """core TransferSettings from the panel's plain settings dict (see ReenactPanel.settings)."""
+    return TransferSettings(
+        mode=d["mode"], expression=bool(d["expression"]), pose=bool(d["pose"]), gaze=bool(d["gaze"]),
+        expression_strength=float(d["expression_strength"]), pose_strength=float(d["pose_strength"]),
+        gaze_strength=float(d["gaze_strength"]),
+        group_strength={g: 1.0 if on else 0.0 for g, on in d["groups"].items()})
+
+
+class Recorder(threading.Thread):
+    """Writes ``frames()`` (the live result) to a VideoWriter at ``fps`` frames per second of
+    wall-clock time, so the file plays at the speed it was seen (a frame the pipeline had
+    not replaced yet is written again)."""
+
+    def __init__(self, frames, writer, fps: float):
+        super().__init__(name="reenact-record", daemon=True)
+        self._frames = frames
+        self.writer = writer
+        self.fps = float(fps)
+        self.written = 0
+        self.error: BaseException | None = None
+        self._stop_event = threading.Event()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    def run(self) -> None:
+        t0 = time.monotonic()
+        try:
+            while not self._stop_event.wait(max(0.0, t0 + self.written / self.fps - time.monotonic())):
+                self.writer.write(self._frames())
+                self.written += 1
+            # frames still due when stop came (the writer may have been behind on a busy machine)
+            due = int((time.monotonic() - t0) * self.fps) + 1
+            while self.written < due:
+                self.writer.write(self._frames())
+                self.written += 1
+            self.writer.close()
+        except BaseException as e:  # reported by the controller
+            self.error = e
+            self.writer.abort()
+
+
+# ----------------------------------------------------------------------------------------
+class ReenactController(QObject):
+    """Connects a :class:`ReenactPanel` to core/reenact.
+
+    Signals (GUI thread): ``target_ready(path)``, ``live_started()``, ``live_stopped()``,
+    ``recording_saved(path)``, ``export_ended(outcome)`` ("finished" | "failed" | "cancelled"),
+    ``error_shown(message)`` (every error the user is shown).
+    """
+
+    target_ready = Signal(str)
+    live_started = Signal()
+    live_stopped = Signal()
+    recording_saved = Signal(str)
+    export_ended = Signal(str)
+    error_shown = Signal(str)
+
+    def __init__(self, panel: ReenactPanel, window: QWidget | None = None, model_spec: str = MODEL_SPEC):
+        super().__init__(window)
+        self.panel = panel
+        self.window = window
+        self.model_spec = model_spec
+        self.target: LiveTarget | None = None
+        self.live: LiveSession | None = None
+        self._settings = panel.settings()
+        self._prep_job: Job | None = None
+        self._start_job: Job | None = None
+        self._export_job: Job | None = None
+        self._progress_job: Job | None = None       # the job shown in the panel's progress row
+        self._pending_start: str | None = None      # source to start once the target is ready
+        self._stopping: tuple[threading.Thread, LiveSession] | None = None
+        self._stop_message = ""
+        self._recorder: Recorder | None = None
+        self._record_path = ""
+        self._shown_result = None
+        self._shown_source = None
+        self._last_readout = 0.0
+        self._shut_down = False
+        self._opened: list[LiveSession] = []  # sessions start jobs opened, not yet taken (closed at shutdown)
+        self._opened_lock = threading.Lock()
+        self._timer = QTimer(self)
+        self._timer.setInterval(POLL_MS)
+        self._timer.timeout.connect(self._poll)
+
+        p = panel
+        p.target_chosen.connect(self.set_target)
+        p.start_requested.connect(self.start)
+        p.stop_requested.connect(self.stop)
+        p.settings_changed.connect(self._on_settings)
+        p.recalibrate_requested.connect(self.recalibrate)
+        p.record_requested.connect(self.start_recording)
+        p.record_stop_requested.connect(self.stop_recording)
+        p.export_requested.connect(self.export)
+        p.cancel_requested.connect(self.cancel_job)
+        p.set_running(False)
+        p.set_recording(False)
+
+    # -- state ----------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """The live preview is running (its pipeline threads started)."""
+        return self.live is not None
+
+    @property
+    def busy(self) -> bool:
+        """A target is being prepared or the preview is starting or stopping."""
+        return bool((self._prep_job and self._prep_job.running) or (self._start_job and self._start_job.running)
+                    or self._stopping is not None)
+
+    def transfer_settings(self):
+        return transfer_settings_from(self._settings)
+
+    # -- errors ---------------------------------------------------------------------------
+    def _error(self, title: str, message: str) -> None:
+        if self._shut_down:  # the window is gone: nobody to tell
+            log.info("%s (after shutdown): %s", title, message)
+            return
+        self.panel.set_status(message)
+        self.error_shown.emit(message)
+        show_error(self.window if self.window is not None else self.panel, title, message)
+
+    # -- jobs -----------------------------------------------------------------------------
+    def _show_progress(self, job: Job, done: int = 0, total: int = 0, message: str = "") -> None:
+        self._progress_job = job
+        self.panel.set_progress(job.name, done, total)
+        if message:
+            self.panel.set_status(f"{job.name}: {message}")
+
+    def _job_done(self, job: Job) -> None:
+        if self._progress_job is job:
+            self._progress_job = None
+            self.panel.set_progress(None)
+
+    def cancel_job(self) -> None:
+        """Cancel the job shown in the progress row (target preparation or export)."""
+        if self._progress_job is not None and self._progress_job.running:
+            self._progress_job.cancel()
+            self.panel.set_status(f"Cancelling {self._progress_job.name.lower()}...")
+
+    def _run_job(self, job: Job, on_finished, on_failed=None, on_cancelled=None) -> Job:
+        job.progress.connect(lambda d, t, m, job=job: self._show_progress(job, d, t, m))
+        job.finished.connect(lambda res, job=job: on_finished(job, res))
+        job.failed.connect(lambda msg, job=job: (on_failed or self._job_failed)(job, msg))
+        job.cancelled.connect(lambda job=job: (on_cancelled or self._job_cancelled)(job))
+        job.done.connect(lambda job=job: self._job_done(job))
+        self._show_progress(job)
+        job.start()
+        return job
+
+    def _job_failed(self, job: Job, message: str) -> None:
+        self._error(job.name, message)
+
+    def _job_cancelled(self, job: Job) -> None:
+        self.panel.set_status(f"{job.name} cancelled.")
+
+    # -- target ---------------------------------------------------------------------------
+    def set_target(self, path: str) -> None:
+        """Prepare ``path`` (photo or video) for the preview in the background."""
+        path = str(path).strip()
+        if not path or self._shut_down:
+            return
+        if self.running or self._stopping is not None:
+            self.panel.set_status("Stop the live preview before changing the target.")
+            return
+        if self._prep_job is not None and self._prep_job.running:
+            if self._prep_job.args[0] == path:
+                return  # already on it
+            self._prep_job.cancel()
+        self.target = None
+        self.panel.set_target_status(f"preparing {Path(path).name}...")
+        self._prep_job = self._run_job(
+            Job(prepare_target, path, model_spec=self.model_spec, name="Preparing target"),
+            self._on_target_finished, self._on_target_failed, self._on_target_cancelled)
+
+    def _on_target_finished(self, job: Job, target: LiveTarget) -> None:
+        if job is not self._prep_job:
+            return
+        self.target = target
+        h, w = target.frame.shape[:2]
+        what = "photo" if target.kind == "photo" else f"video, {target.face.num_frames} frames, first frame driven"
+        self.panel.set_target_status(f"{target.name}: ready ({what}; {w}x{h} in the preview)")
+        self.panel.set_status("")
+        if not self.running:
+            self.panel.set_result_frame(target.frame)
+        self.target_ready.emit(target.path)
+        if self._pending_start is not None:
+            source, self._pending_start = self._pending_start, None
+            self.start(source, target.path)
+
+    def _on_target_failed(self, job: Job, message: str) -> None:
+        if job is not self._prep_job:
+            return
+        self._pending_start = None
+        self.panel.set_target_status("no usable target")
+        self.panel.set_running(False)
+        self._error("Reenact: target", message)
+
+    def _on_target_cancelled(self, job: Job) -> None:
+        if job is not self._prep_job:
+            return
+        self._pending_start = None
+        self.panel.set_target_status("target preparation cancelled")
+        self.panel.set_running(False)
+
+    # -- live preview -----------------------------------------------------------------------
+    def start(self, source_spec: str | None = None, target_path: str | None = None) -> bool:
+        """Start the live preview (after preparing the target if needed). False if it cannot start."""
+        if self._shut_down or self.running or self._stopping is not None or \
+                (self._start_job is not None and self._start_job.running):
+            return False
+        source_spec = (source_spec if source_spec is not None else self.panel.source_spec()).strip()
+        target_path = (target_path if target_path is not None else self.panel.target()).strip()
+        if not source_spec:
+            self._error("Reenact", "Choose a source first: a webcam, or a video file (played as a "
+                                   "simulated camera or as a file).")
+            return False
+        if not target_path:
+            self._error("Reenact", "Choose a target first: the photo or video whose face is driven.")
+            return False
+        if self.target is None or self.target.path != target_path:
+            self._pending_start = source_spec
+            if self.panel.target() != target_path:
+                self.panel.set_target(target_path, emit=False)
+            self.set_target(target_path)
+            self.panel.set_running(False, busy=True)
+            return True
+        self.panel.set_running(False, busy=True)
+        self.panel.set_status(f"Starting the live preview from {source_spec}...")
+        self._start_job = Job(open_live, source_spec, self.target, self.transfer_settings(),
+                              opened=self._register_opened, name="Starting live preview")
+        self._start_job.finished.connect(lambda live, job=self._start_job: self._on_live_opened(job, live))
+        self._start_job.failed.connect(self._on_live_failed)
+        self._start_job.cancelled.connect(lambda: self.panel.set_running(False))
+        self._start_job.start()
+        return True
+
+    def _register_opened(self, live: LiveSession) -> None:  # called on the job's thread
+        with self._opened_lock:
+            self._opened.append(live)
+
+    def _on_live_opened(self, job: Job, live: LiveSession) -> None:
+        if self._shut_down:
+            live.close()
+            return
+        if job is not self._start_job:  # stopped while it was starting
+            threading.Thread(target=self._close_quietly, args=(live,), name="reenact-stop", daemon=True).start()
+            return
+        with self._opened_lock:
+            self._opened = [s for s in self._opened if not s.closed and s is not live]
+        self.live = live
+        live.pipe.set_settings(transfer=self.transfer_settings())  # the user may have changed them meanwhile
+        self._shown_result = self._shown_source = None
+        self._last_readout = 0.0
+        self.panel.set_running(True)
+        self.panel.set_status(f"Live: {job.args[0]} drives {self.target.name}.")
+        self._timer.start()
+        self.live_started.emit()
+
+    def _on_live_failed(self, message: str) -> None:
+        self.panel.set_running(False)
+        self._error("Reenact: live preview", message)
+
+    def stop(self, message: str = "Live preview stopped.") -> None:
+        """Stop the preview: the recording ends, the pipeline's threads are joined and the
+        camera is closed on a helper thread (the GUI keeps running meanwhile); ``message``
+        is shown when it is done."""
+        if self._start_job is not None and self._start_job.running:
+            self._start_job.cancel()  # its session is closed when it arrives
+            self._start_job = None
+            self.panel.set_running(False)
+        if self.live is None:
+            return
+        self.stop_recording()
+        live, self.live = self.live, None
+        thread = threading.Thread(target=self._close_quietly, args=(live,), name="reenact-stop", daemon=True)
+        self._stopping = (thread, live)
+        self._stop_message = message
+        thread.start()
+        self.panel.set_running(False, busy=True)
+        self.panel.set_status("Stopping the live preview...")
+        self._timer.start()
+
+    @staticmethod
+    def _close_quietly(live: LiveSession) -> None:
+        try:
+            if not live.close():
+                log.warning("the live pipeline's threads did not end within their join timeout")
+        except Exception:  # noqa: BLE001 (closing must not raise into a thread hook)
+            log.exception("closing the live preview failed")
+
+    def recalibrate(self) -> None:
+        if self.live is not None:
+            self.live.pipe.recalibrate()
+            self.panel.set_status("Recalibrated: the source's next frame is its new neutral.")
+
+    def _on_settings(self, settings: dict) -> None:
+        self._settings = dict(settings)
+        if self.live is not None:
+            self.live.pipe.set_settings(transfer=self.transfer_settings())
+
+    def _poll(self) -> None:
+        live = self.live
+        if live is not None:
+            frame = live.pipe.latest()
+            if frame is not self._shown_result:
+                self._shown_result = frame
+                self.panel.set_result_frame(frame)
+            src = live.tap.last
+            if src is not None and src is not self._shown_source:
+                self._shown_source = src
+                self.panel.set_source_frame(src)
+            now = time.monotonic()
+            if now - self._last_readout >= READOUT_INTERVAL_S:
+                self._last_readout = now
+                st = live.pipe.stats()
+                self.panel.set_stats(st.fps, st.latency_ms, st.face, st.dropped)
+            if live.pipe.error is not None:
+                e = live.pipe.error
+                if isinstance(e, UserFacingError):
+                    message = str(e)
+                else:
+                    log.error("the live pipeline failed", exc_info=e)
+                    message = f"The live preview stopped: {type(e).__name__}: {e} (details in the log file)"
+                self.stop(message)
+                self._error("Reenact: live preview", message)
+            elif not live.pipe.running:
+                self.stop("The source ended; the live preview stopped.")
+        self._poll_recorder()
+        if self._stopping is not None and not self._stopping[0].is_alive():
+            self._stopping = None
+            self.panel.set_running(False)
+            self.panel.set_status(self._stop_message)
+            self.live_stopped.emit()
+        if self.live is None and self._stopping is None and self._recorder is None:
+            self._timer.stop()
+
+    # -- recording ----------------------------------------------------------------------------
+    def start_recording(self, path: str) -> bool:
+        """Record the live result to ``path`` (mp4) until :meth:`stop_recording`."""
+        if self.live is None:
+            self._error("Reenact: record", "Start the live preview first; the recording is its result.")
+            return False
+        if self._recorder is not None:
+            return False
+        try:
+            writer = VideoWriter(path, fps=self.live.fps)
+        except (UserFacingError, ValueError) as e:
+            self._error("Reenact: record", str(e))
+            return False
+        self._record_path = str(path)
+        self._recorder = Recorder(self.live.pipe.latest, writer, self.live.fps)
+        self._recorder.start()
+        self.panel.set_recording(True)
+        self.panel.set_status(f"Recording to {path}...")
+        return True
+
+    def stop_recording(self) -> None:
+        """Ask the recorder to finish; the file is closed on its thread (``recording_saved`` follows)."""
+        if self._recorder is not None:
+            self._recorder.stop()
+            self._timer.start()
+
+    @property
+    def recording(self) -> bool:
+        return self._recorder is not None
+
+    def _poll_recorder(self) -> None:
+        rec = self._recorder
+        if rec is None or rec.is_alive():
+            return
+        self._recorder = None
+        self.panel.set_recording(False)
+        if rec.error is not None:
+            e = rec.error
+            self._error("Reenact: record", str(e) if isinstance(e, UserFacingError)
+                        else f"Recording to {self._record_path} failed: {type(e).__name__}: {e}")
+            return
+        self.panel.set_status(f"Recorded {rec.written} frames ({rec.written / rec.fps:.1f} s) "
+                              f"to {self._record_path}.")
+        self.recording_saved.emit(self._record_path)
+
+    # -- offline export -------------------------------------------------------------------------
+    def export(self, source_spec: str | None = None, target_path: str | None = None,
+               output: str | None = None) -> bool:
+        """Export ``source`` driving ``target`` to ``output`` in the background (progress/cancel)."""
+        if self._export_job is not None and self._export_job.running:
+            self.panel.set_status("An export is already running.")
+            return False
+        source_spec = source_spec if source_spec is not None else self.panel.source_spec()
+        target_path = target_path if target_path is not None else self.panel.target()
+        try:
+            if not source_spec.strip() or not target_path.strip() or not output:
+                raise InputError("Choose a source video, a target and an output file to export.")
+            source_file = export_source_file(source_spec)
+        except InputError as e:
+            self._error("Reenact: export", str(e))
+            return False
+        self._export_output = str(output)
+        self._export_job = self._run_job(
+            Job(export_reenactment, source_file, target_path, str(output), self.transfer_settings(),
+                model_spec=self.model_spec, name="Exporting"),
+            self._on_export_finished, self._on_export_failed, self._on_export_cancelled)
+        self.panel.set_export_enabled(False)
+        return True
+
+    def _on_export_finished(self, job: Job, result) -> None:
+        self._job_done(job)
+        self.panel.set_export_enabled(True)
+        secs = sum(result.seconds.values())
+        self.panel.set_status(f"Exported {result.frames} frames to {result.output} in {secs:.0f} s.")
+        self.export_ended.emit("finished")
+
+    def _on_export_failed(self, job: Job, message: str) -> None:
+        self._job_done(job)
+        self.panel.set_export_enabled(True)
+        self._error("Reenact: export", message)
+        self.export_ended.emit("failed")
+
+    def _on_export_cancelled(self, job: Job) -> None:
+        self._job_done(job)
+        self.panel.set_export_enabled(True)
+        self.panel.set_status("Export cancelled; no file was written.")
+        self.export_ended.emit("cancelled")
+
+    # -- shutdown ---------------------------------------------------------------------------------
+    def shutdown(self, timeout_s: float = 10.0) -> None:
+        """Stop everything before returning: jobs cancelled, recording closed, pipeline threads
+        joined, camera closed. Safe to call twice (window close and application quit)."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self._timer.stop()
+        self._pending_start = None
+        jobs = [j for j in (self._prep_job, self._start_job, self._export_job) if j is not None]
+        for j in jobs:
+            j.cancel()
+        if self._recorder is not None:
+            self._recorder.stop()
+            self._recorder.join(timeout_s)
+            self._recorder = None
+        if self.live is not None:
+            live, self.live = self.live, None
+            self._close_quietly(live)
+        if self._stopping is not None:
+            self._stopping[0].join(timeout_s)
+            self._stopping = None
+        for j in jobs:
+            if not j.wait(timeout_s):
+                log.warning("%s did not stop within %.0f s of cancel", j.name, timeout_s)
+        # a start job that ended just now may have opened a session whose signal is still queued
+        with self._opened_lock:
+            leftovers, self._opened = self._opened, []
+        for live in leftovers:
+            self._close_quietly(live)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt API)
+        if obj is self.window and event.type() == QEvent.Type.Close:
+            self.shutdown()
+        return False
+
+
+# ----------------------------------------------------------------------------------------
+def install_reenact_panel(main_window: QMainWindow) -> ReenactController:
+    """Add the reenactment panel (a dock at the bottom) and a "Reenact" menu to ``main_window``.
+
+    Uses ``main_window.add_panel`` when it has one (View > Panels entry, remembered layout).
+    The controller stops the preview when the window closes. Returns the controller; the
+    dock and the menu are ``controller.dock`` / ``controller.menu``.
+    """
+    panel = ReenactPanel()
+    dock = QDockWidget("Reenact", main_window)
+    dock.setObjectName("reenact_panel")
+    dock.setWidget(panel)
+    area = Qt.DockWidgetArea.BottomDockWidgetArea
+    if hasattr(main_window, "add_panel"):
+        main_window.add_panel(dock, area)
+    else:
+        main_window.addDockWidget(area, dock)
+    controller = ReenactController(panel, main_window)
+
+    menu_bar = main_window.menuBar()
+    help_menu = next((a for a in menu_bar.actions() if a.text().replace("&", "") == "Help"), None)
+    menu = menu_bar.addMenu("&Reenact")
+    if help_menu is not None:  # keep Help last
+        menu_bar.insertMenu(help_menu, menu)
+
+    def action(text: str, slot, tip: str) -> QAction:
+        a = QAction(text, main_window)
+        a.setStatusTip(tip)
+        a.triggered.connect(lambda _checked=False: slot())
+        menu.addAction(a)
+        return a
+
+    def show_panel() -> None:
+        dock.show()
+        dock.raise_()
+
+    show = dock.toggleViewAction()
+    show.setText("Show reenact &panel")
+    menu.addAction(show)
+    menu.addSeparator()
+    controller.act_target = action("Choose &target...", lambda: (show_panel(), panel.browse_target()),
+                                   "Choose the photo or video whose face is driven")
+    controller.act_start = action("&Start / stop live preview", lambda: (show_panel(), panel.request_start_stop()),
+                                  "Start or stop the live reenactment preview")
+    controller.act_recalibrate = action("Recalibrate &neutral", controller.recalibrate,
+                                        "Take the source's next frame as its rest pose and expression")
+    controller.act_record = action("&Record result...", panel.request_record,
+                                   "Record the live result to a video file (start / stop)")
+    controller.act_export = action("&Export...", lambda: (show_panel(), panel.request_export()),
+                                   "Reenact a whole source video offline at full quality, keeping its audio")
+
+    main_window.installEventFilter(controller)
+    app = QApplication.instance()
+    if app is not None:
+        app.aboutToQuit.connect(controller.shutdown)
+    controller.dock = dock
+    controller.menu = menu
+    return controller
