@@ -1,32 +1,18 @@
 """Atomic, pickle-free ``.npz`` reading and writing used by every file the app saves."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from core.atomic import atomic_open
 from core.errors import InputError
 
 
 def save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """``np.savez_compressed`` to a temp file beside ``path``, then an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_open(path, "wb") as f:
+        np.savez_compressed(f, **arrays)
 
 
 def load_npz_checked(path: Path, required: tuple[str, ...] = ()) -> dict[str, np.ndarray]:

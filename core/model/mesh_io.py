@@ -6,32 +6,13 @@ uv (N, 2) float in [0, 1] with v up (OBJ convention) or None.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from core.atomic import write_bytes_atomic
 from core.errors import InputError
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def write_obj(path, vertices: np.ndarray, triangles: np.ndarray, uv: np.ndarray | None = None) -> None:
@@ -45,7 +26,7 @@ def write_obj(path, vertices: np.ndarray, triangles: np.ndarray, uv: np.ndarray 
         np.savetxt(buf, np.repeat(t, 2, axis=1), fmt="f %d/%d %d/%d %d/%d")
     else:
         np.savetxt(buf, t, fmt="f %d %d %d")
-    _write_atomic(Path(path), buf.getvalue().encode("ascii"))
+    write_bytes_atomic(Path(path), buf.getvalue().encode("ascii"))
 
 
 def write_ply(path, vertices: np.ndarray, triangles: np.ndarray, colours: np.ndarray | None = None) -> None:
@@ -64,7 +45,7 @@ def write_ply(path, vertices: np.ndarray, triangles: np.ndarray, colours: np.nda
         vd = v
     fd = np.zeros(len(t), dtype=[("n", "u1"), ("i", "<i4", 3)])
     fd["n"], fd["i"] = 3, t
-    _write_atomic(Path(path), ("\n".join(header) + "\n").encode("ascii") + vd.tobytes() + fd.tobytes())
+    write_bytes_atomic(Path(path), ("\n".join(header) + "\n").encode("ascii") + vd.tobytes() + fd.tobytes())
 
 
 def read_ply(path) -> tuple[np.ndarray, np.ndarray]:

@@ -20,12 +20,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from core.atomic import write_text_atomic
 from core.errors import InputError
 from core.fitting.reconstruction import Reconstruction
 from core.npz_io import load_npz_checked, save_npz_atomic
@@ -150,19 +150,7 @@ def save_project(path: str | os.PathLike, project: Project) -> None:
                               name=project.reconstruction.model_name if project.reconstruction else ""),
                    settings=project.settings, edits=project.edits, arrays=arrays_index)
         text = json.dumps(doc, indent=1, allow_nan=False)
-        fd, tmp = tempfile.mkstemp(prefix=f".{JSON_NAME}.", suffix=".tmp", dir=path)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path / JSON_NAME)  # the commit point
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        write_text_atomic(path / JSON_NAME, text)  # the commit point
         _fsync_dir(path)
     except BaseException:
         for p in written:  # the old json still points at the old files
