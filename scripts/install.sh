@@ -44,4 +44,4 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$REQ_HASH" ]; then
   echo "$REQ_HASH" > "$STAMP"
 fi
 # The tracker model: verified every time (cheap) so a corrupt install is caught here.
-.venv/bin/python -m core.tracking.model_file --verify
+.venv/bin/python -c 'import sys; from core.tracking.model_file import _main; sys.exit(_main(["--verify"]))'
