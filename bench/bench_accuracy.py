@@ -4,7 +4,9 @@ Prints JSON: NME on the AFLW2000-3D images in ../shared/data/landmarks3d/aflw200
 (ground truth *_pt3d_68.npy x, y; normalised by sqrt of the GT box area) and on
 ../shared/data/landmarks2d/image_0010 (iBUG .pts; normalised by the outer-eye-corner
 distance), per model; plus the "oracle" fit of each model to the GT 68 points
-themselves (how well the model can express the annotation at all).
+themselves (how well the model can express the annotation at all). For ICT also the
+same fits read out at the toolkit's own ``landmarks68_multipie`` table (before
+tools/fit_ict_landmarks68.py), and jaw (0-16) / inner (17-67) parts of the NME.
 Usage: python bench/bench_accuracy.py [--models builtin ict]
 """
 from __future__ import annotations
@@ -29,8 +31,22 @@ def nme_box(pred, gt) -> float:
     return float(np.linalg.norm(pred - gt, axis=1).mean() / np.sqrt(w * h))
 
 
+def nme_part(pred, gt, part) -> float:
+    """NME over some of the points (still normalised by the whole GT box)."""
+    w, h = gt.max(0) - gt.min(0)
+    return float(np.linalg.norm(pred[part] - gt[part], axis=1).mean() / np.sqrt(w * h))
+
+
 def nme_eyes(pred, gt) -> float:
     return float(np.linalg.norm(pred - gt, axis=1).mean() / np.linalg.norm(gt[36] - gt[45]))
+
+
+def landmarks_at(model, vertex_ids, rec, frame: int = 0) -> np.ndarray:
+    """(68, 2) pixels: the fitted shape of ``rec`` at other landmark vertices (same fit)."""
+    ids = np.asarray(vertex_ids)
+    X = model.mean[ids] + np.tensordot(rec.identity, model.identity_basis[:, ids], 1) + \
+        np.tensordot(rec.expression[frame], model.expression_basis[:, ids], 1)
+    return rec.scale[frame] * X @ rec.rotation[frame][:2].T + rec.translation[frame]
 
 
 def main() -> None:
@@ -47,6 +63,13 @@ def main() -> None:
     for spec in args.models:
         model = load_model(spec)
         nmes, oracle, times, missed = [], [], [], []
+        # ICT: the same fits read out at the toolkit's own landmark table, for comparison
+        from core.model.ict import derived_landmarks68, load_ict_npz
+        from core.model.registry import find_ict
+        own68 = None
+        if spec == "ict" and derived_landmarks68(model.num_vertices) is not None:
+            own68 = load_ict_npz(find_ict(), with_uv=False, landmarks68="multipie").landmarks68
+        nmes_own, jaw, inner = [], [], []
         for p in images:
             gt = np.load(p.with_name(p.stem + "_pt3d_68.npy"))[:2].T
             tr = cached_track(p, "aflw_" + p.stem)
@@ -62,10 +85,18 @@ def main() -> None:
             rec = reconstruct(tr, model, spec)
             times.append(time.perf_counter() - t0)
             nmes.append(nme_box(rec.landmarks68[0], gt))
+            jaw.append(nme_part(rec.landmarks68[0], gt, slice(0, 17)))
+            inner.append(nme_part(rec.landmarks68[0], gt, slice(17, 68)))
+            if own68 is not None:
+                nmes_own.append(nme_box(landmarks_at(model, own68, rec), gt))
         p10 = SHARED / "data" / "landmarks2d" / "image_0010.png"
         tr = cached_track(p10, "ibug_image_0010")
         gt10 = read_pts(p10.with_suffix(".pts"))
         rec = reconstruct(tr, model, spec)
+        if own68 is not None:
+            out[spec + "_toolkit_multipie_table"] = dict(
+                aflw_nme_percent_mean=round(100 * float(np.mean(nmes_own)), 3),
+                image_0010_nme_percent_eye_corners=round(100 * nme_eyes(landmarks_at(model, own68, rec), gt10), 3))
         out[spec] = dict(
             aflw_nme_percent_mean=round(100 * float(np.mean(nmes)), 3),
             aflw_nme_percent_median=round(100 * float(np.median(nmes)), 3),
@@ -73,6 +104,8 @@ def main() -> None:
             aflw_tracker_missed=missed,
             aflw_oracle_fit_to_gt68_nme_percent=round(100 * float(np.mean(oracle)), 3),
             image_0010_nme_percent_eye_corners=round(100 * nme_eyes(rec.landmarks68[0], gt10), 3),
+            aflw_nme_percent_jaw_0_16=round(100 * float(np.mean(jaw)), 3),
+            aflw_nme_percent_inner_17_67=round(100 * float(np.mean(inner)), 3),
             fit_seconds_per_image_median=round(float(np.median(times)), 4),
         )
     print(json.dumps(out, indent=1))

@@ -28,7 +28,14 @@ def ict_model(path: str) -> FaceModel:
         name="ict-test", mean=z["neutral"], identity_basis=z["identity_deltas"],
         identity_std=np.ones(z["identity_deltas"].shape[0], np.float32),
         expression_basis=z["expression_deltas"], expression_names=z["expression_names"],
-        triangles=tris, landmarks68=z["landmarks68_multipie"])
+        triangles=tris, landmarks68=_landmarks68(z))
+
+
+def _landmarks68(z) -> np.ndarray:
+    """The data-derived table the ICT loader uses (core/model/ict.py), else the toolkit's."""
+    from core.model.ict import derived_landmarks68
+    d = derived_landmarks68(z["neutral"].shape[0])
+    return z["landmarks68_multipie"] if d is None else d.astype(np.int32)
 
 
 def synthetic_clip(F: int, Ki: int, Ke: int, seed: int = 0):
@@ -220,19 +227,24 @@ def test_per_frame_respects_bounds_and_blendshape_seed(model, basis):
 
 def test_aflw2000_ground_truth_fit(model):
     """ICT fitted to the AFLW2000-3D 68 GT points (3D-aware, so the jaw line is
-    weighted fully): NME (by sqrt of the GT box area) below 2.5 % on each of 4
-    images; the whole set of 16 gives 1.3 % (bench/bench_accuracy.py, 'oracle')."""
+    weighted fully): NME (by sqrt of the GT box area) below 1.5 % on each of 4 images and
+    1.2 % on average (measured 0.8-1.03 %, mean 0.95 %, with the data-derived jaw line;
+    the toolkit's own table gives 1.1-1.67 %, mean 1.35 %); the whole set of 16 gives
+    0.94 % (bench/bench_accuracy.py, 'oracle')."""
     from core.fitting import basis_landmarks68
 
     d = shared_path("data", "landmarks3d", "aflw2000_3d_images")
     b68 = basis_landmarks68(model)
+    nmes = []
     for p in sorted(d.glob("*_pt3d_68.npy"))[:4]:
         gt = np.load(p)[:2].T
         fit = fit_video(b68, gt[None], ibug68_point_weights()[None], np.zeros(1, int), model.expression_bounds)
         pred = fit.cameras.project(b68.points(fit.identity, fit.expression))[0, :, :2]
         w, h = gt.max(0) - gt.min(0)
         nme = np.linalg.norm(pred - gt, axis=1).mean() / np.sqrt(w * h)
-        assert nme < 0.025, (p.name, nme)
+        assert nme < 0.015, (p.name, nme)
+        nmes.append(nme)
+    assert np.mean(nmes) < 0.012, nmes
 
 
 def test_fast_and_general_normal_equations_agree(basis):

@@ -30,6 +30,10 @@ from core.npz_io import load_npz_checked
 NPZ_ARRAYS = ("neutral", "faces_quad", "identity_deltas", "identity_names", "expression_deltas",
               "expression_names", "landmarks68_multipie")
 NEUTRAL_OBJ = "generic_neutral_mesh.obj"
+#: Data-derived iBUG-68 vertices (tools/fit_ict_landmarks68.py, from AFLW2000-3D's 3D
+#: annotations): ICT's own ``landmarks68_multipie`` jaw line sits 6-9 % of the face size
+#: inside the "3D-aware" jaw of AFLW2000-3D. Only used for the full 26719-vertex model.
+DERIVED68_FILE = Path(__file__).resolve().parents[2] / "resources" / "rig" / "ict_landmarks68.json"
 
 #: Vertex ranges [start, stop) from the toolkit README.
 RANGES = {
@@ -88,9 +92,21 @@ def ict_regions(neutral: np.ndarray, landmarks68: np.ndarray) -> dict[str, np.nd
     return reg
 
 
+def derived_landmarks68(n_vertices: int, path: Path = DERIVED68_FILE) -> np.ndarray | None:
+    """(68,) data-derived landmark vertices for the full ICT mesh, or None (other mesh, no file)."""
+    if n_vertices != N_VERTICES or not path.is_file():
+        return None
+    ids = np.asarray(json.loads(path.read_text())["vertex"], np.int64)
+    return ids if ids.shape == (68,) and ids.min() >= 0 and ids.max() < n_vertices else None
+
+
 def make_ict_model(neutral, faces_quad, identity_deltas, expression_deltas, expression_names, landmarks68,
-                   uv=None, name="ict", source="") -> FaceModel:
-    """Check the raw arrays and assemble the FaceModel (see module docstring)."""
+                   uv=None, name="ict", source="", landmarks68_table: str = "derived") -> FaceModel:
+    """Check the raw arrays and assemble the FaceModel (see module docstring).
+
+    landmarks68_table: "derived" uses resources/rig/ict_landmarks68.json when it applies
+    (see DERIVED68_FILE), "multipie" keeps the toolkit's own table. Regions always use
+    the toolkit's table (its lip contour)."""
     def bad(msg):
         return InputError(f"ICT-FaceKit model {source}: {msg}")
 
@@ -115,6 +131,9 @@ def make_ict_model(neutral, faces_quad, identity_deltas, expression_deltas, expr
     exb = np.asarray(expression_deltas, np.float32)
     names = np.asarray([arkit_name(n) for n in expression_names])
     regions = ict_regions(neutral, lm.astype(np.int64)) if len(neutral) == N_VERTICES else {}
+    derived = derived_landmarks68(len(neutral)) if landmarks68_table == "derived" else None
+    if derived is not None:
+        lm = derived
     return FaceModel(name=name, mean=neutral, identity_basis=idb, identity_std=np.ones(len(idb), np.float32),
                      expression_basis=exb, expression_names=names, triangles=triangulate_quads(fq),
                      uv=None if uv is None else np.asarray(uv, np.float32), regions=regions,
@@ -147,9 +166,9 @@ def _neutral_uv(folder: Path, n: int) -> np.ndarray | None:
     return per_vertex_uv(n, m.faces, m.face_uv, m.uv) if len(m.vertices) == n else None
 
 
-def load_ict_npz(path: str | Path, with_uv: bool = True) -> FaceModel:
+def load_ict_npz(path: str | Path, with_uv: bool = True, landmarks68: str = "derived") -> FaceModel:
     """The compact ``.npz`` (arrays listed in NPZ_ARRAYS). UVs come from a neighbouring
-    ``generic_neutral_mesh.obj`` when there is one."""
+    ``generic_neutral_mesh.obj`` when there is one. landmarks68: see make_ict_model."""
     path = Path(path)
     d = load_npz_checked(path, required=NPZ_ARRAYS)
     for k in ("neutral", "identity_deltas", "expression_deltas"):
@@ -162,7 +181,8 @@ def load_ict_npz(path: str | Path, with_uv: bool = True) -> FaceModel:
                          f"{len(d['expression_deltas'])} expression_deltas")
     uv = _neutral_uv(path.parent, len(d["neutral"])) if with_uv else None
     return make_ict_model(d["neutral"], d["faces_quad"], d["identity_deltas"], d["expression_deltas"],
-                          d["expression_names"], d["landmarks68_multipie"], uv=uv, source=str(path))
+                          d["expression_names"], d["landmarks68_multipie"], uv=uv, source=str(path),
+                          landmarks68_table=landmarks68)
 
 
 def load_ict_folder(folder: str | Path) -> FaceModel:
