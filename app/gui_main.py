@@ -83,7 +83,10 @@ def run_gui(input_path: str | None) -> int:
     log.info("FaceStudio starting (input=%s)", input_path)
     install_exception_hook(log_path)
 
+    from app.panels import install_panels
+
     win = MainWindow()
+    win.controllers = install_panels(win)
     win.show()
 
     autoquit = os.environ.get(AUTOQUIT_ENV)
