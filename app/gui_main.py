@@ -101,6 +101,8 @@ def run_gui(input_path: str | None) -> int:
         QTimer.singleShot(ms + 60_000, lambda: app.exit(1))
 
     def open_initial() -> None:
+        if not input_path and not autoquit and win.editor.offer_recovery():
+            return  # the last session ended without saving: its work is back
         if input_path:
             win.open_media(input_path)
             return

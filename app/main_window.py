@@ -80,8 +80,10 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self._connect()
+        from app.editor_ui import EditorUI  # the expression editor: panels, project, export
+        self.editor = EditorUI(self)
         self._update_actions()
-        self.resize(1200, 820)
+        self.resize(1400, 900)
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -149,24 +151,24 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         mb = self.menuBar()
-        m = mb.addMenu("&File")
+        m = self.file_menu = mb.addMenu("&File")
         m.addActions([self.act_open, self.act_open_folder, self.act_open_webcam])
         self.recent_menu = m.addMenu("Open &recent")
         m.addSeparator()
         m.addAction(self.act_quit)
         self._rebuild_recent_menu()
 
-        m = mb.addMenu("&View")
+        m = self.view_menu = mb.addMenu("&View")
         m.addActions([self.act_fit, self.act_zoom_in, self.act_zoom_out, self.act_actual_size])
         m.addSeparator()
         m.addAction(self.act_show_landmarks)
         m.addSeparator()
         self.panels_menu = m.addMenu("&Panels")
 
-        m = mb.addMenu("&Playback")
+        m = self.playback_menu = mb.addMenu("&Playback")
         m.addActions([self.act_play, self.act_step_back, self.act_step_forward, self.act_first, self.act_last])
 
-        m = mb.addMenu("&Track")
+        m = self.track_menu = mb.addMenu("&Track")
         m.addActions([self.act_track, self.act_cancel])
 
         m = mb.addMenu("&Help")
@@ -230,10 +232,13 @@ class MainWindow(QMainWindow):
                 return str(Path(p).parent)
         return str(Path.home())
 
-    def open_media(self, path: str) -> bool:
-        """Open a file, folder or ``webcam:N``. On failure shows a message box, keeps what
-        was open before, and returns False."""
+    def open_media(self, path: str, from_project: bool = False) -> bool:
+        """Open a file, folder or ``webcam:N`` (a project folder opens the project). On failure
+        shows a message box, keeps what was open before, and returns False."""
         path = str(path)
+        from app.editor_ui import is_project_folder
+        if not from_project and is_project_folder(path):
+            return self.editor.open_project(path)
         try:
             self.session.open(path)
         except UserFacingError as e:
@@ -376,12 +381,13 @@ class MainWindow(QMainWindow):
         self._start_job(job, user)
         return True
 
-    def _start_job(self, job: Job, user: bool) -> None:
+    def _start_job(self, job: Job, user: bool, on_finished=None) -> None:
+        """Run ``job`` as the window's one job; ``on_finished(result)`` (default: tracking's handler)."""
         self.job = job
         self._job_path = self.session.path
         self._job_user_started = user
         job.progress.connect(self._on_job_progress)
-        job.finished.connect(self._on_track_finished)
+        job.finished.connect(on_finished or self._on_track_finished)
         job.failed.connect(self._on_job_failed)
         job.cancelled.connect(self._on_job_cancelled)
         job.done.connect(self._on_job_done)
@@ -429,12 +435,13 @@ class MainWindow(QMainWindow):
             return
         self.statusBar().showMessage(message)
         if self._job_user_started:
-            QMessageBox.warning(self, "Tracking", message)
+            QMessageBox.warning(self, self.job.name if self.job is not None else "Tracking", message)
 
     def _on_job_cancelled(self) -> None:
         if self._job_path != self.session.path:
             return
-        self.statusBar().showMessage("Tracking cancelled; the previous result (if any) is kept.", 8000)
+        name = self.job.name if self.job is not None else "Tracking"
+        self.statusBar().showMessage(f"{name} cancelled; the previous result (if any) is kept.", 8000)
 
     def _on_job_done(self) -> None:
         outcome = self.job.outcome if self.job is not None else "finished"
@@ -456,6 +463,8 @@ class MainWindow(QMainWindow):
         self.act_play.setEnabled(seekable or s.is_live)
         for a in (self.act_step_back, self.act_step_forward, self.act_first, self.act_last):
             a.setEnabled(seekable)
+        if getattr(self, "editor", None) is not None:
+            self.editor._update_actions()  # noqa: SLF001
 
     def _about(self) -> None:
         QMessageBox.about(self, "About FaceStudio",
@@ -467,6 +476,7 @@ class MainWindow(QMainWindow):
         if self._shut_down:
             return
         self._shut_down = True
+        self.editor.shutdown()
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         if self.job is not None and self.job.running:
@@ -477,5 +487,8 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        if not self._shut_down and not self.editor.confirm_discard():
+            event.ignore()
+            return
         self.shutdown()
         super().closeEvent(event)

@@ -47,6 +47,7 @@ class MediaSession(QObject):
         self.track_result: TrackResult | None = None
         self._requested = 0                 # newest index asked of the reader
         self._playing = False
+        self.loop = False                   # playback restarts at frame 0 at the end
         self._play_t0 = 0.0
         self._play_i0 = 0
         self._timer = QTimer(self)
@@ -209,12 +210,15 @@ class MediaSession(QObject):
             self.reader.request_latest()
             return
         due = self._play_i0 + int((time.perf_counter() - self._play_t0) * self.fps)
+        if due >= self.frame_count and self.loop and self.frame_count > 1:
+            self._play_i0, self._play_t0 = 0, time.perf_counter()
+            due = 0
         if due >= self.frame_count:
             due = self.frame_count - 1
         if due != self._requested:
             self._requested = due
             self.reader.request(due)
-        elif due == self.frame_count - 1 and self.index == due:
+        elif due == self.frame_count - 1 and self.index == due and not self.loop:
             self.pause()
 
     # -- frames from the reader -------------------------------------------------------

@@ -88,6 +88,98 @@ class PointsOverlayItem(QGraphicsItem):
         painter.drawPoints(self._polygon)
 
 
+class SegmentsOverlayItem(QGraphicsItem):
+    """Line segments in scene (= image pixel) coordinates, cosmetic width.
+
+    ``segments`` (M, 2, 2) float: [start, end] x (x, y); ``colours`` (M, 3) uint8 RGB per
+    segment or None for the item's single colour. Segments are batched per colour.
+    """
+
+    def __init__(self, colour: QColor, width_px: float = 1.0, parent: QGraphicsItem | None = None):
+        super().__init__(parent)
+        self._colour = colour
+        self._width = width_px
+        self._batches: list[tuple[QColor, list]] = []
+        self._bounds = QRectF()
+        self.count = 0
+
+    def set_segments(self, segments: np.ndarray | None, colours: np.ndarray | None = None) -> None:
+        from PySide6.QtCore import QLineF
+
+        self.prepareGeometryChange()
+        self._batches = []
+        self._bounds = QRectF()
+        self.count = 0
+        if segments is not None and len(segments):
+            seg = np.asarray(segments, np.float64).reshape(-1, 2, 2)
+            ok = np.isfinite(seg).all(axis=(1, 2))
+            seg = seg[ok]
+            if colours is None:
+                groups = {None: np.arange(len(seg))}
+            else:
+                q = (np.asarray(colours)[ok] // 32).astype(np.int64)  # 8 levels per channel is plenty
+                key = q[:, 0] * 64 + q[:, 1] * 8 + q[:, 2]
+                groups = {int(k): np.flatnonzero(key == k) for k in np.unique(key)}
+            for k, idx in groups.items():
+                c = self._colour if k is None else QColor(int(k // 64) * 32 + 16, int(k // 8 % 8) * 32 + 16,
+                                                          int(k % 8) * 32 + 16)
+                self._batches.append((c, [QLineF(a[0], a[1], b[0], b[1]) for a, b in seg[idx]]))
+            self.count = len(seg)
+            if len(seg):
+                lo = seg.reshape(-1, 2).min(0)
+                hi = seg.reshape(-1, 2).max(0)
+                self._bounds = QRectF(lo[0] - 4, lo[1] - 4, hi[0] - lo[0] + 8, hi[1] - lo[1] + 8)
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        return self._bounds
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        for colour, lines in self._batches:
+            pen = QPen(colour, self._width)
+            pen.setCosmetic(True)
+            painter.setPen(pen)
+            painter.drawLines(lines)
+
+
+class ColouredPointsItem(QGraphicsItem):
+    """Points with one colour each: (N, 2) pixels and (N, 3) uint8 RGB (e.g. an error heat map)."""
+
+    def __init__(self, radius_px: float = 3.0, parent: QGraphicsItem | None = None):
+        super().__init__(parent)
+        self._radius = radius_px
+        self._batches: list[tuple[QColor, QPolygonF]] = []
+        self._bounds = QRectF()
+
+    def set_points(self, points: np.ndarray | None, colours: np.ndarray | None = None) -> None:
+        self.prepareGeometryChange()
+        self._batches = []
+        self._bounds = QRectF()
+        if points is not None and len(points):
+            pts = np.asarray(points, np.float64)[:, :2]
+            cols = np.asarray(colours, np.uint8) if colours is not None else np.full((len(pts), 3), 255, np.uint8)
+            ok = np.isfinite(pts).all(1)
+            pts, cols = pts[ok], cols[ok]
+            for c in np.unique(cols, axis=0):
+                sel = (cols == c).all(1)
+                self._batches.append((QColor(int(c[0]), int(c[1]), int(c[2])),
+                                      QPolygonF([QPointF(x, y) for x, y in pts[sel]])))
+            if len(pts):
+                lo, hi = pts.min(0), pts.max(0)
+                self._bounds = QRectF(lo[0] - 8, lo[1] - 8, hi[0] - lo[0] + 16, hi[1] - lo[1] + 16)
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        return self._bounds
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        for colour, poly in self._batches:
+            pen = QPen(colour, 2 * self._radius, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
+            pen.setCosmetic(True)
+            painter.setPen(pen)
+            painter.drawPoints(poly)
+
+
 class VideoView(QGraphicsView):
     """The central frame display.
 
@@ -177,6 +269,11 @@ class VideoView(QGraphicsView):
         self._overlays[name] = item
         self._overlay_enabled[name] = True
         self._overlay_has_data[name] = True
+        self._update_overlay_visibility(name)
+
+    def set_overlay_has_data(self, name: str, has_data: bool) -> None:
+        """Whether the overlay has something to show for the current frame (hidden if not)."""
+        self._overlay_has_data[name] = bool(has_data)
         self._update_overlay_visibility(name)
 
     def set_overlay_enabled(self, name: str, enabled: bool) -> None:

@@ -1,0 +1,290 @@
+"""The expression editor's document and machinery (no widgets): the edit state with undo,
+the off-thread preview renderer and the reconstruct job function.
+
+- :func:`reconstruct_clip` tracks (unless a track is given) and fits a clip; it is the
+  function the Reconstruct action runs in the app's worker.
+- :class:`EditorDocument` holds the reconstruction, the model and the
+  :class:`~core.edits.ExpressionEdits`; every change goes through its QUndoStack as an
+  :class:`EditCommand` holding before/after snapshots (the edits are small), and a
+  slider gesture merges into one command.
+- :class:`PreviewWorker` renders edited frames on its own thread, newest request wins.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from core.edits import EditedFrameRenderer, EditRange, ExpressionEdits
+from core.edits.export import model_bounds
+from core.jobs import CancelToken, ProgressFn, report
+
+log = logging.getLogger(__name__)
+
+#: share of the Reconstruct progress bar given to tracking (the rest is fitting)
+TRACK_SHARE = 0.4
+
+
+def reconstruct_clip(path: str, model_spec: str = "builtin", track=None, max_frames: int | None = None,
+                     progress: ProgressFn | None = None, cancel: CancelToken | None = None):
+    """Track ``path`` (unless ``track`` is given) and fit the model over the whole clip.
+
+    Returns (TrackResult, Reconstruction). Progress runs 0..1000 over both stages.
+    """
+    from core.fitting import reconstruct
+    from core.model.registry import load_model
+    from core.tracking import track_video
+
+    total = 1000
+
+    def scaled(start: float, span: float, label: str):
+        def fn(done: int, sub_total: int, message: str = "") -> None:
+            frac = done / sub_total if sub_total > 0 else 0.0
+            report(progress, int(start + span * frac), total, f"{label}: {message}" if message else label)
+        return fn
+
+    if track is None:
+        track = track_video(path, max_frames=max_frames, progress=scaled(0, TRACK_SHARE * total, "tracking"),
+                            cancel=cancel)
+    model = load_model(model_spec)
+    rec = reconstruct(track, model, model_spec, progress=scaled(TRACK_SHARE * total, (1 - TRACK_SHARE) * total,
+                                                                 "fitting"), cancel=cancel)
+    report(progress, total, total, "done")
+    return track, rec
+
+
+class EditCommand(QUndoCommand):
+    """One edit: restores ``before`` on undo and ``after`` on redo (ExpressionEdits dicts).
+
+    Commands with the same non-empty ``merge_key`` in a row merge (a slider drag)."""
+
+    MERGE_ID = 4711
+
+    def __init__(self, doc: "EditorDocument", text: str, before: dict, after: dict, merge_key: str = ""):
+        super().__init__(text)
+        self.doc = doc
+        self.before = before
+        self.after = after
+        self.merge_key = merge_key
+
+    def id(self) -> int:  # noqa: A003 (Qt API)
+        return self.MERGE_ID if self.merge_key else -1
+
+    def mergeWith(self, other) -> bool:  # noqa: N802 (Qt API)
+        if not isinstance(other, EditCommand) or other.merge_key != self.merge_key:
+            return False
+        self.after = other.after
+        return True
+
+    def redo(self) -> None:
+        self.doc._restore(self.after)  # noqa: SLF001
+
+    def undo(self) -> None:
+        self.doc._restore(self.before)  # noqa: SLF001
+
+
+class EditorDocument(QObject):
+    """Reconstruction + model + edits with undo.
+
+    Signals: ``reconstruction_changed()``, ``edits_changed()`` (after any change, undo or redo).
+    """
+
+    reconstruction_changed = Signal()
+    edits_changed = Signal()
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.undo_stack = QUndoStack(self)
+        self.rec = None
+        self.model = None
+        self.track = None
+        self.edits = ExpressionEdits()
+        self.names: list[str] = []
+        self.bounds: np.ndarray | None = None
+        self._gesture = 0
+        self._expr_cache: np.ndarray | None = None
+
+    # -- reconstruction ---------------------------------------------------------------
+    @property
+    def has_reconstruction(self) -> bool:
+        return self.rec is not None
+
+    def set_reconstruction(self, rec, model, track=None, edits: ExpressionEdits | None = None) -> None:
+        self.rec, self.model, self.track = rec, model, track
+        self.names = [str(n) for n in rec.expression_names] if rec is not None else []
+        self.bounds = model_bounds(model, self.names) if rec is not None else None
+        self.edits = edits.copy() if edits is not None else ExpressionEdits()
+        self._expr_cache = None
+        self.undo_stack.clear()
+        self.reconstruction_changed.emit()
+        self.edits_changed.emit()
+
+    def clear(self) -> None:
+        self.rec = self.model = self.track = None
+        self.names, self.bounds = [], None
+        self.edits = ExpressionEdits()
+        self._expr_cache = None
+        self.undo_stack.clear()
+        self.reconstruction_changed.emit()
+        self.edits_changed.emit()
+
+    @property
+    def num_frames(self) -> int:
+        return 0 if self.rec is None else self.rec.num_frames
+
+    # -- values -----------------------------------------------------------------------
+    def edited_expressions(self) -> np.ndarray:
+        """(F, Ke) edited expressions (cached until the next change)."""
+        if self._expr_cache is None:
+            self._expr_cache = self.edits.apply(self.rec.expression, self.names, self.bounds)
+        return self._expr_cache
+
+    def frame_values(self, frame: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(fitted, offset, edited) (Ke,) at ``frame``."""
+        f = int(np.clip(frame, 0, self.num_frames - 1))
+        fitted = np.asarray(self.rec.expression[f], np.float64)
+        return fitted, self.edits.offsets(self.names, np.array([f]))[0], self.edited_expressions()[f]
+
+    def component_curves(self, name: str) -> dict:
+        k = self.names.index(name)
+        F = self.num_frames
+        comp = self.edits.components.get(name)
+        keys = comp.frames() if comp is not None else np.zeros(0, np.int64)
+        return dict(fitted=np.asarray(self.rec.expression[:, k], np.float64),
+                    offset=self.edits.offset(name, np.arange(F)), edited=self.edited_expressions()[:, k],
+                    key_frames=keys, key_values=np.array([comp.keys[int(f)] for f in keys]) if comp else np.zeros(0),
+                    interpolation=comp.interpolation if comp else "smooth")
+
+    def edit_is_zero_at(self, frame: int) -> bool:
+        fitted, _off, edited = self.frame_values(frame)
+        return bool(np.max(np.abs(edited - fitted)) < 1e-4) if len(fitted) else True
+
+    # -- changes (each one undoable) ----------------------------------------------------
+    def _restore(self, snapshot: dict) -> None:
+        self.edits = ExpressionEdits.from_dict(snapshot)
+        self._expr_cache = None
+        self.edits_changed.emit()
+
+    def _push(self, text: str, change, merge_key: str = "") -> None:
+        before = self.edits.to_dict()
+        trial = self.edits.copy()
+        change(trial)
+        after = trial.to_dict()
+        if after == before:
+            return
+        self.undo_stack.push(EditCommand(self, text, before, after, merge_key))
+
+    def begin_gesture(self) -> None:
+        """Start a new slider gesture: following set_offset calls merge into one undo step."""
+        self._gesture += 1
+
+    def set_offset(self, name: str, frame: int, value: float, gesture: bool = True) -> None:
+        """The user's offset of ``name`` at ``frame`` (sets that frame's key; a single key is a
+        constant offset over the clip)."""
+        key = f"slider:{name}:{frame}:{self._gesture}" if gesture else ""
+        self._push(f"Change {name}", lambda e: e.set_key(name, frame, value), key)
+
+    def set_key(self, names, frame: int) -> None:
+        """Key ``names`` at ``frame`` with their current offsets (K)."""
+        names = [n for n in names if n in self.names]
+        if not names:
+            return
+        values = {n: float(self.edits.offset(n, frame)) for n in names}
+
+        def change(e):
+            for n in names:
+                e.set_key(n, frame, values[n])
+        self._push(f"Set key at frame {frame}" + (f" ({names[0]})" if len(names) == 1 else ""), change)
+
+    def delete_key(self, names, frame: int) -> None:
+        def change(e):
+            for n in names:
+                e.delete_key(n, frame)
+        self._push(f"Delete key at frame {frame}", change)
+
+    def move_key(self, name: str, frame: int, new_frame: int, value: float) -> None:
+        if not self.edits.has_key(name, frame):
+            return
+        self._push(f"Move key of {name}", lambda e: e.move_key(name, frame, new_frame, value))
+
+    def reset(self, names) -> None:
+        names = list(names)
+        self._push("Reset all" if len(names) > 1 else f"Reset {names[0]}", lambda e: e.reset(names))
+
+    def set_interpolation(self, name: str, mode: str) -> None:
+        self._push(f"{name}: {mode} interpolation", lambda e: e.set_interpolation(name, mode))
+
+    def set_range(self, rng: dict | None) -> None:
+        def change(e):
+            e.edit_range = None if rng is None else EditRange(int(rng["first"]), int(rng["last"]),
+                                                              float(rng["ease_in"]), float(rng["ease_out"]))
+        self._push("Edit range", change, merge_key="range")
+
+
+class PreviewWorker(QThread):
+    """Renders edited frames off the GUI thread; only the newest request is rendered.
+
+    ``request(index, frame, expression)``; result ``ready(index, image, ms, serial)`` where
+    ``serial`` is the request's number (the app shows a result only if it is still wanted).
+    """
+
+    ready = Signal(int, object, float, int)
+    failed = Signal(str)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.setObjectName("EditPreview")
+        self._cond = threading.Condition()
+        self._wanted = None
+        self._stop = False
+        self._renderer = None
+        self._renderer_key = None
+        self._serial = 0
+        self.busy = False
+
+    def set_reconstruction(self, model, rec) -> None:
+        with self._cond:
+            self._renderer_key = (model, rec)
+            self._renderer = None  # rebuilt on the worker thread
+
+    def request(self, index: int, frame: np.ndarray, expression: np.ndarray) -> int:
+        with self._cond:
+            self._serial += 1
+            self._wanted = (int(index), frame, np.asarray(expression, np.float64).copy(), self._serial)
+            self._cond.notify()
+            return self._serial
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify()
+        if self.isRunning():
+            self.wait(10000)
+
+    def run(self) -> None:
+        while True:
+            with self._cond:
+                while self._wanted is None and not self._stop:
+                    self._cond.wait()
+                if self._stop:
+                    return
+                (index, frame, expr, serial), self._wanted = self._wanted, None
+                key = self._renderer_key
+                self.busy = True
+            try:
+                t0 = time.perf_counter()
+                if key is None:
+                    continue
+                if self._renderer is None or self._renderer.rec is not key[1]:
+                    self._renderer = EditedFrameRenderer(key[0], key[1])
+                out = self._renderer.render(frame, index, expr)
+                self.ready.emit(index, out, (time.perf_counter() - t0) * 1000.0, serial)
+            except Exception as e:  # noqa: BLE001 (a bad frame must not kill the preview)
+                log.exception("edit preview of frame %d failed", index)
+                self.failed.emit(f"Preview of frame {index} failed: {type(e).__name__}: {e}")
+            finally:
+                self.busy = False

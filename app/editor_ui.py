@@ -1,0 +1,786 @@
+"""The expression editor inside the main window: panels, actions, project, autosave, export.
+
+:class:`EditorUI` is created by :class:`~app.main_window.MainWindow`. It adds the dock
+panels (3D viewport, expressions, curves, fit error), the Project / Edit / Export
+actions, the video overlays (mesh wireframe, fit-error heat, flow) and the edited
+preview (edited, original, or side by side), and keeps the view options in QSettings.
+
+State lives in :class:`~app.editor.EditorDocument` (``ui.doc``); edited frames are
+rendered by :class:`~app.editor.PreviewWorker` off the GUI thread.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox, QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QMessageBox, QToolButton, QVBoxLayout, QWidget,
+)
+
+from app.editor import EditorDocument, PreviewWorker, reconstruct_clip
+from app.error_reporting import show_error
+from app.workers import Job
+from core.edits import PROJECT_KEY, ExpressionEdits, posed_vertices
+from core.errors import UserFacingError
+from widgets.curve_editor import CurveEditor, FitErrorPlot
+from widgets.expression_panel import ExpressionPanel
+from widgets.video_view import ColouredPointsItem, SegmentsOverlayItem
+from widgets.viewport3d import MODE_LABELS, MODES, PRESETS, Viewport3D
+
+log = logging.getLogger(__name__)
+
+COMPARE_MODES = ("edited", "original", "side_by_side")
+AUTOSAVE_MS = 3 * 60 * 1000
+PROJECT_SUFFIX = ".fsproj"
+MAX_MESH_EDGES = 6000
+MAX_FLOW_ARROWS = 800
+
+
+def is_project_folder(path: str) -> bool:
+    return Path(path).is_dir() and (Path(path) / "project.json").is_file()
+
+
+def _edges(triangles: np.ndarray) -> np.ndarray:
+    e = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
+    e.sort(axis=1)
+    return np.unique(e, axis=0)
+
+
+class EditorUI(QObject):
+    """Signals: ``preview_shown(index, latency_ms)`` an edited frame reached the view;
+    ``project_saved(path)``, ``project_loaded(path)``."""
+
+    preview_shown = Signal(int, float)
+    project_saved = Signal(str)
+    project_loaded = Signal(str)
+
+    def __init__(self, win):
+        super().__init__(win)
+        self.win = win
+        self.settings = win.settings
+        self.doc = EditorDocument(self)
+        self.preview = PreviewWorker(self)
+        self.preview.start()
+        self.project_path: str | None = None
+        self.model_spec = str(self.settings.value("editor/model", "builtin"))
+        self.ask_to_save = True
+        self.compare_mode = str(self.settings.value("view/compare", "edited"))
+        if self.compare_mode not in COMPARE_MODES:
+            self.compare_mode = "edited"
+        self._latest_serial = 0
+        self._request_t: dict[int, float] = {}
+        self.preview_latencies_ms: list[float] = []
+        self._edited_frame: tuple[int, np.ndarray] | None = None
+        self._edges = None
+        self._selected: str | None = None
+
+        self._build_panels()
+        self._build_overlays()
+        self._build_actions()
+        self._connect()
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(AUTOSAVE_MS)
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_timer.start()
+        self._update_actions()
+
+    # ----------------------------------------------------------------------------------
+    # construction
+    def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
+        d = QDockWidget(title, self.win)
+        d.setObjectName(title.lower().replace(" ", "_"))
+        d.setWidget(widget)
+        self.win.add_panel(d, area)
+        return d
+
+    def _build_panels(self) -> None:
+        s = self.settings
+        self.viewport = Viewport3D()
+        mode = str(s.value("view/viewport_mode", "shaded"))
+        self.viewport.set_mode(mode if mode in MODES else "shaded")
+        preset = str(s.value("view/viewport_preset", "camera"))
+        self.viewport.preset = preset if preset in PRESETS else "camera"
+        self.viewport.set_overlays(wireframe=s.value("view/viewport_wireframe", False, type=bool),
+                                   landmarks=s.value("view/viewport_landmarks", True, type=bool))
+        self.mode_combo = QComboBox()
+        for m in MODES:
+            self.mode_combo.addItem(MODE_LABELS[m], m)
+        self.mode_combo.setCurrentIndex(MODES.index(self.viewport.mode))
+        self.mode_combo.setToolTip("Display mode of the 3D viewport")
+        self.preset_buttons = {}
+        bar = QHBoxLayout()
+        bar.setContentsMargins(2, 2, 2, 2)
+        bar.addWidget(self.mode_combo)
+        for p in PRESETS:
+            b = QToolButton()
+            b.setText(p.capitalize())
+            b.setCheckable(True)
+            b.setAutoExclusive(True)
+            b.setChecked(p == self.viewport.preset)
+            b.setToolTip({"camera": "The fitted camera view of this frame", "front": "Front view",
+                          "side": "Side view (profile)", "top": "Top view"}[p])
+            b.clicked.connect(lambda _c=False, p=p: self.set_viewport_preset(p))
+            self.preset_buttons[p] = b
+            bar.addWidget(b)
+        self.wire_check = QCheckBox("Wire")
+        self.wire_check.setChecked(self.viewport.show_wireframe)
+        self.lm_check = QCheckBox("Landmarks")
+        self.lm_check.setChecked(self.viewport.show_landmarks)
+        bar.addWidget(self.wire_check)
+        bar.addWidget(self.lm_check)
+        bar.addStretch(1)
+        box = QWidget()
+        lay = QVBoxLayout(box)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addLayout(bar)
+        lay.addWidget(self.viewport, 1)
+        R, B = Qt.DockWidgetArea.RightDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea
+        self.viewport_dock = self._dock("3D viewport", box, R)
+        self.expressions = ExpressionPanel()
+        self.expressions_dock = self._dock("Expressions", self.expressions, R)
+        self.curves = CurveEditor()
+        self.curves_dock = self._dock("Curves", self.curves, B)
+        self.fit_error = FitErrorPlot()
+        self.fit_error_dock = self._dock("Fit error", self.fit_error, B)
+        self.win.tabifyDockWidget(self.curves_dock, self.fit_error_dock)
+        self.curves_dock.raise_()
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.win.restoreState(state)
+        else:  # first run: a big video, sliders taller than the 3D view, a short curve strip
+            self.win.resizeDocks([self.viewport_dock, self.expressions_dock], [260, 420], Qt.Orientation.Vertical)
+            self.win.resizeDocks([self.viewport_dock], [470], Qt.Orientation.Horizontal)
+            self.win.resizeDocks([self.curves_dock], [230], Qt.Orientation.Vertical)
+
+    def _build_overlays(self) -> None:
+        from PySide6.QtGui import QColor
+
+        v = self.win.view
+        self.mesh_item = SegmentsOverlayItem(QColor(90, 200, 255, 150), 1.0)
+        self.error_item = ColouredPointsItem(3.0)
+        self.flow_item = SegmentsOverlayItem(QColor(255, 255, 255), 1.5)
+        for name, item, z in (("mesh", self.mesh_item, 6), ("error", self.error_item, 8), ("flow", self.flow_item, 7)):
+            v.add_overlay(name, item, z)
+            on = self.settings.value(f"view/overlay_{name}", name == "mesh", type=bool)
+            v.set_overlay_enabled(name, on)
+            v.set_overlay_has_data(name, False)
+
+    def _act(self, text, slot, shortcut=None, tip="", checkable=False) -> QAction:
+        return self.win._action(text, slot, shortcut, tip, checkable)  # noqa: SLF001
+
+    def _build_actions(self) -> None:
+        w = self.win
+        K = QKeySequence.StandardKey
+        self.act_new = self._act("&New project", self.new_project, K.New, "Close the project and start afresh")
+        self.act_open_project = self._act("Open &project...", self.open_project_dialog, "Ctrl+Shift+P",
+                                          "Open a FaceStudio project folder")
+        self.act_save = self._act("&Save project", self.save_project, K.Save, "Save the project")
+        self.act_save_as = self._act("Save project &as...", self.save_project_as, K.SaveAs)
+        self.act_reconstruct = self._act("&Reconstruct", self.reconstruct, "Ctrl+R",
+                                         "Track the face and fit the 3D face model over the whole clip")
+        self.act_undo = self.doc.undo_stack.createUndoAction(w, "&Undo")
+        self.act_undo.setShortcut(K.Undo)
+        self.act_redo = self.doc.undo_stack.createRedoAction(w, "&Redo")
+        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        w.addAction(self.act_undo)
+        w.addAction(self.act_redo)
+        self.act_set_key = self._act("Set &key", self.set_key, "K",
+                                     "Key the selected component (or every edited one) at this frame")
+        self.act_delete_key = self._act("&Delete key", self.delete_key, "Shift+K",
+                                        "Delete the selected component's key at this frame")
+        self.act_next_key = self._act("Next key", lambda: self.jump_key(1), "Ctrl+Right")
+        self.act_prev_key = self._act("Previous key", lambda: self.jump_key(-1), "Ctrl+Left")
+        self.act_loop = self._act("&Loop playback", self._on_loop, "Ctrl+L", "Play the clip in a loop",
+                                  checkable=True)
+        self.act_loop.setChecked(self.settings.value("view/loop", True, type=bool))
+        self.compare_group = QActionGroup(self)
+        self.compare_actions = {}
+        for m, label, key in (("edited", "Show &edited", "E"), ("original", "Show &original", "O"),
+                              ("side_by_side", "&Side by side", "B")):
+            a = self._act(label, lambda _c=False, m=m: self.set_compare_mode(m), key, checkable=False)
+            a.setCheckable(True)
+            a.setChecked(m == self.compare_mode)
+            self.compare_group.addAction(a)
+            self.compare_actions[m] = a
+        self.overlay_actions = {}
+        for name, label, key in (("mesh", "Mesh &wireframe", "W"), ("error", "Fit &error heat", "Shift+E"),
+                                 ("flow", "3D &flow", "F")):
+            a = self._act(label, lambda on, n=name: self._on_overlay(n, on), key, checkable=True)
+            a.blockSignals(True)
+            a.setChecked(w.view.overlay_enabled(name))
+            a.blockSignals(False)
+            self.overlay_actions[name] = a
+        self.export_actions = {}
+        for kind, label in (("video", "Edited &video (mp4)..."), ("png", "&PNG sequence..."),
+                            ("obj", "Meshes (&OBJ)..."), ("ply", "Meshes (P&LY)..."),
+                            ("csv", "Expression curves (&CSV)..."), ("json", "Expression curves (&JSON)...")):
+            self.export_actions[kind] = self._act(label, lambda k=kind: self.export_dialog(k))
+
+        mb = w.menuBar()
+        file_menu = w.file_menu
+        first = file_menu.actions()[0]
+        file_menu.insertActions(first, [self.act_new, self.act_open_project])
+        file_menu.insertSeparator(first)
+        quit_action = w.act_quit
+        file_menu.insertActions(quit_action, [self.act_save, self.act_save_as])
+        export_menu = file_menu.addMenu("&Export")
+        export_menu.addActions(list(self.export_actions.values()))
+        file_menu.insertMenu(quit_action, export_menu)
+        file_menu.insertSeparator(quit_action)
+        edit = QAction("&Edit", w)  # placeholder to position the menu after File
+        edit_menu = mb.addMenu("&Edit")
+        mb.insertMenu(mb.actions()[1], edit_menu)
+        del edit
+        edit_menu.addActions([self.act_undo, self.act_redo])
+        edit_menu.addSeparator()
+        edit_menu.addActions([self.act_set_key, self.act_delete_key, self.act_prev_key, self.act_next_key])
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.act_reconstruct)
+        vm = w.view_menu
+        vm.insertSeparator(w.panels_menu.menuAction())
+        vm.insertActions(w.panels_menu.menuAction(), list(self.compare_actions.values()))
+        vm.insertSeparator(w.panels_menu.menuAction())
+        vm.insertActions(w.panels_menu.menuAction(), list(self.overlay_actions.values()))
+        vm.insertSeparator(w.panels_menu.menuAction())
+        w.playback_menu.addAction(self.act_loop)
+        w.track_menu.addAction(self.act_reconstruct)
+        tb = w.toolbar
+        tb.insertAction(w.act_cancel, self.act_reconstruct)
+        tb.addSeparator()
+        tb.addActions([self.act_undo, self.act_redo, self.act_set_key])
+        tb.addSeparator()
+        tb.addActions(list(self.compare_actions.values()))
+        w.session.loop = self.act_loop.isChecked()
+
+    def _connect(self) -> None:
+        w, d = self.win, self.doc
+        w.session.frame_shown.connect(self._on_frame_shown)
+        w.media_opened.connect(self._on_media_opened)
+        d.edits_changed.connect(self._on_edits_changed)
+        d.reconstruction_changed.connect(self._on_reconstruction_changed)
+        d.undo_stack.cleanChanged.connect(self._on_clean_changed)
+        self.preview.ready.connect(self._on_preview_ready)
+        self.preview.failed.connect(lambda m: w.statusBar().showMessage(m, 8000))
+        p = self.expressions
+        p.drag_started.connect(lambda _n: d.begin_gesture())
+        p.offset_changed.connect(self._on_offset_changed)
+        p.reset_requested.connect(d.reset)
+        p.component_selected.connect(self.select_component)
+        c = self.curves
+        c.seek_requested.connect(w.session.seek)
+        c.key_moved.connect(d.move_key)
+        c.set_key_requested.connect(self.set_key)
+        c.delete_key_requested.connect(self.delete_key)
+        c.interpolation_changed.connect(d.set_interpolation)
+        c.range_changed.connect(d.set_range)
+        self.fit_error.seek_requested.connect(w.session.seek)
+        self.mode_combo.currentIndexChanged.connect(lambda i: self.set_viewport_mode(self.mode_combo.itemData(i)))
+        self.wire_check.toggled.connect(self._on_viewport_overlays)
+        self.lm_check.toggled.connect(self._on_viewport_overlays)
+
+    # ----------------------------------------------------------------------------------
+    # view options
+    def set_viewport_mode(self, mode: str) -> None:
+        self.viewport.set_mode(mode)
+        self.mode_combo.blockSignals(True)
+        self.mode_combo.setCurrentIndex(MODES.index(mode))
+        self.mode_combo.blockSignals(False)
+        self.settings.setValue("view/viewport_mode", mode)
+        self._update_viewport()
+
+    def set_viewport_preset(self, preset: str) -> None:
+        self.viewport.set_preset(preset)
+        self.preset_buttons[preset].setChecked(True)
+        self.settings.setValue("view/viewport_preset", preset)
+
+    def _on_viewport_overlays(self) -> None:
+        self.viewport.set_overlays(self.wire_check.isChecked(), self.lm_check.isChecked())
+        self.settings.setValue("view/viewport_wireframe", self.wire_check.isChecked())
+        self.settings.setValue("view/viewport_landmarks", self.lm_check.isChecked())
+
+    def _on_overlay(self, name: str, on: bool) -> None:
+        self.win.view.set_overlay_enabled(name, on)
+        self.settings.setValue(f"view/overlay_{name}", bool(on))
+        self._update_overlays()
+
+    def _on_loop(self, on: bool) -> None:
+        self.win.session.loop = bool(on)
+        self.settings.setValue("view/loop", bool(on))
+
+    def set_compare_mode(self, mode: str) -> None:
+        self.compare_mode = mode
+        self.compare_actions[mode].setChecked(True)
+        self.settings.setValue("view/compare", mode)
+        self._show_frame()
+
+    # ----------------------------------------------------------------------------------
+    # frames
+    @property
+    def index(self) -> int:
+        return self.win.session.index
+
+    def _on_media_opened(self, path: str) -> None:
+        rec = self.doc.rec
+        if rec is not None and Path(rec.source).resolve() != Path(path).resolve():
+            self.doc.clear()
+            self.project_path = None
+            self._update_title()
+
+    def _frame_in_rec(self) -> bool:
+        return self.doc.has_reconstruction and 0 <= self.index < self.doc.num_frames
+
+    def _on_frame_shown(self, index: int, frame) -> None:
+        self.curves.set_position(index)
+        self.fit_error.set_position(index)
+        self._edited_frame = None
+        self._refresh_frame_ui()
+        self._show_frame()
+
+    def _refresh_frame_ui(self) -> None:
+        d = self.doc
+        if not self._frame_in_rec():
+            return
+        fitted, off, edited = d.frame_values(self.index)
+        keyed = {n for n, c in d.edits.components.items() if self.index in c.keys}
+        self.expressions.set_values(d.names, fitted, off, edited, keyed, set(d.edits.components))
+        self._update_viewport()
+        self._update_overlays()
+
+    def _show_frame(self) -> None:
+        """Show the original, edited or side-by-side frame; request a render if needed."""
+        s = self.win.session
+        frame = s.frame
+        if frame is None:
+            return
+        if self.compare_mode == "original" or not self._frame_in_rec() or self.doc.edit_is_zero_at(self.index):
+            edited = frame
+        elif self._edited_frame is not None and self._edited_frame[0] == self.index:
+            edited = self._edited_frame[1]
+        else:
+            self._request_preview()
+            edited = None  # keep what is shown until the render arrives
+        if edited is None:
+            return
+        if self.compare_mode == "side_by_side":
+            self.win.view.set_frame(np.concatenate([frame, edited], axis=1))
+        elif self.compare_mode == "original":
+            self.win.view.set_frame(frame)
+        else:
+            self.win.view.set_frame(edited)
+
+    def _request_preview(self) -> None:
+        s = self.win.session
+        if s.frame is None or not self._frame_in_rec():
+            return
+        serial = self.preview.request(self.index, s.frame, self.doc.edited_expressions()[self.index])
+        self._latest_serial = serial
+        self._request_t[serial] = time.perf_counter()
+
+    def _on_preview_ready(self, index: int, image, ms: float, serial: int) -> None:
+        t = self._request_t.pop(serial, None)
+        for k in [k for k in self._request_t if k < serial]:
+            self._request_t.pop(k, None)  # superseded requests never come back
+        if serial != self._latest_serial or index != self.index:
+            return
+        self._edited_frame = (index, image)
+        self._show_frame()
+        latency = (time.perf_counter() - t) * 1000.0 if t is not None else ms
+        self.preview_latencies_ms.append(latency)
+        self.preview_shown.emit(index, latency)
+
+    def _update_viewport(self) -> None:
+        d = self.doc
+        if not self._frame_in_rec():
+            return
+        f = self.index
+        E = d.edited_expressions()
+        V = d.model.vertices(d.rec.identity, E[f])
+        g = min(f + 1, d.num_frames - 1) if d.num_frames > 1 else f
+        flow = flow_rgb = None
+        if self.viewport.mode in ("flow", "flow_arrows") and d.num_frames > 1:
+            from core.flow.colour import flow3d_to_rgb  # Eq. 6.5 HSV coding
+
+            a, b = (f, g) if g != f else (f - 1, f)
+            flow = d.model.vertices(d.rec.identity, E[b]) - d.model.vertices(d.rec.identity, E[a])
+            vmax = float(max(np.percentile(np.linalg.norm(flow, axis=1), 99), 1e-6))
+            flow_rgb = flow3d_to_rgb(flow, vmax)
+        img_pts = posed_vertices(d.model, d.rec, f, d.rec.expression[f])[:, :2]
+        self.viewport.set_mesh(V, self._normals(V), d.rec.rotation[f], image=self.win.session.frame,
+                               image_points=img_pts, flow=flow, flow_colours=flow_rgb,
+                               landmarks=d.model.landmarks68)
+
+    def _update_overlays(self) -> None:
+        d, v = self.doc, self.win.view
+        if not self._frame_in_rec():
+            for n in ("mesh", "error", "flow"):
+                v.set_overlay_has_data(n, False)
+            return
+        f = self.index
+        E = d.edited_expressions()
+        P = posed_vertices(d.model, d.rec, f, E[f])
+        if v.overlay_enabled("mesh"):
+            if self._edges is None:
+                e = _edges(np.asarray(d.model.triangles))
+                self._edges = e[:: max(1, len(e) // MAX_MESH_EDGES)]
+            self.mesh_item.set_segments(P[self._edges][:, :, :2])
+        v.set_overlay_has_data("mesh", True)
+        has_err = False
+        if v.overlay_enabled("error"):
+            from core.render.overlay import heat_colours
+
+            tr = d.track
+            if tr is not None and f < tr.num_frames and tr.valid[f] and d.model.embedding is not None:
+                fitted_P = posed_vertices(d.model, d.rec, f, d.rec.expression[f])
+                pts = d.model.embedded_points(fitted_P)[:, :2]
+                obs = tr.landmarks[f, :len(pts), :2]
+                err = np.linalg.norm(obs - pts, axis=1)
+                self.error_item.set_points(obs, heat_colours(err, 8.0))
+                has_err = True
+        v.set_overlay_has_data("error", has_err)
+        has_flow = False
+        if v.overlay_enabled("flow") and d.num_frames > 1:
+            from core.flow.colour import flow3d_to_rgb
+
+            g = f + 1 if f + 1 < d.num_frames else f - 1
+            Q = posed_vertices(d.model, d.rec, g, E[g])
+            disp = (Q - P) * (1 if g > f else -1)
+            idx = np.arange(0, len(P), max(1, len(P) // MAX_FLOW_ARROWS))
+            seg = np.stack([P[idx, :2], P[idx, :2] + 3.0 * disp[idx, :2]], axis=1)
+            mag = np.linalg.norm(disp[idx], axis=1)
+            self.flow_item.set_segments(seg, flow3d_to_rgb(disp[idx], float(max(np.percentile(mag, 98), 1e-6))))
+            has_flow = True
+        v.set_overlay_has_data("flow", has_flow)
+
+    # ----------------------------------------------------------------------------------
+    # editing
+    def _on_offset_changed(self, name: str, value: float) -> None:
+        if self._frame_in_rec():
+            self.doc.set_offset(name, self.index, value)
+
+    def select_component(self, name: str) -> None:
+        self._selected = name
+        if self.expressions.selected != name:
+            self.expressions.select(name)
+        self._update_curves()
+
+    def _selected_or_edited(self) -> list[str]:
+        if self._selected:
+            return [self._selected]
+        return list(self.doc.edits.components)
+
+    def set_key(self) -> None:
+        if self._frame_in_rec():
+            self.doc.set_key(self._selected_or_edited(), self.index)
+
+    def delete_key(self) -> None:
+        if self._frame_in_rec():
+            names = [n for n in self._selected_or_edited() if self.doc.edits.has_key(n, self.index)]
+            if names:
+                self.doc.delete_key(names, self.index)
+
+    def jump_key(self, direction: int) -> None:
+        if not self._frame_in_rec():
+            return
+        names = self._selected_or_edited()
+        frames = np.unique(np.concatenate([self.doc.edits.key_frames(n) for n in names] + [np.zeros(0, np.int64)]))
+        cand = frames[frames > self.index] if direction > 0 else frames[frames < self.index][::-1]
+        if cand.size:
+            self.win.session.seek(int(cand[0]))
+
+    def _on_edits_changed(self) -> None:
+        self._edited_frame = None
+        self._refresh_frame_ui()
+        self._update_curves()
+        self.curves.set_range(None if self.doc.edits.edit_range is None else
+                              self.doc.edits.to_dict()["range"])
+        self._show_frame()
+        self._update_title()
+        self._update_actions()
+
+    def _update_curves(self) -> None:
+        if not self.doc.has_reconstruction or self._selected not in self.doc.names:
+            self.curves.show_component(None)
+            return
+        self.curves.show_component(self._selected, **self.doc.component_curves(self._selected))
+
+    def _on_reconstruction_changed(self) -> None:
+        d = self.doc
+        self._edges = None
+        self._edited_frame = None
+        if d.rec is None:
+            self.expressions.set_components([])
+            self.curves.set_clip(0)
+            self.curves.show_component(None)
+            self.fit_error.set_errors(None)
+            self.viewport.clear_mesh()
+            self._update_overlays()
+            self._update_actions()
+            return
+        from core.render import nmfc_reference
+
+        self.preview.set_reconstruction(d.model, d.rec)
+        self.expressions.set_components(d.names, d.bounds)
+        self.curves.set_clip(d.num_frames)
+        self.fit_error.set_errors(d.rec.fit_error_px, d.rec.valid)
+        tri = np.asarray(d.model.triangles)
+        from core.render.geometry import VertexNormals
+
+        self._normals = VertexNormals(tri, d.model.num_vertices)
+        self.viewport.set_topology(tri, d.model.num_vertices, nmfc_reference(d.model.mean, tri))
+        if self._selected not in d.names:
+            self._selected = "jawOpen" if "jawOpen" in d.names else (d.names[0] if d.names else None)
+        if self._selected:
+            self.expressions.select(self._selected)
+        self._refresh_frame_ui()
+        self._update_actions()
+
+    # ----------------------------------------------------------------------------------
+    # reconstruction
+    def reconstruct(self, max_frames: int | None = None) -> bool:
+        w, s = self.win, self.win.session
+        if w.job_running or not s.is_open or s.is_live:
+            return False
+        track = s.track_result
+        if track is not None and max_frames is not None and track.num_frames > max_frames:
+            track = None
+        job = Job(reconstruct_clip, s.path, self.model_spec, track=track, max_frames=max_frames,
+                  name="Reconstructing")
+        w._start_job(job, True, on_finished=self._on_reconstructed)  # noqa: SLF001
+        return True
+
+    def _on_reconstructed(self, result) -> None:
+        from core.model.registry import load_model
+
+        track, rec = result
+        if self.win._job_path != self.win.session.path:  # noqa: SLF001
+            return
+        self.win.session.set_track_result(track)
+        self.doc.set_reconstruction(rec, load_model(rec.model_spec or self.model_spec), track)
+        e = rec.fit_error_px[np.isfinite(rec.fit_error_px)]
+        med = f"median fit error {np.median(e):.2f} px" if e.size else "no frame fitted"
+        self.win.statusBar().showMessage(f"Reconstructed {rec.num_frames} frames ({med}). "
+                                         "Move a slider in Expressions to edit.", 15000)
+
+    # ----------------------------------------------------------------------------------
+    # project
+    def _on_clean_changed(self, _clean: bool) -> None:
+        self._update_title()
+
+    def _update_title(self) -> None:
+        s = self.win.session
+        name = Path(self.project_path).name if self.project_path else (s.display_name or "FaceStudio")
+        dirty = "" if self.doc.undo_stack.isClean() else " *"
+        self.win.setWindowTitle(f"{name}{dirty} - FaceStudio")
+
+    def _update_actions(self) -> None:
+        w = self.win
+        has = self.doc.has_reconstruction
+        running = w.job_running
+        s = w.session
+        self.act_reconstruct.setEnabled(s.is_open and not s.is_live and not running)
+        for a in (self.act_save, self.act_save_as):
+            a.setEnabled(has)
+        for a in self.export_actions.values():
+            a.setEnabled(has and not running)
+        for a in (self.act_set_key, self.act_delete_key, self.act_next_key, self.act_prev_key):
+            a.setEnabled(has)
+
+    def make_project(self):
+        from core.project import Project
+
+        d = self.doc
+        view = {"viewport_mode": self.viewport.mode, "viewport_preset": self.viewport.preset,
+                "compare": self.compare_mode, "selected": self._selected, "frame": int(self.index),
+                "overlays": {n: self.win.view.overlay_enabled(n) for n in ("mesh", "error", "flow", "landmarks")}}
+        return Project(source=str(Path(self.win.session.path).resolve()), model_spec=d.rec.model_spec or self.model_spec,
+                       reconstruction=d.rec, track=d.track, edits={PROJECT_KEY: d.edits.to_dict()},
+                       settings={"view": view})
+
+    def save_project(self, path: str | None = None) -> bool:
+        """Save to ``path`` (or the current project path; asks when there is none)."""
+        from core.project import save_project
+
+        if not self.doc.has_reconstruction:
+            return False
+        path = path or self.project_path
+        if path is None:
+            return self.save_project_as()
+        try:
+            save_project(path, self.make_project())
+        except (UserFacingError, OSError) as e:
+            show_error(self.win, "Cannot save project", f"{path}: {e}")
+            return False
+        self.project_path = str(path)
+        self.doc.undo_stack.setClean()
+        self.win._add_recent(str(path))  # noqa: SLF001
+        self.settings.setValue("editor/last_dir", str(Path(path).parent))
+        self._remove_recovery()
+        self._update_title()
+        self.win.statusBar().showMessage(f"Saved {path}", 6000)
+        self.project_saved.emit(str(path))
+        return True
+
+    def save_project_as(self) -> bool:
+        if not self.doc.has_reconstruction:
+            return False
+        start = self.settings.value("editor/last_dir", str(Path.home()))
+        suggested = str(Path(start) / (Path(self.win.session.path).stem + PROJECT_SUFFIX))
+        path, _ = QFileDialog.getSaveFileName(self.win, "Save project as", suggested,
+                                              f"FaceStudio project (*{PROJECT_SUFFIX})")
+        if not path:
+            return False
+        if not path.endswith(PROJECT_SUFFIX):
+            path += PROJECT_SUFFIX
+        return self.save_project(path)
+
+    def open_project_dialog(self) -> None:
+        start = self.settings.value("editor/last_dir", str(Path.home()))
+        path = QFileDialog.getExistingDirectory(self.win, "Open project folder", start)
+        if path:
+            self.open_project(path)
+
+    def confirm_discard(self) -> bool:
+        """True when it is fine to drop the current edits (saved, or the user agreed)."""
+        if self.doc.undo_stack.isClean() or not self.ask_to_save:
+            return True
+        b = QMessageBox.question(self.win, "Unsaved edits", "The project has unsaved edits. Save them first?",
+                                 QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                                 | QMessageBox.StandardButton.Cancel)
+        if b == QMessageBox.StandardButton.Save:
+            return self.save_project()
+        return b == QMessageBox.StandardButton.Discard
+
+    def open_project(self, path: str, recovered: bool = False) -> bool:
+        """Load a project folder. A bad file gives a message and leaves everything as it was."""
+        from core.model.registry import load_model
+        from core.project import load_project
+
+        if not recovered and not self.confirm_discard():
+            return False
+        try:
+            project = load_project(path)
+            edits = ExpressionEdits.from_dict((project.edits or {}).get(PROJECT_KEY), where=f"{path}: edits")
+            model = load_model(project.model_spec or "builtin") if project.reconstruction is not None else None
+        except UserFacingError as e:
+            show_error(self.win, "Cannot open project", str(e))
+            return False
+        except Exception as e:  # noqa: BLE001 (a damaged project must not take the app down)
+            log.exception("opening project %s failed", path)
+            show_error(self.win, "Cannot open project", f"{path}: cannot be read ({type(e).__name__}: {e})")
+            return False
+        if not self.win.open_media(project.source, from_project=True):
+            return False
+        if project.track is not None:
+            self.win.session.set_track_result(project.track)
+        if project.reconstruction is not None:
+            self.doc.set_reconstruction(project.reconstruction, model, project.track, edits)
+        view = (project.settings or {}).get("view", {})
+        if view.get("selected") in self.doc.names:
+            self.select_component(view["selected"])
+        self.project_path = None if recovered else str(path)
+        if recovered:
+            # recovered edits are not saved anywhere yet: mark dirty
+            self.doc.undo_stack.resetClean()
+        else:
+            self.win._add_recent(str(path))  # noqa: SLF001
+        frame = int(view.get("frame", 0))
+        if 0 < frame < self.win.session.frame_count:
+            self.win.session.seek(frame)
+        self._update_title()
+        self.project_loaded.emit(str(path))
+        return True
+
+    def new_project(self) -> None:
+        if not self.confirm_discard():
+            return
+        self.doc.clear()
+        self.project_path = None
+        self._update_title()
+
+    # -- autosave / recovery --------------------------------------------------------------
+    def recovery_path(self) -> Path:
+        return Path(self.settings.fileName()).parent / f"recovery{PROJECT_SUFFIX}"
+
+    def autosave(self) -> bool:
+        """Write the unsaved state to the recovery project (only when there are unsaved edits)."""
+        from core.project import save_project
+
+        if not self.doc.has_reconstruction or self.doc.undo_stack.isClean():
+            return False
+        try:
+            save_project(self.recovery_path(), self.make_project())
+        except Exception as e:  # noqa: BLE001 (autosave must never interrupt the user)
+            log.warning("autosave failed: %s", e)
+            return False
+        self.win.statusBar().showMessage("Autosaved", 2000)
+        return True
+
+    def _remove_recovery(self) -> None:
+        p = self.recovery_path()
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+
+    def offer_recovery(self) -> bool:
+        """On start: if a recovery project exists (the last session did not end cleanly), offer it."""
+        p = self.recovery_path()
+        if not (p / "project.json").is_file():
+            return False
+        b = QMessageBox.question(self.win, "Recover unsaved work",
+                                 f"FaceStudio did not close normally. Recover the unsaved edits from {p}?",
+                                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        if b != QMessageBox.StandardButton.Yes:
+            self._remove_recovery()
+            return False
+        return self.open_project(str(p), recovered=True)
+
+    # ----------------------------------------------------------------------------------
+    # export
+    def export_dialog(self, kind: str) -> None:
+        start = Path(self.settings.value("editor/last_dir", str(Path.home())))
+        stem = Path(self.win.session.path or "clip").stem
+        if kind in ("video", "csv", "json"):
+            ext = {"video": "mp4", "csv": "csv", "json": "json"}[kind]
+            path, _ = QFileDialog.getSaveFileName(self.win, f"Export {kind}", str(start / f"{stem}_edited.{ext}"),
+                                                  f"{ext.upper()} (*.{ext})")
+        else:
+            path = QFileDialog.getExistingDirectory(self.win, f"Export {kind} into folder", str(start))
+        if path:
+            self.export(kind, path)
+
+    def export(self, kind: str, path: str) -> bool:
+        """Run an export in the worker (progress and cancel in the status bar)."""
+        from core.edits import export as ex
+
+        d, w = self.doc, self.win
+        if not d.has_reconstruction or w.job_running:
+            return False
+        src, rec, model, edits = w.session.path, d.rec, d.model, d.edits.copy()
+        fns = {
+            "video": lambda progress, cancel: ex.export_video(path, src, rec, model, edits, progress=progress,
+                                                              cancel=cancel),
+            "png": lambda progress, cancel: ex.export_png_sequence(path, src, rec, model, edits, progress, cancel),
+            "obj": lambda progress, cancel: ex.export_meshes(path, rec, model, edits, "obj", False, progress, cancel),
+            "ply": lambda progress, cancel: ex.export_meshes(path, rec, model, edits, "ply", False, progress, cancel),
+            "csv": lambda progress, cancel: ex.export_curves_csv(path, rec, model, edits),
+            "json": lambda progress, cancel: ex.export_curves_json(path, rec, model, edits),
+        }
+        job = Job(fns[kind], name=f"Exporting {kind}")
+        self.settings.setValue("editor/last_dir", str(Path(path).parent))
+        w._start_job(job, True, on_finished=lambda _r: w.statusBar().showMessage(  # noqa: SLF001
+            f"Exported {path}", 10000))
+        return True
+
+    def shutdown(self) -> None:
+        self.autosave_timer.stop()
+        self.doc.undo_stack.cleanChanged.disconnect(self._on_clean_changed)
+        self.preview.stop()
+        if self.doc.undo_stack.isClean():
+            self._remove_recovery()
+        else:
+            self.autosave()  # unsaved work survives; offered on next start

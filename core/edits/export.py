@@ -1,0 +1,187 @@
+"""Exporting an edited clip: video (with the source's audio), PNG frames, meshes, curves.
+
+All functions take the reconstruction, the face model and the :class:`ExpressionEdits`
+and run with the plain core/ progress and cancel (``progress(done, total, message)``,
+``cancel``: a :class:`~core.jobs.CancelToken`). Exported frames are the source's
+first ``rec.num_frames`` frames with the edit warped in (see core.edits.preview);
+meshes are model space (cm, y up, face looking down +z) or, with ``posed``, image
+space (pixels, y down, depth away from the viewer).
+
+``render_project(project_or_path, out_path)`` renders a saved project: the command
+line's ``render`` and the GUI's export use it.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from core.atomic import write_text_atomic
+from core.edits.curves import PROJECT_KEY, ExpressionEdits
+from core.edits.preview import EditedFrameRenderer, posed_vertices
+from core.errors import InputError
+from core.fitting.reconstruction import Reconstruction
+from core.jobs import CancelToken, ProgressFn, check, report
+from core.model.face_model import FaceModel
+
+VIDEO_EXTS = (".mp4", ".m4v", ".mov", ".mkv")
+
+
+def model_bounds(model: FaceModel, names) -> np.ndarray | None:
+    """(Ke, 2) bounds of ``names`` from the model (by name), or None when it has none."""
+    if model.expression_bounds is None:
+        return None
+    idx = [model.expression_index(str(n)) for n in names]
+    return np.asarray(model.expression_bounds, np.float64)[idx]
+
+
+def edited_expressions(rec: Reconstruction, model: FaceModel, edits: ExpressionEdits) -> np.ndarray:
+    """(F, Ke) edited expressions of every frame, clipped to the model's bounds."""
+    names = [str(n) for n in rec.expression_names]
+    return edits.apply(rec.expression, names, model_bounds(model, names))
+
+
+def iter_edited_frames(source: str, rec: Reconstruction, model: FaceModel, edits: ExpressionEdits,
+                       progress: ProgressFn | None = None, cancel: CancelToken | None = None
+                       ) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (index, edited frame (H, W, 3) uint8 RGB) for the reconstruction's frames."""
+    from core.video import open_source
+
+    E = edited_expressions(rec, model, edits)
+    renderer = EditedFrameRenderer(model, rec)
+    F = rec.num_frames
+    with open_source(source) as src:
+        if src.is_live:
+            raise InputError(f"{source}: a live source cannot be exported")
+        n = min(F, src.frame_count)
+        if n <= 0:
+            raise InputError(f"{source}: no frames to export")
+        for i, frame in src.frames(0, n):
+            check(cancel)
+            yield i, renderer.render(frame, i, E[i])
+            report(progress, i + 1, n, "rendering edited frames")
+
+
+def export_video(path, source: str, rec: Reconstruction, model: FaceModel, edits: ExpressionEdits,
+                 keep_audio: bool = True, quality="high", progress: ProgressFn | None = None,
+                 cancel: CancelToken | None = None) -> int:
+    """Write the edited clip as H.264 video (the source's audio kept). Returns frames written.
+    On cancel or error the partial file is deleted and ``path`` is left untouched."""
+    from core.video import VideoWriter
+
+    fps = float(rec.fps) if rec.fps and rec.fps > 0 else 30.0
+    writer = VideoWriter(path, fps=fps, audio_from=source if keep_audio else None, quality=quality)
+    try:
+        for _i, frame in iter_edited_frames(source, rec, model, edits, progress, cancel):
+            writer.write(frame)
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()
+    return writer.frames_written
+
+
+def export_png_sequence(folder, source: str, rec: Reconstruction, model: FaceModel, edits: ExpressionEdits,
+                        progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> list[Path]:
+    """Edited frames as ``folder/frame_000000.png`` ...; returns the paths."""
+    from core.video import write_png_sequence
+
+    return write_png_sequence((f for _i, f in iter_edited_frames(source, rec, model, edits, progress, cancel)),
+                              folder)
+
+
+def export_meshes(folder, rec: Reconstruction, model: FaceModel, edits: ExpressionEdits, fmt: str = "obj",
+                  posed: bool = False, progress: ProgressFn | None = None,
+                  cancel: CancelToken | None = None) -> list[Path]:
+    """One edited mesh per frame: ``folder/mesh_000000.obj`` (or .ply)."""
+    from core.model.mesh_io import write_obj, write_ply
+
+    fmt = fmt.lower().lstrip(".")
+    if fmt not in ("obj", "ply"):
+        raise ValueError(f"mesh format must be obj or ply, got {fmt!r}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    E = edited_expressions(rec, model, edits)
+    paths = []
+    F = rec.num_frames
+    for f in range(F):
+        check(cancel)
+        V = posed_vertices(model, rec, f, E[f]) if posed else model.vertices(rec.identity, E[f])
+        p = folder / f"mesh_{f:06d}.{fmt}"
+        if fmt == "obj":
+            write_obj(p, np.asarray(V, np.float32), model.triangles, model.uv)
+        else:
+            write_ply(p, np.asarray(V, np.float32), model.triangles)
+        paths.append(p)
+        report(progress, f + 1, F, "writing meshes")
+    return paths
+
+
+def curves_table(rec: Reconstruction, model: FaceModel, edits: ExpressionEdits) -> dict:
+    """JSON-safe curves: per component the fitted, offset and edited values per frame."""
+    names = [str(n) for n in rec.expression_names]
+    frames = np.arange(rec.num_frames)
+    off = edits.offsets(names, frames)
+    E = edited_expressions(rec, model, edits)
+    fit = np.asarray(rec.expression, np.float64)
+    return {
+        "fps": float(rec.fps), "frames": int(rec.num_frames), "names": names,
+        "components": {n: {"fitted": np.round(fit[:, k], 6).tolist(), "offset": np.round(off[:, k], 6).tolist(),
+                           "edited": np.round(E[:, k], 6).tolist()} for k, n in enumerate(names)},
+        "edits": edits.to_dict(),
+    }
+
+
+def export_curves_json(path, rec: Reconstruction, model: FaceModel, edits: ExpressionEdits) -> None:
+    write_text_atomic(Path(path), json.dumps(curves_table(rec, model, edits), indent=1))
+
+
+def export_curves_csv(path, rec: Reconstruction, model: FaceModel, edits: ExpressionEdits) -> None:
+    """CSV: one row per frame; columns frame, time_s, then ``<name>`` (edited value) for each
+    component, then ``<name>.fitted`` and ``<name>.offset``."""
+    names = [str(n) for n in rec.expression_names]
+    E = edited_expressions(rec, model, edits)
+    off = edits.offsets(names, np.arange(rec.num_frames))
+    fit = np.asarray(rec.expression, np.float64)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["frame", "time_s"] + names + [f"{n}.fitted" for n in names] + [f"{n}.offset" for n in names])
+    fps = float(rec.fps) if rec.fps else 30.0
+    for f in range(rec.num_frames):
+        w.writerow([f, f"{f / fps:.4f}"] + [f"{v:.6f}" for v in E[f]] + [f"{v:.6f}" for v in fit[f]]
+                   + [f"{v:.6f}" for v in off[f]])
+    write_text_atomic(Path(path), buf.getvalue())
+
+
+def render_project(project, out_path, progress: ProgressFn | None = None,
+                   cancel: CancelToken | None = None, keep_audio: bool = True) -> int:
+    """Render a project's edited clip. ``project``: a core.project.Project or its folder.
+
+    ``out_path`` ending in .mp4/.m4v/.mov/.mkv -> video with the source's audio; any other
+    path -> a folder of PNG frames. Returns the number of frames written.
+    """
+    from core.model.registry import load_model
+    from core.project import Project, load_project
+
+    if not isinstance(project, Project):
+        project = load_project(project)
+    if project.reconstruction is None:
+        raise InputError(f"{project.source}: the project has no reconstruction yet; reconstruct it first")
+    rec = project.reconstruction
+    source = project.source
+    if not source or not os.path.exists(source):
+        raise InputError(f"{source or '(no source)'}: the project's source video is missing; "
+                         "it is needed to render the edit")
+    model = load_model(project.model_spec or rec.model_spec or "builtin")
+    edits = ExpressionEdits.from_dict(project.edits.get(PROJECT_KEY) if project.edits else None,
+                                      where=f"{source}: project edits")
+    out = Path(out_path)
+    if out.suffix.lower() in VIDEO_EXTS:
+        return export_video(out, source, rec, model, edits, keep_audio=keep_audio, progress=progress,
+                            cancel=cancel)
+    return len(export_png_sequence(out, source, rec, model, edits, progress=progress, cancel=cancel))

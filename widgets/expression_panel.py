@@ -1,0 +1,256 @@
+"""ExpressionPanel: one slider per expression component, grouped, with search and resets.
+
+Each row shows the component's ARKit name, a slider for the user's *offset*
+(-1..+1, centre = no edit), a bar with the fitted value at the current frame
+(grey tick) and the edited result (orange), the numbers, a key marker (filled
+diamond: a keyframe at this frame) and a reset button. Group headers fold and
+reset their group. The panel only shows values and emits intent:
+
+    offset_changed(name, value)    while dragging or typing (value in offset units)
+    drag_started(name), drag_finished(name)    one slider gesture (for undo merging)
+    reset_requested(names: list)   reset of one row, a group or everything
+    component_selected(name)       the row was clicked (the curve editor follows)
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import (
+    QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QSizePolicy, QSlider, QToolButton,
+    QVBoxLayout, QWidget,
+)
+
+GROUPS = ("brows", "eyes", "cheeks", "nose", "mouth", "jaw", "other")
+SLIDER_STEPS = 1000  # slider ticks per unit of offset
+OFFSET_RANGE = 1.0
+SELECTED_STYLE = "QToolButton { font-weight: bold; color: #ffb347; }"
+
+
+def component_group(name: str) -> str:
+    """Group of an ARKit-style component name (brows, eyes, cheeks, nose, mouth, jaw, other)."""
+    n = name.lower()
+    for prefix, group in (("brow", "brows"), ("eye", "eyes"), ("cheek", "cheeks"), ("nose", "nose"),
+                          ("mouth", "mouth"), ("jaw", "jaw"), ("tongue", "mouth")):
+        if n.startswith(prefix):
+            return group
+    return "other"
+
+
+class ValueBar(QWidget):
+    """Fitted value (grey tick) and edited value (orange fill) on the component's range."""
+
+    def __init__(self, lo: float, hi: float, parent=None):
+        super().__init__(parent)
+        self.lo, self.hi = float(lo), float(hi)
+        self.fitted = 0.0
+        self.edited = 0.0
+        self.setFixedSize(46, 12)
+
+    def set_values(self, fitted: float, edited: float) -> None:
+        if (fitted, edited) != (self.fitted, self.edited):
+            self.fitted, self.edited = float(fitted), float(edited)
+            self.update()
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        p = QPainter(self)
+        w, h = self.width(), self.height()
+        span = max(self.hi - self.lo, 1e-9)
+        p.fillRect(0, 2, w, h - 4, QColor(60, 60, 64))
+        x = lambda v: (min(max(v, self.lo), self.hi) - self.lo) / span * (w - 1)  # noqa: E731
+        zero = x(max(self.lo, 0.0))
+        e = x(self.edited)
+        p.fillRect(QRectF(min(zero, e), 3, abs(e - zero) + 1, h - 6), QColor(255, 160, 50))
+        p.fillRect(QRectF(x(self.fitted) - 1, 0, 2, h), QColor(220, 220, 220))
+        p.end()
+
+
+class ComponentRow(QWidget):
+    def __init__(self, panel: "ExpressionPanel", name: str, lo: float, hi: float):
+        super().__init__()
+        self.name = name
+        self.panel = panel
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(14, 0, 2, 0)
+        lay.setSpacing(4)
+        self.name_button = QToolButton()
+        self.name_button.setText(name)
+        self.name_button.setAutoRaise(True)
+        self.name_button.setMinimumWidth(130)
+        self.name_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.name_button.setToolTip(f"{name}: click to show its curve")
+        self.key_label = QLabel("")
+        self.key_label.setFixedWidth(12)
+        self.key_label.setToolTip("Keyframe at this frame (K sets, Shift+K deletes)")
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(-int(OFFSET_RANGE * SLIDER_STEPS), int(OFFSET_RANGE * SLIDER_STEPS))
+        self.slider.setPageStep(SLIDER_STEPS // 10)
+        self.slider.setToolTip(f"{name}: offset added to the fitted value (centre = no edit)")
+        self.slider.setMinimumWidth(90)
+        self.bar = ValueBar(lo, hi)
+        self.value_label = QLabel("0.00")
+        self.value_label.setFixedWidth(92)
+        self.value_label.setStyleSheet("font-family: monospace; font-size: 10px;")
+        self.reset_button = QToolButton()
+        self.reset_button.setText("\u21ba")
+        self.reset_button.setAutoRaise(True)
+        self.reset_button.setToolTip(f"Reset {name} (remove its edit)")
+        for w in (self.key_label, self.name_button, self.slider, self.bar, self.value_label, self.reset_button):
+            lay.addWidget(w)
+        lay.setStretchFactor(self.slider, 1)
+        self._setting = False
+        self.slider.valueChanged.connect(self._on_value)
+        self.slider.sliderPressed.connect(lambda: panel.drag_started.emit(name))
+        self.slider.sliderReleased.connect(lambda: panel.drag_finished.emit(name))
+        self.reset_button.clicked.connect(lambda: panel.reset_requested.emit([name]))
+        self.name_button.clicked.connect(lambda: panel.select(name))
+
+    def _on_value(self, v: int) -> None:
+        if not self._setting:
+            self.panel.offset_changed.emit(self.name, v / SLIDER_STEPS)
+
+    def set_values(self, fitted: float, offset: float, edited: float, keyed: bool, has_edit: bool) -> None:
+        self._setting = True
+        if not self.slider.isSliderDown():
+            self.slider.setValue(int(round(offset * SLIDER_STEPS)))
+        self._setting = False
+        self.bar.set_values(fitted, edited)
+        sign = "+" if offset >= 0 else "-"
+        self.value_label.setText(f"{fitted:4.2f}{sign}{abs(offset):4.2f}={edited:4.2f}")
+        self.key_label.setText("\u25c6" if keyed else ("\u25c7" if has_edit else ""))
+        self.reset_button.setEnabled(has_edit)
+
+
+class ExpressionPanel(QWidget):
+    offset_changed = Signal(str, float)
+    drag_started = Signal(str)
+    drag_finished = Signal(str)
+    reset_requested = Signal(list)
+    component_selected = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search components (e.g. smile, jaw)")
+        self.search.setClearButtonEnabled(True)
+        self.reset_all_button = QPushButton("Reset all")
+        self.reset_all_button.setToolTip("Remove every expression edit")
+        top = QHBoxLayout()
+        top.addWidget(self.search, 1)
+        top.addWidget(self.reset_all_button)
+        self._body = QWidget()
+        self._body_lay = QVBoxLayout(self._body)
+        self._body_lay.setContentsMargins(0, 0, 0, 0)
+        self._body_lay.setSpacing(0)
+        self._body_lay.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self._body)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.empty_label = QLabel("Reconstruct the clip (Edit > Reconstruct, Ctrl+R) to edit its expressions.")
+        self.empty_label.setWordWrap(True)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(top)
+        lay.addWidget(self.empty_label)
+        lay.addWidget(scroll, 1)
+        self.rows: dict[str, ComponentRow] = {}
+        self.group_headers: dict[str, QWidget] = {}
+        self._group_rows: dict[str, list[str]] = {}
+        self._collapsed: set[str] = set()
+        self.selected: str | None = None
+        self.search.textChanged.connect(self._filter)
+        self.reset_all_button.clicked.connect(lambda: self.reset_requested.emit(list(self.rows)))
+        self.setEnabled(False)
+
+    def set_components(self, names, bounds: np.ndarray | None = None) -> None:
+        """Build the rows: ``names`` (Ke,) str, ``bounds`` (Ke, 2) [lo, hi] (default [0, 1])."""
+        for w in list(self.rows.values()) + list(self.group_headers.values()):
+            w.setParent(None)
+            w.deleteLater()
+        self.rows.clear()
+        self.group_headers.clear()
+        self._group_rows = {g: [] for g in GROUPS}
+        names = [str(n) for n in names]
+        for k, n in enumerate(names):
+            self._group_rows[component_group(n)].append(n)
+        pos = 0
+        for g in GROUPS:
+            members = self._group_rows[g]
+            if not members:
+                continue
+            header = self._make_header(g, len(members))
+            self._body_lay.insertWidget(pos, header)
+            pos += 1
+            self.group_headers[g] = header
+            for n in members:
+                k = names.index(n)
+                lo, hi = (0.0, 1.0) if bounds is None else (float(bounds[k][0]), float(bounds[k][1]))
+                row = ComponentRow(self, n, lo, hi)
+                self._body_lay.insertWidget(pos, row)
+                pos += 1
+                self.rows[n] = row
+        self.empty_label.setVisible(not names)
+        self.setEnabled(bool(names))
+        self._filter(self.search.text())
+
+    def _make_header(self, group: str, count: int) -> QWidget:
+        w = QWidget()
+        lay = QHBoxLayout(w)
+        lay.setContentsMargins(0, 4, 2, 0)
+        fold = QToolButton()
+        fold.setArrowType(Qt.ArrowType.DownArrow)
+        fold.setAutoRaise(True)
+        fold.setText(f"{group.capitalize()}  ({count})")
+        fold.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        fold.setStyleSheet("font-weight: bold;")
+        fold.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        reset = QToolButton()
+        reset.setText("Reset group")
+        reset.setAutoRaise(True)
+        reset.setToolTip(f"Remove the edits of every {group} component")
+        lay.addWidget(fold, 1)
+        lay.addWidget(reset)
+        fold.clicked.connect(lambda: self.toggle_group(group, fold))
+        reset.clicked.connect(lambda: self.reset_requested.emit(list(self._group_rows[group])))
+        w.fold_button = fold
+        w.reset_button = reset
+        return w
+
+    def toggle_group(self, group: str, button: QToolButton | None = None) -> None:
+        if group in self._collapsed:
+            self._collapsed.discard(group)
+        else:
+            self._collapsed.add(group)
+        if button is not None:
+            button.setArrowType(Qt.ArrowType.RightArrow if group in self._collapsed else Qt.ArrowType.DownArrow)
+        self._filter(self.search.text())
+
+    def _filter(self, text: str) -> None:
+        t = text.strip().lower()
+        for g, members in self._group_rows.items():
+            any_visible = False
+            for n in members:
+                match = not t or t in n.lower() or t in g
+                self.rows[n].setVisible(match and (g not in self._collapsed or bool(t)))
+                any_visible |= match
+            if g in self.group_headers:
+                self.group_headers[g].setVisible(any_visible)
+
+    def select(self, name: str) -> None:
+        if name not in self.rows:
+            return
+        if self.selected in self.rows:
+            self.rows[self.selected].name_button.setStyleSheet("")
+        self.selected = name
+        self.rows[name].name_button.setStyleSheet(SELECTED_STYLE)
+        self.component_selected.emit(name)
+
+    def set_values(self, names, fitted: np.ndarray, offsets: np.ndarray, edited: np.ndarray,
+                   keyed: set[str], edited_names: set[str]) -> None:
+        """Show frame values: fitted, offset, edited (Ke,) in ``names`` order."""
+        for k, n in enumerate(names):
+            row = self.rows.get(str(n))
+            if row is not None:
+                row.set_values(float(fitted[k]), float(offsets[k]), float(edited[k]), str(n) in keyed,
+                               str(n) in edited_names)
