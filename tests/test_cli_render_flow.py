@@ -195,4 +195,38 @@ def test_render_a_project_folder(d6, fitted, tmp_path):
     assert r.returncode == 0, r.stderr
     assert probe(out)["frame_count"] == 5
     # the project's reconstruction covers 20 frames of a 1008-frame video: asked for all -> clear error
-    _assert_user_error(run_cli("render", str(proj), "-o", str(tmp_path / "all.mp4")), "20 frames")
+    _assert_user_error(run_cli("render", str(proj), "--mode", "overlay", "-o", str(tmp_path / "all.mp4")),
+                       "20 frames")
+
+
+def test_render_a_projects_edits(d6, fitted, tmp_path):
+    """A project's default render is its edited clip, the same export as the GUI's."""
+    from core.edits.curves import ExpressionEdits
+    from core.fitting import Reconstruction
+    from core.project import Project, save_project
+
+    track, rec = fitted
+    edits = ExpressionEdits()
+    edits.set_key("jawOpen", 0, 0.6)  # one key = a constant offset over the clip
+    proj = tmp_path / "edited.fsproj"
+    save_project(proj, Project(source=str(d6), model_spec="builtin", reconstruction=Reconstruction.load(rec),
+                               edits={"expression": edits.to_dict()}))
+    out = tmp_path / "edited.mp4"
+    r = run_cli("render", str(proj), "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    info = probe(out)
+    assert info["frame_count"] == 20 and info["has_audio"]
+    with open_source(str(out)) as o, open_source(str(d6)) as src:
+        a = o.read(10).astype(np.int16)
+        b = src.read(10).astype(np.int16)
+    diff = np.abs(a - b).max(axis=2)
+    lm = Reconstruction.load(rec).landmarks68[10]
+    x0, y0 = lm.min(axis=0).astype(int) - 40
+    x1, y1 = lm.max(axis=0).astype(int) + 40
+    mouth = lm[48:68]
+    mx0, my0 = mouth.min(axis=0).astype(int)
+    mx1, my1 = mouth.max(axis=0).astype(int)
+    assert diff[my0:my1 + 1, mx0:mx1 + 1].mean() > 10  # the mouth opened
+    outside = np.ones_like(diff, bool)
+    outside[max(y0, 0):y1, max(x0, 0):x1] = False
+    assert np.percentile(diff[outside], 99) <= 12  # far from the face: codec noise only

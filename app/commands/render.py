@@ -6,7 +6,10 @@ frame with ``--alpha``; ``--alpha 1`` shows it alone on black), ``nmfc`` and ``p
 (the encodings), ``textured`` (the first fitted frame's face texture carried by the
 mesh). One output frame per input frame; the source's audio is kept. Without
 ``--reconstruction`` the video is tracked and reconstructed first. INPUT may be a
-project folder (core/project): its source video with its reconstruction and track.
+project folder (core/project): its source video with its reconstruction and track;
+for a project the default mode is ``edited``: the clip with the project's expression
+edits rendered back into the footage (core/edits/export.py, the same function as the
+GUI's export), audio kept.
 """
 from __future__ import annotations
 
@@ -17,13 +20,14 @@ from pathlib import Path
 NAME = "render"
 HELP = "render QA videos of a reconstruction: overlay, shaded, nmfc, pncc, textured"
 
-MODES = ("overlay", "shaded", "nmfc", "pncc", "textured")
+MODES = ("overlay", "shaded", "nmfc", "pncc", "textured", "edited")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="video file, or a project folder")
     p.add_argument("-o", "--output", required=True, help="output video (.mp4)")
-    p.add_argument("--mode", choices=MODES, default="overlay", help="what to render (default overlay)")
+    p.add_argument("--mode", choices=MODES, default=None,
+                   help="what to render (default: edited for a project, overlay for a video)")
     p.add_argument("--reconstruction", metavar="R.npz", help="use this reconstruction of INPUT instead of fitting")
     p.add_argument("--track", metavar="T.npz",
                    help="use this track of INPUT (the overlay's observed points; and for fitting)")
@@ -44,6 +48,10 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if not 0.0 <= args.alpha <= 1.0:
         raise InputError(f"--alpha {args.alpha}: must be between 0 and 1")
+    if args.mode is None:
+        args.mode = "edited" if is_project(args.input) else "overlay"
+    if args.mode == "edited":
+        return _render_edited(args)
     t0 = time.perf_counter()
     bar = ConsoleProgress("render")
     try:
@@ -68,4 +76,25 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.input}: {args.mode} render of {res.frames_written} frames, model {rec.model_name}"
           f"{' (fitted now)' if inp.reconstructed else ''}{extra}, audio {'kept' if res.audio_kept else 'none'}, "
           f"{time.perf_counter() - t0:.1f} s -> {out}")
+    return 0
+
+
+def _render_edited(args: argparse.Namespace) -> int:
+    """A project's edited clip, exactly as the GUI exports it."""
+    from core.edits.export import render_project
+    from core.errors import InputError
+    from core.jobs import ConsoleProgress
+    from core.qa.inputs import is_project
+
+    if not is_project(args.input):
+        raise InputError(f"{args.input}: --mode edited needs a project folder (save one from the editor)")
+    if args.reconstruction or args.track or args.max_frames:
+        raise InputError("--mode edited renders the whole project as saved; drop --reconstruction/--track/--max-frames")
+    t0 = time.perf_counter()
+    bar = ConsoleProgress("render")
+    try:
+        n = render_project(args.input, args.output, progress=bar)
+    finally:
+        bar.close()
+    print(f"{args.input}: edited render of {n} frames, {time.perf_counter() - t0:.1f} s -> {args.output}")
     return 0
