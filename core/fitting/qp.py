@@ -73,8 +73,11 @@ class ArrowSystem:
     Hii : (Ki, Ki)        identity block (data + prior)
     Hie : (F, Ki, Ke)     identity-expression coupling, one block per frame
     Hee : (F, Ke, Ke)     per-frame expression blocks (data + prior)
-    temporal : (3, F)     frame-level banded matrix (upper form: rows = offsets 2, 1, 0)
-                          multiplying every expression component identically
+    temporal : (3, F) or (3, F, Ke)   frame-level banded matrix (upper form: rows =
+                          offsets 2, 1, 0), the same for every component ((3, F)) or
+                          one per component ((3, F, Ke): e.g. camera and expression
+                          variables of the joint refinement have different weights);
+                          it never couples two different components
     gi : (Ki,), ge : (F, Ke)   right-hand sides
     """
 
@@ -90,16 +93,21 @@ class ArrowSystem:
         F, Ki, Ke = self.Hie.shape
         return F, Ki, Ke
 
+    def band(self, row: int) -> np.ndarray:
+        """Row ``row`` of the temporal band as (F, 1) or (F, Ke) (broadcasts over components)."""
+        T = self.temporal[row]
+        return T[:, None] if T.ndim == 1 else T
+
     def matvec(self, xi: np.ndarray, xe: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """H @ [xi, xe] for xi (Ki,), xe (F, Ke)."""
         yi = self.Hii @ xi + np.einsum("fij,fj->i", self.Hie, xe)
         ye = np.einsum("fij,fj->fi", self.Hee, xe) + np.einsum("fij,i->fj", self.Hie, xi)
-        T = self.temporal
-        ye = ye + T[2][:, None] * xe
-        ye[:-1] += T[1][1:, None] * xe[1:]
-        ye[1:] += T[1][1:, None] * xe[:-1]
-        ye[:-2] += T[0][2:, None] * xe[2:]
-        ye[2:] += T[0][2:, None] * xe[:-2]
+        T0, T1, T2 = self.band(0), self.band(1), self.band(2)
+        ye = ye + T2 * xe
+        ye[:-1] += T1[1:] * xe[1:]
+        ye[1:] += T1[1:] * xe[:-1]
+        ye[:-2] += T0[2:] * xe[2:]
+        ye[2:] += T0[2:] * xe[:-2]
         return yi, ye
 
     def objective(self, xi: np.ndarray, xe: np.ndarray) -> float:
@@ -120,8 +128,8 @@ class ArrowSystem:
         k = np.arange(Ke)
         # temporal band: frame offset d puts T[2-d, f+d] at element offset d*Ke
         for d in (0, 1, 2):
-            vals = self.temporal[2 - d]  # value for pair (f-d, f) stored at column f
-            ab[u - d * Ke, (np.arange(F)[:, None] * Ke + k[None, :]).ravel()] += np.repeat(vals, Ke)
+            vals = np.broadcast_to(self.band(2 - d), (F, Ke))  # pair (f-d, f) stored at column f
+            ab[u - d * Ke, (np.arange(F)[:, None] * Ke + k[None, :]).ravel()] += vals.ravel()
         ab[u] += np.broadcast_to(rho, (F, Ke)).ravel()
         return ab
 
@@ -137,6 +145,9 @@ def solve_arrow_qp(sys_: ArrowSystem, lbi: np.ndarray, ubi: np.ndarray, lbe: np.
     activation is far below anything visible. ``duals``: the scaled dual variables
     ``info["duals"]`` of a previous call on a nearby problem (warm start; they are
     relative to rho, which is re-derived from the new curvatures).
+    Expression-block variables with infinite bounds on both sides (the camera updates of
+    the joint refinement) are free: they get no ADMM penalty, so each iteration solves
+    for them exactly given the bounded ones.
     Returns identity (Ki,), expressions (F, Ke), info dict (iterations, residuals, duals).
     """
     F, Ki, Ke = sys_.shape
@@ -148,7 +159,9 @@ def solve_arrow_qp(sys_: ArrowSystem, lbi: np.ndarray, ubi: np.ndarray, lbe: np.
     # eyeLookIn), and a single scalar rho stalls on such problems.
     T = sys_.temporal
     rho_i = rho_scale * np.diag(sys_.Hii)
-    rho_e = rho_scale * (np.einsum("fii->fi", sys_.Hee) + T[2][:, None])
+    rho_e = rho_scale * (np.einsum("fii->fi", sys_.Hee) + sys_.band(2))
+    free = ~np.isfinite(lbe) & ~np.isfinite(ube)
+    rho_e = np.where(free, 0.0, rho_e)
     ab = sys_.banded_expression(rho_e)
     cb = cholesky_banded(ab, lower=False, check_finite=False)
     Kei = sys_.Hie.transpose(0, 2, 1).reshape(F * Ke, Ki)  # (n, Ki)
@@ -175,8 +188,9 @@ def solve_arrow_qp(sys_: ArrowSystem, lbi: np.ndarray, ubi: np.ndarray, lbe: np.
         zi_old, ze_old = zi, ze
         zi = np.clip(hi + ui, lbi, ubi)
         ze = np.clip(he + ue, lbe, ube)
+        ze = np.where(free, xe, ze)
         ui = ui + hi - zi
-        ue = ue + he - ze
+        ue = np.where(free, 0.0, ue + he - ze)
         r_prim = max(np.abs(xi - zi).max(initial=0.0), np.abs(xe - ze).max(initial=0.0))
         r_dual = max(np.abs(zi - zi_old).max(initial=0.0), np.abs(ze - ze_old).max(initial=0.0))
         if r_prim < tol and r_dual < tol:

@@ -182,11 +182,12 @@ def reprojection_error(basis: LandmarkBasis, identity, expression, cams: OrthoCa
 
 
 def adaptive_smooth(cams: OrthoCameras, weight: np.ndarray, segment: np.ndarray, X: np.ndarray,
-                    s: FitSettings) -> OrthoCameras:
+                    s: FitSettings, chosen_frames: dict | None = None) -> OrthoCameras:
     """Per segment, the strongest camera smoothing (<= ``camera_smoothing_frames``)
     whose mean displacement of the shape points X ((L, 3) or (F, L, 3)) stays within
     ``camera_smoothing_budget_cm``. Frames with zero weight always take the smoothed
-    (interpolated) camera of the weakest candidate."""
+    (interpolated) camera of the weakest candidate. ``chosen_frames``: if given, filled
+    with segment id -> the smoothing (frames) chosen for it (0: none)."""
     h_max = float(s.camera_smoothing_frames)
     cands = [h for h in (3.0, 2.0, 1.0, 0.5) if h <= h_max] or [h_max]
     X = np.broadcast_to(X, (len(cams),) + X.shape[-2:])
@@ -206,6 +207,8 @@ def adaptive_smooth(cams: OrthoCameras, weight: np.ndarray, segment: np.ndarray,
             if not use.any() or d[use].mean() <= s.camera_smoothing_budget_cm:
                 chosen.scale[fr], chosen.rotation[fr], chosen.translation[fr] = sm.scale[fr], sm.rotation[fr], sm.translation[fr]
                 done[fr] = True
+                if chosen_frames is not None:
+                    chosen_frames[int(sid)] = h
     return chosen
 
 
@@ -246,7 +249,7 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
     ww = ww * (s.effective_points / max(ww.sum(1).max(), 1e-12)) / s.landmark_sigma_cm ** 2
     lbe, ube = expression_bounds[:, 0].astype(np.float64), expression_bounds[:, 1].astype(np.float64)
     frame_ok = ww.sum(1) > 0
-    total = s.init_rounds + s.refine_rounds + 1
+    total = s.init_rounds + s.refine_rounds + 1 + max(0, s.joint_iterations)
     step = 0
 
     # --- camera initialisation: rigid shape over the clip (thesis 3.3.2) ---------
@@ -266,7 +269,8 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
         x0 = np.concatenate([ident, e_rigid])
         step += 1
         report(progress, step, total, "camera initialisation")
-    cams = adaptive_smooth(cams, np.where(ok & frame_ok, 1.0, 0.0), sg, basis.points(ident, e_rigid), s)
+    seg_h: dict = {}
+    cams = adaptive_smooth(cams, np.where(ok & frame_ok, 1.0, 0.0), sg, basis.points(ident, e_rigid), s, seg_h)
 
     # --- whole-video bounded least squares, alternating with camera refits -------
     split = _split_weights(ww)
@@ -302,7 +306,27 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
             break
         X = basis.points(xi, xe)
         cams, ok = fit_cameras(X, o, ww, iterations=2, init=cams)
-        cams = adaptive_smooth(cams, np.where(ok & frame_ok, 1.0, 0.0), sg, basis.points(xi, xe), s)
+        seg_h = {}
+        cams = adaptive_smooth(cams, np.where(ok & frame_ok, 1.0, 0.0), sg, basis.points(xi, xe), s, seg_h)
+
+    # --- joint Gauss-Newton on cameras, identity and expressions -----------------
+    if s.joint_iterations > 0:
+        from core.fitting.joint_refine import JointProblem
+        # same expression smoothing weight as the last bounded solve (curv: its data curvature)
+        # camera smoothing per segment: at most what the spline's displacement budget
+        # allowed there (hand-held shake is real motion the fit must follow)
+        cam_h = np.array([min(s.joint_camera_smoothing_frames, seg_h.get(int(g), 0.0)) for g in sg])
+        prob = JointProblem(basis, o, ww, sg, lbe, ube, s, s.expression_smoothing_frames ** 4 * curv, cam_h)
+        jduals = None
+        cams = prob.to_centred(cams)
+        for _ in range(s.joint_iterations):
+            check(cancel)
+            cams, xi, xe, info = prob.step(cams, xi, xe, jduals)
+            jduals = info.pop("duals")
+            infos.append(info)
+            step += 1
+            report(progress, step, total, "joint refinement")
+        cams = prob.from_centred(cams)
 
     # --- scatter back to all F frames; unfitted frames copy the nearest fitted one
     nearest = idx[np.clip(np.searchsorted(idx, np.arange(F)), 0, idx.size - 1)]
