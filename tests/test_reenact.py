@@ -152,7 +152,7 @@ def test_lost_face_holds_last_parameters_and_recovers(model, portrait, source_cl
 def test_warp_extension_is_smooth_and_follows_the_head(model):
     from core.camera import FRONTAL, euler_to_matrix, project
     from core.reenact.render import warp_triangles
-    from core.reenact.warp import dense_warp, rigid_backward_affine
+    from core.reenact.warp import WarpSettings, dense_warp, rigid_backward_affine
 
     V = model.mean.astype(np.float64)
     tri = warp_triangles(model)
@@ -160,7 +160,9 @@ def test_warp_extension_is_smooth_and_follows_the_head(model):
     dcam = (12.6, euler_to_matrix(0.25, 0.1, 0.15), np.array([270.0, 262.0]))
     tgt = project(V, *tcam)
     drv = project(V, *dcam)
-    w = dense_warp(drv, tgt, tri, (512, 512), rigid=rigid_backward_affine(tcam, dcam))
+    # the fades alone (the face's own motion faded into the surroundings, no occlusion)
+    w = dense_warp(drv, tgt, tri, (512, 512), rigid=rigid_backward_affine(tcam, dcam),
+                   settings=WarpSettings(occlusion=False))
     d = w.displacement
     assert np.isfinite(d).all()
     # on the face the map lands on the same surface point: the nose tip goes to the nose tip
@@ -172,11 +174,80 @@ def test_warp_extension_is_smooth_and_follows_the_head(model):
     off = ~w.covered
     import cv2
     ring = cv2.dilate(w.covered.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & off
-    assert grad[off & ~ring].max() < 1.0  # below 1 the map cannot fold
+    # the map never folds: its Jacobian determinant stays positive off the face
+    det = (1 + gy[1]) * (1 + gx[0]) - gy[0] * gx[1]
+    assert det[off & ~ring].min() > 0.1
+    assert np.percentile(grad[off & ~ring], 99) < 1.0
     # and fades to no motion far from the face (the corners stay put)
     assert np.abs(d[:8, :8]).max() < 0.5 and np.abs(d[-8:, -8:]).max() < 0.5
     # near the face, the surroundings move with the head (hair, ears)
     assert np.hypot(*d[250, 256 + 140]) > 3.0
+
+
+def test_occlusion_uncovered_background_comes_from_beside_the_face(model):
+    """The face slides over the background: nothing off the driven face shows the target's face."""
+    import cv2
+
+    from core.camera import FRONTAL, euler_to_matrix, project
+    from core.reenact.render import warp_triangles
+    from core.reenact.warp import WarpSettings, dense_warp, rigid_backward_affine
+
+    V = model.mean.astype(np.float64)
+    tri = warp_triangles(model)
+    tcam = (12.0, FRONTAL, np.array([256.0, 250.0]))
+    dcam = (12.0, euler_to_matrix(0.3, 0.0, 0.0), np.array([236.0, 250.0]))  # turns and moves left
+    tgt, drv = project(V, *tcam), project(V, *dcam)
+    rig = rigid_backward_affine(tcam, dcam)
+
+    def hull(p):
+        m = np.zeros((512, 512), np.uint8)
+        cv2.fillConvexPoly(m, cv2.convexHull(np.round(p[np.unique(tri), :2]).astype(np.int32)), 1)
+        return m.astype(bool)
+
+    out_face, tgt_face = hull(drv), hull(tgt)
+    ghost = {}
+    for occ in (False, True):
+        w = dense_warp(drv, tgt, tri, (512, 512), rigid=rig, settings=WarpSettings(occlusion=occ))
+        assert np.isfinite(w.map).all()
+        xi = np.clip(np.round(w.map[..., 0]).astype(int), 0, 511)
+        yi = np.clip(np.round(w.map[..., 1]).astype(int), 0, 511)
+        # eroded by a pixel: rounding on the outlines themselves does not count
+        inner_tgt = cv2.erode(tgt_face.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        near_face = cv2.dilate(out_face.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        ghost[occ] = int((~near_face & inner_tgt[yi, xi]).sum())
+        x, y = np.round(drv[4, :2]).astype(int)
+        assert np.hypot(*(w.map[y, x] - tgt[4, :2])) < 1.5  # the face itself is unchanged
+        assert np.abs(w.displacement[:8, :8]).max() < 0.5
+    assert ghost[False] > 200  # without it a band of the old face shows beside the new one
+    assert ghost[True] == 0
+
+
+def test_synthesized_mouth_takes_the_targets_colours(model):
+    from core.reenact.fill import lip_colour, synthesize_mouth
+    from core.camera import FRONTAL, project
+
+    pts = model.embedded_points(project(model.mean.astype(np.float64), 10.0, FRONTAL, np.array([200.0, 200.0])))
+    pts = pts[:, :2].copy()
+    # open the mouth: the lower lip and jaw points below the mouth corners move down
+    mouth_y = pts[[78, 308], 1].mean()
+    lower = (pts[:, 1] > mouth_y + 0.5) & (np.abs(pts[:, 0] - 200) < 40)
+    pts[lower, 1] += 12.0
+    img = np.full((400, 400, 3), (200, 150, 120), np.uint8)  # warm skin
+    outer = pts[[61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185]]
+    import cv2
+    cv2.fillPoly(img, [np.round(outer).astype(np.int32)], (170, 60, 70))  # red lips
+    lip = lip_colour(img, pts)
+    assert lip is not None and np.abs(lip - (170, 60, 70)).max() < 25
+    x0, y0 = np.floor(outer.min(0)).astype(int) - 3
+    x1, y1 = np.ceil(outer.max(0)).astype(int) + 3
+    roi = (x0, y0, x1, y1)
+    m = synthesize_mouth(pts, roi, np.array([200.0, 150.0, 120.0]), lip)
+    assert m.shape == (y1 - y0, x1 - x0, 3) and np.isfinite(m).all()
+    mid = (pts[13] + pts[14]) / 2 - roi[:2]
+    cavity = m[int(mid[1]) + 2, int(mid[0])]
+    assert cavity.max() < 170 and cavity[0] > cavity[1] and cavity[0] > cavity[2]  # a dark red, from the lips
+    teeth = m[int(pts[13, 1] - roi[1]) + 1, int(pts[13, 0] - roi[0])]
+    assert teeth.mean() > cavity.mean() + 40 and teeth[0] >= teeth[2]  # warm white, never cyan
 
 
 def test_reenact_command_keeps_audio(tmp_path):

@@ -48,13 +48,39 @@ def _roi(polygon: np.ndarray, size: tuple[int, int], margin: int) -> tuple[int, 
     return x0, y0, x1, y1
 
 
-def synthesize_mouth(points: np.ndarray, roi: tuple[int, int, int, int], skin: np.ndarray) -> np.ndarray:
+#: MediaPipe's outer lip contour (closed loop)
+OUTER_LIPS = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
+
+
+def lip_colour(image: np.ndarray, points: np.ndarray) -> np.ndarray | None:
+    """Median RGB (3,) float of the lips (between the outer and inner lip contours of the
+    478 points, pixels) in ``image`` (H, W, 3) uint8; None when the lips cover no pixel."""
+    outer = points[list(OUTER_LIPS), :2]
+    roi = _roi(outer, image.shape[:2], margin=1)
+    if roi is None:
+        return None
+    x0, y0, x1, y1 = roi
+    m = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(m, [np.round((outer - [x0, y0]) * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+    inner = points[list(INNER_LIPS), :2] - [x0, y0]
+    cv2.fillPoly(m, [np.round(inner * 16).astype(np.int32)], 0, lineType=cv2.LINE_8, shift=4)
+    # the lips' own edge pixels are mixed with skin and the crease: erode by a pixel
+    m = cv2.erode(m, np.ones((3, 3), np.uint8)) if m.sum() > 40 else m
+    px = image[y0:y1, x0:x1][m > 0]
+    return np.median(px, axis=0).astype(np.float64) if len(px) else None
+
+
+def synthesize_mouth(points: np.ndarray, roi: tuple[int, int, int, int], skin: np.ndarray,
+                     lips: np.ndarray | None = None) -> np.ndarray:
     """A shaded mouth cavity with teeth bands in the ROI (h, w, 3) float32, RGB 0-255.
 
-    points: the driven 478 points (output pixels); skin: (3,) mean face colour.
-    The cavity is dark and slightly red, darker in the middle of the opening; the
-    upper teeth hang from the upper inner lip, the lower teeth show above the lower
-    lip only when the mouth is wide open. Teeth darken towards the mouth corners.
+    points: the driven 478 points (output pixels); skin: (3,) mean face colour; lips: (3,)
+    the target's lip colour (None: derived from skin). Every colour comes from the target's
+    own face, so the cavity matches its lighting and white balance: the cavity is the lip
+    colour in shadow (darkest at the back, the top of the opening), a tongue-coloured lower
+    part once the jaw drops, an upper (and, wide open, a lower) teeth band whose white is
+    tinted by the skin (a neutral white reads as cyan next to warm skin). Teeth darken
+    towards the mouth corners.
     """
     x0, y0, x1, y1 = roi
     p = points[:, :2] - [x0, y0]
@@ -81,23 +107,38 @@ def synthesize_mouth(points: np.ndarray, roi: tuple[int, int, int, int], skin: n
     v_up, v_lo = curve(upper), curve(lower)
     gap = np.maximum(v_lo - v_up, 1e-3)
     opening = float(np.linalg.norm(lo_mid - up_mid))
-    lum = float(np.clip(skin.mean() / 150.0, 0.5, 1.2))
-    cavity = np.array([92.0, 38.0, 40.0]) * lum
-    depth = 1.0 - 0.55 * np.exp(-((v - (v_up + v_lo) / 2) / (0.35 * gap)) ** 2 - (u / 0.7) ** 2)
-    img = cavity[None, None] * depth[..., None]
-    teeth = np.array([226.0, 214.0, 192.0]) * min(lum, 1.0)
-    side = np.clip(1.0 - 0.75 * np.abs(u) ** 2, 0.15, 1.0)
+    skin = np.asarray(skin, np.float64)
+    lip = np.asarray(lips, np.float64) if lips is not None else skin * np.array([1.0, 0.75, 0.78])
+    # relative position in the opening: 0 at the upper inner lip, 1 at the lower one
+    f = np.clip((v - v_up) / gap, 0.0, 1.0)
+    # the cavity: lip colour in shadow, darkest in the upper middle (the back of the mouth),
+    # lighter towards the lower lip where the tongue rests, never darker than a shadow of
+    # the lips (no black hole, no dark ring against the lips)
+    shade = 0.34 + 0.22 * f + 0.12 * np.abs(u) ** 2
+    tongue = smoothstep((opening / width - 0.08) / 0.15) * smoothstep((f - 0.45) / 0.4)
+    shade = shade + tongue * 0.2
+    img = lip[None, None] * shade[..., None]
+    # teeth inside a mouth are lit through the lips: an ivory warmed by the lip colour
+    teeth = 0.75 * np.array([236.0, 228.0, 212.0]) * float(np.clip(skin.mean() / 165.0, 0.45, 1.0)) + 0.25 * lip
+    side = np.clip(1.0 - 0.8 * np.abs(u) ** 2, 0.2, 1.0)
     # faint seams between teeth (about 8 show across a mouth), centred on the midline
     phase = u * 4.0
-    side = side * (1.0 - 0.18 * np.exp(-((phase - np.round(phase)) / 0.05) ** 2))
-    # upper incisors are ~1 cm tall, a mouth ~5 cm wide: they fill most of a smile's opening
-    t_up = np.clip(min(0.2 * width, 0.6 * opening), 1.0, None)
+    side = side * (1.0 - 0.12 * np.exp(-((phase - np.round(phase)) / 0.05) ** 2))
+    # upper incisors are ~1 cm tall, a mouth ~5 cm wide; inside an open mouth they show as
+    # a band under the upper lip, partly in the lip's shadow
+    t_up = np.clip(min(0.14 * width, 0.4 * opening), 1.0, None)
     a_up = smoothstep((t_up - (v - v_up)) / 1.5) * (v >= v_up - 1)
-    img = img * (1 - a_up[..., None]) + (teeth * side[..., None]) * a_up[..., None]
+    lit = (0.85 + 0.15 * smoothstep((v - v_up) / max(t_up, 1.0)))[..., None]  # lip shadow on top
+    img = img * (1 - a_up[..., None]) + (teeth * side[..., None] * lit) * a_up[..., None]
     if opening > 0.12 * width:  # the lower teeth show once the jaw drops a little
-        t_lo = min(0.14 * width, 0.3 * opening) * smoothstep((opening / width - 0.12) / 0.1)
+        t_lo = min(0.1 * width, 0.22 * opening) * smoothstep((opening / width - 0.12) / 0.1)
         a_lo = smoothstep((t_lo - (v_lo - v)) / 1.5) * (v <= v_lo + 1)
-        img = img * (1 - a_lo[..., None]) + (teeth * 0.85 * side[..., None]) * a_lo[..., None]
+        img = img * (1 - a_lo[..., None]) + (teeth * 0.8 * side[..., None]) * a_lo[..., None]
+    # just outside the opening: the lips' own colour. The fill reaches a pixel beyond the inner
+    # lip line to cover the target's lip crease, which the warp stretches along that line
+    # (otherwise a dark ring around the opened mouth)
+    outside = np.clip(np.maximum(v_up - v, v - v_lo) + 0.5, 0.0, 1.0)[..., None]
+    img = img * (1 - outside) + lip[None, None] * outside
     return img.astype(np.float32)
 
 
@@ -161,7 +202,8 @@ def fill_mouth(out: np.ndarray, driven_points: np.ndarray, target_points: np.nda
     if roi is None:
         return
     x0, y0, x1, y1 = roi
-    mask = feathered_polygon_mask(lips - [x0, y0], (y1 - y0, x1 - x0), feather=0.8) * alpha_open
+    mask = feathered_polygon_mask(lips - [x0, y0], (y1 - y0, x1 - x0), feather=0.8)
+    mask = cv2.dilate(mask, np.ones((3, 3), np.uint8)) * alpha_open  # one pixel over the lip line
     sample = bank.pick(mouth_opening(driven_points)) if bank is not None else None
     if sample is not None and sample.opening > mouth_opening(target_points) + 0.5 * MOUTH_RAMP:
         A, _ = cv2.estimateAffine2D(sample.points.astype(np.float32), (lips - [x0, y0]).astype(np.float32),
@@ -176,7 +218,7 @@ def fill_mouth(out: np.ndarray, driven_points: np.ndarray, target_points: np.nda
         fx1, fy1 = face.max(0).astype(int)
         skin = target_frame[fy0:fy1, fx0:fx1].reshape(-1, 3).mean(0) if fy1 > fy0 and fx1 > fx0 \
             else np.array([150.0, 120.0, 100.0])
-        fill = synthesize_mouth(driven_points, roi, skin)
+        fill = synthesize_mouth(driven_points, roi, skin, lip_colour(target_frame, target_points))
     region = out[y0:y1, x0:x1].astype(np.float32)
     out[y0:y1, x0:x1] = np.clip(region + mask[..., None] * (fill - region) + 0.5, 0, 255).astype(np.uint8)
 

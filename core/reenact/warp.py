@@ -7,11 +7,16 @@ mesh. Triangle ids come from a small painter's-algorithm rasteriser (OpenCV
 interpolation inside a triangle is the triangle's affine map, so the dense map is
 one 2x3 matrix per triangle applied to the covered pixels.
 
-Beyond the face the displacement (map - pixel) is extended by push-pull
-interpolation (a multi-scale membrane fill from the face's boundary values) and
-faded to zero with a smoothstep over ``falloff`` face sizes, so hair, ears and neck
-follow the head near the face and the far background stays still, with no
-tearing. What the target never showed is filled afterwards: the mouth interior
+Beyond the face the displacement (map - pixel) has two parts: the head's rigid
+motion (faded to zero over ``falloff`` face sizes, never faster than the fold guard
+allows, so hair, ears and neck near the face follow the head without tearing) and
+the face's own non-rigid remainder (push-pull interpolation, a multi-scale membrane
+fill from the face's boundary values, faded over ``detail_falloff``). With
+``occlusion`` the face slides over its surroundings: the remainder fades fast, and
+output pixels off the driven face that would sample the target's face (uncovered
+background: otherwise a second, old copy of the face's edge) sample just beside the
+target's face instead. On the self-reenactment clips hair beside the face mostly
+stays put while the face moves, which is what this models. What the target never showed is filled afterwards: the mouth interior
 (``core.reenact.fill``) and the iris moved for gaze.
 
 Conventions: pixels, origin top-left, x right, y down; images RGB uint8 (H, W, 3);
@@ -32,10 +37,16 @@ class WarpSettings:
     """falloff: distance beyond the face (in face sizes) over which motion fades to zero.
     work_scale: the extension is computed at 1/work_scale resolution (it is smooth)."""
 
-    falloff: float = 0.3
+    falloff: float = 0.15
     #: distance (face sizes) over which the face's non-rigid motion fades into the rigid head motion
     detail_falloff: float = 0.1
     work_scale: int = 4
+    #: the fades are never shorter than this many times the motion they fade (a fade over D
+    #: of a motion m stretches by up to 1.5 m / D: above 1.5 the map cannot fold)
+    fold_guard: float = 2.0
+    #: the face slides over hair and background: its own (non-rigid) motion is not faded
+    #: into them with a fold guard; what it uncovers is filled from beside the target's face
+    occlusion: bool = True
     mouth_fill: bool = True
     gaze: bool = True
 
@@ -181,7 +192,7 @@ def dense_warp(driven: np.ndarray, target: np.ndarray, triangles: np.ndarray, si
     corners = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [lo[0], hi[1]], [hi[0], hi[1]]])
     m_rig = 0.0 if rigid is None else float(np.abs(corners @ rigid[:, :2].T + rigid[:, 2] - corners).max())
     m_all = m_rig + float(np.abs(target[:, :2] - driven[:, :2]).max())
-    reach = max(s.falloff, s.detail_falloff) * face_size(hull_src) + 2.5 * 1.5 * m_all + 4 * s.work_scale + 4
+    reach = max(s.falloff, s.detail_falloff) * face_size(hull_src) + s.fold_guard * 1.5 * m_all + 4 * s.work_scale + 4
     x0, y0 = (max(int(np.floor(v - reach)), 0) for v in lo)
     x1, y1 = min(int(np.ceil(hi[0] + reach)) + 1, W), min(int(np.ceil(hi[1] + reach)) + 1, H)
     disp = np.zeros((H, W, 2), np.float32)
@@ -197,8 +208,9 @@ def dense_warp(driven: np.ndarray, target: np.ndarray, triangles: np.ndarray, si
                                    hull_src - off, s, rig)
         disp[y0:y1, x0:x1] = d
         covered[y0:y1, x0:x1] = c
-    gx, gy = _grid(H, W)
-    mp = np.stack([gx + disp[..., 0], gy + disp[..., 1]], axis=-1)
+    # the map is the pixel grid everywhere but in the box
+    mp = _grid_xy(H, W).copy()
+    mp[y0:y1, x0:x1] += disp[y0:y1, x0:x1]
     return DenseWarp(map=mp, covered=covered, displacement=disp, box=(x0, y0, x1, y1))
 
 
@@ -208,15 +220,23 @@ def _dense_displacement(driven, target, triangles, size, hull_src, s: WarpSettin
     ids = rasterize_triangle_ids(driven, triangles, size)
     covered = ids >= 0
     A = triangle_affines(driven[:, :2].astype(np.float64), target[:, :2].astype(np.float64), triangles)
-    flat = np.flatnonzero(covered)  # covered pixels, row-major
-    ys, xs = np.divmod(flat, W)
-    Ai = A.astype(np.float32)[ids.ravel()[flat]]
-    xf, yf = xs.astype(np.float32), ys.astype(np.float32)
-    inner = np.empty((flat.size, 2), np.float32)
-    inner[:, 0] = Ai[:, 0, 0] * xf + Ai[:, 0, 1] * yf + Ai[:, 0, 2] - xf
-    inner[:, 1] = Ai[:, 1, 0] * xf + Ai[:, 1, 1] * yf + Ai[:, 1, 2] - yf
+    # dense over the mesh's bounding box (contiguous arrays, no gather/scatter of covered
+    # pixels): uncovered pixels take an extra identity affine, i.e. zero displacement
+    T = len(A)
+    A6 = np.empty((T + 1, 6), np.float32)
+    A6[:T] = A.reshape(T, 6)
+    A6[T] = (1, 0, 0, 0, 1, 0)
+    mx0, my0 = (int(v) for v in np.clip(np.floor(driven[:, :2].min(0)).astype(int) - 1, 0, [W, H]))
+    mx1, my1 = (int(v) for v in np.clip(np.ceil(driven[:, :2].max(0)).astype(int) + 2, 0, [W, H]))
     disp = np.zeros((H, W, 2), np.float32)
-    disp.reshape(-1, 2)[flat] = inner
+    if mx1 > mx0 and my1 > my0:
+        sub = (slice(my0, my1), slice(mx0, mx1))
+        coef = A6[np.where(covered[sub], ids[sub], T)]  # (h, w, 6)
+        gx, gy = _grid(H, W)
+        gx, gy = gx[sub], gy[sub]
+        d = disp[sub]
+        d[..., 0] = coef[..., 0] * gx + coef[..., 1] * gy + coef[..., 2] - gx
+        d[..., 1] = coef[..., 3] * gx + coef[..., 4] * gy + coef[..., 5] - gy
 
     # extension: at low resolution, then upsampled (the field is smooth there)
     k = max(int(s.work_scale), 1)
@@ -237,30 +257,87 @@ def _dense_displacement(driven, target, triangles, size, hull_src, s: WarpSettin
     dist = cv2.distanceTransform((1 - inside).astype(np.uint8), cv2.DIST_L2, 3) * k
     size_px = max(face_size(hull_src), 1.0)
     # a fade over distance D of a motion of size m stretches by up to 1.5 m / D (smoothstep's
-    # steepest slope): keep D >= 2.5 m so the map never folds (no tearing, no doubled hair)
+    # steepest slope): keep D >= fold_guard * m so the map never folds (no tearing, no doubled hair)
     near = cv2.dilate(inside, np.ones((3, 3), np.uint8)).astype(bool)
     m_rigid = float(np.linalg.norm(rig_small[near], axis=-1).max()) if near.any() else 0.0
     m_detail = float(np.linalg.norm(filled[near], axis=-1).max()) if near.any() else 0.0
-    fade_rigid = 1.0 - smoothstep(dist / max(s.falloff * size_px, 2.5 * m_rigid, 1.0))
-    fade_detail = 1.0 - smoothstep(dist / max(s.detail_falloff * size_px, 2.5 * m_detail, 1.0))
+    fade_rigid = 1.0 - smoothstep(dist / max(s.falloff * size_px, s.fold_guard * m_rigid, 1.0))
+    guard_detail = 0.0 if s.occlusion else s.fold_guard
+    fade_detail = 1.0 - smoothstep(dist / max(s.detail_falloff * size_px, guard_detail * m_detail, 1.0))
     ext_small = rig_small * fade_rigid[..., None] + filled * fade_detail[..., None]
     ext = cv2.resize(ext_small, (W, H), interpolation=cv2.INTER_LINEAR)
     if k > 1:
         # the low-resolution field is blurred at the face's edge: carry the exact edge values
         # a few pixels out (normalised convolution, two box passes) so the map is continuous there
-        ext_flat = ext.reshape(-1, 2)
-        mism = np.zeros((H, W, 2), np.float32)
-        mism.reshape(-1, 2)[flat] = inner - ext_flat[flat]
-        cov = covered.astype(np.float32)
-        box = (4 * k + 1, 4 * k + 1)
-        num = cv2.blur(cv2.blur(mism, box), box)
-        den = cv2.blur(cv2.blur(cov, box), box)
-        edge = cv2.distanceTransform((~covered).astype(np.uint8), cv2.DIST_L2, 3)
-        band = np.flatnonzero((edge < 4.0 * k) & ~covered)  # only a thin ring needs it
-        wgt = (1.0 - smoothstep(edge.ravel()[band] / (4.0 * k))) / np.maximum(den.ravel()[band], 1e-3)
-        ext_flat[band] += num.reshape(-1, 2)[band] * wgt[:, None]
-    ext.reshape(-1, 2)[flat] = inner
+        # all of it happens within 4k of covered pixels: work in the mesh's box plus a margin
+        # (zero borders: outside that box the blurred values are exactly zero anyway)
+        r = 4 * k + 2
+        bx0, by0, bx1, by1 = max(mx0 - r, 0), max(my0 - r, 0), min(mx1 + r, W), min(my1 + r, H)
+        if bx1 > bx0 and by1 > by0:
+            sub = (slice(by0, by1), slice(bx0, bx1))
+            cov = covered[sub]
+            e = ext[sub]
+            # mismatch (2 channels) and coverage (1) blurred together: one filter call per pass
+            acc = np.empty(cov.shape + (3,), np.float32)
+            acc[..., 2] = cov
+            acc[..., :2] = (disp[sub] - e) * acc[..., 2:]
+            box = (4 * k + 1, 4 * k + 1)
+            acc = cv2.blur(cv2.blur(acc, box, borderType=cv2.BORDER_CONSTANT), box, borderType=cv2.BORDER_CONSTANT)
+            edge = cv2.distanceTransform((~cov).astype(np.uint8), cv2.DIST_L2, 3)
+            band = (edge < 4.0 * k) & ~cov  # only a thin ring needs it
+            acc_band = acc[band]
+            wgt = (1.0 - smoothstep(edge[band] / (4.0 * k))) / np.maximum(acc_band[:, 2], 1e-3)
+            e[band] += acc_band[:, :2] * wgt[:, None]
+    m = (slice(my0, my1), slice(mx0, mx1))
+    np.copyto(ext[m], disp[m], where=covered[m][..., None])
+    if s.occlusion:
+        _fill_uncovered(ext, driven, target, triangles)
     return ext, covered
+
+
+def _fill_uncovered(ext: np.ndarray, driven: np.ndarray, target: np.ndarray, triangles: np.ndarray) -> None:
+    """Where an output pixel off the driven face would sample the target's face (the face
+    moved away and uncovered what was behind it), sample just beside the target's face
+    instead: the nearest pixel outside its outline, 1.5 px further out. ext (H, W, 2) is
+    the displacement, changed in place; driven/target (N, 3) screen vertices; triangles
+    (T, 3) the warped ones (their vertices' convex hulls are the faces' outlines).
+    Without it the output shows a second, old copy of the face's edge there.
+    """
+    H, W = ext.shape[:2]
+    used = np.unique(triangles)
+    out_face = np.zeros((H, W), np.uint8)
+    cv2.fillConvexPoly(out_face, cv2.convexHull(np.round(driven[used, :2] * 16).astype(np.int32)), 1,
+                       lineType=cv2.LINE_8, shift=4)
+    tgt_face = np.zeros((H, W), np.uint8)
+    cv2.fillConvexPoly(tgt_face, cv2.convexHull(np.round(target[used, :2] * 16).astype(np.int32)), 1,
+                       lineType=cv2.LINE_8, shift=4)
+    ys, xs = np.nonzero(tgt_face.any(1))[0], np.nonzero(tgt_face.any(0))[0]
+    if ys.size == 0:
+        return
+    # only output pixels within the largest displacement of the target's face can sample it,
+    # and the nearest outside pixels are within a pixel of its box: work in those boxes
+    m = int(np.ceil(np.abs(ext).max())) + 2
+    tx0, ty0, tx1, ty1 = max(xs[0] - 2, 0), max(ys[0] - 2, 0), min(xs[-1] + 3, W), min(ys[-1] + 3, H)
+    ox0, oy0, ox1, oy1 = max(tx0 - m, 0), max(ty0 - m, 0), min(tx1 + m, W), min(ty1 + m, H)
+    gx, gy = _grid(H, W)
+    gx, gy = gx[oy0:oy1, ox0:ox1], gy[oy0:oy1, ox0:ox1]
+    e = ext[oy0:oy1, ox0:ox1]
+    sx, sy = gx + e[..., 0], gy + e[..., 1]
+    xi = np.clip(np.round(sx).astype(np.int32), 0, W - 1)
+    yi = np.clip(np.round(sy).astype(np.int32), 0, H - 1)
+    hit = (out_face[oy0:oy1, ox0:ox1] == 0) & (tgt_face[yi, xi] > 0)
+    t = tgt_face[ty0:ty1, tx0:tx1]
+    if not hit.any() or t.all():
+        return
+    # nearest pixel outside the target's face for every pixel inside it
+    _, lab = cv2.distanceTransformWithLabels(t, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL)
+    ey, ex = np.nonzero(t == 0)  # labels number these zero pixels in raster order, from 1
+    l = lab[yi[hit] - ty0, xi[hit] - tx0] - 1
+    qx, qy = (ex[l] + tx0).astype(np.float32), (ey[l] + ty0).astype(np.float32)
+    vx, vy = qx - sx[hit], qy - sy[hit]
+    n = np.maximum(np.hypot(vx, vy), 1e-3)
+    e[hit, 0] = qx + 1.5 * vx / n - gx[hit]
+    e[hit, 1] = qy + 1.5 * vy / n - gy[hit]
 
 
 _GRIDS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
@@ -273,6 +350,20 @@ def _grid(H: int, W: int) -> tuple[np.ndarray, np.ndarray]:
         gx, gy = np.meshgrid(np.arange(W, dtype=np.float32), np.arange(H, dtype=np.float32))
         gx.flags.writeable = gy.flags.writeable = False
         g = _GRIDS.setdefault((H, W), (gx, gy))
+    return g
+
+
+_GRIDS_XY: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _grid_xy(H: int, W: int) -> np.ndarray:
+    """(H, W, 2) float32 pixel coordinates (x, y), cached per size (read-only: copy it)."""
+    g = _GRIDS_XY.get((H, W))
+    if g is None:
+        gx, gy = _grid(H, W)
+        g = np.stack([gx, gy], -1)
+        g.flags.writeable = False
+        g = _GRIDS_XY.setdefault((H, W), g)
     return g
 
 
