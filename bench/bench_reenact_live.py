@@ -33,13 +33,9 @@ SHARED = REPO.parent / "shared" / "data"
 
 
 def tracker_throughput(path: Path, n: int = 150) -> float:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while len(frames) < n:
-        ok, f = cap.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
+    from core.video import read_clip
+
+    frames, _ = read_clip(str(path), n)
     with FaceTracker(smooth=True) as tr:
         tr.process(frames[0], 0)
         t = time.perf_counter()

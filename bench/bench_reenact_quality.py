@@ -50,16 +50,9 @@ CACHE = REPO / "out" / "cache"
 
 
 def read_clip(path: Path, n: int) -> tuple[list[np.ndarray], float]:
-    cap = cv2.VideoCapture(str(path))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    frames = []
-    while len(frames) < n:
-        ok, f = cap.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
-    cap.release()
-    return frames, fps
+    from core.video import read_clip as _read
+
+    return _read(str(path), n)
 
 
 def cached_track(key: str, make) -> TrackResult:

@@ -27,18 +27,9 @@ def _read_rgb(path):
 
 
 def _clip(name: str, n: int):
-    import cv2
+    from core.video import read_clip
 
-    cap = cv2.VideoCapture(str(shared_path("data", "videos", f"{name}.mp4")))
-    frames = []
-    while len(frames) < n:
-        ok, f = cap.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
-    fps = cap.get(cv2.CAP_PROP_FPS)
-    cap.release()
-    return frames, fps
+    return read_clip(str(shared_path("data", "videos", f"{name}.mp4")), n)
 
 
 @pytest.fixture(scope="module")

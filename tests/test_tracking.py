@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from core.video import read_clip
 from conftest import REPO, shared_path
 from core.errors import NoFaceError
 from core.tracking import TrackResult, track_frames, track_image
@@ -31,15 +32,7 @@ def read_rgb(path) -> np.ndarray:
 
 
 def decode(path, n: int) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while len(frames) < n:
-        ok, f = cap.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
-    cap.release()
-    return frames
+    return read_clip(str(path), n)[0]
 
 
 def read_pts(path) -> np.ndarray:

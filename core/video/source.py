@@ -460,3 +460,13 @@ def open_source(spec, fps: Optional[float] = None, **live_options) -> VideoSourc
                      f"({', '.join(e.lstrip('.') for e in VIDEO_EXTS)}), an image "
                      f"({', '.join(e.lstrip('.') for e in IMAGE_EXTS)}), a folder of images, "
                      f"or webcam:N")
+
+
+def read_clip(spec, count: int | None = None) -> tuple[list[np.ndarray], float]:
+    """The first ``count`` frames (all when None) of a video, image or folder, in memory.
+
+    Returns (frames, fps): a list of (H, W, 3) uint8 RGB arrays. For short clips only
+    (tests, benchmarks, a reenactment target): streaming code uses ``frames()``.
+    """
+    with open_source(spec) as src:
+        return [f for _, f in src.frames(0, count)], float(src.fps)
