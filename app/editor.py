@@ -1,8 +1,9 @@
 """The expression editor's document and machinery (no widgets): the edit state with undo,
 the off-thread preview renderer and the reconstruct job function.
 
-- :func:`reconstruct_clip` tracks (unless a track is given) and fits a clip; it is the
-  function the Reconstruct action runs in the app's worker.
+- :func:`reconstruct_clip` (defined in :mod:`app.process_jobs`, re-exported) tracks
+  (unless a track is given) and fits a clip; the Reconstruct action runs it in the
+  app's worker process.
 - :class:`EditorDocument` holds the reconstruction, the model and the
   :class:`~core.edits.ExpressionEdits`; every change goes through its QUndoStack as an
   :class:`EditCommand` holding before/after snapshots (the edits are small), and a
@@ -19,42 +20,12 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
+# the reconstruct job runs in a worker process, so it lives in the Qt-free app.process_jobs
+from app.process_jobs import TRACK_SHARE, reconstruct_clip  # noqa: F401 (re-exported)
 from core.edits import EditedFrameRenderer, EditRange, ExpressionEdits
 from core.edits.export import model_bounds
-from core.jobs import CancelToken, ProgressFn, report
 
 log = logging.getLogger(__name__)
-
-#: share of the Reconstruct progress bar given to tracking (the rest is fitting)
-TRACK_SHARE = 0.4
-
-
-def reconstruct_clip(path: str, model_spec: str = "builtin", track=None, max_frames: int | None = None,
-                     progress: ProgressFn | None = None, cancel: CancelToken | None = None):
-    """Track ``path`` (unless ``track`` is given) and fit the model over the whole clip.
-
-    Returns (TrackResult, Reconstruction). Progress runs 0..1000 over both stages.
-    """
-    from core.fitting import reconstruct
-    from core.model.registry import load_model
-    from core.tracking import track_video
-
-    total = 1000
-
-    def scaled(start: float, span: float, label: str):
-        def fn(done: int, sub_total: int, message: str = "") -> None:
-            frac = done / sub_total if sub_total > 0 else 0.0
-            report(progress, int(start + span * frac), total, f"{label}: {message}" if message else label)
-        return fn
-
-    if track is None:
-        track = track_video(path, max_frames=max_frames, progress=scaled(0, TRACK_SHARE * total, "tracking"),
-                            cancel=cancel)
-    model = load_model(model_spec)
-    rec = reconstruct(track, model, model_spec, progress=scaled(TRACK_SHARE * total, (1 - TRACK_SHARE) * total,
-                                                                 "fitting"), cancel=cancel)
-    report(progress, total, total, "done")
-    return track, rec
 
 
 class EditCommand(QUndoCommand):

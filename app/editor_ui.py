@@ -22,8 +22,9 @@ from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QMessageBox, QToolButton, QVBoxLayout, QWidget,
 )
 
-from app.editor import EditorDocument, PreviewWorker, reconstruct_clip
+from app.editor import EditorDocument, PreviewWorker
 from app.error_reporting import show_error
+from app.process_jobs import export_edit, reconstruct_clip_with_model
 from app.workers import Job
 from core.edits import PROJECT_KEY, ExpressionEdits, posed_vertices
 from core.errors import UserFacingError
@@ -38,6 +39,8 @@ COMPARE_MODES = ("edited", "original", "side_by_side")
 AUTOSAVE_MS = 3 * 60 * 1000
 PROJECT_SUFFIX = ".fsproj"
 MAX_MESH_EDGES = 6000
+#: delay between showing a new reconstruction and building its expression rows (ms)
+ROWS_DELAY_MS = 30
 MAX_FLOW_ARROWS = 800
 
 
@@ -78,6 +81,13 @@ class EditorUI(QObject):
         self._edited_frame: tuple[int, np.ndarray] | None = None
         self._edges = None
         self._selected: str | None = None
+        # the expression rows of a finished reconstruction are built one event-loop turn
+        # later (see _on_reconstruction_changed); the serial drops a superseded build
+        self._defer_rows = False
+        self._rows_serial = 0
+        #: True while a finished reconstruction is still being put on screen (the
+        #: window counts it as part of the job: no new job, job_running stays True)
+        self.result_pending = False
 
         self._build_panels()
         self._build_overlays()
@@ -514,6 +524,8 @@ class EditorUI(QObject):
         self._edges = None
         self._edited_frame = None
         if d.rec is None:
+            self._rows_serial += 1
+            self.result_pending = False
             self.expressions.set_components([])
             self.curves.set_clip(0)
             self.curves.show_component(None)
@@ -525,7 +537,6 @@ class EditorUI(QObject):
         from core.render import nmfc_reference
 
         self.preview.set_reconstruction(d.model, d.rec)
-        self.expressions.set_components(d.names, d.bounds)
         self.curves.set_clip(d.num_frames)
         self.fit_error.set_errors(d.rec.fit_error_px, d.rec.valid)
         tri = np.asarray(d.model.triangles)
@@ -535,10 +546,31 @@ class EditorUI(QObject):
         self.viewport.set_topology(tri, d.model.num_vertices, nmfc_reference(d.model.mean, tri))
         if self._selected not in d.names:
             self._selected = "jawOpen" if "jawOpen" in d.names else (d.names[0] if d.names else None)
+        self._rows_serial += 1
+        if self._defer_rows:
+            # Building ~50 slider rows and their first layout/paint costs 50-150 ms of GUI
+            # thread; done in the same turn as the viewport and plots it would stall the
+            # window for their sum, so the event loop gets a turn (repaint, timers) between.
+            # Not a 0 ms timer: Qt fires those before the repaint and other due timers.
+            self._defer_rows = False
+            serial = self._rows_serial
+            QTimer.singleShot(ROWS_DELAY_MS, self, lambda: self._build_rows(serial))
+            self._refresh_frame_ui()
+        else:
+            self._build_rows(self._rows_serial)
+        self._update_actions()
+
+    def _build_rows(self, serial: int) -> None:
+        d = self.doc
+        if serial != self._rows_serial or d.rec is None:
+            return  # superseded by a newer reconstruction (or cleared) meanwhile
+        self.expressions.set_components(d.names, d.bounds)
         if self._selected:
             self.expressions.select(self._selected)
         self._refresh_frame_ui()
-        self._update_actions()
+        if self.result_pending:
+            self.result_pending = False
+            self.win._update_actions()  # noqa: SLF001
 
     # ----------------------------------------------------------------------------------
     # reconstruction
@@ -549,19 +581,23 @@ class EditorUI(QObject):
         track = s.track_result
         if track is not None and max_frames is not None and track.num_frames > max_frames:
             track = None
-        job = Job(reconstruct_clip, s.path, self.model_spec, track=track, max_frames=max_frames,
-                  name="Reconstructing")
+        # in a worker process (MediaPipe and the fit hold the GIL); it returns the model too
+        job = Job(reconstruct_clip_with_model, s.path, self.model_spec, track=track, max_frames=max_frames,
+                  name="Reconstructing", in_process=True)
         w._start_job(job, True, on_finished=self._on_reconstructed)  # noqa: SLF001
         return True
 
     def _on_reconstructed(self, result) -> None:
-        from core.model.registry import load_model
+        from core.model.registry import remember_model
 
-        track, rec = result
+        track, rec, model = result
+        # the worker process built the model: reuse it here (opening a project needs it)
+        remember_model(rec.model_spec or self.model_spec, model)
         if self.win._job_path != self.win.session.path:  # noqa: SLF001
             return
         self.win.session.set_track_result(track)
-        self.doc.set_reconstruction(rec, load_model(rec.model_spec or self.model_spec), track)
+        self._defer_rows = self.result_pending = True
+        self.doc.set_reconstruction(rec, model, track)
         e = rec.fit_error_px[np.isfinite(rec.fit_error_px)]
         med = f"median fit error {np.median(e):.2f} px" if e.size else "no frame fitted"
         self.win.statusBar().showMessage(f"Reconstructed {rec.num_frames} frames ({med}). "
@@ -679,6 +715,7 @@ class EditorUI(QObject):
         if project.track is not None:
             self.win.session.set_track_result(project.track)
         if project.reconstruction is not None:
+            self._defer_rows = True  # the rows follow one event-loop turn later
             self.doc.set_reconstruction(project.reconstruction, model, project.track, edits)
         view = (project.settings or {}).get("view", {})
         if view.get("selected") in self.doc.names:
@@ -755,22 +792,12 @@ class EditorUI(QObject):
 
     def export(self, kind: str, path: str) -> bool:
         """Run an export in the worker (progress and cancel in the status bar)."""
-        from core.edits import export as ex
-
         d, w = self.doc, self.win
         if not d.has_reconstruction or w.job_running:
             return False
-        src, rec, model, edits = w.session.path, d.rec, d.model, d.edits.copy()
-        fns = {
-            "video": lambda progress, cancel: ex.export_video(path, src, rec, model, edits, progress=progress,
-                                                              cancel=cancel),
-            "png": lambda progress, cancel: ex.export_png_sequence(path, src, rec, model, edits, progress, cancel),
-            "obj": lambda progress, cancel: ex.export_meshes(path, rec, model, edits, "obj", False, progress, cancel),
-            "ply": lambda progress, cancel: ex.export_meshes(path, rec, model, edits, "ply", False, progress, cancel),
-            "csv": lambda progress, cancel: ex.export_curves_csv(path, rec, model, edits),
-            "json": lambda progress, cancel: ex.export_curves_json(path, rec, model, edits),
-        }
-        job = Job(fns[kind], name=f"Exporting {kind}")
+        # in a worker process: the export renderer holds the GIL for long stretches
+        job = Job(export_edit, kind, path, w.session.path, d.rec, d.model, d.edits.copy(),
+                  name=f"Exporting {kind}", in_process=True)
         self.settings.setValue("editor/last_dir", str(Path(path).parent))
         w._start_job(job, True, on_finished=lambda _r: w.statusBar().showMessage(  # noqa: SLF001
             f"Exported {path}", 10000))

@@ -30,6 +30,8 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QWidget
 
 from app.error_reporting import show_error
+# the offline export runs in a worker process, so it lives in the Qt-free app.process_jobs
+from app.process_jobs import export_reenactment
 from app.workers import Job
 from core.errors import InputError, UserFacingError
 from core.jobs import CancelToken, ProgressFn, check, report
@@ -200,19 +202,6 @@ def open_live(source_spec: str, target: LiveTarget, transfer, opened=None,
     if opened is not None:
         opened(session)
     return session
-
-
-def export_reenactment(source_file: str, target_path: str, output: str, transfer,
-                       model_spec: str = MODEL_SPEC, progress: ProgressFn | None = None,
-                       cancel: CancelToken | None = None):
-    """Offline, full-quality export with the source's audio (ReenactmentPipeline.export)."""
-    for what, p in (("source", source_file), ("target", target_path)):
-        if not Path(p).exists():
-            raise InputError(f"{p}: the {what} file does not exist")
-    report(progress, 0, 0, "loading the face model")
-    model = load_model(model_spec)
-    pipe = ReenactmentPipeline(model, transfer, model_spec=model_spec)
-    return pipe.export(source_file, target_path, output, keep_audio=True, progress=progress, cancel=cancel)
 
 
 def transfer_settings_from(d: dict):
@@ -617,7 +606,7 @@ class ReenactController(QObject):
         self._export_output = str(output)
         self._export_job = self._run_job(
             Job(export_reenactment, source_file, target_path, str(output), self.transfer_settings(),
-                model_spec=self.model_spec, name="Exporting"),
+                model_spec=self.model_spec, name="Exporting", in_process=True),
             self._on_export_finished, self._on_export_failed, self._on_export_cancelled)
         self.panel.set_export_enabled(False)
         return True

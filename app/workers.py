@@ -13,9 +13,16 @@ thread:
 
 Exactly one of ``finished`` / ``failed`` / ``cancelled`` is emitted, then ``done()``.
 
+With ``in_process=True`` the pool thread only drives the call: ``fn`` runs in a
+persistent worker *process* (:mod:`app.process_jobs`), so GIL-heavy work (MediaPipe,
+numpy, the export renderer) cannot stall the GUI thread. ``fn`` must then be a
+module-level function importable without Qt, its arguments and result picklable.
+Cancel sets the child's flag and kills the child if it has not stopped after a grace
+period; a crash of the child becomes ``failed(message)``.
+
 Example::
 
-    job = Job(track_video, path, max_frames=100, name="Tracking")
+    job = Job(track_video, path, max_frames=100, name="Tracking", in_process=True)
     job.progress.connect(bar.update); job.finished.connect(on_result)
     job.start()
     ...
@@ -30,6 +37,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from app.process_jobs import run_in_process
 from core.errors import UserFacingError
 from core.jobs import CancelToken, Cancelled
 
@@ -64,9 +72,10 @@ class Job(QObject):
     PROGRESS_INTERVAL_S = 0.05
 
     def __init__(self, fn: Callable[..., Any], *args: Any, name: str = "Job",
-                 parent: QObject | None = None, **kwargs: Any):
+                 parent: QObject | None = None, in_process: bool = False, **kwargs: Any):
         super().__init__(parent)
         self.fn = fn
+        self.in_process = in_process
         self.args = args
         self.kwargs = kwargs
         self.name = name
@@ -110,7 +119,11 @@ class Job(QObject):
         try:
             if self.token.cancelled:
                 raise Cancelled()
-            result = self.fn(*self.args, **kwargs)
+            if self.in_process:
+                result = run_in_process(self.fn, self.args, self.kwargs, progress=self._report,
+                                        cancel=self.token)
+            else:
+                result = self.fn(*self.args, **kwargs)
         except Cancelled:
             self.outcome = "cancelled"
             self._ended.set()

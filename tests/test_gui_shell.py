@@ -188,8 +188,10 @@ def test_tracking_runs_in_background_with_progress_and_cancel(qtbot, win):
     r = win.session.track_result
     assert r.num_frames == 24 and r.valid.mean() > 0.9
     assert progress and progress[-1][0] == 24
-    # the event loop kept running while the tracker worked (no gap over 250 ms)
-    assert len(gaps) > 10 and max(gaps) < 0.25, f"GUI stalled {max(gaps) * 1000:.0f} ms"
+    # the event loop kept running while the tracker worked in its worker process
+    # (the limit: no GUI-thread stall over 100 ms)
+    print(f"heartbeat: max gap {max(gaps) * 1000:.0f} ms during tracking")
+    assert len(gaps) > 10 and max(gaps) < 0.10, f"GUI stalled {max(gaps) * 1000:.0f} ms"
 
     win.session.seek(10)
     _wait_index(qtbot, win, 10)

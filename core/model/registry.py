@@ -63,15 +63,29 @@ def _load_path(path: Path, embed: bool) -> FaceModel:
     return model
 
 
+def _cache_key(spec: str, embed: bool) -> tuple[tuple, Path | None]:
+    if spec == "builtin":
+        return ("builtin",), None
+    path = find_ict() if spec == "ict" else Path(spec).expanduser()
+    mtime = path.stat().st_mtime_ns if path.exists() else None
+    return (str(path.resolve()) if path.exists() else str(path), mtime, embed), path
+
+
+def remember_model(spec: str, model: FaceModel, embed: bool = True) -> None:
+    """Cache ``model`` as what ``load_model(spec, embed)`` returns, unless one is cached.
+
+    For a model built elsewhere (the app's worker process sends it back), so this
+    process does not build it again.
+    """
+    key, _ = _cache_key(str(spec).strip(), embed)
+    with _lock:
+        _cache.setdefault(key, model)
+
+
 def load_model(spec: str = "builtin", embed: bool = True) -> FaceModel:
     """Load (or reuse) a face model. ``embed``: attach the tracker embedding to file models."""
     spec = str(spec).strip()
-    if spec == "builtin":
-        key = ("builtin",)
-    else:
-        path = find_ict() if spec == "ict" else Path(spec).expanduser()
-        mtime = path.stat().st_mtime_ns if path.exists() else None
-        key = (str(path.resolve()) if path.exists() else str(path), mtime, embed)
+    key, path = _cache_key(spec, embed)
     with _lock:
         if key in _cache:
             return _cache[key]
