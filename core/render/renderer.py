@@ -397,8 +397,13 @@ class OffscreenRenderer:
             if out.mask is None:
                 out.mask = at[..., 3] > 0
         if nmfc_from_ids:
-            palette = np.concatenate([mesh.nmfc_colours, np.asarray(background, np.uint8)[None]])
-            out.image = palette[out.triangle_id]          # id -1 picks the background row
+            # One 4-byte gather per pixel (RGBA packed in a uint32) is ~10x faster than
+            # fancy-indexing an (T, 3) uint8 palette; id -1 wraps to the background row.
+            rgba = np.zeros((len(mesh.nmfc_colours) + 1, 4), np.uint8)
+            rgba[:-1, :3] = mesh.nmfc_colours
+            rgba[-1, :3] = np.asarray(background, np.uint8)
+            packed = np.take(rgba.view(np.uint32).ravel(), out.triangle_id, mode="wrap")
+            out.image = np.ascontiguousarray(packed.view(np.uint8).reshape(height, width, 4)[..., :3])
         if outputs[0]:
             if out.mask is None:
                 out.mask = np.frombuffer(att["color"].read(), np.uint8).reshape(height, width, 4)[..., 3] > 0
