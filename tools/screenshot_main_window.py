@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     # Own settings file: a screenshot must not depend on (or change) the user's recent files/layout.
     settings = QSettings(os.path.join(tempfile.mkdtemp(), "screenshot.ini"), QSettings.Format.IniFormat)
     win = MainWindow(settings=settings)
+    from app.panels import install_panels
+
+    win.controllers = install_panels(win)  # the same window the app shows
     w, h = (int(v) for v in args.size.lower().split("x"))
     win.resize(w, h)
     win.show()
