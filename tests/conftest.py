@@ -40,3 +40,20 @@ def videos_dir() -> Path:
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
     return shared_path("models")
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    """GUI tests: record error/warning boxes as (title, text) instead of showing them
+    (a modal box would block the test)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    seen: list[tuple[str, str]] = []
+
+    def fake(parent, title, text, *a, **k):
+        seen.append((title, text))
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "critical", staticmethod(fake))
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(fake))
+    return seen

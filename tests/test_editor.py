@@ -51,19 +51,6 @@ class Heartbeat:
         return float(np.max(np.diff(self.times)) * 1000.0) if len(self.times) > 2 else float("inf")
 
 
-@pytest.fixture
-def errors(monkeypatch):
-    seen: list[tuple[str, str]] = []
-
-    def fake(parent, title, text, *a, **k):
-        seen.append((title, text))
-        return QMessageBox.StandardButton.Ok
-
-    monkeypatch.setattr(QMessageBox, "critical", staticmethod(fake))
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(fake))
-    return seen
-
-
 def _window(qtbot, tmp_path, name="settings.ini"):
     settings = QSettings(str(tmp_path / name), QSettings.Format.IniFormat)
     w = MainWindow(settings=settings)

@@ -20,7 +20,7 @@ if sys.platform == "linux" and not (os.environ.get("DISPLAY") or os.environ.get(
     os.environ["QT_QPA_PLATFORM"] = "offscreen"  # the panel draws no GL
 
 from PySide6.QtCore import QSettings, Qt, QTimer  # noqa: E402
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox  # noqa: E402
+from PySide6.QtWidgets import QLabel, QMainWindow  # noqa: E402
 
 from app.reenact_controller import install_reenact_panel  # noqa: E402
 from conftest import shared_path  # noqa: E402
@@ -28,20 +28,6 @@ from conftest import shared_path  # noqa: E402
 pytestmark = pytest.mark.gui
 
 START_TIMEOUT_MS = 60_000  # model load + target fit + source open on a busy 2-core VM
-
-
-@pytest.fixture
-def errors(monkeypatch):
-    """Record error boxes instead of showing them (a modal box would block the test)."""
-    seen: list[tuple[str, str]] = []
-
-    def fake(parent, title, text, *a, **k):
-        seen.append((title, text))
-        return QMessageBox.StandardButton.Ok
-
-    monkeypatch.setattr(QMessageBox, "critical", staticmethod(fake))
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(fake))
-    return seen
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ if sys.platform == "linux" and not (os.environ.get("DISPLAY") or os.environ.get(
 
 from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, QSettings, Qt, QTimer, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.gui_main import default_input_path  # noqa: E402
 from app.main_window import MainWindow  # noqa: E402
@@ -42,20 +42,6 @@ def win(qtbot, tmp_path):
     qtbot.waitExposed(w)
     yield w
     w.shutdown()
-
-
-@pytest.fixture
-def errors(monkeypatch):
-    """Record error boxes instead of showing them (a modal box would block the test)."""
-    seen: list[tuple[str, str]] = []
-
-    def fake(parent, title, text, *a, **k):
-        seen.append((title, text))
-        return QMessageBox.StandardButton.Ok
-
-    monkeypatch.setattr(QMessageBox, "critical", staticmethod(fake))
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(fake))
-    return seen
 
 
 def _wait_job(qtbot, w, timeout_ms=60_000) -> str:
