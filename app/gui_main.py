@@ -76,17 +76,12 @@ def run_gui(input_path: str | None) -> int:
     from PySide6.QtCore import QTimer
 
     from app.error_reporting import install_exception_hook, setup_logging
-    from app.main_window import MainWindow
-
     app = create_application()
     log_path = setup_logging()
     log.info("FaceStudio starting (input=%s)", input_path)
     install_exception_hook(log_path)
 
-    from app.panels import install_panels
-
-    win = MainWindow()
-    win.controllers = install_panels(win)
+    win = create_main_window()
     win.show()
 
     autoquit = os.environ.get(AUTOQUIT_ENV)
@@ -119,3 +114,17 @@ def run_gui(input_path: str | None) -> int:
     win.shutdown()
     log.info("FaceStudio exiting with code %d", code)
     return int(code)
+
+
+def create_main_window(settings=None):
+    """The application's main window with every feature panel installed.
+
+    ``settings``: a QSettings (tools and tests pass their own file so they never touch
+    the user's); None uses the application's.
+    """
+    from app.main_window import MainWindow
+    from app.panels import install_panels
+
+    win = MainWindow(settings=settings)
+    win.controllers = install_panels(win)
+    return win

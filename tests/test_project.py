@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from core.checksum import sha256_of
 from core.errors import InputError
 from core.fitting.reconstruction import Reconstruction
 from core.project import Project, load_project, save_project
@@ -122,7 +123,7 @@ def _rewrite_arrays(p, name, mutate):
     mutate(data)
     document.save_npz_atomic(p / e["file"], data)
     e["bytes"] = (p / e["file"]).stat().st_size
-    e["sha256"] = document._sha256(p / e["file"])
+    e["sha256"] = sha256_of(p / e["file"])
     (p / "project.json").write_text(json.dumps(doc))
 
 

@@ -42,17 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QSettings
 
     from app.error_reporting import setup_logging
-    from app.gui_main import create_application, default_input_path
-    from app.main_window import MainWindow
+    from app.gui_main import create_application, create_main_window, default_input_path
 
     app = create_application()
     setup_logging()
     # Own settings file: a screenshot must not depend on (or change) the user's recent files/layout.
     settings = QSettings(os.path.join(tempfile.mkdtemp(), "screenshot.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings)
-    from app.panels import install_panels
-
-    win.controllers = install_panels(win)  # the same window the app shows
+    win = create_main_window(settings)  # the same window the app shows
     w, h = (int(v) for v in args.size.lower().split("x"))
     win.resize(w, h)
     win.show()

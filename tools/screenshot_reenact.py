@@ -44,15 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QSettings, Qt
 
     from app.error_reporting import setup_logging
-    from app.gui_main import create_application
-    from app.main_window import MainWindow
-    from app.reenact_controller import install_reenact_panel
+    from app.gui_main import create_application, create_main_window
 
     app = create_application()
     setup_logging()
     settings = QSettings(os.path.join(tempfile.mkdtemp(), "screenshot.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings)
-    ctl = install_reenact_panel(win)
+    win = create_main_window(settings)
+    ctl = win.controllers["reenact"]
     w, h = (int(v) for v in args.size.lower().split("x"))
     win.resize(w, h)
     win.show()

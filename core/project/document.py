@@ -17,7 +17,6 @@ versions of the program do not drop what newer ones add.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import write_text_atomic
+from core.checksum import sha256_of
 from core.errors import InputError
 from core.fitting.reconstruction import Reconstruction
 from core.npz_io import load_npz_checked, save_npz_atomic
@@ -57,14 +57,6 @@ class Project:
     edits: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -136,7 +128,7 @@ def save_project(path: str | os.PathLike, project: Project) -> None:
             save_npz_atomic(path / fname, arrays)
             written.append(path / fname)
             entry = dict(file=fname, generation=gen, bytes=(path / fname).stat().st_size,
-                         sha256=_sha256(path / fname))
+                         sha256=sha256_of(path / fname))
             if name == "reconstruction":
                 r = project.reconstruction
                 entry.update(frames=r.num_frames, expressions=int(r.expression.shape[1]),
@@ -189,7 +181,7 @@ def load_project(path: str | os.PathLike) -> Project:
         if "bytes" in e and fp.stat().st_size != e["bytes"]:
             raise InputError(f"{fp}: size {fp.stat().st_size} bytes, project.json says {e['bytes']}; "
                              "the file is truncated or was replaced")
-        if "sha256" in e and _sha256(fp) != e["sha256"]:
+        if "sha256" in e and sha256_of(fp) != e["sha256"]:
             raise InputError(f"{fp}: contents do not match the checksum in project.json; the file was modified or damaged")
         data[name] = (fp, load_npz_checked(fp), e)
     rec = None

@@ -7,11 +7,12 @@ at run time. ``FACESTUDIO_TRACKER_MODEL`` overrides the location.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import sys
 from pathlib import Path
+
+from core.checksum import sha256_of
 
 MODEL_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
 ENV_VAR = "FACESTUDIO_TRACKER_MODEL"
@@ -33,14 +34,6 @@ def _packaged_path() -> Path | None:
         if p.is_file():
             return p
     return None
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def tracker_model_path(verify: bool = True) -> Path:
