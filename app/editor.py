@@ -13,14 +13,14 @@ the off-thread preview renderer and the reconstruct job function.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 # the reconstruct job runs in a worker process, so it lives in the Qt-free app.process_jobs
+from app.newest_request import NewestRequestThread
 from app.process_jobs import TRACK_SHARE, reconstruct_clip  # noqa: F401 (re-exported)
 from core.edits import EditedFrameRenderer, EditRange, ExpressionEdits
 from core.edits.export import model_bounds
@@ -196,7 +196,7 @@ class EditorDocument(QObject):
         self._push("Edit range", change, merge_key="range")
 
 
-class PreviewWorker(QThread):
+class PreviewWorker(NewestRequestThread):
     """Renders edited frames off the GUI thread; only the newest request is rendered.
 
     ``request(index, frame, expression)``; result ``ready(index, image, ms, serial)`` where
@@ -209,13 +209,9 @@ class PreviewWorker(QThread):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.setObjectName("EditPreview")
-        self._cond = threading.Condition()
-        self._wanted = None
-        self._stop = False
         self._renderer = None
         self._renderer_key = None
         self._serial = 0
-        self.busy = False
 
     def set_reconstruction(self, model, rec) -> None:
         with self._cond:
@@ -225,37 +221,25 @@ class PreviewWorker(QThread):
     def request(self, index: int, frame: np.ndarray, expression: np.ndarray) -> int:
         with self._cond:
             self._serial += 1
-            self._wanted = (int(index), frame, np.asarray(expression, np.float64).copy(), self._serial)
-            self._cond.notify()
-            return self._serial
+            serial = self._serial
+        self.post((int(index), frame, np.asarray(expression, np.float64).copy(), serial))
+        return serial
 
-    def stop(self) -> None:
+    def stop(self, timeout_ms: int = 10000) -> None:
+        super().stop(timeout_ms)
+
+    def handle(self, request) -> None:
+        index, frame, expr, serial = request
         with self._cond:
-            self._stop = True
-            self._cond.notify()
-        if self.isRunning():
-            self.wait(10000)
-
-    def run(self) -> None:
-        while True:
-            with self._cond:
-                while self._wanted is None and not self._stop:
-                    self._cond.wait()
-                if self._stop:
-                    return
-                (index, frame, expr, serial), self._wanted = self._wanted, None
-                key = self._renderer_key
-                self.busy = True
-            try:
-                t0 = time.perf_counter()
-                if key is None:
-                    continue
-                if self._renderer is None or self._renderer.rec is not key[1]:
-                    self._renderer = EditedFrameRenderer(key[0], key[1])
-                out = self._renderer.render(frame, index, expr)
-                self.ready.emit(index, out, (time.perf_counter() - t0) * 1000.0, serial)
-            except Exception as e:  # noqa: BLE001 (a bad frame must not kill the preview)
-                log.exception("edit preview of frame %d failed", index)
-                self.failed.emit(f"Preview of frame {index} failed: {type(e).__name__}: {e}")
-            finally:
-                self.busy = False
+            key = self._renderer_key
+        if key is None:
+            return
+        try:
+            t0 = time.perf_counter()
+            if self._renderer is None or self._renderer.rec is not key[1]:
+                self._renderer = EditedFrameRenderer(key[0], key[1])
+            out = self._renderer.render(frame, index, expr)
+            self.ready.emit(index, out, (time.perf_counter() - t0) * 1000.0, serial)
+        except Exception as e:  # noqa: BLE001 (a bad frame must not kill the preview)
+            log.exception("edit preview of frame %d failed", index)
+            self.failed.emit(f"Preview of frame {index} failed: {type(e).__name__}: {e}")
