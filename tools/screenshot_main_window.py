@@ -10,24 +10,13 @@ Exit code 0 when the tracking finished and the PNG was written.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-
-def _wait(app, condition, timeout_s: float) -> bool:
-    deadline = time.perf_counter() + timeout_s
-    while time.perf_counter() < deadline:
-        app.processEvents()
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
+from _gui_window import open_window, wait_until  # noqa: E402 (tools/ is on sys.path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,19 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", default="1200x820", help="window size WxH")
     args = ap.parse_args(argv)
 
-    from PySide6.QtCore import QSettings
+    from app.gui_main import default_input_path
 
-    from app.error_reporting import setup_logging
-    from app.gui_main import create_application, create_main_window, default_input_path
-
-    app = create_application()
-    setup_logging()
-    # Own settings file: a screenshot must not depend on (or change) the user's recent files/layout.
-    settings = QSettings(os.path.join(tempfile.mkdtemp(), "screenshot.ini"), QSettings.Format.IniFormat)
-    win = create_main_window(settings)  # the same window the app shows
-    w, h = (int(v) for v in args.size.lower().split("x"))
-    win.resize(w, h)
-    win.show()
+    app, win = open_window(args.size)  # the same window the app shows
 
     outcomes: list[str] = []
     win.job_ended.connect(outcomes.append)
@@ -61,13 +40,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not win.session.is_still:
         win.track(user=False, max_frames=args.max_frames)
-    if not _wait(app, lambda: bool(outcomes), 300):
+    if not wait_until(app, lambda: bool(outcomes), 300):
         print("error: tracking did not finish within 300 s", file=sys.stderr)
         return 1
     if args.frame:
         win.session.seek(args.frame)
-        _wait(app, lambda: win.session.index == args.frame, 10)
-    _wait(app, lambda: False, 0.3)  # let the last repaint happen
+        wait_until(app, lambda: win.session.index == args.frame, 10)
+    wait_until(app, lambda: False, 0.3)  # let the last repaint happen
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -11,25 +11,14 @@ to it (``*_window.png``). Prints the live figures. Exit code 0 when the preview 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from _gui_window import open_window, wait_until  # noqa: E402 (tools/ is on sys.path)
 SHARED = REPO.parent / "shared" / "data"
-
-
-def _wait(app, condition, timeout_s: float) -> bool:
-    deadline = time.perf_counter() + timeout_s
-    while time.perf_counter() < deadline:
-        app.processEvents()
-        if condition():
-            return True
-        time.sleep(0.005)
-    return condition()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,19 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", default="1280x1000", help="window size WxH")
     args = ap.parse_args(argv)
 
-    from PySide6.QtCore import QSettings, Qt
+    from PySide6.QtCore import Qt
 
-    from app.error_reporting import setup_logging
-    from app.gui_main import create_application, create_main_window
-
-    app = create_application()
-    setup_logging()
-    settings = QSettings(os.path.join(tempfile.mkdtemp(), "screenshot.ini"), QSettings.Format.IniFormat)
-    win = create_main_window(settings)
+    app, win = open_window(args.size)
     ctl = win.controllers["reenact"]
-    w, h = (int(v) for v in args.size.lower().split("x"))
-    win.resize(w, h)
-    win.show()
+    h = int(args.size.lower().split("x")[1])
     win.resizeDocks([ctl.dock], [int(h * 0.62)], Qt.Orientation.Vertical)
     errors: list[str] = []
     ctl.error_shown.connect(errors.append)
@@ -61,13 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     ctl.panel.set_source(args.source)
     ctl.panel.set_target(args.target, emit=False)
     ctl.start()
-    if not _wait(app, lambda: ctl.running or bool(errors), 120):
+    if not wait_until(app, lambda: ctl.running or bool(errors), 120, poll_s=0.005):
         print("error: the live preview did not start within 120 s", file=sys.stderr)
         return 1
     if errors:
         print(f"error: {errors[0]}", file=sys.stderr)
         return 1
-    _wait(app, lambda: bool(errors) or not ctl.running, args.seconds)
+    wait_until(app, lambda: bool(errors) or not ctl.running, args.seconds, poll_s=0.005)
     if errors or not ctl.running:
         print(f"error: the live preview stopped: {errors[:1]}", file=sys.stderr)
         return 1
