@@ -179,6 +179,50 @@ def test_warp_extension_is_smooth_and_follows_the_head(model):
     assert np.hypot(*d[250, 256 + 140]) > 3.0
 
 
+def test_head_motion_comes_from_the_rest_outline_not_the_camera_split(model):
+    """Two fits may split a face's size differently between scale and identity (a still and a
+    video of one person): the surroundings must not move for that, only for head motion."""
+    from core.camera import FRONTAL, euler_to_matrix
+    from core.reenact.render import rest_outline
+    from core.reenact.transfer import FaceState
+    from core.reenact.warp import rigid_backward_affine, rigid_backward_similarity
+
+    def state(scale, R, t, expr=None):
+        e = np.zeros(model.num_expressions) if expr is None else expr
+        return FaceState(e, R, np.asarray(t, float), float(scale), np.zeros((2, 2)))
+
+    rng = np.random.default_rng(3)
+    ident = rng.normal(0, 1.0, model.num_identity)
+    t_state = state(10.0, FRONTAL, [256.0, 250.0])
+    tgt = rest_outline(model, ident, t_state)
+    # the same outline in the image, explained by another fit as a 5% larger face seen 5%
+    # smaller: the camera parameters say the head shrank, the image says nothing moved
+    V = model.embedded_points(model.vertices(ident))
+    c = V.mean(0)
+    bigger = (V - c) * 1.05 + c  # the other fit's rest face, about its own centre
+    from core.camera import project
+    from core.reenact.render import UPPER_OUTLINE
+    drv = project(bigger[list(UPPER_OUTLINE)].astype(np.float64), 10.0 / 1.05, FRONTAL,
+                  np.array([256.0, 250.0]) + (project(c[None].astype(np.float64), 10.0, FRONTAL, np.zeros(2))[0, :2]
+                                              - project(c[None].astype(np.float64), 10.0 / 1.05, FRONTAL, np.zeros(2))[0, :2]))[:, :2]
+    assert np.abs(drv - tgt).max() < 1e-3  # the same pixels (float32 model)
+    sim = rigid_backward_similarity(tgt, drv)
+    cam = rigid_backward_affine((10.0, FRONTAL, np.array([256.0, 250.0])),
+                                (10.0 / 1.05, FRONTAL, np.array([256.0, 250.0])))
+    corner = np.array([100.0, 100.0, 1.0])
+    assert np.hypot(*(sim @ corner - corner[:2])) < 0.01
+    assert np.hypot(*(cam @ corner - corner[:2])) > 5.0  # what the camera comparison did
+    # an expression alone moves nothing beyond the face (the editor's case): exactly identity
+    expr = np.clip(rng.uniform(0, 1, model.num_expressions), 0, 1)
+    same = rigid_backward_similarity(tgt, rest_outline(model, ident, state(10.0, FRONTAL, [256.0, 250.0], expr)))
+    assert np.abs(same - np.eye(2, 3)).max() < 1e-9
+    # a real head motion (turn, move, scale) is recovered like the camera's plane motion
+    R = euler_to_matrix(0.0, 0.0, 0.2)  # an in-plane roll
+    moved = rigid_backward_similarity(tgt, rest_outline(model, ident, state(11.0, R, [270.0, 240.0])))
+    cam = rigid_backward_affine((10.0, FRONTAL, np.array([256.0, 250.0])), (11.0, R, np.array([270.0, 240.0])))
+    assert np.abs(moved @ corner - cam @ corner).max() < 2.0
+
+
 def test_occlusion_uncovered_background_comes_from_beside_the_face(model):
     """The face slides over the background: nothing off the driven face shows the target's face."""
     import cv2

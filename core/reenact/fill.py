@@ -189,10 +189,34 @@ class MouthBank:
         return self.samples[best]
 
 
+_COLOUR_CACHE: dict = {}
+
+
+def target_colours(target_frame: np.ndarray, target_points: np.ndarray, key=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """(skin (3,), lips (3,) or None) RGB floats of the target's face, cached per ``key``
+    (a still target: computed once)."""
+    if key is not None:
+        hit = _COLOUR_CACHE.get(key)
+        if hit is not None and hit[0] is target_frame:
+            return hit[1]
+    face = target_points[:468, :2]
+    fx0, fy0 = np.clip(face.min(0).astype(int), 0, None)
+    fx1, fy1 = face.max(0).astype(int)
+    skin = target_frame[fy0:fy1, fx0:fx1].reshape(-1, 3).mean(0) if fy1 > fy0 and fx1 > fx0 \
+        else np.array([150.0, 120.0, 100.0])
+    res = (skin, lip_colour(target_frame, target_points))
+    if key is not None:
+        if len(_COLOUR_CACHE) >= 4:  # it holds frames: keep it small
+            _COLOUR_CACHE.clear()
+        _COLOUR_CACHE[key] = (target_frame, res)
+    return res
+
+
 def fill_mouth(out: np.ndarray, driven_points: np.ndarray, target_points: np.ndarray,
-               target_frame: np.ndarray, bank: MouthBank | None = None) -> None:
+               target_frame: np.ndarray, bank: MouthBank | None = None, key=None) -> None:
     """Composite a mouth interior into ``out`` (H, W, 3) uint8, in place, where the driven
-    mouth (points (478, 2), output pixels) is open wider than the target's."""
+    mouth (points (478, 2), output pixels) is open wider than the target's. ``key``
+    identifies the target frame for caching its colours (None: no cache)."""
     gap = mouth_opening(driven_points) - mouth_opening(target_points)
     alpha_open = float(smoothstep(gap / MOUTH_RAMP))
     if alpha_open <= 0.0:
@@ -213,12 +237,8 @@ def fill_mouth(out: np.ndarray, driven_points: np.ndarray, target_points: np.nda
         fill = cv2.warpAffine(sample.image, A, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
     else:
-        face = target_points[:468, :2]
-        fx0, fy0 = np.clip(face.min(0).astype(int), 0, None)
-        fx1, fy1 = face.max(0).astype(int)
-        skin = target_frame[fy0:fy1, fx0:fx1].reshape(-1, 3).mean(0) if fy1 > fy0 and fx1 > fx0 \
-            else np.array([150.0, 120.0, 100.0])
-        fill = synthesize_mouth(driven_points, roi, skin, lip_colour(target_frame, target_points))
+        skin, lips = target_colours(target_frame, target_points, key)
+        fill = synthesize_mouth(driven_points, roi, skin, lips)
     region = out[y0:y1, x0:x1].astype(np.float32)
     out[y0:y1, x0:x1] = np.clip(region + mask[..., None] * (fill - region) + 0.5, 0, 255).astype(np.uint8)
 
@@ -250,12 +270,12 @@ class IrisMover:
         self._cache_key, self._sclera = key, img
         return img
 
-    def apply(self, out: np.ndarray, target_frame: np.ndarray, mp: np.ndarray, target_points: np.ndarray,
+    def apply(self, out: np.ndarray, target_frame: np.ndarray, warp, target_points: np.ndarray,
               target_iris: np.ndarray, target_radius: np.ndarray, driven_points: np.ndarray,
               driven_gaze: np.ndarray, key=None) -> None:
         """Composite moved irises into ``out`` in place.
 
-        mp (H, W, 2): the warp's backward map; target_iris (2, 2) iris centres in the target
+        warp: the ``core.reenact.warp.DenseWarp`` (its backward map); target_iris (2, 2) iris centres in the target
         frame and target_radius (2,) pixels; driven_gaze (2, 2) in eye coordinates.
         """
         sclera = None
@@ -275,7 +295,7 @@ class IrisMover:
             if sclera is None:
                 sclera = self.sclera_image(target_frame, target_iris, target_radius, key)
             x0, y0, x1, y1 = roi
-            m = mp[y0:y1, x0:x1]
+            m = warp.map_region(x0, y0, x1, y1)
             eye_mask = feathered_polygon_mask(poly - [x0, y0], (y1 - y0, x1 - x0), feather=0.7, erode=0.5)
             r = float(target_radius[e]) / k
             ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)

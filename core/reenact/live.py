@@ -18,7 +18,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -53,7 +53,8 @@ def fit_photo_to_size(image: np.ndarray, size: tuple[int, int] | None) -> np.nda
 class LiveStats:
     """fps: output frames per second; latency_ms: median grab-to-output time;
     track_ms / render_ms: median stage times; frames: outputs so far; dropped: camera
-    frames never processed; face: whether the last frame had a face."""
+    frames never processed; face: whether the last frame had a face; stages: median
+    milliseconds per stage of the render thread (fit, transfer, warp, sample, mouth, eyes)."""
 
     fps: float = 0.0
     latency_ms: float = 0.0
@@ -62,6 +63,7 @@ class LiveStats:
     frames: int = 0
     dropped: int = 0
     face: bool = False
+    stages: dict = field(default_factory=dict)
 
 
 class _Slot:
@@ -162,6 +164,7 @@ class LivePipeline:
         self._out: np.ndarray | None = target_frame.copy()
         self._out_lock = threading.Lock()
         self._times: collections.deque = collections.deque(maxlen=60)  # (done, latency, track, render)
+        self._stages: collections.deque = collections.deque(maxlen=60)  # per-frame stage ms dicts
         self._frames = 0
         self._face = False
         self._last_state: FaceState | None = None
@@ -212,6 +215,7 @@ class LivePipeline:
     def stats(self) -> LiveStats:
         with self._out_lock:
             times = list(self._times)
+            stages = list(self._stages)
             frames, face = self._frames, self._face
         st = LiveStats(frames=frames, face=face, dropped=int(getattr(self.source, "dropped", 0)) + self._slot.dropped)
         if len(times) >= 2:
@@ -221,6 +225,8 @@ class LivePipeline:
             st.latency_ms = float(np.median([t[1] for t in times]) * 1000)
             st.track_ms = float(np.median([t[2] for t in times]) * 1000)
             st.render_ms = float(np.median([t[3] for t in times]) * 1000)
+        if stages:
+            st.stages = {k: float(np.median([d[k] for d in stages if k in d])) for k in stages[-1]}
         return st
 
     # -- stages -------------------------------------------------------------------
@@ -272,6 +278,7 @@ class LivePipeline:
                 continue
             grabbed, frame, ft, track_s = item
             t = time.monotonic()
+            stage: dict[str, float] = {}
             with self._lock:
                 transfer, warp = self._transfer, self._warp
             if ft is not None:
@@ -280,9 +287,11 @@ class LivePipeline:
                     self._recalibrate = False
                 src = self._source_state(frame, ft)
                 self._last_state = src
+                t_fit = time.monotonic()
                 ref = self._calib.update(src, transfer)
                 driven_state = transfer_state(src, ref, self._target_state, self._target_ref, transfer,
                                               self.model.expression_names, self.model.expression_bounds)
+                stage = dict(fit=(t_fit - t) * 1e3, transfer=(time.monotonic() - t_fit) * 1e3)
             else:
                 self._fitter.reset()  # the fit restarts when the face comes back
             if driven_state is None:
@@ -290,11 +299,16 @@ class LivePipeline:
             elif ft is None:
                 out = self.latest()  # face lost: hold the last output
             else:
+                t_d = time.monotonic()
                 d = driven_face(self.model, self.target.seq.identity, driven_state)
+                stage["transfer"] = stage.get("transfer", 0.0) + (time.monotonic() - t_d) * 1e3
                 out = self._renderer.render(self.target_frame, self._target_face, d, target_key=0)
+                stage.update(self._renderer.stage_ms)
             done = time.monotonic()
             with self._out_lock:
                 self._out = out
                 self._frames += 1
                 self._face = ft is not None
                 self._times.append((done, done - grabbed, track_s, done - t))
+                if len(stage) == 6:
+                    self._stages.append(stage)

@@ -6,6 +6,7 @@ for lips and eye contours) and the iris centres and radii.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,11 @@ from core.model.face_model import FaceModel
 from core.reenact.fill import IrisMover, MouthBank, fill_mouth
 from core.reenact.gaze import EYES, from_eye_coords, iris_radius
 from core.reenact.transfer import FaceState
-from core.reenact.warp import WarpSettings, dense_warp, remap, rigid_backward_affine
+from core.reenact.warp import WarpSettings, dense_warp, remap, rigid_backward_affine, rigid_backward_similarity
+
+#: the upper face outline (MediaPipe topology: forehead, temples, cheekbones): the points of
+#: the face nearest the head's outline and hair, moved by no expression but the brows' edge
+UPPER_OUTLINE = (10, 338, 297, 332, 284, 251, 389, 356, 454, 234, 127, 162, 21, 54, 103, 67, 109)
 
 #: regions that are not skin seen in the frame (ICT's inner parts)
 _HIDDEN_REGION_WORDS = ("interior", "teeth", "tongue", "gum", "eyeball", "iris", "socket")
@@ -33,6 +38,7 @@ class ProjectedFace:
     iris_radius: np.ndarray
     gaze: np.ndarray
     camera: tuple | None = None  # (scale, rotation (3, 3), translation (2,))
+    outline: np.ndarray | None = None
 
 
 def warp_triangles(model: FaceModel) -> np.ndarray:
@@ -73,6 +79,30 @@ def residual_spread(model: FaceModel) -> sp.csr_matrix:
     return M
 
 
+def rest_outline(model: FaceModel, identity: np.ndarray, state: FaceState) -> np.ndarray | None:
+    """(K, 2) pixels: the ``UPPER_OUTLINE`` points of the identity's rest-expression face
+    (expression zero, no landmark detail) under the state's camera; None without an embedding.
+
+    Expression-free, so what moves it is the head alone; the model-space points are cached
+    per identity on the model (one dense evaluation per person).
+    """
+    if model.embedding is None or len(model.embedding) <= max(UPPER_OUTLINE):
+        return None
+    cache = getattr(model, "_reenact_rest_outline", None)
+    if cache is None:
+        cache = {}
+        object.__setattr__(model, "_reenact_rest_outline", cache)
+    ident = np.asarray(identity, np.float32)
+    key = ident.tobytes()
+    P = cache.get(key)
+    if P is None:
+        P = model.embedded_points(model.vertices(ident, None))[list(UPPER_OUTLINE)].astype(np.float64)
+        if len(cache) > 8:
+            cache.clear()
+        cache[key] = P
+    return project(P, state.scale, state.rotation, state.translation)[:, :2]
+
+
 def project_state(model: FaceModel, identity: np.ndarray, state: FaceState,
                   vertices: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Screen vertices (N, 3) and the 478 embedded points (478, 2) of a state.
@@ -99,13 +129,15 @@ def target_face(model: FaceModel, identity: np.ndarray, state: FaceState,
     else:
         iris = np.stack([from_eye_coords(state.gaze[i], pts, e) for i, e in enumerate(EYES)])
         rad = np.array([0.2 * np.linalg.norm(pts[e["corners"][1]] - pts[e["corners"][0]]) for e in EYES])
-    return ProjectedFace(screen, pts, iris, rad, state.gaze.copy(), _camera(state))
+    return ProjectedFace(screen, pts, iris, rad, state.gaze.copy(), _camera(state),
+                         rest_outline(model, identity, state))
 
 
 def driven_face(model: FaceModel, identity: np.ndarray, state: FaceState) -> ProjectedFace:
     screen, pts = project_state(model, identity, state)
     iris = np.stack([from_eye_coords(state.gaze[i], pts, e) for i, e in enumerate(EYES)])
-    return ProjectedFace(screen, pts, iris, np.zeros(2), state.gaze.copy(), _camera(state))
+    return ProjectedFace(screen, pts, iris, np.zeros(2), state.gaze.copy(), _camera(state),
+                         rest_outline(model, identity, state))
 
 
 def _camera(state: FaceState) -> tuple:
@@ -126,6 +158,9 @@ class WarpRenderer:
         self.triangles = warp_triangles(model)
         self.mouth_bank = mouth_bank
         self._irises = IrisMover()
+        #: milliseconds of the last render's stages: warp (the dense map), sample (remapping the
+        #: target frame), mouth (interior fill), eyes (moved irises)
+        self.stage_ms: dict[str, float] = {}
 
     def render(self, target_frame: np.ndarray, target: ProjectedFace, driven: ProjectedFace,
                target_key=None) -> np.ndarray:
@@ -133,20 +168,30 @@ class WarpRenderer:
 
         target_key identifies the target frame for caches (a still: a constant).
         """
+        t0 = time.perf_counter()
         H, W = target_frame.shape[:2]
         hull = np.concatenate([driven.points[:468], target.points[:468]])
         rigid = None
-        if target.camera is not None and driven.camera is not None:
+        if target.outline is not None and driven.outline is not None:
+            # the head's outline moves like the rest-expression face outline in the two images
+            rigid = rigid_backward_similarity(target.outline, driven.outline)
+        elif target.camera is not None and driven.camera is not None:
             rigid = rigid_backward_affine(target.camera, driven.camera)
         warp = dense_warp(driven.screen, target.screen, self.triangles, (H, W), hull_points=hull,
                           settings=self.settings, rigid=rigid)
+        t1 = time.perf_counter()
         out = target_frame.copy()
         x0, y0, x1, y1 = warp.box
         if x1 > x0 and y1 > y0:  # only the box moves
-            out[y0:y1, x0:x1] = remap(target_frame, warp.map[y0:y1, x0:x1])
+            out[y0:y1, x0:x1] = remap(target_frame, warp.box_map)
+        t2 = time.perf_counter()
         if self.settings.mouth_fill:
-            fill_mouth(out, driven.points, target.points, target_frame, self.mouth_bank)
+            fill_mouth(out, driven.points, target.points, target_frame, self.mouth_bank, key=target_key)
+        t3 = time.perf_counter()
         if self.settings.gaze:
-            self._irises.apply(out, target_frame, warp.map, target.points, target.iris, target.iris_radius,
+            self._irises.apply(out, target_frame, warp, target.points, target.iris, target.iris_radius,
                                driven.points, driven.gaze, key=target_key)
+        t4 = time.perf_counter()
+        self.stage_ms = dict(warp=(t1 - t0) * 1e3, sample=(t2 - t1) * 1e3, mouth=(t3 - t2) * 1e3,
+                             eyes=(t4 - t3) * 1e3)
         return out
