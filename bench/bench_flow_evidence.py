@@ -45,9 +45,10 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 CACHE = REPO / "out" / "cache"
 CLIPS = ("d6", "d9")
-#: (model spec, landmarks the fit sees): "smoothed" = the tracker's filtered landmarks (what
-#: the app fits), "raw" = its unfiltered ones (diagnostic: the One Euro filter's lag and damping)
-VARIANTS = (("builtin", "smoothed"), ("ict", "smoothed"), ("builtin", "raw"))
+#: (model spec, landmarks the fit sees): "smoothed" = the tracker's filtered landmarks with the
+#: image-motion camera refinement (what the app fits), "nomotion" = the same without that
+#: refinement, "raw" = the unfiltered landmarks (diagnostic: the One Euro filter's lag and damping)
+VARIANTS = (("builtin", "smoothed"), ("ict", "smoothed"), ("builtin", "nomotion"), ("ict", "nomotion"))
 PAIRS = 100
 
 
@@ -67,17 +68,19 @@ def cached_track(video: Path, clip: str):
 def cached_reconstruction(clip: str, spec: str, track, landmarks: str = "smoothed"):
     import dataclasses
 
-    from core.fitting import Reconstruction, reconstruct
+    from core.fitting import FitSettings, Reconstruction, clip_frames, reconstruct
     from core.model.registry import load_model
 
-    path = CACHE / f"flowbench_fit_{spec}_{clip}{'' if landmarks == 'smoothed' else '_' + landmarks}.npz"
+    path = CACHE / f"flowbench_fit_v2_{spec}_{clip}{'' if landmarks == 'smoothed' else '_' + landmarks}.npz"
     if landmarks == "raw":
         track = dataclasses.replace(track, landmarks=track.landmarks_raw)
     model = load_model(spec)
     if path.exists():
         return Reconstruction.load(path), model, None
     t = time.perf_counter()
-    rec = reconstruct(track, model, spec)
+    settings = FitSettings(image_motion_frames=0) if landmarks == "nomotion" else FitSettings()
+    video = SHARED / "data" / "videos" / f"{clip}.mp4"
+    rec = reconstruct(track, model, spec, settings, frames=clip_frames(str(video), track.num_frames))
     elapsed = time.perf_counter() - t
     rec.save(path)
     return rec, model, elapsed

@@ -33,6 +33,17 @@ def _load_track(inp: Path, progress):
     return track_video(str(inp), progress=progress)
 
 
+def _frames_of(inp: Path, track):
+    """The clip's frames for the image-motion refinement: the input video itself, or the
+    video a track result was made from when it is still there (None: refinement skipped)."""
+    from core.fitting import clip_frames
+
+    video = track.source if inp.suffix.lower() == ".npz" else str(inp)
+    if track.num_frames < 3 or not video or not Path(video).exists():
+        return None
+    return clip_frames(video, track.num_frames)
+
+
 def run(args: argparse.Namespace) -> int:
     from core.errors import InputError
     from core.fitting import reconstruct
@@ -52,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     t1 = time.perf_counter()
     bar = ConsoleProgress("fit")
     try:
-        rec = reconstruct(track, model, args.model, per_frame=args.per_frame, progress=bar)
+        rec = reconstruct(track, model, args.model, per_frame=args.per_frame, progress=bar,
+                          frames=_frames_of(inp, track))
     finally:
         bar.close()
     t_fit = time.perf_counter() - t1

@@ -1,6 +1,8 @@
 """From a TrackResult and a FaceModel to a Reconstruction (whole-video or per-frame)."""
 from __future__ import annotations
 
+from typing import Callable, Iterable
+
 import numpy as np
 
 from core.camera import OrthoCameras
@@ -10,7 +12,7 @@ from core.fitting.basis import basis_from_embedding, basis_landmarks68
 from core.fitting.frame_fit import FrameFitter
 from core.fitting.reconstruction import Reconstruction
 from core.fitting.settings import FitSettings
-from core.fitting.video_fit import fit_video
+from core.fitting.video_fit import fit_video, reprojection_error
 from core.fitting.weights import frame_weights, map_blendshapes, tracker_point_weights
 from core.jobs import CancelToken, ProgressFn, check, report
 from core.model.face_model import FaceModel
@@ -41,15 +43,46 @@ def _landmarks68(model: FaceModel, identity, expression, cams: OrthoCameras) -> 
 
 def reconstruct(track: TrackResult, model: FaceModel, model_spec: str, settings: FitSettings | None = None,
                 per_frame: bool = False, progress: ProgressFn | None = None,
-                cancel: CancelToken | None = None) -> Reconstruction:
+                cancel: CancelToken | None = None,
+                frames: Callable[[], Iterable[np.ndarray]] | None = None) -> Reconstruction:
     """Fit ``model`` to ``track``. Raises NoFaceError when no frame has a face.
 
+    ``frames``: returns a fresh iterator over the clip's RGB frames, aligned with the
+    track (e.g. :func:`clip_frames`). With it, the whole-video fit's cameras are refined
+    with the images' own frame-to-frame motion and repeated frames copy the previous
+    frame's fit (``FitSettings.image_motion_frames``, core/fitting/image_motion.py).
     BLAS runs single-threaded meanwhile (see core/fitting/_blas.py)."""
     with single_threaded_blas():
-        return _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel)
+        return _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel, frames)
 
 
-def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel) -> Reconstruction:
+def clip_frames(path: str, count: int) -> Callable[[], Iterable[np.ndarray]]:
+    """A ``frames`` argument for :func:`reconstruct`: the first ``count`` frames of a video file."""
+    def frames():
+        from core.video import open_source
+        with open_source(path) as src:
+            for _, img in src.frames(0, count):
+                yield img
+    return frames
+
+
+def _motion_refine(fit, basis, track, seg, s, bounds, frames, progress, cancel):
+    """Image-motion refinement of a whole-video fit (core/fitting/image_motion.py)."""
+    from core.fitting.image_motion import refine_with_image_motion
+
+    F = fit.expression.shape[0]
+
+    def tick(f):
+        if f % 50 == 0:
+            check(cancel)
+            report(progress, f, F, "image motion")
+
+    usable = fit.fitted & np.asarray(track.valid, bool)
+    return refine_with_image_motion(basis, fit.identity, fit.expression, fit.cameras, usable, seg, frames,
+                                    bounds, s, tick)
+
+
+def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel, frames=None) -> Reconstruction:
     s = settings or FitSettings()
     if not np.any(track.valid):
         raise NoFaceError(f"{track.source or 'input'}: no face was tracked in any frame, nothing to reconstruct")
@@ -61,6 +94,9 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
         fit = fit_video(basis, obs, w, seg, bounds, s, seed_expression=seed, progress=progress, cancel=cancel)
         identity, expr, cams, err = fit.identity, fit.expression, fit.cameras, fit.fit_error_px
         valid = fit.fitted & track.valid
+        if frames is not None and s.image_motion_frames > 0 and F > 2:
+            cams, expr, _ = _motion_refine(fit, basis, track, seg, s, bounds, frames, progress, cancel)
+            err = np.where(fit.fitted, reprojection_error(basis, identity, expr, cams, obs, w), np.nan)
     else:
         # identity from a whole-video fit on a subset of frames, then frame by frame
         frames = np.flatnonzero(seg >= 0)

@@ -90,6 +90,22 @@ class FitSettings:
     #: for the tracker's filter (whole-video jitter 2x the per-frame fit of filtered
     #: landmarks). The per-frame (live) fit always uses the filtered landmarks.
     video_uses_raw_landmarks: bool = False
+    #: Image-motion camera refinement (core/fitting/image_motion.py), as the crossover in
+    #: frames between the two evidences: image motion (optical flow at the fitted points,
+    #: ~0.1 px per frame pair) decides the camera's frame-to-frame motion, the landmarks
+    #: (~1 px, but no drift) decide over longer spans. 10 frames = a precision ratio of
+    #: about 10 between them. Measured (builtin, bench_flow_evidence.py, mesh/DIS photometric
+    #: error): d9 1.54 -> 1.24, d6 3.3 -> 2.05; 3 frames gave d9 1.31. 0 turns it off. Used
+    #: only when the caller passes the clip's frames to ``reconstruct``.
+    image_motion_frames: float = 10.0
+    #: The same crossover for the non-rigid part (brows, eyes, lips): per point, the image
+    #: motion the rigid correction leaves over is fused with the fit (point by point, so
+    #: noisier than the rigid part's 156-point summary), and the expressions are refitted
+    #: to the fused points with the cameras fixed. 0 turns it off.
+    image_motion_expression_frames: float = 5.0
+    #: How the image motion is measured at the fitted points: "lk" (pyramidal Lucas-Kanade
+    #: at the points) or "dis" (OpenCV's dense DIS flow on the face's box, read at the points).
+    image_motion_method: str = "lk"
     #: Per-frame (live) fitter: pull towards the previous frame's expression, in the
     #: same units as expression_prior. Small: it damps jitter without visible lag.
     frame_temporal_prior: float = 0.5

@@ -62,7 +62,7 @@ def prepare(video_path, reconstruction=None, track_path=None, model_spec: Option
     label : how messages name a reconstruction/track given as objects (e.g. the project).
     Raises InputError / NoFaceError (one clear line) for bad files and faceless videos.
     """
-    from core.fitting import Reconstruction, reconstruct
+    from core.fitting import Reconstruction, clip_frames, reconstruct
     from core.model.registry import load_model
     from core.tracking import require_face, track_video
 
@@ -96,7 +96,8 @@ def prepare(video_path, reconstruction=None, track_path=None, model_spec: Option
             require_face(track, where)
             spec = model_spec or "builtin"
             model = load_model(spec)
-            rec = reconstruct(track, model, spec, progress=progress, cancel=cancel)
+            rec = reconstruct(track, model, spec, progress=progress, cancel=cancel,
+                              frames=clip_frames(where, track.num_frames))
             built = True
         if track is not None:
             require_face(track, where)

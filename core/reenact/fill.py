@@ -70,8 +70,15 @@ def lip_colour(image: np.ndarray, points: np.ndarray) -> np.ndarray | None:
     return np.median(px, axis=0).astype(np.float64) if len(px) else None
 
 
+#: mouth width (driven / the target's) below which pursed lips start to hide the teeth,
+#: and the further narrowing over which they disappear: an "o" or a pucker pushes the lips
+#: forward, away from the teeth, so the opening shows only the dark cavity
+TEETH_HIDE_WIDTH = 0.8
+TEETH_HIDE_RAMP = 0.15
+
+
 def synthesize_mouth(points: np.ndarray, roi: tuple[int, int, int, int], skin: np.ndarray,
-                     lips: np.ndarray | None = None) -> np.ndarray:
+                     lips: np.ndarray | None = None, rest_width: float | None = None) -> np.ndarray:
     """A shaded mouth cavity with teeth bands in the ROI (h, w, 3) float32, RGB 0-255.
 
     points: the driven 478 points (output pixels); skin: (3,) mean face colour; lips: (3,)
@@ -80,7 +87,8 @@ def synthesize_mouth(points: np.ndarray, roi: tuple[int, int, int, int], skin: n
     colour in shadow (darkest at the back, the top of the opening), a tongue-coloured lower
     part once the jaw drops, an upper (and, wide open, a lower) teeth band whose white is
     tinted by the skin (a neutral white reads as cyan next to warm skin). Teeth darken
-    towards the mouth corners.
+    towards the mouth corners. rest_width: the target's mouth width (px, corner to corner);
+    a driven mouth much narrower than that is pursed and shows no teeth.
     """
     x0, y0, x1, y1 = roi
     p = points[:, :2] - [x0, y0]
@@ -121,18 +129,20 @@ def synthesize_mouth(points: np.ndarray, roi: tuple[int, int, int, int], skin: n
     # teeth inside a mouth are lit through the lips: an ivory warmed by the lip colour
     teeth = 0.75 * np.array([236.0, 228.0, 212.0]) * float(np.clip(skin.mean() / 165.0, 0.45, 1.0)) + 0.25 * lip
     side = np.clip(1.0 - 0.8 * np.abs(u) ** 2, 0.2, 1.0)
+    show = float(smoothstep((width / rest_width - (TEETH_HIDE_WIDTH - TEETH_HIDE_RAMP)) / TEETH_HIDE_RAMP)) \
+        if rest_width else 1.0
     # faint seams between teeth (about 8 show across a mouth), centred on the midline
     phase = u * 4.0
     side = side * (1.0 - 0.12 * np.exp(-((phase - np.round(phase)) / 0.05) ** 2))
     # upper incisors are ~1 cm tall, a mouth ~5 cm wide; inside an open mouth they show as
     # a band under the upper lip, partly in the lip's shadow
     t_up = np.clip(min(0.14 * width, 0.4 * opening), 1.0, None)
-    a_up = smoothstep((t_up - (v - v_up)) / 1.5) * (v >= v_up - 1)
+    a_up = smoothstep((t_up - (v - v_up)) / 1.5) * (v >= v_up - 1) * show
     lit = (0.85 + 0.15 * smoothstep((v - v_up) / max(t_up, 1.0)))[..., None]  # lip shadow on top
     img = img * (1 - a_up[..., None]) + (teeth * side[..., None] * lit) * a_up[..., None]
     if opening > 0.12 * width:  # the lower teeth show once the jaw drops a little
         t_lo = min(0.1 * width, 0.22 * opening) * smoothstep((opening / width - 0.12) / 0.1)
-        a_lo = smoothstep((t_lo - (v_lo - v)) / 1.5) * (v <= v_lo + 1)
+        a_lo = smoothstep((t_lo - (v_lo - v)) / 1.5) * (v <= v_lo + 1) * show
         img = img * (1 - a_lo[..., None]) + (teeth * 0.8 * side[..., None]) * a_lo[..., None]
     # just outside the opening: the lips' own colour. The fill reaches a pixel beyond the inner
     # lip line to cover the target's lip crease, which the warp stretches along that line
@@ -238,7 +248,8 @@ def fill_mouth(out: np.ndarray, driven_points: np.ndarray, target_points: np.nda
                               borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
     else:
         skin, lips = target_colours(target_frame, target_points, key)
-        fill = synthesize_mouth(driven_points, roi, skin, lips)
+        rest = float(np.linalg.norm(target_points[MOUTH_CORNERS[0], :2] - target_points[MOUTH_CORNERS[1], :2]))
+        fill = synthesize_mouth(driven_points, roi, skin, lips, rest_width=rest)
     region = out[y0:y1, x0:x1].astype(np.float32)
     out[y0:y1, x0:x1] = np.clip(region + mask[..., None] * (fill - region) + 0.5, 0, 255).astype(np.uint8)
 

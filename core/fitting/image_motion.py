@@ -1,0 +1,420 @@
+"""Camera refinement from the images' own frame-to-frame motion.
+
+Landmarks locate the face to about a pixel in every frame, but their frame-to-frame
+motion is poor: the raw ones jitter, the tracker's filtered ones lag and damp real
+motion (on d6 the filtered face centre's velocity is off by 1.25 px/frame from the
+optical flow's 1.3 px/frame). Optical flow measured at the fitted face points is the
+opposite: precise from one frame to the next (a tenth of a pixel) but drifting over
+many frames. This module fuses the two for the rigid 2D part of the camera.
+
+1. ``measure_motion``: pyramidal Lucas-Kanade from frame f to f+1 at the fitted face
+   points of frame f, kept where the backward track returns within 0.3 px; the part of
+   that motion the fit does not already explain (LK displacement minus the fit's own
+   point motion) is summarised per frame pair as a 2D similarity about the face centre
+   ``m_f = (tx, ty, log scale, angle)`` by iteratively reweighted least squares.
+2. ``fuse_corrections``: per-frame camera corrections ``g_f`` (same 4 numbers) minimising
+   ``sum_f |g_f|^2 / sa^2 + sum_f w_f |g_{f+1} - g_f - m_f|^2 / sm^2`` (scale and angle
+   measured as pixels of displacement at the face radius), within track segments: at
+   high frequencies the image motion wins, at low frequencies the landmarks do; the
+   crossover is ``sqrt(sa^2 / sm^2)`` frames. One tridiagonal solve.
+3. ``apply_corrections``: ``p' = c + e^s Rot(a) (p - c) + t`` for every projected point,
+   i.e. new scale, a rotation about the camera's optical axis, and a new translation.
+
+Image coordinates: pixels, origin top-left, x right, y down; angles in radians.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import numpy as np
+
+from core.camera import OrthoCameras
+from core.fitting.basis import LandmarkBasis
+from core.fitting.qp import solve_box_qp
+from core.fitting.settings import FitSettings
+
+#: LK window (px), pyramid levels, forward-backward tolerance (px)
+LK_WINDOW = 15
+LK_LEVELS = 3
+FB_TOLERANCE_PX = 0.3
+#: LK iterations per pyramid level (stops earlier at a 0.02 px step)
+LK_ITERATIONS = 10
+#: at least this many well-tracked points for a frame pair to count
+MIN_POINTS = 12
+
+
+@dataclass
+class FaceMotion:
+    """Residual image motion of the fitted face between consecutive frames.
+
+    similarity : (F-1, 4) float64   (tx px, ty px, log scale, angle rad) from f to f+1,
+                                    about ``centre[f]``, not yet explained by the fit
+    weight : (F-1,) float64          1 where measured (enough tracked points), else 0
+    centre : (F, 2) float64          face centre (mean fitted point) per frame, px
+    radius : (F,) float64            face radius (RMS distance of the points to the centre), px
+    tracked_fraction : (F-1,) float64  points that passed the forward-backward check
+    point_residual : (F-1, N, 2) float32  per point, the measured motion less the fit's own and
+                                    less the rigid motion ``similarity``: the non-rigid part
+                                    the fit misses (0 where not tracked)
+    point_tracked : (F-1, N) bool     the point passed the forward-backward check
+    """
+
+    similarity: np.ndarray
+    weight: np.ndarray
+    centre: np.ndarray
+    radius: np.ndarray
+    tracked_fraction: np.ndarray
+    point_residual: np.ndarray | None = None
+    point_tracked: np.ndarray | None = None
+
+
+def _motion_matrix(p: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """(2N, 6) displacement of points p (N, 3) per unit of (tx, ty, log scale, wx, wy, wz) about c."""
+    q = p - c
+    A = np.zeros((2 * len(p), 6))
+    A[0::2, 0] = 1.0
+    A[1::2, 1] = 1.0
+    A[0::2, 2], A[1::2, 2] = q[:, 0], q[:, 1]
+    # w x q = (wy qz - wz qy, wz qx - wx qz, ...)
+    A[0::2, 4], A[0::2, 5] = q[:, 2], -q[:, 1]
+    A[1::2, 3], A[1::2, 5] = -q[:, 2], q[:, 0]
+    return A
+
+
+def _motion_fit(p: np.ndarray, r: np.ndarray, c: np.ndarray, iterations: int = 4) -> np.ndarray:
+    """Robust small rigid motion g = (tx, ty, log scale, wx, wy, wz) with
+    r ~ t + s q + (w x q)[:2], q = p - c (camera space, pixels, depth centred).
+
+    p : (N, 3) x, y, depth (px); r : (N, 2) displacement; c : (3,) centre. Huber at 0.5 px.
+    wz is the rotation in the image plane; wx, wy turn the face out of it (points move
+    in proportion to their depth), which a 2D similarity cannot express.
+    """
+    A = _motion_matrix(p, c)
+    b = r.reshape(-1)
+    w = np.ones(len(p))
+    g = np.zeros(6)
+    for _ in range(iterations):
+        ww = np.repeat(w, 2)
+        g = np.linalg.lstsq(A * ww[:, None], b * ww, rcond=None)[0]
+        res = np.linalg.norm((A @ g - b).reshape(-1, 2), axis=1)
+        w = np.where(res <= 0.5, 1.0, 0.5 / np.maximum(res, 1e-9))
+    return g
+
+
+def _sample(field: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Bilinear samples of an (H, W, C) float32 field at points p (N, 2) -> (N, C)."""
+    import cv2
+
+    m = p.astype(np.float32).reshape(-1, 1, 2)
+    out = cv2.remap(field, m[..., 0], m[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(len(p), -1)
+
+
+_DIS = {}
+
+
+def _face_box(grey: np.ndarray, p0: np.ndarray, p_next: np.ndarray, margin: int):
+    """(x0, y0, x1, y1) covering both frames' points plus ``margin`` px, inside the image; None if tiny."""
+    H, W = grey.shape
+    both = np.concatenate([p0, p_next])
+    x0, y0 = np.floor(both.min(0) - margin).astype(int)
+    x1, y1 = np.ceil(both.max(0) + margin).astype(int)
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, W), min(y1, H)
+    if x1 - x0 < 16 or y1 - y0 < 16:
+        return None
+    return x0, y0, x1, y1
+
+
+def _lk_points(prev: np.ndarray, grey: np.ndarray, p0: np.ndarray, p_next: np.ndarray):
+    """Pyramidal LK from ``prev`` to ``grey`` at p0 (N, 2) on the face's box:
+    (displacement (N, 2), forward-backward consistent (N,) bool). Cropping to the face
+    saves most of the pyramid building (OpenCV's Python binding cannot reuse pyramids)."""
+    import cv2
+
+    # the margin keeps the coarsest level's window inside real image content
+    box = _face_box(grey, p0, p_next, margin=LK_WINDOW * 2)
+    if box is None:
+        return np.zeros_like(p0), np.zeros(len(p0), bool)
+    x0, y0, x1, y1 = box
+    win = (LK_WINDOW, LK_WINDOW)
+    pa = np.ascontiguousarray(prev[y0:y1, x0:x1])
+    pb = np.ascontiguousarray(grey[y0:y1, x0:x1])
+    crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, LK_ITERATIONS, 0.02)
+    q0 = (p0 - [x0, y0]).astype(np.float32).reshape(-1, 1, 2)
+    q1, st, _ = cv2.calcOpticalFlowPyrLK(pa, pb, q0, None, winSize=win, maxLevel=LK_LEVELS, criteria=crit)
+    qb, st2, _ = cv2.calcOpticalFlowPyrLK(pb, pa, q1, None, winSize=win, maxLevel=LK_LEVELS, criteria=crit)
+    ok = (st[:, 0] == 1) & (st2[:, 0] == 1) & (np.linalg.norm((qb - q0)[:, 0], axis=1) < FB_TOLERANCE_PX)
+    return (q1 - q0)[:, 0].astype(np.float64), ok
+
+
+def _dis_points(prev: np.ndarray, grey: np.ndarray, p0: np.ndarray, p_next: np.ndarray):
+    """Dense DIS flow on the face's box, read at p0 (N, 2): (displacement (N, 2), consistent (N,) bool).
+
+    The box covers the points of both frames plus a margin; a point counts where the
+    backward flow brings it back within FB_TOLERANCE_PX."""
+    import cv2
+
+    box = _face_box(grey, p0, p_next, margin=24)
+    if box is None:
+        return np.zeros_like(p0), np.zeros(len(p0), bool)
+    x0, y0, x1, y1 = box
+    dis = _DIS.get("dis")
+    if dis is None:
+        dis = _DIS["dis"] = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    a = np.ascontiguousarray(prev[y0:y1, x0:x1])
+    b = np.ascontiguousarray(grey[y0:y1, x0:x1])
+    fwd = dis.calc(a, b, None)
+    bwd = dis.calc(b, a, None)
+    q = p0 - [x0, y0]
+    d = _sample(fwd, q)
+    back = _sample(bwd, q + d)
+    ok = (np.linalg.norm(d + back, axis=1) < FB_TOLERANCE_PX) & (q >= 0).all(1) & (q < [x1 - x0 - 1, y1 - y0 - 1]).all(1)
+    return d.astype(np.float64), ok
+
+
+def measure_motion(frames: Iterable[np.ndarray], points: np.ndarray, usable: np.ndarray,
+                   progress: Callable[[int], None] | None = None, method: str = "lk") -> FaceMotion:
+    """LK motion of the fitted points, less the fit's own motion, per frame pair.
+
+    frames : F images, (H, W) grey uint8 or (H, W, 3) RGB uint8, in order
+    points : (F, N, 3) fitted face points per frame: x, y, depth (px)
+    usable : (F,) bool frames with a fit (pairs need both frames usable)
+    """
+    import cv2
+
+    F, N = points.shape[:2]
+    sim = np.zeros((max(F - 1, 0), 6))
+    weight = np.zeros(max(F - 1, 0))
+    frac = np.zeros(max(F - 1, 0))
+    resid = np.zeros((max(F - 1, 0), N, 2), np.float32)
+    tracked = np.zeros((max(F - 1, 0), N), bool)
+    centre = points.mean(1)
+    radius = np.sqrt(((points[..., :2] - centre[:, None, :2]) ** 2).sum(-1).mean(1))
+    prev = None
+    for f, img in enumerate(frames):
+        if f >= F:
+            break
+        grey = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+        if prev is not None and usable[f - 1] and usable[f]:
+            measure = _dis_points if method == "dis" else _lk_points
+            lk, ok = measure(prev, grey, points[f - 1, :, :2], points[f, :, :2])
+            frac[f - 1] = ok.mean()
+            if ok.sum() >= MIN_POINTS:
+                own = points[f, :, :2] - points[f - 1, :, :2]
+                sim[f - 1] = _motion_fit(points[f - 1][ok], (lk - own)[ok], centre[f - 1])
+                weight[f - 1] = 1.0
+                rigid = (_motion_matrix(points[f - 1], centre[f - 1]) @ sim[f - 1]).reshape(N, 2)
+                resid[f - 1] = np.where(ok[:, None], lk - own - rigid, 0.0)
+                tracked[f - 1] = ok
+        prev = grey
+        if progress is not None:
+            progress(f)
+    return FaceMotion(sim, weight, centre, radius, frac, resid, tracked)
+
+
+def _fuse(m: np.ndarray, c: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Minimise sum_f a_f |x_f|^2 + sum_f c_f |x_{f+1} - x_f - m_f|^2, column by column.
+
+    m : (F-1, K) measured steps; c : (F-1, K) or (F-1, 1) step weights (0 = no link);
+    a : (F,) anchor weights. Returns x (F, K). Thomas algorithm on the tridiagonal system.
+    """
+    F = a.shape[0]
+    K = m.shape[1]
+    c = np.broadcast_to(c, (F - 1, K))
+    diag = np.repeat(a[:, None], K, 1).astype(np.float64)
+    diag[:-1] += c
+    diag[1:] += c
+    rhs = np.zeros((F, K))
+    rhs[:-1] -= c * m
+    rhs[1:] += c * m
+    diag = np.where(diag > 0, diag, 1.0)
+    cp = np.zeros((F - 1, K))
+    dp = np.zeros((F, K))
+    cp[0] = -c[0] / diag[0]
+    dp[0] = rhs[0] / diag[0]
+    for f in range(1, F):
+        den = diag[f] + c[f - 1] * cp[f - 1]
+        if f < F - 1:
+            cp[f] = -c[f] / den
+        dp[f] = (rhs[f] + c[f - 1] * dp[f - 1]) / den
+    x = np.zeros((F, K))
+    x[-1] = dp[-1]
+    for f in range(F - 2, -1, -1):
+        x[f] = dp[f] - cp[f] * x[f + 1]
+    return x
+
+
+def fuse_corrections(motion: FaceMotion, segment: np.ndarray, crossover_frames: float) -> np.ndarray:
+    """Per-frame corrections g (F, 6) = (tx, ty, log scale, wx, wy, wz) from the residual motion.
+
+    segment : (F,) int track segment per frame, -1 for frames without a fit (never
+    corrected, never linking their neighbours). ``crossover_frames`` = sa / sm: how many
+    frames the image motion is trusted over before the landmarks take over.
+    """
+    F = segment.shape[0]
+    K = motion.similarity.shape[1]
+    if F < 2 or crossover_frames <= 0:
+        return np.zeros((F, K))
+    # scale and rotations as displacement at the face radius, so all six are in pixels
+    rho = np.where(np.isfinite(motion.radius) & (motion.radius > 0), motion.radius, 1.0)
+    unit = np.stack([np.ones(F), np.ones(F), rho, rho, rho, rho], 1)
+    linked = (segment[:-1] >= 0) & (segment[:-1] == segment[1:]) & (motion.weight > 0)
+    c = np.where(linked, crossover_frames ** 2, 0.0)[:, None]
+    g = _fuse(motion.similarity * unit[:-1], c, (segment >= 0).astype(float))
+    g[segment < 0] = 0.0
+    return g / unit
+
+
+def fuse_point_residuals(motion: FaceMotion, segment: np.ndarray, crossover_frames: float) -> np.ndarray:
+    """Per-frame, per-point non-rigid corrections h (F, N, 2) px from ``point_residual``:
+    the same fusion as :func:`fuse_corrections`, point by point, linking two frames only
+    where the point was tracked between them."""
+    F = segment.shape[0]
+    N = motion.point_residual.shape[1]
+    if F < 2 or crossover_frames <= 0:
+        return np.zeros((F, N, 2))
+    linked = (segment[:-1] >= 0) & (segment[:-1] == segment[1:]) & (motion.weight > 0)
+    c = np.where(linked[:, None] & motion.point_tracked, crossover_frames ** 2, 0.0)
+    c = np.repeat(c, 2, axis=1)                                  # x and y of each point
+    h = _fuse(motion.point_residual.reshape(F - 1, 2 * N).astype(np.float64), c, (segment >= 0).astype(float))
+    h[segment < 0] = 0.0
+    return h.reshape(F, N, 2)
+
+
+def _rodrigues(w: np.ndarray) -> np.ndarray:
+    """(F, 3) rotation vectors -> (F, 3, 3) rotation matrices."""
+    th = np.linalg.norm(w, axis=1)
+    k = w / np.where(th > 0, th, 1.0)[:, None]
+    K = np.zeros((len(w), 3, 3))
+    K[:, 0, 1], K[:, 0, 2], K[:, 1, 2] = -k[:, 2], k[:, 1], -k[:, 0]
+    K = K - K.transpose(0, 2, 1)
+    s, c = np.sin(th)[:, None, None], np.cos(th)[:, None, None]
+    return np.eye(3)[None] + s * K + (1 - c) * (K @ K)
+
+
+def apply_corrections(cams: OrthoCameras, g: np.ndarray, centre: np.ndarray) -> OrthoCameras:
+    """Cameras moved by g (F, 6) = (tx, ty, log scale, wx, wy, wz) about ``centre`` (F, 3)
+    (x, y, depth in px): each point's camera-space position u = s R X (x, y relative to the
+    translation) becomes ``c + e^s Rot(w) (u - c) + t``, i.e. scale e^s s, rotation Rot(w) R
+    and a new translation.
+    """
+    e = np.exp(g[:, 2])
+    rot = _rodrigues(g[:, 3:6])
+    R = np.einsum("fij,fjk->fik", rot, cams.rotation)
+    cu = np.concatenate([centre[:, :2] - cams.translation, centre[:, 2:3]], 1)   # centre in u
+    t = centre[:, :2] + g[:, :2] - e[:, None] * np.einsum("fij,fj->fi", rot, cu)[:, :2]
+    return OrthoCameras(cams.scale * e, R, t)
+
+
+#: frames whose grey levels differ from the previous frame's by less than this (mean
+#: absolute difference, 0-255) are repeats: frame-rate conversion duplicates (d6 repeats
+#: every 5th or 6th frame); codec noise on a real new frame is well above it
+DUPLICATE_MEAN_ABS_DIFF = 0.5
+#: every n-th of the tracker's 468 face points is tracked by LK (156 points: enough for
+#: the 6 rigid numbers and to spread over brows, eyes and lips; a third of the cost)
+POINT_STRIDE = 3
+
+
+@dataclass
+class MotionRefinement:
+    """What the image-motion stage did (for reports and benchmarks).
+
+    correction_px : (F,) float  size of each frame's camera correction at the face radius (px)
+    point_correction_px : (F,) float  mean size of the non-rigid point corrections (px)
+    duplicate : (F,) bool       frames found to repeat the previous frame (they copy its fit)
+    measured_pairs : int        frame pairs with an image-motion measurement
+    """
+
+    correction_px: np.ndarray
+    point_correction_px: np.ndarray
+    duplicate: np.ndarray
+    measured_pairs: int
+
+
+def _grey_frames(frames: Iterable[np.ndarray], count: int, duplicate: np.ndarray):
+    """Grey versions of ``frames``, marking repeats of the previous frame in ``duplicate`` on the way."""
+    import cv2
+
+    prev = None
+    for f, img in enumerate(frames):
+        if f >= count:
+            break
+        grey = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+        if prev is not None and prev.shape == grey.shape:
+            duplicate[f] = float(cv2.absdiff(grey, prev).mean()) < DUPLICATE_MEAN_ABS_DIFF
+        prev = grey
+        yield grey
+
+
+def refit_expressions(basis: LandmarkBasis, identity: np.ndarray, expression: np.ndarray, cams: OrthoCameras,
+                      targets: np.ndarray, point_weights: np.ndarray, bounds: np.ndarray, settings: FitSettings,
+                      frames: np.ndarray) -> np.ndarray:
+    """Per frame, the bounded expression that best reaches ``targets`` with the camera fixed.
+
+    targets : (F, N, 2) px for the N points of ``basis``; point_weights : (N,);
+    frames : indices to refit (the others are returned unchanged). Same data term and
+    expression prior as the fitter (landmark sigma, effective points), started from
+    ``expression``. Returns (F, Ke).
+    """
+    s = settings
+    p = np.asarray(point_weights, np.float64)
+    p = p * (s.effective_points / max(p.sum(), 1e-12)) / s.landmark_sigma_cm ** 2
+    B = basis.expression
+    Ke = B.shape[0]
+    Bflat = B.reshape(Ke, -1)
+    C = np.einsum("l,kla,mlb->abkm", p, B, B, optimize=True).reshape(9, Ke, Ke)
+    X0 = basis.points(identity, None)
+    lb, ub = bounds[:, 0].astype(np.float64), bounds[:, 1].astype(np.float64)
+    out = np.array(expression, np.float64, copy=True)
+    for f in frames:
+        R, sc, t = cams.rotation[f], float(cams.scale[f]), cams.translation[f]
+        P = np.eye(3) - np.outer(R[2], R[2])
+        H = np.tensordot(P.ravel(), C, axes=1) + s.expression_prior * np.eye(Ke)
+        b = (targets[f] - t) / sc - X0 @ R[:2].T
+        g = Bflat @ (p[:, None] * (b @ R[:2])).ravel()
+        out[f] = solve_box_qp(H, g, lb, ub, x0=out[f], max_iter=15, tol=1e-6)
+    return out
+
+
+def refine_with_image_motion(basis: LandmarkBasis, identity: np.ndarray, expression: np.ndarray,
+                             cams: OrthoCameras, usable: np.ndarray, segment: np.ndarray,
+                             frames: Callable[[], Iterable[np.ndarray]], bounds: np.ndarray,
+                             settings: FitSettings, progress: Callable[[int], None] | None = None
+                             ) -> tuple[OrthoCameras, np.ndarray, MotionRefinement]:
+    """Refine a whole-video fit with the image motion at its points (module docstring).
+
+    basis : the fit's tracker-point basis; identity (Ki,), expression (F, Ke), cams (F):
+    the fit; usable, segment (F,): frames with a fit and their track segments;
+    frames : returns a fresh iterator over the clip's RGB frames, aligned with F;
+    bounds : (Ke, 2) expression bounds. Returns cameras, expressions and a report.
+    Frames that repeat the previous frame take its fit unchanged.
+    """
+    from core.fitting.weights import tracker_point_weights
+
+    s = settings
+    F = expression.shape[0]
+    L = basis.num_points
+    idx = np.arange(0, min(L, 468), POINT_STRIDE)
+    sub = basis.subset(idx)
+    seg = np.where(usable, segment, -1)
+    points = cams.project(sub.points(identity, expression))                   # (F, N, 3)
+    dup = np.zeros(F, bool)
+    motion = measure_motion(_grey_frames(frames(), F, dup), points, usable, progress, s.image_motion_method)
+    g = fuse_corrections(motion, seg, s.image_motion_frames)
+    cams = apply_corrections(cams, g, motion.centre)
+    expression = np.array(expression, np.float64, copy=True)
+    h = np.zeros((F, idx.size, 2))
+    if s.image_motion_expression_frames > 0:
+        h = fuse_point_residuals(motion, seg, s.image_motion_expression_frames)
+        targets = cams.project(sub.points(identity, expression))[..., :2] + h
+        expression = refit_expressions(sub, identity, expression, cams, targets,
+                                       tracker_point_weights(L, s)[idx], bounds, s, np.flatnonzero(usable))
+    # a repeated frame shows the face exactly as before: same fit
+    for f in np.flatnonzero(dup):
+        if usable[f] and usable[f - 1] and seg[f] == seg[f - 1]:
+            expression[f] = expression[f - 1]
+            cams.scale[f], cams.rotation[f], cams.translation[f] = cams.scale[f - 1], cams.rotation[f - 1], cams.translation[f - 1]
+    size = np.hypot(g[:, 0], g[:, 1]) + motion.radius * np.linalg.norm(g[:, 2:], axis=1)
+    return cams, expression, MotionRefinement(size, np.linalg.norm(h, axis=-1).mean(1), dup,
+                                              int((motion.weight > 0).sum()))
