@@ -17,6 +17,22 @@ import pkgutil
 from types import ModuleType
 
 
+MODEL_CHOICES_HELP = "builtin, ict, or a model file/folder"
+
+
+def add_model_argument(p, default: str | None = "builtin", fitting_only: bool = False) -> None:
+    """The ``--model`` option, worded the same in every command.
+
+    fitting_only: the command can also take a finished reconstruction, whose own model is
+    then used (default None = builtin when fitting)."""
+    if fitting_only:
+        p.add_argument("--model", default=None,
+                       help=f"face model when fitting: {MODEL_CHOICES_HELP} (default builtin; "
+                            "with --reconstruction, the reconstruction's own model)")
+    else:
+        p.add_argument("--model", default=default, help=f"face model: {MODEL_CHOICES_HELP} (default {default})")
+
+
 def discover() -> list[ModuleType]:
     """All subcommand modules in this package, sorted by name."""
     mods = []

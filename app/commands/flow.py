@@ -14,6 +14,8 @@ import argparse
 import time
 from pathlib import Path
 
+from app.commands import add_model_argument
+
 NAME = "flow"
 HELP = "dense 3D facial flow of a video: side-by-side QA video and flow arrays"
 
@@ -25,9 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--track", metavar="T.npz", help="use this track of INPUT instead of tracking (when fitting)")
     p.add_argument("--step", type=int, default=1, metavar="K", help="flow from frame t to t+K (default 1)")
     p.add_argument("--npz", metavar="FLOW.npz", help="also write the flow arrays to this .npz")
-    p.add_argument("--model", default=None,
-                   help="face model when fitting: builtin, ict, or a model file/folder (default builtin; "
-                        "with --reconstruction, the reconstruction's own model)")
+    add_model_argument(p, fitting_only=True)
     p.add_argument("--max-frames", type=int, default=None, metavar="N", help="use only the first N frames")
 
 

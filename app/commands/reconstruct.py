@@ -12,6 +12,8 @@ import argparse
 import time
 from pathlib import Path
 
+from app.commands import add_model_argument
+
 NAME = "reconstruct"
 HELP = "fit the 3D face model to a video, image or track result (4D reconstruction)"
 
@@ -19,7 +21,7 @@ HELP = "fit the 3D face model to a video, image or track result (4D reconstructi
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="video file, image, image folder, or a track result .npz")
     p.add_argument("-o", "--output", required=True, help="output .npz (Reconstruction)")
-    p.add_argument("--model", default="builtin", help="face model: builtin, ict, or a model file/folder (default builtin)")
+    add_model_argument(p)
     p.add_argument("--per-frame", action="store_true", help="fit frame by frame (the live fitter) instead of the whole-video fit")
     p.add_argument("--export-meshes", metavar="DIR", help="write one mesh per frame into DIR")
     p.add_argument("--mesh-format", choices=("obj", "ply"), default="obj", help="mesh format for --export-meshes (default obj)")

@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from app.commands import add_model_argument
+
 NAME = "reenact"
 HELP = "reenact: a source video drives the face of a target photo or video (expression, pose, gaze)"
 
@@ -26,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=("head", "face", "self"), default="head",
                    help="head: expression + pose + gaze; face: expression + gaze, the target keeps its "
                         "head pose; self: source and target are the same person/clip (default: head)")
-    p.add_argument("--model", default="builtin", help="face model: builtin, ict or a model file path")
+    add_model_argument(p)
     p.add_argument("--max-frames", type=int, default=None, metavar="N",
                    help="use only the first N frames of the source (and of a target video)")
     p.add_argument("--no-audio", action="store_true", help="do not copy the source's audio")

@@ -17,6 +17,8 @@ import argparse
 import time
 from pathlib import Path
 
+from app.commands import add_model_argument
+
 NAME = "render"
 HELP = "render QA videos of a reconstruction: overlay, shaded, nmfc, pncc, textured"
 
@@ -31,9 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reconstruction", metavar="R.npz", help="use this reconstruction of INPUT instead of fitting")
     p.add_argument("--track", metavar="T.npz",
                    help="use this track of INPUT (the overlay's observed points; and for fitting)")
-    p.add_argument("--model", default=None,
-                   help="face model when fitting: builtin, ict, or a model file/folder (default builtin; "
-                        "with --reconstruction, the reconstruction's own model)")
+    add_model_argument(p, fitting_only=True)
     p.add_argument("--alpha", type=float, default=0.6,
                    help="shaded mode: opacity of the mesh over the frame, 1 = mesh alone (default 0.6)")
     p.add_argument("--max-frames", type=int, default=None, metavar="N", help="use only the first N frames")

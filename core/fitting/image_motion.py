@@ -82,7 +82,7 @@ def _motion_matrix(p: np.ndarray, c: np.ndarray) -> np.ndarray:
     return A
 
 
-def _motion_fit(p: np.ndarray, r: np.ndarray, c: np.ndarray, iterations: int = 4) -> np.ndarray:
+def _motion_fit(p: np.ndarray, r: np.ndarray, c: np.ndarray, iterations: int = 3) -> np.ndarray:
     """Robust small rigid motion g = (tx, ty, log scale, wx, wy, wz) with
     r ~ t + s q + (w x q)[:2], q = p - c (camera space, pixels, depth centred).
 
@@ -96,7 +96,10 @@ def _motion_fit(p: np.ndarray, r: np.ndarray, c: np.ndarray, iterations: int = 4
     g = np.zeros(6)
     for _ in range(iterations):
         ww = np.repeat(w, 2)
-        g = np.linalg.lstsq(A * ww[:, None], b * ww, rcond=None)[0]
+        Aw = A * ww[:, None]
+        # 6x6 normal equations; a tiny ridge keeps rotations about unseen axes at zero
+        # (points at one depth say nothing about wx, wy)
+        g = np.linalg.solve(Aw.T @ A + 1e-9 * np.eye(6), Aw.T @ b)
         res = np.linalg.norm((A @ g - b).reshape(-1, 2), axis=1)
         w = np.where(res <= 0.5, 1.0, 0.5 / np.maximum(res, 1e-9))
     return g
@@ -173,44 +176,84 @@ def _dis_points(prev: np.ndarray, grey: np.ndarray, p0: np.ndarray, p_next: np.n
     return d.astype(np.float64), ok
 
 
-def measure_motion(frames: Iterable[np.ndarray], points: np.ndarray, usable: np.ndarray,
-                   progress: Callable[[int], None] | None = None, method: str = "lk") -> FaceMotion:
-    """LK motion of the fitted points, less the fit's own motion, per frame pair.
+@dataclass
+class PointMotion:
+    """Measured image motion at face points, frame f to f+1 (the expensive, fit-independent part).
 
-    frames : F images, (H, W) grey uint8 or (H, W, 3) RGB uint8, in order
-    points : (F, N, 3) fitted face points per frame: x, y, depth (px)
-    usable : (F,) bool frames with a fit (pairs need both frames usable)
+    start : (F, N, 2) float64  where each point was measured from in frame f (px)
+    displacement : (F-1, N, 2) float64  its measured motion to frame f+1 (px)
+    tracked : (F-1, N) bool  the measurement passed the forward-backward check
+    duplicate : (F,) bool  frame f repeats frame f-1
     """
-    import cv2
 
+    start: np.ndarray
+    displacement: np.ndarray
+    tracked: np.ndarray
+    duplicate: np.ndarray
+
+
+def measure_points(frames: Iterable[np.ndarray], points: np.ndarray, usable: np.ndarray,
+                   method: str = "lk", cancelled: Callable[[], bool] | None = None) -> PointMotion:
+    """Optical flow at ``points`` (F, N, 2) px from every usable frame to the next.
+
+    frames : F images, (H, W) grey uint8 or (H, W, 3) RGB uint8, in order. The points may
+    be the tracker's landmarks (so this can run while the fit runs: OpenCV and the decoder
+    release the GIL) or the fitted points; :func:`summarise_motion` compares it with a fit.
+    """
+    F, N = points.shape[:2]
+    disp = np.zeros((max(F - 1, 0), N, 2))
+    tracked = np.zeros((max(F - 1, 0), N), bool)
+    dup = np.zeros(F, bool)
+    measure = _dis_points if method == "dis" else _lk_points
+    prev = None
+    for f, grey in enumerate(_grey_frames(frames, F, dup)):
+        if cancelled is not None and f % 25 == 0 and cancelled():
+            break
+        if prev is not None and usable[f - 1] and usable[f]:
+            ok_pts = np.isfinite(points[f - 1]).all(1) & np.isfinite(points[f]).all(1)
+            if ok_pts.sum() >= MIN_POINTS:
+                d, ok = measure(prev, grey, np.nan_to_num(points[f - 1]), np.nan_to_num(points[f]))
+                disp[f - 1], tracked[f - 1] = d, ok & ok_pts
+        prev = grey
+    return PointMotion(np.asarray(points, np.float64), disp, tracked, dup)
+
+
+def summarise_motion(pm: PointMotion, points: np.ndarray, usable: np.ndarray) -> FaceMotion:
+    """The image motion a fit does not explain, per frame pair.
+
+    points : (F, N, 3) the fitted points (x, y, depth px), the same N points as ``pm``.
+    The measured displacement is read as the motion of the fitted point (the two are a
+    pixel or two apart: the motion field hardly changes over that distance); the fit's own
+    motion is subtracted, the rest summarised as a robust small rigid motion plus a per-point
+    non-rigid remainder.
+    """
     F, N = points.shape[:2]
     sim = np.zeros((max(F - 1, 0), 6))
     weight = np.zeros(max(F - 1, 0))
-    frac = np.zeros(max(F - 1, 0))
+    frac = pm.tracked.mean(1) if F > 1 else np.zeros(0)
     resid = np.zeros((max(F - 1, 0), N, 2), np.float32)
     tracked = np.zeros((max(F - 1, 0), N), bool)
     centre = points.mean(1)
     radius = np.sqrt(((points[..., :2] - centre[:, None, :2]) ** 2).sum(-1).mean(1))
-    prev = None
-    for f, img in enumerate(frames):
-        if f >= F:
-            break
-        grey = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
-        if prev is not None and usable[f - 1] and usable[f]:
-            measure = _dis_points if method == "dis" else _lk_points
-            lk, ok = measure(prev, grey, points[f - 1, :, :2], points[f, :, :2])
-            frac[f - 1] = ok.mean()
-            if ok.sum() >= MIN_POINTS:
-                own = points[f, :, :2] - points[f - 1, :, :2]
-                sim[f - 1] = _motion_fit(points[f - 1][ok], (lk - own)[ok], centre[f - 1])
-                weight[f - 1] = 1.0
-                rigid = (_motion_matrix(points[f - 1], centre[f - 1]) @ sim[f - 1]).reshape(N, 2)
-                resid[f - 1] = np.where(ok[:, None], lk - own - rigid, 0.0)
-                tracked[f - 1] = ok
-        prev = grey
-        if progress is not None:
-            progress(f)
+    for f in range(F - 1):
+        ok = pm.tracked[f]
+        if not (usable[f] and usable[f + 1]) or ok.sum() < MIN_POINTS:
+            continue
+        own = points[f + 1, :, :2] - points[f, :, :2]
+        r = pm.displacement[f] - own
+        sim[f] = _motion_fit(points[f][ok], r[ok], centre[f])
+        weight[f] = 1.0
+        rigid = (_motion_matrix(points[f], centre[f]) @ sim[f]).reshape(N, 2)
+        resid[f] = np.where(ok[:, None], r - rigid, 0.0)
+        tracked[f] = ok
     return FaceMotion(sim, weight, centre, radius, frac, resid, tracked)
+
+
+def measure_motion(frames: Iterable[np.ndarray], points: np.ndarray, usable: np.ndarray,
+                   method: str = "lk") -> FaceMotion:
+    """Optical flow at the fitted points (F, N, 3), less the fit's own motion, per frame pair:
+    :func:`measure_points` then :func:`summarise_motion`."""
+    return summarise_motion(measure_points(frames, points[..., :2], usable, method), points, usable)
 
 
 def _fuse(m: np.ndarray, c: np.ndarray, a: np.ndarray) -> np.ndarray:
@@ -377,30 +420,35 @@ def refit_expressions(basis: LandmarkBasis, identity: np.ndarray, expression: np
     return out
 
 
+def motion_points(num_points: int) -> np.ndarray:
+    """Indices of the tracker points whose image motion is measured (every POINT_STRIDE-th face point)."""
+    return np.arange(0, min(num_points, 468), POINT_STRIDE)
+
+
 def refine_with_image_motion(basis: LandmarkBasis, identity: np.ndarray, expression: np.ndarray,
                              cams: OrthoCameras, usable: np.ndarray, segment: np.ndarray,
-                             frames: Callable[[], Iterable[np.ndarray]], bounds: np.ndarray,
-                             settings: FitSettings, progress: Callable[[int], None] | None = None
-                             ) -> tuple[OrthoCameras, np.ndarray, MotionRefinement]:
+                             measured: PointMotion, bounds: np.ndarray,
+                             settings: FitSettings) -> tuple[OrthoCameras, np.ndarray, MotionRefinement]:
     """Refine a whole-video fit with the image motion at its points (module docstring).
 
     basis : the fit's tracker-point basis; identity (Ki,), expression (F, Ke), cams (F):
     the fit; usable, segment (F,): frames with a fit and their track segments;
-    frames : returns a fresh iterator over the clip's RGB frames, aligned with F;
-    bounds : (Ke, 2) expression bounds. Returns cameras, expressions and a report.
-    Frames that repeat the previous frame take its fit unchanged.
+    measured : :func:`measure_points` at the :func:`motion_points` of the clip (at the
+    tracker's landmarks or the fitted points); bounds : (Ke, 2) expression bounds.
+    Returns cameras, expressions and a report. Frames that repeat the previous frame take
+    its fit unchanged.
     """
     from core.fitting.weights import tracker_point_weights
 
     s = settings
     F = expression.shape[0]
     L = basis.num_points
-    idx = np.arange(0, min(L, 468), POINT_STRIDE)
+    idx = motion_points(L)
     sub = basis.subset(idx)
     seg = np.where(usable, segment, -1)
     points = cams.project(sub.points(identity, expression))                   # (F, N, 3)
-    dup = np.zeros(F, bool)
-    motion = measure_motion(_grey_frames(frames(), F, dup), points, usable, progress, s.image_motion_method)
+    motion = summarise_motion(measured, points, usable)
+    dup = measured.duplicate
     g = fuse_corrections(motion, seg, s.image_motion_frames)
     cams = apply_corrections(cams, g, motion.centre)
     expression = np.array(expression, np.float64, copy=True)

@@ -66,20 +66,42 @@ def clip_frames(path: str, count: int) -> Callable[[], Iterable[np.ndarray]]:
     return frames
 
 
-def _motion_refine(fit, basis, track, seg, s, bounds, frames, progress, cancel):
-    """Image-motion refinement of a whole-video fit (core/fitting/image_motion.py)."""
-    from core.fitting.image_motion import refine_with_image_motion
+class _MotionMeasurement:
+    """Measures the clip's image motion at the tracker's landmarks in a background thread
+    while the whole-video fit runs (decoding and OpenCV release the GIL; the fit is
+    single-threaded), so on two cores the refinement costs little extra wall time."""
 
-    F = fit.expression.shape[0]
+    def __init__(self, frames, obs: np.ndarray, usable: np.ndarray, method: str, cancel: CancelToken | None):
+        import threading
 
-    def tick(f):
-        if f % 50 == 0:
-            check(cancel)
-            report(progress, f, F, "image motion")
+        from core.fitting.image_motion import measure_points, motion_points
 
-    usable = fit.fitted & np.asarray(track.valid, bool)
-    return refine_with_image_motion(basis, fit.identity, fit.expression, fit.cameras, usable, seg, frames,
-                                    bounds, s, tick)
+        pts = obs[:, motion_points(obs.shape[1])]
+        self._stop = threading.Event()
+        self._result = None
+        self._error: BaseException | None = None
+
+        def cancelled() -> bool:
+            return self._stop.is_set() or (cancel is not None and cancel.cancelled)
+
+        def run():
+            try:
+                self._result = measure_points(frames(), pts, usable, method, cancelled)
+            except BaseException as e:  # handed to the fitting thread in result()
+                self._error = e
+
+        self._thread = threading.Thread(target=run, name="image-motion", daemon=True)
+        self._thread.start()
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel, frames=None) -> Reconstruction:
@@ -91,11 +113,24 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
     bounds = np.asarray(model.expression_bounds, np.float64)
     F = obs.shape[0]
     if not per_frame:
-        fit = fit_video(basis, obs, w, seg, bounds, s, seed_expression=seed, progress=progress, cancel=cancel)
+        motion = None
+        if frames is not None and s.image_motion_frames > 0 and F > 2:
+            motion = _MotionMeasurement(frames, obs, np.asarray(track.valid, bool), s.image_motion_method, cancel)
+        try:
+            fit = fit_video(basis, obs, w, seg, bounds, s, seed_expression=seed, progress=progress, cancel=cancel)
+        except BaseException:
+            if motion is not None:
+                motion.stop()
+            raise
         identity, expr, cams, err = fit.identity, fit.expression, fit.cameras, fit.fit_error_px
         valid = fit.fitted & track.valid
-        if frames is not None and s.image_motion_frames > 0 and F > 2:
-            cams, expr, _ = _motion_refine(fit, basis, track, seg, s, bounds, frames, progress, cancel)
+        if motion is not None:
+            from core.fitting.image_motion import refine_with_image_motion
+
+            report(progress, 0, 1, "image motion")
+            measured = motion.result()
+            check(cancel)
+            cams, expr, _ = refine_with_image_motion(basis, identity, expr, cams, valid, seg, measured, bounds, s)
             err = np.where(fit.fitted, reprojection_error(basis, identity, expr, cams, obs, w), np.nan)
     else:
         # identity from a whole-video fit on a subset of frames, then frame by frame
