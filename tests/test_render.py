@@ -207,6 +207,43 @@ def test_nmfc_colour_of_a_vertex_is_invariant(rt):
     assert np.abs(out.image[out.mask] - exp8).max() <= 1
 
 
+def test_nmfc_image_is_the_same_with_or_without_buffers(rt):
+    m = ict()
+    screen = project(m["neutral"], 15.0, euler_to_matrix(-0.3, 0.1, 0.05), np.array([200.0, 190.0]))
+    rt.set_mesh(m["triangles"], FACE_VERTICES, nmfc_mean=m["neutral"])
+    with_ids = rt.render(screen, (400, 380), "nmfc", buffers=True)
+    alone = rt.render(screen, (400, 380), "nmfc")
+    assert alone.triangle_id is None and alone.barycentric is None and alone.depth is None
+    assert np.array_equal(alone.mask, with_ids.mask) and np.array_equal(alone.image, with_ids.image)
+    assert alone.image.shape == (380, 400, 3) and alone.image.dtype == np.uint8
+    grey = rt.render(screen, (400, 380), "nmfc", background=(10, 200, 30))
+    assert np.all(grey.image[~grey.mask] == [10, 200, 30])
+    assert np.array_equal(grey.image[grey.mask], alone.image[alone.mask])
+
+
+def test_outputs_stay_valid_after_later_renders(rt):
+    # Readback buffers are reused between frames; what render() returned must not change,
+    # including barycentrics and depth unpacked lazily after the next render.
+    m = ict()
+    a = project(m["neutral"], 18.0, euler_to_matrix(0.3, 0.0, 0.0), np.array([240.0, 250.0]))
+    b = project(m["neutral"], 16.0, euler_to_matrix(-0.3, 0.2, 0.1), np.array([230.0, 240.0]))
+    rt.set_mesh(m["triangles"], FACE_VERTICES, nmfc_mean=m["neutral"])
+    out_a = rt.render(a, (480, 480), "none", buffers=True)
+    ids_a = out_a.triangle_id.copy()
+    rt.render(b, (480, 480), "nmfc", buffers=True)
+    assert np.array_equal(out_a.triangle_id, ids_a)
+    fg = out_a.mask
+    corners = a[m["triangles"][out_a.triangle_id[fg]]]
+    bary = out_a.barycentric[fg]
+    rows, cols = np.nonzero(fg)
+    xy = np.einsum("mk,mkc->mc", bary, corners[:, :, :2])
+    assert np.percentile(np.abs(xy - np.c_[cols, rows]).max(1), 99) < 0.01
+    assert np.abs(np.einsum("mk,mk->m", bary, corners[:, :, 2]) - out_a.depth[fg]).max() < 1e-3
+    assert np.all(out_a.barycentric[~fg] == 0)
+    # What the id pass reads back: 8 bytes per pixel (id + two 16-bit barycentrics).
+    assert rt.call(lambda r: r.last_readback_bytes) == 480 * 480 * 8
+
+
 def test_textured_identity_warp_reproduces_frame(rt):
     cap = cv2.VideoCapture(str(shared_path("data", "videos", "d6.mp4")))
     cap.set(cv2.CAP_PROP_POS_FRAMES, 30)

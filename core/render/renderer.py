@@ -19,12 +19,16 @@ Inputs
   view/projection matrices (perspective or orthographic), for 3D viewports and
   textured views from other angles. Depth is then the eye-space distance.
 
-One draw call renders into up to three targets (RGBA8 colour; RGBA32F packed
-triangle id + 2 barycentrics + depth; RGBA32F interpolated per-vertex attribute), with
-a program variant compiled per set of targets so only the requested ones are written
-and read back. Flat NMFC with ids is a per-triangle palette lookup of the id buffer
-(a second target costs more on llvmpipe than the lookup). Buffers match pixel
-centres: barycentrics agree with exact ones at the pixel centre to ~5e-4.
+One draw call renders into up to four targets (RGBA8 colour; RG32UI triangle id + 1 and
+two unorm16 barycentrics; RG32F + R32F interpolated per-vertex attribute, its mask read
+from the depth buffer), with a program variant compiled per set of targets so only the
+requested ones are written and read back. On llvmpipe the fragment stage costs by the
+bytes it writes per pixel, hence the 8-byte id target (the former RGBA32F id/bary/depth
+target cost ~25% more CPU) and the 12-byte attribute (~20% less CPU than one RGBA32F).
+The depth output is not read back but interpolated from the barycentrics when asked for;
+flat NMFC is a per-triangle palette lookup of the id buffer rather than a colour target.
+Buffers match pixel centres: barycentrics agree with exact ones at the pixel centre to
+~5e-4 (the 16-bit storage adds at most 1.2e-5).
 The index buffer and the NMFC reference coordinates are uploaded once per mesh
 (``set_mesh``); a frame only re-uploads vertex positions (plus normals, texture
 coordinates or attributes when the mode needs them).
@@ -43,12 +47,19 @@ import numpy as np
 
 from core.render.encodings import to_uint8
 from core.render.geometry import VertexNormals, nmfc_reference, nmfc_triangle_colours
+from core.render.memory import retain_freed_memory
 from core.render.views import ViewCamera
 
 SHADER_DIR = Path(__file__).resolve().parents[2] / "resources" / "shaders"
 
 #: Colour modes. "none" renders only the buffers (ids, barycentrics, depth, attribute).
 MODES = {"shaded": 0, "shaded_flat": 1, "textured": 2, "nmfc": 3, "none": 4}
+
+# The id target stores b0, b1 as unorm16 over [BARY_LOW, BARY_LOW + BARY_SPAN] (mesh.frag).
+BARY_LOW, BARY_SPAN = -0.25, 1.5
+# unorm16 code -> barycentric, a 256 kB table: one gather per pixel is the fastest decoding.
+_BARY_DECODE = (np.arange(65536) * (BARY_SPAN / 65535.0) + BARY_LOW).astype(np.float32)
+_BARY_DECODE[0] = 0.0   # background
 
 # Flips NDC y so that framebuffer row 0 is the top image row (see mesh.vert).
 _FLIP_Y = np.diag([1.0, -1.0, 1.0, 1.0])
@@ -81,31 +92,49 @@ class RenderOutput:
     barycentric : (H, W, 3) float32   weights of the visible triangle's corners (0 on background)
     depth : (H, W) float32   input depth units (screen space) or eye distance (ViewCamera); +inf on background
 
-    ``barycentric`` and ``depth`` are unpacked from the id target on first access (it
-    holds id, b0, b1, depth per pixel), so callers that only need ids pay nothing for them.
+    The GPU writes only the triangle id and two 16-bit barycentrics per pixel.
+    ``barycentric`` is unpacked from ``packed_barycentric`` (b0 | b1 << 16, unorm16 over
+    [BARY_LOW, BARY_LOW + BARY_SPAN]) on first access, and ``depth`` interpolated then
+    from the corners' depths (``vertex_depth``; the rasteriser interpolates depth with the
+    same barycentrics), so callers that only need ids pay nothing for them.
     """
 
     mask: np.ndarray
     image: np.ndarray | None = None
     triangle_id: np.ndarray | None = None
     attribute: np.ndarray | None = None
-    packed_ids: np.ndarray | None = field(default=None, repr=False)   # (H, W, 4) float32
+    packed_barycentric: np.ndarray | None = field(default=None, repr=False)   # (H, W) uint32
+    vertex_depth: np.ndarray | None = field(default=None, repr=False)         # (N,) float32
+    triangles: np.ndarray | None = field(default=None, repr=False)            # (T, 3) int32
 
     @functools.cached_property
     def barycentric(self) -> np.ndarray | None:
-        if self.packed_ids is None:
+        if self.packed_barycentric is None:
             return None
-        p = self.packed_ids
-        bary = np.zeros(p.shape[:2] + (3,), np.float32)
-        bary[..., :2] = p[..., 1:3]
-        np.subtract(1.0, p[..., 1] + p[..., 2], out=bary[..., 2], where=self.mask)
-        return bary
+        h, w = self.mask.shape
+        # b0 | b1 << 16 seen as two uint16 in native byte order (GL's too); code 0 is the
+        # background and decodes to 0.
+        halves = self.packed_barycentric.view(np.uint16).reshape(h, w, 2)
+        lo, hi = (1, 0) if sys.byteorder == "big" else (0, 1)
+        b0 = np.take(_BARY_DECODE, halves[..., lo])
+        b1 = np.take(_BARY_DECODE, halves[..., hi])
+        b2 = self.mask.astype(np.float32)
+        b2 -= b0
+        b2 -= b1
+        return cv2.merge([b0, b1, b2])   # (H, W, 3) float32
 
     @functools.cached_property
     def depth(self) -> np.ndarray | None:
-        if self.packed_ids is None:
+        if self.packed_barycentric is None or self.vertex_depth is None:
             return None
-        return np.where(self.mask, self.packed_ids[..., 3], np.float32(np.inf))
+        fg = self.mask.reshape(-1)
+        pix = np.flatnonzero(fg)
+        corners = np.take(self.triangles, np.take(self.triangle_id.reshape(-1), pix), axis=0)  # (M, 3)
+        z = np.take(self.vertex_depth, corners)                                                # (M, 3)
+        b = np.take(self.barycentric.reshape(-1, 3), pix, axis=0)
+        depth = np.full(fg.shape, np.inf, np.float32)
+        depth[pix] = z[:, 0] * b[:, 0] + z[:, 1] * b[:, 1] + z[:, 2] * b[:, 2]
+        return depth.reshape(self.mask.shape)
 
 
 @dataclass
@@ -115,7 +144,7 @@ class _Mesh:
     normals: VertexNormals
     has_nmfc: bool
     buffers: dict
-    nmfc_colours: np.ndarray                   # (T, 3) uint8, flat NMFC colour per triangle
+    nmfc_palette: np.ndarray                   # (T + 1,) uint32 RGBA: j triangle j, T background
     vaos: dict = field(default_factory=dict)   # one vertex array per program variant
 
 
@@ -136,6 +165,7 @@ class OffscreenRenderer:
                                "thread of a process that uses Qt widgets (it breaks QOpenGLWidget); "
                                "use core.render.thread.RenderThread")
         self._moderngl = moderngl
+        retain_freed_memory()   # per-frame output arrays: reuse heap instead of page faults
         self.ctx = moderngl.create_context(standalone=True, backend="egl")
         self.thread_id = threading.get_ident()
         self._sources = {k: (SHADER_DIR / f"mesh.{k}").read_text() for k in ("vert", "geom", "frag")}
@@ -144,6 +174,8 @@ class OffscreenRenderer:
         self._framebuffers: dict[tuple, object] = {}
         self._textures: dict[tuple[int, int], object] = {}
         self._mesh: _Mesh | None = None
+        self._scratch_buffers: dict[str, np.ndarray] = {}
+        self.last_readback_bytes = 0   # bytes read from the GPU by the last render (benchmarks)
 
     @property
     def gl_renderer(self) -> str:
@@ -182,8 +214,10 @@ class OffscreenRenderer:
         }
         ref = np.zeros((n, 3), np.float32) if nmfc_mean is None else nmfc_reference(nmfc_mean, tri)
         bufs["ref"].write(ref.tobytes())
+        palette = np.zeros((len(tri) + 1, 4), np.uint8)
+        palette[:-1, :3] = to_uint8(nmfc_triangle_colours(ref, tri))
         self._mesh = _Mesh(tri, n, VertexNormals(tri, n), nmfc_mean is not None, bufs,
-                           to_uint8(nmfc_triangle_colours(ref, tri)))
+                           palette.view(np.uint32).ravel())
 
     def _vao(self, outputs: tuple[bool, bool, bool], geometry: bool = True):
         mesh = self._mesh
@@ -223,6 +257,9 @@ class OffscreenRenderer:
                 if want:
                     head += [f"#define WANT_{name}", f"#define LOC_{name} {loc}"]
                     loc += 1
+                    if name == "ATTR":   # x, y and z go to two targets
+                        head.append(f"#define LOC_ATTR_Z {loc}")
+                        loc += 1
             head = "\n".join(head) + "\n"
             src = self._sources
             prog = self.ctx.program(vertex_shader=head + src["vert"], fragment_shader=head + src["frag"],
@@ -240,14 +277,24 @@ class OffscreenRenderer:
             if att is None:
                 size = (width, height)
                 att = {"color": self.ctx.texture(size, 4, dtype="f1"),
-                       "ids": self.ctx.texture(size, 4, dtype="f4"),
-                       "attr": self.ctx.texture(size, 4, dtype="f4"),
-                       "depth": self.ctx.depth_renderbuffer(size)}
+                       "ids": self.ctx.texture(size, 2, dtype="u4"),
+                       "attr_xy": self.ctx.texture(size, 2, dtype="f4"),
+                       "attr_z": self.ctx.texture(size, 1, dtype="f4"),
+                       "depth": self.ctx.depth_texture(size)}   # read as the attribute pass's mask
                 self._attachments[(width, height)] = att
-            colours = [att[k] for want, k in zip(outputs, ("color", "ids", "attr")) if want]
+            names = (["color"], ["ids"], ["attr_xy", "attr_z"])
+            colours = [att[k] for want, ks in zip(outputs, names) if want for k in ks]
             fbo = self.ctx.framebuffer(colours, att["depth"])
             self._framebuffers[key] = fbo
         return fbo
+
+    def _scratch(self, name: str, shape: tuple, dtype) -> np.ndarray:
+        """A readback buffer reused across frames (fresh large arrays cost page faults).
+        Only for data copied out before render() returns."""
+        buf = self._scratch_buffers.get(name)
+        if buf is None or buf.shape != shape:
+            buf = self._scratch_buffers[name] = np.empty(shape, dtype)
+        return buf
 
     def _get_texture(self, image: np.ndarray):
         h, w = image.shape[:2]
@@ -261,6 +308,18 @@ class OffscreenRenderer:
         return tex
 
     # -- rendering ---------------------------------------------------------------------
+    @staticmethod
+    def pass_layout(mode: str, buffers: bool, attribute: bool) -> tuple[tuple[bool, bool, bool], bool]:
+        """Which targets one render writes, ((colour, ids, attribute), geometry stage).
+
+        NMFC is flat per triangle, so it is a palette lookup of the id buffer: cheaper on a
+        software rasteriser than a colour target, alone or as a second one.
+        """
+        outputs = (mode not in ("none", "nmfc"), bool(buffers) or mode == "nmfc", bool(attribute))
+        if not any(outputs):
+            outputs = (False, True, False)   # a mask alone comes from the id target
+        return outputs, outputs[1] or mode == "shaded_flat"
+
     def render(self, vertices: np.ndarray, size: tuple[int, int], mode: str = "nmfc", *,
                buffers: bool = False, view: ViewCamera | None = None,
                texture: np.ndarray | None = None, source_pixels: np.ndarray | None = None,
@@ -309,13 +368,8 @@ class OffscreenRenderer:
                               interpolation=cv2.INTER_AREA) >= 128
             return RenderOutput(mask=mask, image=image)
 
-        # NMFC is flat per triangle, so with the id buffer at hand it is a palette lookup:
-        # cheaper than a second render target on a software rasteriser.
-        nmfc_from_ids = mode == "nmfc" and buffers
-        outputs = (mode != "none" and not nmfc_from_ids, bool(buffers), attribute is not None)
-        if not any(outputs):
-            outputs = (False, True, False)   # a mask alone comes from the id target
-        geometry = outputs[1] or mode in ("shaded_flat", "nmfc")
+        nmfc_from_ids = mode == "nmfc"
+        outputs, geometry = self.pass_layout(mode, buffers, attribute is not None)
         prog = self._program(outputs, geometry)
         vao = self._vao(outputs, geometry)
 
@@ -324,6 +378,7 @@ class OffscreenRenderer:
                 prog[name].value = value
 
         mesh.buffers["pos"].write(v)
+        vertex_depth = None
         if view is None:
             set_uniform("u_use_view", 0)
             set_uniform("u_size", (float(width), float(height)))
@@ -333,9 +388,14 @@ class OffscreenRenderer:
                 depth_range = (lo - pad, hi + pad)
             set_uniform("u_depth_range", tuple(float(x) for x in depth_range))
             eye = (0.0, 0.0, -1.0, 0.0)  # the viewer looks along +depth
+            if buffers:
+                vertex_depth = v[:, 2].copy()   # v may be the caller's array
         else:
             set_uniform("u_use_view", 1)
             prog["u_view"].write(np.asarray(view.view, np.float32).T.tobytes())
+            if buffers:   # eye distance -z_eye, as the vertex stage computes it
+                vm = np.asarray(view.view, np.float32)
+                vertex_depth = -(v @ vm[2, :3] + vm[2, 3])
             prog["u_proj"].write(np.asarray(_FLIP_Y @ view.projection, np.float32).T.tobytes())
             if view.is_perspective():
                 eye = tuple(view.eye_position()) + (1.0,)
@@ -385,31 +445,48 @@ class OffscreenRenderer:
 
         att = self._attachments[(width, height)]
         out = RenderOutput(mask=None)
+        self.last_readback_bytes = 0
         if outputs[1]:
-            ids = np.frombuffer(att["ids"].read(), np.float32).reshape(height, width, 4)
-            out.mask = ids[..., 0] > 0
+            packed = self._scratch("ids", (height, width, 2), np.uint32)
+            att["ids"].read_into(packed)
+            self.last_readback_bytes += packed.nbytes
+            triangle_id = np.ascontiguousarray(packed[..., 0]).view(np.int32)
+            triangle_id -= 1   # stored id + 1: background 0 -> -1
+            out.mask = triangle_id >= 0
             if buffers:
-                out.triangle_id = ids[..., 0].astype(np.int32) - 1
-                out.packed_ids = ids
+                out.triangle_id = triangle_id
+                out.packed_barycentric = np.ascontiguousarray(packed[..., 1])
+                out.vertex_depth = vertex_depth
+                out.triangles = mesh.triangles
+            if nmfc_from_ids:
+                palette = mesh.nmfc_palette
+                if any(background):
+                    palette = palette.copy()
+                    palette[-1:].view(np.uint8)[:3] = np.asarray(background, np.uint8)
+                # one 4-byte gather per pixel; id -1 indexes the background entry (last)
+                rgba = palette[triangle_id].view(np.uint8).reshape(height, width, 4)
+                out.image = cv2.cvtColor(rgba, cv2.COLOR_RGBA2RGB)
         if outputs[2]:
-            at = np.frombuffer(att["attr"].read(), np.float32).reshape(height, width, 4)
-            out.attribute = np.ascontiguousarray(at[..., :3])   # 0 off the mesh (cleared)
+            xy = self._scratch("attr_xy", (height, width, 2), np.float32)
+            z = self._scratch("attr_z", (height, width), np.float32)
+            att["attr_xy"].read_into(xy)
+            att["attr_z"].read_into(z)
+            self.last_readback_bytes += xy.nbytes + z.nbytes
+            out.attribute = cv2.merge([xy, z])   # (H, W, 3); 0 off the mesh (cleared)
             if out.mask is None:
-                out.mask = at[..., 3] > 0
-        if nmfc_from_ids:
-            # One 4-byte gather per pixel (RGBA packed in a uint32) is ~10x faster than
-            # fancy-indexing an (T, 3) uint8 palette; id -1 wraps to the background row.
-            rgba = np.zeros((len(mesh.nmfc_colours) + 1, 4), np.uint8)
-            rgba[:-1, :3] = mesh.nmfc_colours
-            rgba[-1, :3] = np.asarray(background, np.uint8)
-            packed = np.take(rgba.view(np.uint32).ravel(), out.triangle_id, mode="wrap")
-            out.image = np.ascontiguousarray(packed.view(np.uint8).reshape(height, width, 4)[..., :3])
+                # Covered pixels are exactly those whose depth passed the test (< the cleared 1).
+                d = self._scratch("depth", (height, width), np.float32)
+                att["depth"].read_into(d)
+                self.last_readback_bytes += d.nbytes
+                out.mask = d < 1.0
         if outputs[0]:
             if out.mask is None:
                 out.mask = np.frombuffer(att["color"].read(), np.uint8).reshape(height, width, 4)[..., 3] > 0
+                self.last_readback_bytes += width * height * 4
             # glReadPixels drops alpha itself, much faster than a strided numpy copy
             out.image = np.empty((height, width, 3), np.uint8)
             fbo.read_into(out.image, components=3, attachment=0)
+            self.last_readback_bytes += out.image.nbytes
             if any(background):
                 out.image[~out.mask] = np.asarray(background, np.uint8)
         return out

@@ -2,8 +2,10 @@
 // prepending defines (WANT_COLOR / WANT_IDS / WANT_ATTR and their LOC_* locations), so a
 // pass writes only the render targets that will be read back:
 //   colour     RGBA8    shaded / textured / NMFC, alpha 1 on the mesh
-//   ids        RGBA32F  (triangle id + 1 as an exact float, b0, b1, depth); 0 = background
-//   attribute  RGBA32F  interpolated per-vertex attribute (3) + coverage 1
+//   ids        RG32UI   (triangle id + 1, b0 | b1 << 16, see below); 0 = background. Depth is
+//                       not written: the renderer interpolates it from the barycentrics on demand
+//   attribute  RG32F + R32F  interpolated per-vertex attribute (x, y and z); two targets of
+//                       12 bytes cost less than one RGBA32F, and coverage comes from depth
 // NO_GEOMETRY variants (no geometry stage) serve smooth shading, texturing and attributes
 // without ids. #version is prepended by the renderer, before the defines.
 
@@ -48,10 +50,11 @@ vec3 shade(vec3 n) {
 }
 #endif
 #ifdef WANT_IDS
-layout(location = LOC_IDS) out vec4 out_ids;
+layout(location = LOC_IDS) out uvec2 out_ids;
 #endif
 #ifdef WANT_ATTR
-layout(location = LOC_ATTR) out vec4 out_attr;
+layout(location = LOC_ATTR) out vec2 out_attr_xy;
+layout(location = LOC_ATTR_Z) out float out_attr_z;
 #endif
 
 void main() {
@@ -66,10 +69,16 @@ void main() {
     out_color = vec4(c, 1.0);
 #endif
 #ifdef WANT_IDS
-    // Triangle ids stay exact as floats up to 2^24.
-    out_ids = vec4(float(f_tri + 1), f_bary.x, f_bary.y, f_depth);
+    // 8 bytes per pixel: on llvmpipe the fragment stage costs by bytes written. The
+    // barycentrics are stored as unorm16 over [-0.25, 1.25] (step 2.3e-5, far finer than
+    // the interpolation error ~5e-4) so that the slight extrapolation the rasteriser
+    // produces at a few edge pixels is kept, not clamped.
+    // Code 0 is kept for the background (cleared to 0), so codes run from 1.
+    uvec2 b = uvec2(clamp((f_bary.xy + 0.25) / 1.5 * 65535.0 + 0.5, 1.0, 65535.0));
+    out_ids = uvec2(uint(f_tri + 1), b.x | (b.y << 16));
 #endif
 #ifdef WANT_ATTR
-    out_attr = vec4(f_attr, 1.0);
+    out_attr_xy = f_attr.xy;
+    out_attr_z = f_attr.z;
 #endif
 }
