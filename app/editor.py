@@ -9,6 +9,7 @@ the off-thread preview renderer and the reconstruct job function.
   :class:`EditCommand` holding before/after snapshots (the edits are small), and a
   slider gesture merges into one command.
 - :class:`PreviewWorker` renders edited frames on its own thread, newest request wins.
+- :func:`read_project_for_editing` reads a project, its model and its video off the GUI thread.
 """
 from __future__ import annotations
 
@@ -24,8 +25,42 @@ from app.newest_request import NewestRequestThread
 from app.process_jobs import TRACK_SHARE, reconstruct_clip  # noqa: F401 (re-exported)
 from core.edits import EditedFrameRenderer, EditRange, ExpressionEdits
 from core.edits.export import model_bounds
+from core.errors import InputError, UserFacingError
+from core.jobs import CancelToken, ProgressFn, check, report
 
 log = logging.getLogger(__name__)
+
+
+def read_project_for_editing(path: str, progress: ProgressFn | None = None, cancel: CancelToken | None = None):
+    """Everything opening a project needs, read off the GUI thread (a worker thread).
+
+    Returns (Project, ExpressionEdits, FaceModel or None, source, first frame): the
+    project, its expression edits, the model of its reconstruction (from the model
+    cache when this process has it) and its source media opened with the first frame
+    decoded (``app.session.MediaSession.prepare``). Raises InputError naming the
+    folder and the cause when anything cannot be read.
+    """
+    from app.session import MediaSession
+    from core.edits import PROJECT_KEY
+    from core.model.registry import load_model
+    from core.project import load_project
+
+    try:
+        report(progress, 0, 3, "reading the project")
+        project = load_project(path)
+        edits = ExpressionEdits.from_dict((project.edits or {}).get(PROJECT_KEY), where=f"{path}: edits")
+        check(cancel)
+        report(progress, 1, 3, "loading the face model")
+        model = load_model(project.model_spec or "builtin") if project.reconstruction is not None else None
+        check(cancel)
+        report(progress, 2, 3, "opening the video")
+        src, first = MediaSession.prepare(project.source)
+    except UserFacingError:
+        raise
+    except Exception as e:  # noqa: BLE001 (a damaged project must not take the app down)
+        raise InputError(f"{path}: cannot be read ({type(e).__name__}: {e})") from e
+    report(progress, 3, 3, "done")
+    return project, edits, model, src, first
 
 
 class EditCommand(QUndoCommand):
@@ -199,8 +234,9 @@ class EditorDocument(QObject):
 class PreviewWorker(NewestRequestThread):
     """Renders edited frames off the GUI thread; only the newest request is rendered.
 
-    ``request(index, frame, expression)``; result ``ready(index, image, ms, serial)`` where
-    ``serial`` is the request's number (the app shows a result only if it is still wanted).
+    ``request(index, frame, expression, scale)``; result ``ready(index, image, ms, serial)``
+    where ``serial`` is the request's number (the app shows a result only if it is still
+    wanted). ``scale`` < 1 asks for a fast reduced-resolution render (while dragging).
     """
 
     ready = Signal(int, object, float, int)
@@ -218,18 +254,18 @@ class PreviewWorker(NewestRequestThread):
             self._renderer_key = (model, rec)
             self._renderer = None  # rebuilt on the worker thread
 
-    def request(self, index: int, frame: np.ndarray, expression: np.ndarray) -> int:
+    def request(self, index: int, frame: np.ndarray, expression: np.ndarray, scale: float = 1.0) -> int:
         with self._cond:
             self._serial += 1
             serial = self._serial
-        self.post((int(index), frame, np.asarray(expression, np.float64).copy(), serial))
+        self.post((int(index), frame, np.asarray(expression, np.float64).copy(), float(scale), serial))
         return serial
 
     def stop(self, timeout_ms: int = 10000) -> None:
         super().stop(timeout_ms)
 
     def handle(self, request) -> None:
-        index, frame, expr, serial = request
+        index, frame, expr, scale, serial = request
         with self._cond:
             key = self._renderer_key
         if key is None:
@@ -238,7 +274,7 @@ class PreviewWorker(NewestRequestThread):
             t0 = time.perf_counter()
             if self._renderer is None or self._renderer.rec is not key[1]:
                 self._renderer = EditedFrameRenderer(key[0], key[1])
-            out = self._renderer.render(frame, index, expr)
+            out = self._renderer.render(frame, index, expr, scale)
             self.ready.emit(index, out, (time.perf_counter() - t0) * 1000.0, serial)
         except Exception as e:  # noqa: BLE001 (a bad frame must not kill the preview)
             log.exception("edit preview of frame %d failed", index)

@@ -22,12 +22,19 @@ from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QMessageBox, QToolButton, QVBoxLayout, QWidget,
 )
 
-from app.editor import EditorDocument, PreviewWorker
+from app.editor import EditorDocument, PreviewWorker, read_project_for_editing
 from app.error_reporting import show_error
 from app.process_jobs import export_edit, reconstruct_clip_with_model
 from app.workers import Job
-from core.edits import PROJECT_KEY, ExpressionEdits, posed_vertices
+from core.edits import PROJECT_KEY, posed_vertices
 from core.errors import UserFacingError
+# imported at start-up, not on first use: the first import of core.render costs ~25 ms of
+# GUI thread, which would land in the turn that puts a reconstruction on screen
+from core.flow.colour import flow3d_to_rgb  # Eq. 6.5 HSV coding
+from core.model.registry import remember_model
+from core.render import nmfc_reference
+from core.render.geometry import VertexNormals
+from core.render.overlay import heat_colours
 from widgets.curve_editor import CurveEditor, FitErrorPlot
 from widgets.expression_panel import ExpressionPanel
 from widgets.video_view import ColouredPointsItem, SegmentsOverlayItem
@@ -39,9 +46,14 @@ COMPARE_MODES = ("edited", "original", "side_by_side")
 AUTOSAVE_MS = 3 * 60 * 1000
 PROJECT_SUFFIX = ".fsproj"
 MAX_MESH_EDGES = 6000
-#: delay between showing a new reconstruction and building its expression rows (ms)
+#: delay between showing a new reconstruction's frame and mesh and its plots (ms)
 ROWS_DELAY_MS = 30
+#: expression rows built per event-loop turn after a reconstruction (each ~2 ms incl. layout)
+ROWS_PER_TURN = 6
 MAX_FLOW_ARROWS = 800
+#: resolution of the edited preview while a slider is dragged (full resolution on release):
+#: the warp's cost goes with the pixel count, so a drag stays well within 100 ms per frame
+DRAG_PREVIEW_SCALE = 0.5
 
 
 def is_project_folder(path: str) -> bool:
@@ -56,11 +68,12 @@ def _edges(triangles: np.ndarray) -> np.ndarray:
 
 class EditorUI(QObject):
     """Signals: ``preview_shown(index, latency_ms)`` an edited frame reached the view;
-    ``project_saved(path)``, ``project_loaded(path)``."""
+    ``project_saved(path)``, ``project_loaded(path)``, ``project_failed(path, message)``."""
 
     preview_shown = Signal(int, float)
     project_saved = Signal(str)
     project_loaded = Signal(str)
+    project_failed = Signal(str, str)
 
     def __init__(self, win):
         super().__init__(win)
@@ -76,15 +89,19 @@ class EditorUI(QObject):
         if self.compare_mode not in COMPARE_MODES:
             self.compare_mode = "edited"
         self._latest_serial = 0
-        self._request_t: dict[int, float] = {}
+        self._request_t: dict[int, tuple[float, bool]] = {}  # serial -> (time, full resolution)
         self.preview_latencies_ms: list[float] = []
-        self._edited_frame: tuple[int, np.ndarray] | None = None
+        #: the last edited frame: (index, image, full resolution)
+        self._edited_frame: tuple[int, np.ndarray, bool] | None = None
+        self._dragging = False  # a slider is held: previews at DRAG_PREVIEW_SCALE
+        self.last_preview_full = True  # the last shown preview was full resolution
         self._edges = None
         self._selected: str | None = None
         # the expression rows of a finished reconstruction are built one event-loop turn
         # later (see _on_reconstruction_changed); the serial drops a superseded build
         self._defer_rows = False
         self._rows_serial = 0
+        self._plots_pending = False  # the plots of a new reconstruction follow a turn later
         #: True while a finished reconstruction is still being put on screen (the
         #: window counts it as part of the job: no new job, job_running stays True)
         self.result_pending = False
@@ -163,10 +180,18 @@ class EditorUI(QObject):
         state = self.settings.value("window/state")
         if state is not None:
             self.win.restoreState(state)
-        else:  # first run: a big video, sliders taller than the 3D view, a short curve strip
-            self.win.resizeDocks([self.viewport_dock, self.expressions_dock], [260, 420], Qt.Orientation.Vertical)
-            self.win.resizeDocks([self.viewport_dock], [470], Qt.Orientation.Horizontal)
-            self.win.resizeDocks([self.curves_dock], [230], Qt.Orientation.Vertical)
+        else:
+            self.apply_default_layout()
+
+    def apply_default_layout(self) -> None:
+        """First-run dock sizes: a big video, a right-hand column of ~36% of the window with
+        the 3D view above the sliders, and a curve strip of ~28% of the height."""
+        w, h = max(self.win.width(), 900), max(self.win.height(), 600)
+        self.curves_dock.raise_()
+        self.win.resizeDocks([self.viewport_dock], [int(0.36 * w)], Qt.Orientation.Horizontal)
+        self.win.resizeDocks([self.viewport_dock, self.expressions_dock], [int(0.30 * h), int(0.42 * h)],
+                             Qt.Orientation.Vertical)
+        self.win.resizeDocks([self.curves_dock], [int(0.28 * h)], Qt.Orientation.Vertical)
 
     def _build_overlays(self) -> None:
         from PySide6.QtGui import QColor
@@ -278,10 +303,12 @@ class EditorUI(QObject):
         self.preview.ready.connect(self._on_preview_ready)
         self.preview.failed.connect(lambda m: w.statusBar().showMessage(m, 8000))
         p = self.expressions
-        p.drag_started.connect(lambda _n: d.begin_gesture())
+        p.drag_started.connect(self._on_drag_started)
+        p.drag_finished.connect(self._on_drag_finished)
         p.offset_changed.connect(self._on_offset_changed)
         p.reset_requested.connect(d.reset)
         p.component_selected.connect(self.select_component)
+        p.components_ready.connect(self._on_rows_ready)
         c = self.curves
         c.seek_requested.connect(w.session.seek)
         c.key_moved.connect(d.move_key)
@@ -353,14 +380,17 @@ class EditorUI(QObject):
         self._show_frame()
 
     def _refresh_frame_ui(self) -> None:
-        d = self.doc
         if not self._frame_in_rec():
             return
+        self._refresh_panel_values()
+        self._update_viewport()
+        self._update_overlays()
+
+    def _refresh_panel_values(self) -> None:
+        d = self.doc
         fitted, off, edited = d.frame_values(self.index)
         keyed = {n for n, c in d.edits.components.items() if self.index in c.keys}
         self.expressions.set_values(d.names, fitted, off, edited, keyed, set(d.edits.components))
-        self._update_viewport()
-        self._update_overlays()
 
     def _show_frame(self) -> None:
         """Show the original, edited or side-by-side frame; request a render if needed."""
@@ -370,8 +400,9 @@ class EditorUI(QObject):
             return
         if self.compare_mode == "original" or not self._frame_in_rec() or self.doc.edit_is_zero_at(self.index):
             edited = frame
-        elif self._edited_frame is not None and self._edited_frame[0] == self.index:
-            edited = self._edited_frame[1]
+        elif (self._edited_frame is not None and self._edited_frame[0] == self.index
+              and (self._edited_frame[2] or self._dragging)):
+            edited = self._edited_frame[1]  # (a reduced-resolution frame only while dragging)
         else:
             self._request_preview()
             edited = None  # keep what is shown until the render arrives
@@ -388,17 +419,20 @@ class EditorUI(QObject):
         s = self.win.session
         if s.frame is None or not self._frame_in_rec():
             return
-        serial = self.preview.request(self.index, s.frame, self.doc.edited_expressions()[self.index])
+        full = not self._dragging
+        serial = self.preview.request(self.index, s.frame, self.doc.edited_expressions()[self.index],
+                                      1.0 if full else DRAG_PREVIEW_SCALE)
         self._latest_serial = serial
-        self._request_t[serial] = time.perf_counter()
+        self._request_t[serial] = (time.perf_counter(), full)
 
     def _on_preview_ready(self, index: int, image, ms: float, serial: int) -> None:
-        t = self._request_t.pop(serial, None)
+        t, full = self._request_t.pop(serial, (None, True))
         for k in [k for k in self._request_t if k < serial]:
             self._request_t.pop(k, None)  # superseded requests never come back
         if serial != self._latest_serial or index != self.index:
             return
-        self._edited_frame = (index, image)
+        self._edited_frame = (index, image, full)
+        self.last_preview_full = full
         self._show_frame()
         latency = (time.perf_counter() - t) * 1000.0 if t is not None else ms
         self.preview_latencies_ms.append(latency)
@@ -414,8 +448,6 @@ class EditorUI(QObject):
         g = min(f + 1, d.num_frames - 1) if d.num_frames > 1 else f
         flow = flow_rgb = None
         if self.viewport.mode in ("flow", "flow_arrows") and d.num_frames > 1:
-            from core.flow.colour import flow3d_to_rgb  # Eq. 6.5 HSV coding
-
             a, b = (f, g) if g != f else (f - 1, f)
             flow = d.model.vertices(d.rec.identity, E[b]) - d.model.vertices(d.rec.identity, E[a])
             vmax = float(max(np.percentile(np.linalg.norm(flow, axis=1), 99), 1e-6))
@@ -442,8 +474,6 @@ class EditorUI(QObject):
         v.set_overlay_has_data("mesh", True)
         has_err = False
         if v.overlay_enabled("error"):
-            from core.render.overlay import heat_colours
-
             tr = d.track
             if tr is not None and f < tr.num_frames and tr.valid[f] and d.model.embedding is not None:
                 fitted_P = posed_vertices(d.model, d.rec, f, d.rec.expression[f])
@@ -455,8 +485,6 @@ class EditorUI(QObject):
         v.set_overlay_has_data("error", has_err)
         has_flow = False
         if v.overlay_enabled("flow") and d.num_frames > 1:
-            from core.flow.colour import flow3d_to_rgb
-
             g = f + 1 if f + 1 < d.num_frames else f - 1
             Q = posed_vertices(d.model, d.rec, g, E[g])
             disp = (Q - P) * (1 if g > f else -1)
@@ -469,6 +497,14 @@ class EditorUI(QObject):
 
     # ----------------------------------------------------------------------------------
     # editing
+    def _on_drag_started(self, _name: str) -> None:
+        self._dragging = True
+        self.doc.begin_gesture()
+
+    def _on_drag_finished(self, _name: str) -> None:
+        self._dragging = False
+        self._show_frame()  # the full-resolution frame replaces the drag preview
+
     def _on_offset_changed(self, name: str, value: float) -> None:
         if self._frame_in_rec():
             self.doc.set_offset(name, self.index, value)
@@ -505,15 +541,19 @@ class EditorUI(QObject):
 
     def _on_edits_changed(self) -> None:
         self._edited_frame = None
+        # the edited frame's render request goes out first: the preview thread works on it
+        # while this thread updates the panel, the 3D mesh, the overlays and the curves
+        self._show_frame()
         self._refresh_frame_ui()
         self._update_curves()
         self.curves.set_range(None if self.doc.edits.edit_range is None else
                               self.doc.edits.to_dict()["range"])
-        self._show_frame()
         self._update_title()
         self._update_actions()
 
     def _update_curves(self) -> None:
+        if self._plots_pending:
+            return  # a new reconstruction's plots are drawn a turn later (_show_plots)
         if not self.doc.has_reconstruction or self._selected not in self.doc.names:
             self.curves.show_component(None)
             return
@@ -523,8 +563,9 @@ class EditorUI(QObject):
         d = self.doc
         self._edges = None
         self._edited_frame = None
+        self._rows_serial += 1
         if d.rec is None:
-            self._rows_serial += 1
+            self._plots_pending = False
             self.result_pending = False
             self.expressions.set_components([])
             self.curves.set_clip(0)
@@ -534,40 +575,49 @@ class EditorUI(QObject):
             self._update_overlays()
             self._update_actions()
             return
-        from core.render import nmfc_reference
-
         self.preview.set_reconstruction(d.model, d.rec)
-        self.curves.set_clip(d.num_frames)
-        self.fit_error.set_errors(d.rec.fit_error_px, d.rec.valid)
         tri = np.asarray(d.model.triangles)
-        from core.render.geometry import VertexNormals
-
         self._normals = VertexNormals(tri, d.model.num_vertices)
         self.viewport.set_topology(tri, d.model.num_vertices, nmfc_reference(d.model.mean, tri))
         if self._selected not in d.names:
             self._selected = "jawOpen" if "jawOpen" in d.names else (d.names[0] if d.names else None)
-        self._rows_serial += 1
+        # (edits_changed follows at once: it puts the frame, the 3D mesh and the overlays on screen)
         if self._defer_rows:
-            # Building ~50 slider rows and their first layout/paint costs 50-150 ms of GUI
-            # thread; done in the same turn as the viewport and plots it would stall the
-            # window for their sum, so the event loop gets a turn (repaint, timers) between.
-            # Not a 0 ms timer: Qt fires those before the repaint and other due timers.
+            # Putting a reconstruction on screen costs ~200 ms of GUI thread (the 3D mesh and
+            # overlays, the two plots, ~50 slider rows, each with its first layout and paint).
+            # In one turn that stalls the window, so it is spread over event-loop turns: frame
+            # and mesh now, the plots next, then the rows a few per turn. Not 0 ms timers: Qt
+            # fires those before the repaint and the other due timers.
             self._defer_rows = False
+            self._plots_pending = True
             serial = self._rows_serial
-            QTimer.singleShot(ROWS_DELAY_MS, self, lambda: self._build_rows(serial))
-            self._refresh_frame_ui()
+            QTimer.singleShot(ROWS_DELAY_MS, self, lambda: self._show_plots(serial))
         else:
-            self._build_rows(self._rows_serial)
+            self._plots_pending = False
+            self._show_plots(self._rows_serial)
         self._update_actions()
 
-    def _build_rows(self, serial: int) -> None:
+    def _show_plots(self, serial: int) -> None:
+        """Second stage of showing a reconstruction: curve and fit-error plots, then the rows."""
         d = self.doc
         if serial != self._rows_serial or d.rec is None:
             return  # superseded by a newer reconstruction (or cleared) meanwhile
-        self.expressions.set_components(d.names, d.bounds)
+        deferred = self._plots_pending
+        self._plots_pending = False
+        self.curves.set_clip(d.num_frames)
+        self.fit_error.set_errors(d.rec.fit_error_px, d.rec.valid)
+        self._update_curves()
+        self.expressions.set_components(d.names, d.bounds, rows_per_turn=ROWS_PER_TURN if deferred else 0)
+
+    def _on_rows_ready(self) -> None:
+        """All expression rows exist: select, show this frame's values, the result is on screen."""
+        d = self.doc
+        if d.rec is None:
+            return
         if self._selected:
             self.expressions.select(self._selected)
-        self._refresh_frame_ui()
+        if self._frame_in_rec():
+            self._refresh_panel_values()
         if self.result_pending:
             self.result_pending = False
             self.win._update_actions()  # noqa: SLF001
@@ -588,8 +638,6 @@ class EditorUI(QObject):
         return True
 
     def _on_reconstructed(self, result) -> None:
-        from core.model.registry import remember_model
-
         track, rec, model = result
         # the worker process built the model: reuse it here (opening a project needs it)
         remember_model(rec.model_spec or self.model_spec, model)
@@ -693,29 +741,38 @@ class EditorUI(QObject):
         return b == QMessageBox.StandardButton.Discard
 
     def open_project(self, path: str, recovered: bool = False) -> bool:
-        """Load a project folder. A bad file gives a message and leaves everything as it was."""
-        from core.model.registry import load_model
-        from core.project import load_project
-
+        """Start opening a project folder. It is read on a worker thread (project arrays,
+        model, video probe and first frame) and then put on screen over a few event-loop
+        turns; ``project_loaded(path)`` follows, or, for a bad project, a message naming
+        the file and the cause and ``project_failed(path, message)``, with everything
+        left as it was. Returns False when it cannot start (a job runs, or the user kept
+        the unsaved edits)."""
+        w = self.win
+        if w.job_running:
+            w.statusBar().showMessage(f"Cannot open {path} while {w.job.name.lower()} runs.", 6000)
+            return False
         if not recovered and not self.confirm_discard():
             return False
-        try:
-            project = load_project(path)
-            edits = ExpressionEdits.from_dict((project.edits or {}).get(PROJECT_KEY), where=f"{path}: edits")
-            model = load_model(project.model_spec or "builtin") if project.reconstruction is not None else None
-        except UserFacingError as e:
-            show_error(self.win, "Cannot open project", str(e))
-            return False
-        except Exception as e:  # noqa: BLE001 (a damaged project must not take the app down)
-            log.exception("opening project %s failed", path)
-            show_error(self.win, "Cannot open project", f"{path}: cannot be read ({type(e).__name__}: {e})")
-            return False
-        if not self.win.open_media(project.source, from_project=True):
-            return False
+        job = Job(read_project_for_editing, str(path), name="Opening project")
+        job.failed.connect(lambda msg: self._on_project_failed(str(path), msg))
+        # (not a "user" job for the window: the failure message is shown here, titled for it)
+        w._start_job(job, False, on_finished=lambda r: self._on_project_read(str(path), recovered, r))  # noqa: SLF001
+        w.statusBar().showMessage(f"Opening project {path}...")
+        return True
+
+    def _on_project_failed(self, path: str, message: str) -> None:
+        show_error(self.win, "Cannot open project", message)
+        self.project_failed.emit(path, message)
+
+    def _on_project_read(self, path: str, recovered: bool, result) -> None:
+        project, edits, model, src, first = result
+        w = self.win
+        w.session.adopt(project.source, src, first)
+        w.media_opened.emit(project.source)  # (drops the reconstruction of another clip)
         if project.track is not None:
-            self.win.session.set_track_result(project.track)
+            w.session.set_track_result(project.track)
         if project.reconstruction is not None:
-            self._defer_rows = True  # the rows follow one event-loop turn later
+            self._defer_rows = self.result_pending = True  # the plots and rows follow over a few turns
             self.doc.set_reconstruction(project.reconstruction, model, project.track, edits)
         view = (project.settings or {}).get("view", {})
         if view.get("selected") in self.doc.names:
@@ -725,13 +782,12 @@ class EditorUI(QObject):
             # recovered edits are not saved anywhere yet: mark dirty
             self.doc.undo_stack.resetClean()
         else:
-            self.win._add_recent(str(path))  # noqa: SLF001
+            w._add_recent(str(path))  # noqa: SLF001
         frame = int(view.get("frame", 0))
-        if 0 < frame < self.win.session.frame_count:
-            self.win.session.seek(frame)
+        if 0 < frame < w.session.frame_count:
+            w.session.seek(frame)
         self._update_title()
         self.project_loaded.emit(str(path))
-        return True
 
     def new_project(self) -> None:
         if not self.confirm_discard():
@@ -805,6 +861,7 @@ class EditorUI(QObject):
 
     def shutdown(self) -> None:
         self.autosave_timer.stop()
+        self.viewport.shutdown()
         self.doc.undo_stack.cleanChanged.disconnect(self._on_clean_changed)
         self.preview.stop()
         if self.doc.undo_stack.isClean():

@@ -68,6 +68,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.job: Job | None = None
+        self._job_active = False  # from _start_job until the job's done signal is handled
         self._job_path: str | None = None
         self._job_user_started = False
         self._first_frame_done = False
@@ -371,8 +372,11 @@ class MainWindow(QMainWindow):
     # tracking
     @property
     def job_running(self) -> bool:
-        """A job runs, or its result is still being put on screen (a few event-loop turns)."""
-        if self.job is not None and self.job.running:
+        """A job runs, or its result is still being put on screen (a few event-loop turns).
+
+        A job counts until its ``done`` signal has been handled: the job thread ends before
+        its queued ``finished``/``done`` signals reach the GUI thread."""
+        if self.job is not None and (self.job.running or self._job_active):
             return True
         editor = getattr(self, "editor", None)
         return editor is not None and editor.result_pending
@@ -394,6 +398,7 @@ class MainWindow(QMainWindow):
     def _start_job(self, job: Job, user: bool, on_finished=None) -> None:
         """Run ``job`` as the window's one job; ``on_finished(result)`` (default: tracking's handler)."""
         self.job = job
+        self._job_active = True
         self._progress_shown_at = 0.0
         self._job_path = self.session.path
         self._job_user_started = user
@@ -464,6 +469,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{name} cancelled; the previous result (if any) is kept.", 8000)
 
     def _on_job_done(self) -> None:
+        self._job_active = False
         outcome = self.job.outcome if self.job is not None else "finished"
         self.progress_bar.hide()
         self.cancel_button.hide()

@@ -293,7 +293,7 @@ def reconstruct_clip(path: str, model_spec: str = "builtin", track=None, max_fra
 
     Returns (TrackResult, Reconstruction). Progress runs 0..1000 over both stages.
     """
-    from core.fitting import reconstruct
+    from core.fitting import clip_frames, reconstruct
     from core.model.registry import load_model
     from core.tracking import track_video
 
@@ -310,7 +310,8 @@ def reconstruct_clip(path: str, model_spec: str = "builtin", track=None, max_fra
                             cancel=cancel)
     model = load_model(model_spec)
     rec = reconstruct(track, model, model_spec, progress=scaled(TRACK_SHARE * total, (1 - TRACK_SHARE) * total,
-                                                                 "fitting"), cancel=cancel)
+                                                                 "fitting"), cancel=cancel,
+                      frames=clip_frames(path, track.num_frames))
     report(progress, total, total, "done")
     return track, rec
 

@@ -92,11 +92,18 @@ class MediaSession(QObject):
         Raises InputError (with the file and the cause) when it cannot be opened or its
         first frame cannot be decoded; the media open before stays open then.
         """
+        src, first = self.prepare(path)
+        self.adopt(path, src, first)
+
+    @classmethod
+    def prepare(cls, path: str):
+        """The slow half of :meth:`open` (probe, decoder, first frame), Qt-free: it may run
+        on a worker thread. Returns (source, first frame) for :meth:`adopt`."""
         from core.video import open_source
 
         src = open_source(path)
         try:
-            first = self._first_frame(src)
+            first = cls._first_frame(src)
         except InputError:
             src.close()
             raise
@@ -106,7 +113,10 @@ class MediaSession(QObject):
         if first is None:
             src.close()
             raise InputError(f"{path}: no frame could be read")
+        return src, first
 
+    def adopt(self, path: str, src, first) -> None:
+        """Make a prepared source (:meth:`prepare`) the open media (GUI thread; fast)."""
         self.close()
         self.source = src
         self.path = str(path)

@@ -28,6 +28,13 @@ EDITED_PEN = pg.mkPen((255, 160, 50), width=2.2)
 CURSOR_PEN = pg.mkPen((255, 80, 80), width=1.5)
 
 
+def _plain_axes(plot: pg.PlotWidget) -> None:
+    """Frames and values as plain numbers: no SI-prefix scaling, which labelled an empty
+    or short plot's frame axis "frame (x0.001)"."""
+    for name in ("bottom", "left"):
+        plot.getAxis(name).enableAutoSIPrefix(False)
+
+
 class KeyframeItem(pg.ScatterPlotItem):
     """Keyframes as diamonds; left-drag moves one (frame snaps to integers)."""
 
@@ -105,6 +112,7 @@ class CurveEditor(QWidget):
 
         self.plot = pg.PlotWidget(background=(32, 32, 36))
         self.plot.showGrid(x=True, y=True, alpha=0.2)
+        _plain_axes(self.plot)
         self.plot.setLabel("bottom", "frame")
         self.plot.setLabel("left", "value")
         self.plot.addLegend(offset=(8, 8))
@@ -120,6 +128,7 @@ class CurveEditor(QWidget):
         self.cursor = pg.InfiniteLine(pos=0, angle=90, movable=True, pen=CURSOR_PEN)
         self.plot.addItem(self.cursor)
         self.plot.setYRange(-1.05, 1.05)
+        self.plot.setXRange(0, 100, padding=0.02)  # until a clip is set
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 2, 4, 2)
         lay.addLayout(bar)
@@ -142,7 +151,7 @@ class CurveEditor(QWidget):
     def set_clip(self, num_frames: int) -> None:
         self.num_frames = int(num_frames)
         self.setEnabled(self.num_frames > 0)
-        self.plot.setXRange(0, max(1, self.num_frames - 1), padding=0.02)
+        self.plot.setXRange(0, max(1, self.num_frames - 1) if self.num_frames else 100, padding=0.02)
         self.cursor.setBounds((0, max(0, self.num_frames - 1)))
 
     def show_component(self, name: str | None, fitted: np.ndarray | None = None, offset: np.ndarray | None = None,
@@ -224,8 +233,11 @@ class FitErrorPlot(QWidget):
         super().__init__(parent)
         self.plot = pg.PlotWidget(background=(32, 32, 36))
         self.plot.showGrid(x=True, y=True, alpha=0.2)
+        _plain_axes(self.plot)
         self.plot.setLabel("bottom", "frame")
-        self.plot.setLabel("left", "fit error", units="px")
+        self.plot.setLabel("left", "fit error (px)")
+        self.plot.setXRange(0, 100, padding=0.02)  # until errors are set
+        self.plot.setYRange(0, 5)
         self.curve = self.plot.plot(pen=pg.mkPen((120, 220, 120), width=1.5), fillLevel=0,
                                     brush=pg.mkBrush(120, 220, 120, 40))
         self.invalid = pg.ScatterPlotItem(size=5, brush=pg.mkBrush(255, 90, 90), pen=None)
@@ -251,6 +263,8 @@ class FitErrorPlot(QWidget):
         x = np.arange(e.size)
         ok = np.isfinite(e)
         self.curve.setData(x, np.where(ok, e, 0.0))
+        self.plot.setXRange(0, max(1, e.size - 1), padding=0.02)
+        self.plot.enableAutoRange(axis="y")
         bad = ~ok if valid is None else (~ok | ~np.asarray(valid, bool))
         self.invalid.setData(x[bad], np.zeros(int(bad.sum())))
         if ok.any():

@@ -14,7 +14,7 @@ reset their group. The panel only shows values and emits intent:
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (
     QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QSizePolicy, QSlider, QToolButton,
@@ -127,6 +127,11 @@ class ExpressionPanel(QWidget):
     drag_finished = Signal(str)
     reset_requested = Signal(list)
     component_selected = Signal(str)
+    components_ready = Signal()
+
+    #: pause between two row batches of an incremental build (ms). Not 0: Qt runs zero
+    #: timers before the repaint and other due timers, so the batches would run back to back
+    BUILD_INTERVAL_MS = 15
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -159,12 +164,25 @@ class ExpressionPanel(QWidget):
         self._group_rows: dict[str, list[str]] = {}
         self._collapsed: set[str] = set()
         self.selected: str | None = None
+        self._pending: list[tuple] = []
+        self._pos = 0
+        self._rows_per_turn = 0
+        self._build_timer = QTimer(self)
+        self._build_timer.setInterval(self.BUILD_INTERVAL_MS)
+        self._build_timer.timeout.connect(self._build_next)
         self.search.textChanged.connect(self._filter)
         self.reset_all_button.clicked.connect(lambda: self.reset_requested.emit(list(self.rows)))
         self.setEnabled(False)
 
-    def set_components(self, names, bounds: np.ndarray | None = None) -> None:
-        """Build the rows: ``names`` (Ke,) str, ``bounds`` (Ke, 2) [lo, hi] (default [0, 1])."""
+    def set_components(self, names, bounds: np.ndarray | None = None, rows_per_turn: int = 0) -> None:
+        """Build the rows: ``names`` (Ke,) str, ``bounds`` (Ke, 2) [lo, hi] (default [0, 1]).
+
+        ``rows_per_turn`` > 0 builds that many rows per event-loop turn (a timer) instead of
+        all at once: ~50 rows and their first layout and paint cost ~100 ms of GUI thread,
+        which would stall the window. ``components_ready()`` is emitted when all rows exist
+        (at once when building in one go). A new call drops a build still in progress.
+        """
+        self._build_timer.stop()
         for w in list(self.rows.values()) + list(self.group_headers.values()):
             w.setParent(None)
             w.deleteLater()
@@ -172,27 +190,55 @@ class ExpressionPanel(QWidget):
         self.group_headers.clear()
         self._group_rows = {g: [] for g in GROUPS}
         names = [str(n) for n in names]
-        for k, n in enumerate(names):
+        for n in names:
             self._group_rows[component_group(n)].append(n)
-        pos = 0
+        # the build plan: group headers and rows in display order
+        self._pending = []
         for g in GROUPS:
             members = self._group_rows[g]
-            if not members:
-                continue
-            header = self._make_header(g, len(members))
-            self._body_lay.insertWidget(pos, header)
-            pos += 1
-            self.group_headers[g] = header
+            if members:
+                self._pending.append(("header", g, len(members)))
             for n in members:
                 k = names.index(n)
                 lo, hi = (0.0, 1.0) if bounds is None else (float(bounds[k][0]), float(bounds[k][1]))
-                row = ComponentRow(self, n, lo, hi)
-                self._body_lay.insertWidget(pos, row)
-                pos += 1
-                self.rows[n] = row
+                self._pending.append(("row", n, (lo, hi)))
+        self._pos = 0
         self.empty_label.setVisible(not names)
         self.setEnabled(bool(names))
+        if rows_per_turn > 0 and self._pending:
+            self._rows_per_turn = int(rows_per_turn)
+            self._build_timer.start()
+        else:
+            self._build_some(len(self._pending))
+
+    @property
+    def building(self) -> bool:
+        """True while rows are still being built over several event-loop turns."""
+        return bool(self._pending)
+
+    def _build_next(self) -> None:
+        self._build_some(self._rows_per_turn)
+
+    def _build_some(self, count: int) -> None:
+        """Create the next ``count`` rows of the plan (with their group headers)."""
+        done = 0
+        while self._pending and done < count:
+            kind, name, extra = self._pending.pop(0)
+            if kind == "header":
+                w = self._make_header(name, extra)
+                self.group_headers[name] = w
+            else:
+                w = ComponentRow(self, name, *extra)
+                self.rows[name] = w
+                done += 1
+            self._body_lay.insertWidget(self._pos, w)
+            self._pos += 1
         self._filter(self.search.text())
+        if not self._pending:
+            self._build_timer.stop()
+            if self.selected in self.rows:
+                self.rows[self.selected].name_button.setStyleSheet(SELECTED_STYLE)
+            self.components_ready.emit()
 
     def _make_header(self, group: str, count: int) -> QWidget:
         w = QWidget()
@@ -232,7 +278,8 @@ class ExpressionPanel(QWidget):
             any_visible = False
             for n in members:
                 match = not t or t in n.lower() or t in g
-                self.rows[n].setVisible(match and (g not in self._collapsed or bool(t)))
+                if n in self.rows:  # (not yet built during an incremental build)
+                    self.rows[n].setVisible(match and (g not in self._collapsed or bool(t)))
                 any_visible |= match
             if g in self.group_headers:
                 self.group_headers[g].setVisible(any_visible)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPixmap, QPolygonF
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
 #: colour of landmarks the detector found in this frame
@@ -92,19 +92,22 @@ class SegmentsOverlayItem(QGraphicsItem):
     """Line segments in scene (= image pixel) coordinates, cosmetic width.
 
     ``segments`` (M, 2, 2) float: [start, end] x (x, y); ``colours`` (M, 3) uint8 RGB per
-    segment or None for the item's single colour. Segments are batched per colour.
+    segment or None for the item's single colour. Segments are batched per colour, each
+    batch one QPainterPath built straight from the array (pyqtgraph's arrayToQPath): a
+    mesh wireframe of ~6000 edges takes ~0.5 ms instead of ~4-8 ms as QLineF objects, and
+    it is rebuilt on every slider move.
     """
 
     def __init__(self, colour: QColor, width_px: float = 1.0, parent: QGraphicsItem | None = None):
         super().__init__(parent)
         self._colour = colour
         self._width = width_px
-        self._batches: list[tuple[QColor, list]] = []
+        self._batches: list[tuple[QColor, QPainterPath]] = []
         self._bounds = QRectF()
         self.count = 0
 
     def set_segments(self, segments: np.ndarray | None, colours: np.ndarray | None = None) -> None:
-        from PySide6.QtCore import QLineF
+        from pyqtgraph import arrayToQPath
 
         self.prepareGeometryChange()
         self._batches = []
@@ -123,7 +126,8 @@ class SegmentsOverlayItem(QGraphicsItem):
             for k, idx in groups.items():
                 c = self._colour if k is None else QColor(int(k // 64) * 32 + 16, int(k // 8 % 8) * 32 + 16,
                                                           int(k % 8) * 32 + 16)
-                self._batches.append((c, [QLineF(a[0], a[1], b[0], b[1]) for a, b in seg[idx]]))
+                pts = seg[idx].reshape(-1, 2)
+                self._batches.append((c, arrayToQPath(pts[:, 0], pts[:, 1], connect="pairs")))
             self.count = len(seg)
             if len(seg):
                 lo = seg.reshape(-1, 2).min(0)
@@ -135,11 +139,12 @@ class SegmentsOverlayItem(QGraphicsItem):
         return self._bounds
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
-        for colour, lines in self._batches:
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        for colour, path in self._batches:
             pen = QPen(colour, self._width)
             pen.setCosmetic(True)
             painter.setPen(pen)
-            painter.drawLines(lines)
+            painter.drawPath(path)
 
 
 class ColouredPointsItem(QGraphicsItem):
