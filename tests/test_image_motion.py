@@ -144,3 +144,23 @@ def test_reconstruct_with_frames_follows_the_image_and_repeats(short_clip):
     # still close to the landmarks (mean error within 2.5 % of the inter-ocular distance)
     iod = np.linalg.norm(refined.landmarks68[:, 36] - refined.landmarks68[:, 45], axis=1)
     assert np.nanmean(refined.fit_error_px / iod) < 0.025
+
+
+def test_repeated_frames_are_told_from_still_and_blinking_faces(short_clip):
+    from core.fitting.image_motion import is_repeat
+
+    frames, _ = short_clip
+    grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames[:6]]
+    H, W = grey[0].shape
+    box = np.array([[W * 0.3, H * 0.25], [W * 0.7, H * 0.75]])
+    rng = np.random.default_rng(1)
+    # a re-encoded repeat: the same picture with codec-like noise
+    noisy = np.clip(grey[0] + rng.normal(0, 0.3, grey[0].shape).round(), 0, 255).astype(np.uint8)
+    assert is_repeat(grey[0], noisy, box)
+    # a local change on an otherwise identical face (a blink-sized patch) is not a repeat
+    blink = noisy.copy()
+    y, x = int(H * 0.4), int(W * 0.45)
+    blink[y:y + 10, x:x + 24] = np.clip(blink[y:y + 10, x:x + 24].astype(int) - 40, 0, 255)
+    assert not is_repeat(grey[0], blink, box)
+    # consecutive real frames of the clip are not repeats
+    assert not any(is_repeat(grey[i], grey[i + 1], box) for i in range(5))

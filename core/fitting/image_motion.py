@@ -206,10 +206,11 @@ def measure_points(frames: Iterable[np.ndarray], points: np.ndarray, usable: np.
     dup = np.zeros(F, bool)
     measure = _dis_points if method == "dis" else _lk_points
     prev = None
-    for f, grey in enumerate(_grey_frames(frames, F, dup)):
+    for f, grey in enumerate(_grey_frames(frames, F)):
         if cancelled is not None and f % 25 == 0 and cancelled():
             break
         if prev is not None and usable[f - 1] and usable[f]:
+            dup[f] = is_repeat(prev, grey, points[f])
             ok_pts = np.isfinite(points[f - 1]).all(1) & np.isfinite(points[f]).all(1)
             if ok_pts.sum() >= MIN_POINTS:
                 d, ok = measure(prev, grey, np.nan_to_num(points[f - 1]), np.nan_to_num(points[f]))
@@ -350,10 +351,14 @@ def apply_corrections(cams: OrthoCameras, g: np.ndarray, centre: np.ndarray) -> 
     return OrthoCameras(cams.scale * e, R, t)
 
 
-#: frames whose grey levels differ from the previous frame's by less than this (mean
-#: absolute difference, 0-255) are repeats: frame-rate conversion duplicates (d6 repeats
-#: every 5th or 6th frame); codec noise on a real new frame is well above it
-DUPLICATE_MEAN_ABS_DIFF = 0.5
+#: a frame repeats its predecessor (a frame-rate conversion duplicate: d6 repeats every 5th
+#: or 6th frame, d12 holds still frames) when, inside the face's box, the grey levels differ
+#: by less than this on average and no 8x8 block differs by more than DUPLICATE_BLOCK_DIFF.
+#: Measured on d6/d9/d12: repeats 0.00-0.25 (block max <= 4.4, codec noise), real frames of a
+#: still face from 0.31 up; the block test keeps a blink or a lip movement on an otherwise
+#: still face from counting as a repeat.
+DUPLICATE_MEAN_DIFF = 0.2
+DUPLICATE_BLOCK_DIFF = 5.0
 #: every n-th of the tracker's 468 face points is tracked by LK (156 points: enough for
 #: the 6 rigid numbers and to spread over brows, eyes and lips; a third of the cost)
 POINT_STRIDE = 3
@@ -375,19 +380,32 @@ class MotionRefinement:
     measured_pairs: int
 
 
-def _grey_frames(frames: Iterable[np.ndarray], count: int, duplicate: np.ndarray):
-    """Grey versions of ``frames``, marking repeats of the previous frame in ``duplicate`` on the way."""
+def _grey_frames(frames: Iterable[np.ndarray], count: int):
+    """Grey uint8 versions of the first ``count`` ``frames``."""
     import cv2
 
-    prev = None
     for f, img in enumerate(frames):
         if f >= count:
             break
-        grey = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
-        if prev is not None and prev.shape == grey.shape:
-            duplicate[f] = float(cv2.absdiff(grey, prev).mean()) < DUPLICATE_MEAN_ABS_DIFF
-        prev = grey
-        yield grey
+        yield img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+
+
+def is_repeat(prev: np.ndarray, grey: np.ndarray, points: np.ndarray) -> bool:
+    """Whether ``grey`` repeats ``prev`` inside the box of ``points`` (N, 2) px (see DUPLICATE_MEAN_DIFF)."""
+    import cv2
+
+    if prev.shape != grey.shape or not np.isfinite(points).all():
+        return False
+    H, W = grey.shape
+    x0, y0 = np.maximum(np.floor(points.min(0)).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(points.max(0)).astype(int), [W, H])
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return False
+    d = cv2.absdiff(grey[y0:y1, x0:x1], prev[y0:y1, x0:x1])
+    if float(d.mean()) >= DUPLICATE_MEAN_DIFF:
+        return False
+    blocks = cv2.resize(d.astype(np.float32), ((x1 - x0) // 8, (y1 - y0) // 8), interpolation=cv2.INTER_AREA)
+    return float(blocks.max()) < DUPLICATE_BLOCK_DIFF
 
 
 def refit_expressions(basis: LandmarkBasis, identity: np.ndarray, expression: np.ndarray, cams: OrthoCameras,
