@@ -117,7 +117,8 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
         if frames is not None and s.image_motion_frames > 0 and F > 2:
             motion = _MotionMeasurement(frames, obs, np.asarray(track.valid, bool), s.image_motion_method, cancel)
         try:
-            fit = fit_video(basis, obs, w, seg, bounds, s, seed_expression=seed, progress=progress, cancel=cancel)
+            fs = s if motion is None else FitSettings(**{**s.to_dict(), "refine_rounds": s.refine_rounds_with_image_motion})
+            fit = fit_video(basis, obs, w, seg, bounds, fs, seed_expression=seed, progress=progress, cancel=cancel)
         except BaseException:
             if motion is not None:
                 motion.stop()

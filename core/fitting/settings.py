@@ -59,11 +59,14 @@ class FitSettings:
     #: Whole-video rounds of (expression+identity solve, camera refit + smoothing).
     #: 4 rounds lower the real clips' error a little (d12 2.01 -> 1.96 % IOD, d9 1.60 ->
     #: 1.56 %) but not the synthetic truth error (camera re-smoothing each round), and
-    #: cost time on d6's 10 s budget. Since the image-motion refinement corrects the cameras
-    #: after the fit, 1 round instead of 2 changes the error by +0.04 % IOD and the
-    #: acceleration error not at all (d6/d9/d12) and saves ~1.5 s on d6: 1.
+    #: cost time on d6's 10 s budget: kept at 2.
     #: With the joint refinement on (``joint_iterations`` > 0) use 0: it replaces them.
-    refine_rounds: int = 1
+    refine_rounds: int = 2
+    #: ``refine_rounds`` when the image-motion refinement follows (the clip's frames were
+    #: given): it corrects the cameras afterwards, and 1 round instead of 2 then changes the
+    #: error by +0.04 % IOD and the acceleration error not at all (d6/d9/d12) while saving
+    #: ~1.5 s of d6's 10 s budget.
+    refine_rounds_with_image_motion: int = 1
     #: Joint Gauss-Newton steps on all cameras + identity + expressions after the
     #: alternation (core/fitting/joint_refine.py); 0 = the alternation alone. Off by
     #: default (h15): it lowers every clip's error and the synthetic truth error
