@@ -14,6 +14,7 @@ the off-thread preview renderer and the reconstruct job function.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import numpy as np
@@ -248,14 +249,15 @@ class PreviewWorker(NewestRequestThread):
         self._renderer = None
         self._renderer_key = None
         self._serial = 0
+        self._lock = threading.Lock()  # guards _renderer_key and _serial across threads
 
     def set_reconstruction(self, model, rec) -> None:
-        with self._cond:
+        with self._lock:
             self._renderer_key = (model, rec)
             self._renderer = None  # rebuilt on the worker thread
 
     def request(self, index: int, frame: np.ndarray, expression: np.ndarray, scale: float = 1.0) -> int:
-        with self._cond:
+        with self._lock:
             self._serial += 1
             serial = self._serial
         self.post((int(index), frame, np.asarray(expression, np.float64).copy(), float(scale), serial))
@@ -266,7 +268,7 @@ class PreviewWorker(NewestRequestThread):
 
     def handle(self, request) -> None:
         index, frame, expr, scale, serial = request
-        with self._cond:
+        with self._lock:
             key = self._renderer_key
         if key is None:
             return

@@ -6,36 +6,28 @@ of queueing it. Subclasses implement :meth:`handle`, which runs on the worker th
 """
 from __future__ import annotations
 
-import threading
-
 from PySide6.QtCore import QThread
+
+from core.jobs import NewestSlot
 
 
 class NewestRequestThread(QThread):
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._cond = threading.Condition()
-        self._wanted = None
-        self._stop = False
-        self._busy = False
+        self._slot = NewestSlot()
 
     def post(self, request) -> None:
         """Queue ``request`` (not None), replacing any request not yet started."""
-        with self._cond:
-            self._wanted = request
-            self._cond.notify()
+        self._slot.post(request)
 
     @property
     def idle(self) -> bool:
         """True when nothing is being handled and nothing is waiting."""
-        with self._cond:
-            return not self._busy and self._wanted is None
+        return self._slot.idle
 
     def stop(self, timeout_ms: int = 5000) -> None:
         """End the thread (after the request in progress) and wait for it."""
-        with self._cond:
-            self._stop = True
-            self._cond.notify()
+        self._slot.close()
         if self.isRunning():
             self.wait(timeout_ms)
 
@@ -43,16 +35,8 @@ class NewestRequestThread(QThread):
         raise NotImplementedError
 
     def run(self) -> None:
-        while True:
-            with self._cond:
-                while self._wanted is None and not self._stop:
-                    self._cond.wait()
-                if self._stop:
-                    return
-                request, self._wanted = self._wanted, None
-                self._busy = True
+        while (request := self._slot.take()) is not None:
             try:
                 self.handle(request)
             finally:
-                with self._cond:
-                    self._busy = False
+                self._slot.done()

@@ -83,3 +83,52 @@ class ConsoleProgress:
         if self._shown:
             self.stream.write("\n")
             self.stream.flush()
+
+
+class NewestSlot:
+    """A one-item mailbox between a producer and a worker thread that keeps only the
+    newest item: ``post`` replaces an item not yet taken, so a slow worker drops stale
+    requests (scrubbing, slider drags) instead of queueing them.
+
+    The worker loops on ``take()``, which blocks until an item arrives and returns None
+    once ``close()`` was called; ``done()`` marks the taken item finished (for ``idle``).
+    """
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._item = None
+        self._closed = False
+        self._busy = False
+
+    def post(self, item) -> None:
+        """Offer ``item`` (not None), replacing any item not yet taken."""
+        with self._cond:
+            self._item = item
+            self._cond.notify()
+
+    def take(self):
+        """The newest item (waiting for one), or None after ``close()``."""
+        with self._cond:
+            while self._item is None and not self._closed:
+                self._cond.wait()
+            if self._closed:
+                return None
+            item, self._item = self._item, None
+            self._busy = True
+            return item
+
+    def done(self) -> None:
+        with self._cond:
+            self._busy = False
+
+    @property
+    def idle(self) -> bool:
+        """Nothing taken and unfinished, nothing waiting."""
+        with self._cond:
+            return not self._busy and self._item is None
+
+    def close(self) -> None:
+        """Make ``take()`` return None (after the item in progress)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()

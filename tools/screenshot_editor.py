@@ -1,7 +1,7 @@
 """Screenshots of the editor in each 3D viewport mode on a real clip (run under a display).
 
     xvfb-run -a -s "-screen 0 1280x1024x24" .venv/bin/python tools/screenshot_editor.py \
-        [--input CLIP] [--frames 40] [--frame 12] [--size 1500x950] [--out out/screenshots]
+        [--input CLIP] [--frames 40] [--frame 15] [--size 1500x950] [--out out/screenshots]
 
 Opens the app's full window (every panel, as the app shows it, on a throwaway settings
 file), reconstructs the clip's first ``--frames`` frames, opens the jaw and a smile with
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--input", default=str(REPO.parent / "shared" / "data" / "videos" / "d6.mp4"))
     ap.add_argument("--frames", type=int, default=40)
-    ap.add_argument("--frame", type=int, default=12)
+    ap.add_argument("--frame", type=int, default=15)
     ap.add_argument("--size", default="1500x950", help="window size WxH")
     ap.add_argument("--out", default=str(REPO / "out" / "screenshots"))
     args = ap.parse_args(argv)

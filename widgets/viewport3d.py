@@ -33,6 +33,8 @@ from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QWidget
 
+from core.jobs import NewestSlot
+
 log = logging.getLogger(__name__)
 
 MODES = ("shaded", "textured", "nmfc", "wireframe", "flow", "flow_arrows")
@@ -261,19 +263,13 @@ class _RenderThread(threading.Thread):
     def __init__(self, bridge: "_Bridge"):
         super().__init__(name="Viewport3DRender", daemon=True)
         self.bridge = bridge
-        self._cond = threading.Condition()
-        self._wanted: tuple[_Scene, int] | None = None
-        self._stopping = False
+        self._slot = NewestSlot()
 
     def post(self, scene: _Scene, serial: int) -> None:
-        with self._cond:
-            self._wanted = (scene, serial)
-            self._cond.notify()
+        self._slot.post((scene, serial))
 
     def stop(self, timeout_s: float = 3.0) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify()
+        self._slot.close()
         if self.is_alive():
             self.join(timeout_s)
 
@@ -284,13 +280,9 @@ class _RenderThread(threading.Thread):
             self.bridge.failed.emit(f"3D viewport unavailable: {type(e).__name__}: {e}")
             return
         try:
-            while True:
-                with self._cond:
-                    while self._wanted is None and not self._stopping:
-                        self._cond.wait()
-                    if self._stopping:
-                        return
-                    (scene, serial), self._wanted = self._wanted, None
+            while (wanted := self._slot.take()) is not None:
+                scene, serial = wanted
+                self._slot.done()
                 t0 = time.perf_counter()
                 try:
                     image = renderer.render(scene)
