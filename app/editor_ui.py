@@ -30,6 +30,7 @@ from core.edits import PROJECT_KEY, posed_vertices
 from core.errors import UserFacingError
 # imported at start-up, not on first use: the first import of core.render costs ~25 ms of
 # GUI thread, which would land in the turn that puts a reconstruction on screen
+from core.flow import flow_pair, repeated_frames
 from core.flow.colour import flow3d_to_rgb  # Eq. 6.5 HSV coding
 from core.model.registry import remember_model
 from core.render import nmfc_reference
@@ -96,6 +97,7 @@ class EditorUI(QObject):
         self._dragging = False  # a slider is held: previews at DRAG_PREVIEW_SCALE
         self.last_preview_full = True  # the last shown preview was full resolution
         self._edges = None
+        self._repeated = np.zeros(0, bool)  # (F,) frames that repeat their predecessor's picture
         self._selected: str | None = None
         # the expression rows of a finished reconstruction are built one event-loop turn
         # later (see _on_reconstruction_changed); the serial drops a superseded build
@@ -185,13 +187,14 @@ class EditorUI(QObject):
 
     def apply_default_layout(self) -> None:
         """First-run dock sizes: a big video, a right-hand column of ~36% of the window with
-        the 3D view above the sliders, and a curve strip of ~28% of the height."""
+        the 3D view and the sliders sharing its height equally (QA users look at the mesh,
+        artists at the sliders), and a curve strip of ~26% of the height."""
         w, h = max(self.win.width(), 900), max(self.win.height(), 600)
         self.curves_dock.raise_()
         self.win.resizeDocks([self.viewport_dock], [int(0.36 * w)], Qt.Orientation.Horizontal)
-        self.win.resizeDocks([self.viewport_dock, self.expressions_dock], [int(0.30 * h), int(0.42 * h)],
+        self.win.resizeDocks([self.viewport_dock, self.expressions_dock], [int(0.36 * h), int(0.36 * h)],
                              Qt.Orientation.Vertical)
-        self.win.resizeDocks([self.curves_dock], [int(0.28 * h)], Qt.Orientation.Vertical)
+        self.win.resizeDocks([self.curves_dock], [int(0.26 * h)], Qt.Orientation.Vertical)
 
     def _build_overlays(self) -> None:
         from PySide6.QtGui import QColor
@@ -445,10 +448,9 @@ class EditorUI(QObject):
         f = self.index
         E = d.edited_expressions()
         V = d.model.vertices(d.rec.identity, E[f])
-        g = min(f + 1, d.num_frames - 1) if d.num_frames > 1 else f
         flow = flow_rgb = None
         if self.viewport.mode in ("flow", "flow_arrows") and d.num_frames > 1:
-            a, b = (f, g) if g != f else (f - 1, f)
+            a, b = flow_pair(self._repeated, f)
             flow = d.model.vertices(d.rec.identity, E[b]) - d.model.vertices(d.rec.identity, E[a])
             vmax = float(max(np.percentile(np.linalg.norm(flow, axis=1), 99), 1e-6))
             flow_rgb = flow3d_to_rgb(flow, vmax)
@@ -485,7 +487,8 @@ class EditorUI(QObject):
         v.set_overlay_has_data("error", has_err)
         has_flow = False
         if v.overlay_enabled("flow") and d.num_frames > 1:
-            g = f + 1 if f + 1 < d.num_frames else f - 1
+            a, b = flow_pair(self._repeated, f)
+            g = b if a == f else a
             Q = posed_vertices(d.model, d.rec, g, E[g])
             disp = (Q - P) * (1 if g > f else -1)
             idx = np.arange(0, len(P), max(1, len(P) // MAX_FLOW_ARROWS))
@@ -578,6 +581,7 @@ class EditorUI(QObject):
         self.preview.set_reconstruction(d.model, d.rec)
         tri = np.asarray(d.model.triangles)
         self._normals = VertexNormals(tri, d.model.num_vertices)
+        self._repeated = repeated_frames(d.rec.expression, d.rec.scale, d.rec.translation)
         self.viewport.set_topology(tri, d.model.num_vertices, nmfc_reference(d.model.mean, tri))
         if self._selected not in d.names:
             self._selected = "jawOpen" if "jawOpen" in d.names else (d.names[0] if d.names else None)
