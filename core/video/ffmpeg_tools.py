@@ -43,6 +43,15 @@ def _num(value: str, kilo: str) -> float:
     return float(value) * (1000.0 if kilo else 1.0)
 
 
+def _starts_like_mp4(path: Path) -> bool:
+    """True when the file begins with an ISO-BMFF 'ftyp' box (MP4/MOV/3GP)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(12)[4:8] == b"ftyp"
+    except OSError:
+        return False
+
+
 def probe(path: str | Path, count_frames: bool = True) -> dict:
     """Describe a media file from ``ffmpeg -i`` output.
 
@@ -62,6 +71,11 @@ def probe(path: str | Path, count_frames: bool = True) -> dict:
     proc = run_ffmpeg(["-i", str(p)], timeout=60)
     text = proc.stderr.decode("utf-8", "replace")
     if "Input #0" not in text:
+        if "moov atom not found" in text and _starts_like_mp4(p):
+            # the index of an MP4/MOV is written last: a cut-off download or a recording
+            # that was never finished has none, and nothing in it can be located
+            raise InputError(f"{p}: the file is incomplete (truncated download or unfinished "
+                             "recording: its MP4 index, the 'moov' atom, is missing)")
         last = text.strip().splitlines()[-1] if text.strip() else "no output"
         raise InputError(f"{p}: ffmpeg cannot read this file ({last})")
 
