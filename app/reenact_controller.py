@@ -638,6 +638,7 @@ class ReenactController(QObject):
             return
         self._shut_down = True
         self._timer.stop()
+        self.panel.set_presenter_visible(False)  # a second top-level window would keep the app open
         self._pending_start = None
         jobs = [j for j in (self._prep_job, self._start_job, self._export_job) if j is not None]
         for j in jobs:
@@ -717,6 +718,9 @@ def install_reenact_panel(main_window: QMainWindow) -> ReenactController:
                                    "Record the live result to a video file (start / stop)")
     controller.act_export = action("&Export...", lambda: (show_panel(), panel.request_export()),
                                    "Reenact a whole source video offline at full quality, keeping its audio")
+    controller.act_presenter = action("&Presenter view", lambda: panel.set_presenter_visible(True),
+                                      "Show the live result big in its own window (F11 there: full screen)")
+    controller.act_presenter.setShortcut("F5")  # as slide software starts a presentation
 
     main_window.installEventFilter(controller)
     app = QApplication.instance()

@@ -21,15 +21,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPixmap
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
-    QLineEdit, QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSlider, QSpinBox, QToolButton,
-    QVBoxLayout, QWidget,
+    QLineEdit, QProgressBar, QPushButton, QScrollArea, QSlider, QSpinBox, QToolButton, QVBoxLayout,
+    QWidget,
 )
 
-from widgets.video_view import qimage_to_rgb, rgb_to_qimage
+from widgets.frame_view import FrameView
+from widgets.presenter_window import PresenterWindow
 
 #: source kinds of the source picker: (label, key)
 SOURCE_KINDS = (("Webcam", "webcam"), ("Simulated camera (file)", "simcam"), ("Video file", "file"))
@@ -40,54 +40,6 @@ GROUPS = ("brows", "eyes", "mouth", "jaw")
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.m4v *.avi *.mkv *.webm);;All files (*)"
 TARGET_FILTER = ("Photos and videos (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.mp4 *.mov *.m4v "
                  "*.avi *.mkv *.webm);;All files (*)")
-
-
-class FrameView(QWidget):
-    """One (H, W, 3) uint8 RGB frame drawn as a pixmap scaled to fit, aspect kept, centred."""
-
-    def __init__(self, placeholder: str = "", parent: QWidget | None = None):
-        super().__init__(parent)
-        self._placeholder = placeholder
-        self._frame: np.ndarray | None = None
-        self._pixmap = QPixmap()
-        self.setMinimumSize(160, 120)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-
-    def set_frame(self, frame: np.ndarray | None) -> None:
-        self._frame = frame
-        self._pixmap = QPixmap() if frame is None else QPixmap.fromImage(rgb_to_qimage(frame))
-        self.update()
-
-    def frame(self) -> np.ndarray | None:
-        """The array last given to :meth:`set_frame` (not a copy)."""
-        return self._frame
-
-    def displayed_image(self) -> np.ndarray | None:
-        """The pixels of the pixmap shown (before scaling to the widget), (H, W, 3) uint8 RGB."""
-        return None if self._pixmap.isNull() else qimage_to_rgb(self._pixmap.toImage())
-
-    def image_rect(self) -> QRectF:
-        """Where the frame is drawn in widget coordinates (empty without a frame)."""
-        if self._pixmap.isNull():
-            return QRectF()
-        pw, ph = self._pixmap.width(), self._pixmap.height()
-        k = min(self.width() / pw, self.height() / ph)
-        w, h = pw * k, ph * k
-        return QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
-
-    def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
-        return QSize(320, 320)
-
-    def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        p = QPainter(self)
-        p.fillRect(self.rect(), QColor(30, 30, 32))
-        if self._pixmap.isNull():
-            p.setPen(QColor(150, 150, 150))
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._placeholder)
-        else:
-            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-            p.drawPixmap(self.image_rect(), self._pixmap, QRectF(self._pixmap.rect()))
-        p.end()
 
 
 class ReenactPanel(QWidget):
@@ -207,8 +159,14 @@ class ReenactPanel(QWidget):
         self.export_button = QPushButton("Export...")
         self.export_button.setToolTip("Reenact the whole source video offline at full quality, "
                                       "keeping its audio")
+        self.presenter_button = QPushButton("Presenter view")
+        self.presenter_button.setCheckable(True)
+        self.presenter_button.setToolTip("Show the result big in its own window for an audience "
+                                         "(F11 there: full screen; also a double click on the result)")
+        self.presenter: PresenterWindow | None = None  # made on first use
         buttons = QHBoxLayout()
-        for b in (self.start_button, self.recalibrate_button, self.record_button, self.export_button):
+        for b in (self.start_button, self.recalibrate_button, self.record_button, self.export_button,
+                  self.presenter_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         self.progress_bar = QProgressBar()
@@ -252,6 +210,8 @@ class ReenactPanel(QWidget):
 
     # -------------------------------------------------------------------------------------
     def _connect(self) -> None:
+        self.presenter_button.toggled.connect(self.set_presenter_visible)
+        self.result_view.double_clicked.connect(lambda: self.set_presenter_visible(True))
         self.source_kind.currentIndexChanged.connect(self._on_source_kind)
         self.source_browse.clicked.connect(self._browse_source)
         self.target_browse.clicked.connect(self.browse_target)
@@ -378,17 +338,43 @@ class ReenactPanel(QWidget):
     # -- what the controller shows ---------------------------------------------------------
     def set_source_frame(self, frame: np.ndarray | None) -> None:
         self.source_view.set_frame(frame)
+        if self._presenting():
+            self.presenter.set_frames(source=frame)
 
     def set_result_frame(self, frame: np.ndarray | None) -> None:
         self.result_view.set_frame(frame)
+        if self._presenting():
+            self.presenter.set_frames(result=frame)
 
     def set_readout(self, text: str) -> None:
         self.readout.setText(text)
+        if self._presenting():
+            self.presenter.set_readout(text)
 
     def set_stats(self, fps: float, latency_ms: float, face: bool, dropped: int = 0) -> None:
         face_text = "face" if face else "no face in the source"
-        self.readout.setText(f"{fps:.1f} fps   latency {latency_ms:.0f} ms   {face_text}   "
-                             f"{dropped} camera frames skipped")
+        self.set_readout(f"{fps:.1f} fps   latency {latency_ms:.0f} ms   {face_text}   "
+                         f"{dropped} camera frames skipped")
+
+    # -- presenter view ----------------------------------------------------------------------
+    def _presenting(self) -> bool:
+        return self.presenter is not None and self.presenter.isVisible()
+
+    def set_presenter_visible(self, visible: bool) -> None:
+        """Open (with the frames shown now) or close the presenter window."""
+        if visible:
+            if self.presenter is None:
+                self.presenter = PresenterWindow(self)
+                self.presenter.closed.connect(lambda: self.presenter_button.setChecked(False))
+            self.presenter.set_frames(self.source_view.frame(), self.result_view.frame())
+            self.presenter.set_readout(self.readout.text())
+            self.presenter.show()
+            self.presenter.raise_()
+            self.presenter.activateWindow()
+        elif self.presenter is not None and self.presenter.isVisible():
+            self.presenter.close()
+        if self.presenter_button.isChecked() != visible:
+            self.presenter_button.setChecked(visible)
 
     def set_running(self, running: bool, busy: bool = False) -> None:
         """Live preview on/off; ``busy`` while it is starting or stopping (Start disabled)."""
@@ -401,7 +387,7 @@ class ReenactPanel(QWidget):
                   self.target_path, self.target_browse):
             w.setEnabled(not running and not busy)
         if not running:
-            self.readout.setText("stopped")
+            self.set_readout("stopped")
 
     def is_running(self) -> bool:
         return self._running
