@@ -23,7 +23,7 @@ import numpy as np
 
 from core.errors import InputError, NoFaceError
 from core.jobs import CancelToken, ProgressFn, check, report
-from core.tracking.filtering import OneEuroFilter, OneEuroParams, face_width, smooth_track
+from core.tracking.filtering import LIVE_PARAMS, OneEuroFilter, OneEuroParams, face_width, smooth_track
 from core.tracking.gaps import bridge_gaps
 from core.tracking.landmarker import BLENDSHAPE_NAMES, FrameFaces, Landmarker
 from core.tracking.result import N_BLENDSHAPES, N_LANDMARKS, TrackResult
@@ -64,7 +64,7 @@ class FaceTracker:
     def __init__(self, smooth: bool = True, params: OneEuroParams | None = None,
                  max_bridge: int = MAX_BRIDGE_FRAMES):
         self.smooth = smooth
-        self.params = params or OneEuroParams()
+        self.params = params or LIVE_PARAMS  # causal: tuned for lag, not the offline two-pass filter
         self.selector = FaceSelector(max_bridge=max_bridge)
         self.landmarker = Landmarker(video=True)
         self.fallback = CropFallback(video=True)
