@@ -461,7 +461,9 @@ class EditorUI(QObject):
 
     def _update_overlays(self) -> None:
         d, v = self.doc, self.win.view
-        if not self._frame_in_rec():
+        # no overlay where the tracker found no face: that frame's fit is borrowed from the
+        # nearest fitted frame and drawing it would suggest a face that is not there
+        if not self._frame_in_rec() or not bool(d.rec.valid[self.index]):
             for n in ("mesh", "error", "flow"):
                 v.set_overlay_has_data(n, False)
             return

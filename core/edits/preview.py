@@ -73,7 +73,13 @@ class EditedFrameRenderer:
         ``scale`` < 1 renders the edit at that fraction of the resolution (a fast preview):
         the changed region is upsampled into a copy of ``image``, so the output keeps the
         frame's size and stays sharp away from the face.
+
+        Frames without a tracked face (``rec.valid`` False: their coefficients are copied
+        from the nearest fitted frame) are returned unchanged: there is no face to edit,
+        and warping along a borrowed mesh would smear whatever is there.
         """
+        if not bool(self.rec.valid[frame]):
+            return image
         fitted = np.asarray(self.rec.expression[frame], np.float64)
         edited = np.asarray(edited_expression, np.float64)
         if np.max(np.abs(edited - fitted)) < NO_EDIT_EPS:
