@@ -18,6 +18,9 @@ and "mesh+dis_residual" -- the mesh flow plus the median in-mask DIS-minus-mesh 
 the pair (a global 2D shift: what is left after removing sub-pixel camera jitter of the
 fit), to tell global misregistration from non-rigid misfit.
 
+Error map: ``--error-map PNG`` saves, for the pair at the 75th percentile of mesh/DIS of the
+first clip and variant, frame t | |error| of mesh | of DIS (x8, inferno), cropped to the mask.
+
 Tracks and fits are cached in out/cache/ (first run: tracking ~1-2 min per clip,
 fitting ~1 min per clip and model). Run: .venv/bin/python bench/bench_flow_evidence.py
 """
@@ -45,10 +48,12 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 CACHE = REPO / "out" / "cache"
 CLIPS = ("d6", "d9")
-#: (model spec, landmarks the fit sees): "smoothed" = the tracker's filtered landmarks with the
-#: image-motion camera refinement (what the app fits), "nomotion" = the same without that
-#: refinement, "raw" = the unfiltered landmarks (diagnostic: the One Euro filter's lag and damping)
-VARIANTS = (("builtin", "smoothed"), ("ict", "smoothed"), ("builtin", "nomotion"), ("ict", "nomotion"))
+#: (model spec, fit variant): "smoothed" = the tracker's filtered landmarks with the image-motion
+#: refinement and the per-clip corrective (what the app fits), "nocorrective" = the same without
+#: the corrective, "nomotion" = without either, "raw" = the unfiltered landmarks (diagnostic:
+#: the One Euro filter's lag and damping)
+VARIANTS = (("builtin", "smoothed"), ("ict", "smoothed"), ("builtin", "nocorrective"), ("ict", "nocorrective"),
+            ("builtin", "nomotion"), ("ict", "nomotion"))
 PAIRS = 100
 
 
@@ -71,14 +76,21 @@ def cached_reconstruction(clip: str, spec: str, track, landmarks: str = "smoothe
     from core.fitting import FitSettings, Reconstruction, clip_frames, reconstruct
     from core.model.registry import load_model
 
-    path = CACHE / f"flowbench_fit_v2_{spec}_{clip}{'' if landmarks == 'smoothed' else '_' + landmarks}.npz"
+    # v2: fits before the corrective (its "smoothed" file is the "nocorrective" variant); v3: with it
+    if landmarks == "nocorrective":
+        path = CACHE / f"flowbench_fit_v2_{spec}_{clip}.npz"
+    elif landmarks == "smoothed":
+        path = CACHE / f"flowbench_fit_v3_{spec}_{clip}.npz"
+    else:
+        path = CACHE / f"flowbench_fit_v2_{spec}_{clip}_{landmarks}.npz"
     if landmarks == "raw":
         track = dataclasses.replace(track, landmarks=track.landmarks_raw)
     model = load_model(spec)
     if path.exists():
         return Reconstruction.load(path), model, None
     t = time.perf_counter()
-    settings = FitSettings(image_motion_frames=0) if landmarks == "nomotion" else FitSettings()
+    settings = {"nomotion": FitSettings(image_motion_frames=0, corrective=False),
+                "nocorrective": FitSettings(corrective=False)}.get(landmarks, FitSettings())
     video = SHARED / "data" / "videos" / f"{clip}.mp4"
     rec = reconstruct(track, model, spec, settings, frames=clip_frames(str(video), track.num_frames))
     elapsed = time.perf_counter() - t
@@ -86,7 +98,21 @@ def cached_reconstruction(clip: str, spec: str, track, landmarks: str = "smoothe
     return rec, model, elapsed
 
 
-def evaluate_clip(clip: str, pairs: int, variants=VARIANTS) -> dict:
+def save_error_map(path: Path, a: np.ndarray, b: np.ndarray, flows: dict, mask: np.ndarray) -> None:
+    """Frame t | per-pixel |RGB error| (x8, inferno) of each flow in ``flows``, cropped to the mask."""
+    from core.flow.evaluate import warp_backward
+
+    ys, xs = np.nonzero(mask)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    tiles = [a[y0:y1, x0:x1, ::-1]]
+    for flow in flows.values():
+        warped, _ = warp_backward(b, flow)
+        err = np.abs(warped.astype(np.float32) - a.astype(np.float32)).mean(-1) * mask
+        tiles.append(cv2.applyColorMap(np.clip(err * 8, 0, 255).astype(np.uint8), cv2.COLORMAP_INFERNO)[y0:y1, x0:x1])
+    cv2.imwrite(str(path), np.concatenate(tiles, 1))
+
+
+def evaluate_clip(clip: str, pairs: int, variants=VARIANTS, error_map: Path | None = None) -> dict:
     video = SHARED / "data" / "videos" / f"{clip}.mp4"
     track = cached_track(video, clip)
     src = open_source(str(video))
@@ -106,6 +132,7 @@ def evaluate_clip(clip: str, pairs: int, variants=VARIANTS) -> dict:
         rows = {k: [] for k in ("mesh", "dis", "zero", "mesh+dis_residual")}
         eroded = {k: [] for k in ("mesh", "dis", "zero")}
         epe, epe_prev, mag_mesh, mag_dis, shift = [], [], [], [], []
+        ratios = []
         for t in ts:
             a, b = src.read(int(t)), src.read(int(t) + 1)
             mf = dense_flow(renderer, meshes.screen(int(t)), meshes.screen(int(t) + 1), (W, H))
@@ -116,6 +143,7 @@ def evaluate_clip(clip: str, pairs: int, variants=VARIANTS) -> dict:
                      "mesh+dis_residual": mf.flow[..., :2] + resid}
             for k, e in compare_flows(a, b, flows, m).items():
                 rows[k].append(e.mae)
+            ratios.append(rows["mesh"][-1] / max(rows["dis"][-1], 1e-9))
             me = cv2.erode(m.astype(np.uint8), erode).astype(bool)
             if me.sum() > 100:
                 for k, e in compare_flows(a, b, {k: flows[k] for k in eroded}, me).items():
@@ -127,6 +155,12 @@ def evaluate_clip(clip: str, pairs: int, variants=VARIANTS) -> dict:
             mag_dis.append(float(np.median(np.linalg.norm(d[m], axis=1))))
             shift.append(float(np.linalg.norm(resid)))
         med = {k: float(np.median(v)) for k, v in rows.items()}
+        if error_map is not None and (spec, landmarks) == tuple(variants[0]):
+            t = int(ts[np.argsort(ratios)[int(0.75 * (len(ratios) - 1))]])
+            a, b = src.read(t), src.read(t + 1)
+            mf = dense_flow(renderer, meshes.screen(t), meshes.screen(t + 1), (W, H))
+            save_error_map(error_map, a, b, {"mesh": mf.flow[..., :2], "dis": dis_flow(a, b)}, mf.mask)
+            out["error_map"] = {"path": str(error_map), "pair": t, "variant": name}
         out["models"][name] = {
             "pairs": int(ts.size),
             "fit_seconds": None if fit_s is None else round(fit_s, 1),
@@ -153,12 +187,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=int, default=PAIRS)
     ap.add_argument("--clips", nargs="*", default=list(CLIPS))
+    ap.add_argument("--error-map", type=Path, default=None, help="PNG: error map of the first clip and variant")
     ap.add_argument("--variants", nargs="*", default=[f"{m}:{lm}" for m, lm in VARIANTS],
                     help="model:landmarks pairs, e.g. builtin:smoothed ict:smoothed builtin:raw")
     args = ap.parse_args()
     variants = [tuple(v.split(":")) for v in args.variants]
     t = time.perf_counter()
-    res = [evaluate_clip(c, args.pairs, variants) for c in args.clips]
+    res = [evaluate_clip(c, args.pairs, variants, args.error_map if i == 0 else None)
+           for i, c in enumerate(args.clips)]
     print(json.dumps({"bench": "flow_evidence", "metric": "mean |RGB difference| in grey levels, median over pairs",
                       "results": res, "seconds": round(time.perf_counter() - t, 1)}, indent=1))
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, shared_path
+from core.flow.evaluate import compare_flows, dis_flow
 from core.video import VideoWriter, open_source, probe
 
 FRAMES = 20
@@ -71,8 +72,22 @@ def test_flow_end_to_end_tracks_fits_and_writes_video_and_arrays(d6, tmp_path):
     assert 0.15 < mask.mean() < 0.5                     # the face covers part of the frame
     assert np.all(flow[~mask] == 0)
     mag = np.linalg.norm(flow[mask][:, :2], axis=1)
-    # a talking head at 30 fps: sub-pixel to a few pixels per frame, not all still
-    assert 0.02 < float(np.median(mag)) < 3.0 and float(mag.max()) < 15.0
+    # a talking head at 30 fps: sub-pixel to a few pixels per frame, not all still; d6's brows
+    # jump ~20 px between frames 5 and 6 (DIS agrees), so the bound on the largest is loose
+    assert 0.02 < float(np.median(mag)) < 3.0 and float(mag.max()) < 40.0
+    # the image's own evidence: the mesh flow agrees with DIS optical flow on the face (median
+    # end-point difference ~0.1 px here) and explains the next frame far better than no motion
+    with open_source(str(d6)) as src:
+        frames = [src.read(i) for i in range(FRAMES)]
+    epe, err_mesh, err_zero = [], [], []
+    for t in range(FRAMES - 1):
+        dis = dis_flow(frames[t], frames[t + 1])
+        epe.append(np.median(np.linalg.norm(flow[t][..., :2] - dis, axis=-1)[mask[t]]))
+        e = compare_flows(frames[t], frames[t + 1], {"mesh": flow[t][..., :2], "zero": np.zeros_like(dis)}, mask[t])
+        err_mesh.append(e["mesh"].mae)
+        err_zero.append(e["zero"].mae)
+    assert float(np.median(epe)) < 0.5 and max(epe) < 1.5, epe
+    assert float(np.median(err_mesh)) < 0.7 * float(np.median(err_zero)), (err_mesh, err_zero)
     # the panels: frame | mesh overlay | 3D flow | 2D flow
     with open_source(str(out)) as v, open_source(str(d6)) as src:
         f5, s5 = v.read(5).astype(int), src.read(5).astype(int)

@@ -176,6 +176,20 @@ def _dis_points(prev: np.ndarray, grey: np.ndarray, p0: np.ndarray, p_next: np.n
     return d.astype(np.float64), ok
 
 
+def _crop(grey: np.ndarray, points: np.ndarray, usable: bool):
+    """(x0, y0, copy of grey's box around the finite ``points`` (k, N, 2) + CROP_MARGIN) or None."""
+    pts = points.reshape(-1, 2)
+    pts = pts[np.isfinite(pts).all(1)]
+    if not usable or len(pts) == 0:
+        return None
+    H, W = grey.shape
+    x0, y0 = np.maximum(np.floor(pts.min(0) - CROP_MARGIN).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(pts.max(0) + CROP_MARGIN).astype(int), [W, H])
+    if x1 - x0 < 16 or y1 - y0 < 16:
+        return None
+    return int(x0), int(y0), grey[y0:y1, x0:x1].copy()
+
+
 @dataclass
 class PointMotion:
     """Measured image motion at face points, frame f to f+1 (the expensive, fit-independent part).
@@ -192,13 +206,23 @@ class PointMotion:
     duplicate: np.ndarray
 
 
+#: margin (px) around the face points of a frame and its neighbours kept by ``measure_points``
+#: for later passes (``crops``): LK windows and pyramid plus the fit's offsets from the tracker
+CROP_MARGIN = 48
+
+
 def measure_points(frames: Iterable[np.ndarray], points: np.ndarray, usable: np.ndarray,
-                   method: str = "lk", cancelled: Callable[[], bool] | None = None) -> PointMotion:
+                   method: str = "lk", cancelled: Callable[[], bool] | None = None,
+                   crops: list | None = None, crop_points: np.ndarray | None = None) -> PointMotion:
     """Optical flow at ``points`` (F, N, 2) px from every usable frame to the next.
 
     frames : F images, (H, W) grey uint8 or (H, W, 3) RGB uint8, in order. The points may
     be the tracker's landmarks (so this can run while the fit runs: OpenCV and the decoder
     release the GIL) or the fitted points; :func:`summarise_motion` compares it with a fit.
+    crops : if a list, it receives per frame the grey face region for a later pass over the
+    same frames without decoding them again (``(x0, y0, grey crop)``, the box of the points of
+    the frame and its neighbours plus CROP_MARGIN px; None for unusable frames); crop_points
+    (F, N', 2): the points whose box is kept (default ``points``).
     """
     F, N = points.shape[:2]
     disp = np.zeros((max(F - 1, 0), N, 2))
@@ -209,6 +233,9 @@ def measure_points(frames: Iterable[np.ndarray], points: np.ndarray, usable: np.
     for f, grey in enumerate(_grey_frames(frames, F)):
         if cancelled is not None and f % 25 == 0 and cancelled():
             break
+        if crops is not None:
+            cp = points if crop_points is None else crop_points
+            crops.append(_crop(grey, cp[max(f - 1, 0):f + 2], usable[f]))
         if prev is not None and usable[f - 1] and usable[f]:
             dup[f] = is_repeat(prev, grey, points[f])
             ok_pts = np.isfinite(points[f - 1]).all(1) & np.isfinite(points[f]).all(1)

@@ -36,9 +36,16 @@ def _inputs(track: TrackResult, model: FaceModel, s: FitSettings, raw: bool):
     return obs, w, seg, seed
 
 
-def _landmarks68(model: FaceModel, identity, expression, cams: OrthoCameras) -> np.ndarray:
+def _landmarks68(model: FaceModel, identity, expression, cams: OrthoCameras, corrective=None) -> np.ndarray:
+    """(F, 68, 2) px: the model's 68 iBUG vertices projected, corrective included."""
     b68 = basis_landmarks68(model)
-    return cams.project(b68.points(identity, expression))[..., :2]
+    X = b68.points(identity, expression)
+    if corrective is not None:
+        from core.fitting.corrective import apply_corrective
+
+        ids = np.asarray(model.landmarks68)
+        X = X + apply_corrective(corrective.offsets, corrective.index[ids], corrective.weight[ids])
+    return cams.project(X)[..., :2]
 
 
 def reconstruct(track: TrackResult, model: FaceModel, model_spec: str, settings: FitSettings | None = None,
@@ -50,8 +57,10 @@ def reconstruct(track: TrackResult, model: FaceModel, model_spec: str, settings:
     ``frames``: returns a fresh iterator over the clip's RGB frames, aligned with the
     track (e.g. :func:`clip_frames`). With it, the whole-video fit's cameras are refined
     with the images' own frame-to-frame motion and repeated frames copy the previous
-    frame's fit (``FitSettings.image_motion_frames``, core/fitting/image_motion.py).
-    BLAS runs single-threaded meanwhile (see core/fitting/_blas.py)."""
+    frame's fit (``FitSettings.image_motion_frames``, core/fitting/image_motion.py), then a
+    per-clip corrective deformation follows the motion the blendshapes cannot express
+    (``FitSettings.corrective``, core/fitting/corrective.py; ``Reconstruction.vertices``
+    includes it). BLAS runs single-threaded meanwhile (see core/fitting/_blas.py)."""
     with single_threaded_blas():
         return _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel, frames)
 
@@ -71,7 +80,8 @@ class _MotionMeasurement:
     while the whole-video fit runs (decoding and OpenCV release the GIL; the fit is
     single-threaded), so on two cores the refinement costs little extra wall time."""
 
-    def __init__(self, frames, obs: np.ndarray, usable: np.ndarray, method: str, cancel: CancelToken | None):
+    def __init__(self, frames, obs: np.ndarray, usable: np.ndarray, method: str, cancel: CancelToken | None,
+                 keep_crops: bool = False):
         import threading
 
         from core.fitting.image_motion import measure_points, motion_points
@@ -80,13 +90,17 @@ class _MotionMeasurement:
         self._stop = threading.Event()
         self._result = None
         self._error: BaseException | None = None
+        #: grey face regions per frame, kept for the corrective's pass (no second decoding)
+        self.crops: list | None = [] if keep_crops else None
 
         def cancelled() -> bool:
             return self._stop.is_set() or (cancel is not None and cancel.cancelled)
 
         def run():
             try:
-                self._result = measure_points(frames(), pts, usable, method, cancelled)
+                # the crops cover all face points, not only the measured subset
+                self._result = measure_points(frames(), pts, usable, method, cancelled,
+                                              crops=self.crops, crop_points=obs[:, :468])
             except BaseException as e:  # handed to the fitting thread in result()
                 self._error = e
 
@@ -112,10 +126,12 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
     basis = basis_from_embedding(model)
     bounds = np.asarray(model.expression_bounds, np.float64)
     F = obs.shape[0]
+    corrective = None
     if not per_frame:
         motion = None
         if frames is not None and s.image_motion_frames > 0 and F > 2:
-            motion = _MotionMeasurement(frames, obs, np.asarray(track.valid, bool), s.image_motion_method, cancel)
+            motion = _MotionMeasurement(frames, obs, np.asarray(track.valid, bool), s.image_motion_method, cancel,
+                                        keep_crops=s.corrective)
         try:
             fs = s if motion is None else FitSettings(**{**s.to_dict(), "refine_rounds": s.refine_rounds_with_image_motion})
             fit = fit_video(basis, obs, w, seg, bounds, fs, seed_expression=seed, progress=progress, cancel=cancel)
@@ -133,6 +149,14 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
             check(cancel)
             cams, expr, _ = refine_with_image_motion(basis, identity, expr, cams, valid, seg, measured, bounds, s)
             err = np.where(fit.fitted, reprojection_error(basis, identity, expr, cams, obs, w), np.nan)
+            if s.corrective:
+                from core.fitting.corrective import learn_corrective
+
+                report(progress, 0, 1, "corrective")
+                corrective = learn_corrective(model, identity, expr, cams, valid, seg, None, s,
+                                              cancelled=None if cancel is None else (lambda: cancel.cancelled),
+                                              crops=motion.crops, basis=basis, duplicate=measured.duplicate)
+                check(cancel)
     else:
         # identity from a whole-video fit on a subset of frames, then frame by frame
         frames = np.flatnonzero(seg >= 0)
@@ -176,7 +200,7 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
         expr[fill], sc[fill], R[fill], t[fill] = expr[near[fill]], sc[near[fill]], R[near[fill]], t[near[fill]]
         cams = OrthoCameras(sc, R, t)
     report(progress, F, F, "done")
-    lm68 = _landmarks68(model, identity, expr, cams)
+    lm68 = _landmarks68(model, identity, expr, cams, corrective)
     return Reconstruction(
         model_name=model.name, model_spec=str(model_spec), identity=np.asarray(identity, np.float32),
         expression=np.asarray(expr, np.float32), expression_names=np.asarray(model.expression_names, str),
@@ -185,4 +209,7 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
         fit_error_px=np.asarray(err, np.float32), valid=np.asarray(valid, bool),
         segment=np.where(valid, seg, -1).astype(np.int32), fps=float(track.fps),
         image_size=tuple(int(v) for v in track.size), source=str(track.source),
-        method="per-frame" if per_frame else "video", settings=s.to_dict())
+        method="per-frame" if per_frame else "video", settings=s.to_dict(),
+        corrective=None if corrective is None else corrective.offsets,
+        corrective_index=None if corrective is None else corrective.index,
+        corrective_weight=None if corrective is None else corrective.weight)

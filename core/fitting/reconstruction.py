@@ -5,8 +5,16 @@ Every frame's mesh is rebuilt exactly from the model spec and the coefficients:
 y up, face looking down +z), and placed in the image by the scaled orthographic
 camera ``p = scale[f] * rotation[f][:2] @ X + translation[f]`` (pixels, origin
 top-left, y down). The built-in model's per-subject shape is its identity
-coefficients (its identity basis is the subject-shape space), so nothing else is
-needed.
+coefficients (its identity basis is the subject-shape space). A clip fitted with its
+frames may also carry a corrective deformation learned from the clip
+(core/fitting/corrective.py): per-frame offsets of M control points, spread to the
+vertices by fixed weights, vertex v moving by
+``sum_j corrective_weight[v, j] * corrective[f, corrective_index[v, j]]`` (cm, model space);
+:meth:`Reconstruction.vertices` includes it.
+
+File format: version 2 adds the three optional corrective arrays and is written only when
+they are present (so files without one stay readable by older versions); version-1
+files load unchanged.
 """
 from __future__ import annotations
 
@@ -22,7 +30,9 @@ from core.errors import InputError
 from core.npz_io import load_npz_checked, save_npz_atomic
 
 FORMAT = "facestudio.reconstruction"
-VERSION = 1
+VERSION = 2
+#: the version written for a reconstruction without a corrective deformation
+VERSION_WITHOUT_CORRECTIVE = 1
 
 _ARRAYS = ("identity", "expression", "expression_names", "rotation", "translation", "scale",
            "landmarks68", "fit_error_px", "valid", "segment")
@@ -46,6 +56,9 @@ class Reconstruction:
     segment : (F,) int32           track segment, -1 where invalid
     fps : float, image_size : (H, W), source : str, method : "video" | "per-frame",
     settings : dict                the FitSettings used
+    corrective : (F, M, 3) float32 or None   per-frame corrective offsets of M control points (cm)
+    corrective_index : (N, k) int32 or None  for each model vertex, the control points it follows
+    corrective_weight : (N, k) float32 or None  and their weights (0 = the vertex does not move)
     """
 
     model_name: str
@@ -65,6 +78,9 @@ class Reconstruction:
     source: str = ""
     method: str = "video"
     settings: dict = field(default_factory=dict)
+    corrective: np.ndarray | None = None
+    corrective_index: np.ndarray | None = None
+    corrective_weight: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
@@ -75,9 +91,31 @@ class Reconstruction:
         return OrthoCameras(self.scale.astype(np.float64), self.rotation.astype(np.float64),
                             self.translation.astype(np.float64))
 
+    @property
+    def has_corrective(self) -> bool:
+        return self.corrective is not None
+
+    def _corrective(self, sel) -> np.ndarray:
+        """Vertex displacements (..., N, 3) of frames ``sel`` (int, slice or index array)."""
+        from core.fitting.corrective import apply_corrective
+
+        return apply_corrective(self.corrective[sel], self.corrective_index, self.corrective_weight)
+
     def vertices(self, model, frame: int) -> np.ndarray:
-        """Model-space mesh of one frame: (N, 3) float32."""
-        return model.vertices(self.identity, self.expression[frame])
+        """Model-space mesh of one frame, corrective included: (N, 3) float32."""
+        v = model.vertices(self.identity, self.expression[frame])
+        if self.has_corrective:
+            v += self._corrective(frame)
+        return v
+
+    def vertices_batch(self, model, frames=None) -> np.ndarray:
+        """Model-space meshes of ``frames`` (index array or slice; default all), corrective
+        included: (len(frames), N, 3) float32."""
+        sel = slice(None) if frames is None else frames
+        v = model.vertices_batch(self.identity, self.expression[sel])
+        if self.has_corrective:
+            v += self._corrective(sel)
+        return v
 
     def image_vertices(self, model, frame: int) -> np.ndarray:
         """Mesh of one frame in image space: (N, 3) x_px, y_px, depth_px."""
@@ -85,10 +123,11 @@ class Reconstruction:
 
     # -- arrays <-> object (shared with core.project) -------------------------------
     def to_arrays(self) -> dict[str, np.ndarray]:
-        meta = dict(format=FORMAT, version=VERSION, model_name=self.model_name, model_spec=self.model_spec,
+        version = VERSION if self.has_corrective else VERSION_WITHOUT_CORRECTIVE
+        meta = dict(format=FORMAT, version=version, model_name=self.model_name, model_spec=self.model_spec,
                     fps=float(self.fps), image_size=[int(v) for v in self.image_size], source=str(self.source),
                     method=self.method, settings=self.settings)
-        return dict(
+        out = dict(
             identity=np.asarray(self.identity, np.float32),
             expression=np.asarray(self.expression, np.float32),
             expression_names=np.asarray(self.expression_names, dtype=str),
@@ -101,6 +140,11 @@ class Reconstruction:
             segment=np.asarray(self.segment, np.int32),
             meta=np.asarray(json.dumps(meta)),
         )
+        if self.has_corrective:
+            out["corrective"] = np.asarray(self.corrective, np.float32)
+            out["corrective_index"] = np.asarray(self.corrective_index, np.int32)
+            out["corrective_weight"] = np.asarray(self.corrective_weight, np.float32)
+        return out
 
     @classmethod
     def from_arrays(cls, data: dict[str, np.ndarray], where: str) -> "Reconstruction":
@@ -126,7 +170,18 @@ class Reconstruction:
         for k, shp in expect.items():
             if data[k].shape != shp:
                 raise InputError(f"{where}: reconstruction array {k!r} has shape {data[k].shape}, expected {shp}")
-        for k in ("identity", "expression", "rotation", "translation", "scale", "landmarks68"):
+        corr = [data.get(k) for k in ("corrective", "corrective_index", "corrective_weight")]
+        co, ci, cw = corr
+        if any(c is not None for c in corr) and any(c is None for c in corr):
+            raise InputError(f"{where}: reconstruction has only some of the corrective arrays "
+                             "('corrective', 'corrective_index', 'corrective_weight')")
+        if co is not None:
+            if (co.ndim != 3 or co.shape[0] != F or co.shape[2] != 3 or ci.ndim != 2 or cw.shape != ci.shape
+                    or (ci.size and (ci.min() < 0 or ci.max() >= co.shape[1]))):
+                raise InputError(f"{where}: reconstruction corrective arrays are inconsistent (offsets {co.shape}, "
+                                 f"index {ci.shape}, weight {cw.shape}; expected ({F}, M, 3), (N, k) into M points, (N, k))")
+        for k in ("identity", "expression", "rotation", "translation", "scale", "landmarks68",
+                  *(("corrective", "corrective_weight") if co is not None else ())):
             if not np.isfinite(data[k]).all():
                 raise InputError(f"{where}: reconstruction array {k!r} contains NaN or infinite values")
         return cls(
@@ -138,6 +193,9 @@ class Reconstruction:
             segment=data["segment"].astype(np.int32), fps=float(meta.get("fps", 30.0)),
             image_size=tuple(int(v) for v in meta.get("image_size", (0, 0))), source=str(meta.get("source", "")),
             method=str(meta.get("method", "video")), settings=dict(meta.get("settings", {})),
+            corrective=None if co is None else np.asarray(co, np.float32),
+            corrective_index=None if ci is None else np.asarray(ci, np.int32),
+            corrective_weight=None if cw is None else np.asarray(cw, np.float32),
         )
 
     def save(self, path: str | os.PathLike) -> None:

@@ -111,6 +111,22 @@ class FitSettings:
     #: How the image motion is measured at the fitted points: "lk" (pyramidal Lucas-Kanade
     #: at the points) or "dis" (OpenCV's dense DIS flow on the face's box, read at the points).
     image_motion_method: str = "lk"
+    #: Corrective deformation per clip (core/fitting/corrective.py): per-frame offsets of the
+    #: tracker's face points on the model surface, from their image motion, spread smoothly
+    #: to the vertices; the motion the blendshapes cannot express (d6: mesh flow evidence
+    #: 2.1x -> 1.4x DIS, built-in). Only for whole-video fits given the clip's frames (never
+    #: stills or the live fitter). False turns it off.
+    corrective: bool = True
+    #: Crossover in frames between the points' image motion and "the fit is right" when the
+    #: per-point residual motion is fused into per-frame offsets (as image_motion_frames).
+    #: d6, built-in / ICT: 3 frames 1.72x (ICT), 5: 1.42x / -, 10: 1.36x / 1.65x, 20: 1.35x /
+    #: 1.63x, 40: - / 1.63x.
+    corrective_crossover_frames: float = 20.0
+    #: Width (cm on the neutral face) of the Gaussian that spreads the control points'
+    #: offsets to the vertices between them (the tracker's points are ~0.8 cm apart). Narrow,
+    #: so that upper and lower lid, upper and lower lip stay apart: d6 ICT 0.6 cm 1.65x,
+    #: 0.3 cm 1.62x; built-in 0.6 cm 1.41x, 0.25 cm 1.35x.
+    corrective_kernel_cm: float = 0.3
     #: Per-frame (live) fitter: pull towards the previous frame's expression, in the
     #: same units as expression_prior. Small: it damps jitter without visible lag.
     frame_temporal_prior: float = 0.5

@@ -47,6 +47,11 @@ def check_model_matches(rec, model: FaceModel, rec_where: str) -> None:
         raise InputError(f"{rec_where}: reconstruction has {ki} identity and {ke} expression coefficients, "
                          f"but model {model.name!r} has {model.num_identity} and {model.num_expressions}; "
                          f"it was made with model {rec.model_spec!r}")
+    index = getattr(rec, "corrective_index", None)
+    if index is not None and index.shape[0] != model.num_vertices:
+        raise InputError(f"{rec_where}: reconstruction's corrective deformation is for a mesh of {index.shape[0]} "
+                         f"vertices, but model {model.name!r} has {model.num_vertices}; it was made with model "
+                         f"{rec.model_spec!r}")
 
 
 def render_vertex_mask(model: FaceModel) -> np.ndarray:
@@ -94,7 +99,8 @@ class ClipMeshes:
     def _posed_full(self, f: int) -> np.ndarray:
         """All model vertices of frame f in the image: (N_model, 3) float64."""
         if self._cached is None or self._cached[0] != f:
-            v = self.model.vertices(self.rec.identity, self.rec.expression[f]).astype(np.float64)
+            # the reconstruction's own mesh: expression plus any per-clip corrective
+            v = self.rec.vertices(self.model, f).astype(np.float64)
             self._cached = (f, self._cams.project(v, f))
         return self._cached[1]
 
