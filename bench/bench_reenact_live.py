@@ -5,9 +5,11 @@ the target a photo from ../shared/data/portraits/stills/ cropped to 512x512, tra
 expression + pose + gaze. Reports the median output frame rate and grab-to-output latency
 over ``--seconds`` (default 60), the stage times, and the bare tracker's throughput on
 the same clip's frames (FaceTracker alone, frames fed as fast as it takes them). The render
-thread's stages (fit, transfer, warp, sample, mouth, eyes) are reported as medians.
+thread's stages (fit, transfer, warp, sample, mouth, eyes) are reported as medians, and
+mouth_open: the mouth stage over the frames where an interior was filled (``--interior``
+ict, the default, or synthetic: compare the two in the same period).
 
-    .venv/bin/python bench/bench_reenact_live.py [--seconds 60] [--photo d9.jpg]
+    .venv/bin/python bench/bench_reenact_live.py [--seconds 60] [--photo d9.jpg] [--interior ict|synthetic]
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from core.model.registry import load_model  # noqa: E402
 from core.reenact.faces import fit_face  # noqa: E402
 from core.reenact.live import LivePipeline, fit_photo_to_size  # noqa: E402
 from core.reenact.transfer import TransferSettings  # noqa: E402
+from core.reenact.warp import WarpSettings  # noqa: E402
 from core.tracking.tracker import FaceTracker, track_image  # noqa: E402
 from core.video import open_source  # noqa: E402
 
@@ -51,6 +54,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--photo", default="d9.jpg")
     ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--interior", default="ict", choices=("ict", "synthetic"),
+                    help="the photo's mouth interior (core.reenact.warp.WarpSettings.mouth_interior)")
     args = ap.parse_args(argv)
     model = load_model("builtin")
     img = cv2.cvtColor(cv2.imread(str(SHARED / "portraits" / "stills" / args.photo)), cv2.COLOR_BGR2RGB)
@@ -59,7 +64,8 @@ def main(argv=None) -> int:
     clip = SHARED / "videos" / "d6.mp4"
     samples = []
     with open_source(f"simcam:{clip}") as cam:
-        pipe = LivePipeline(model, cam, target, photo, TransferSettings(mode="head"))
+        pipe = LivePipeline(model, cam, target, photo, TransferSettings(mode="head"),
+                            WarpSettings(mouth_interior=args.interior))
         with pipe:
             time.sleep(2.0)  # warm-up (tracker start, first fit)
             t_end = time.monotonic() + args.seconds
@@ -75,8 +81,10 @@ def main(argv=None) -> int:
         output_size=[args.size, args.size], transfer="expression,pose,gaze", seconds=args.seconds,
         fps_median=med("fps"), latency_ms_median=med("latency_ms"), track_ms_median=med("track_ms"),
         render_ms_median=med("render_ms"),
+        mouth_interior=args.interior,
         render_stages_ms_median={k: float(np.median([s.stages[k] for s in samples if k in s.stages]))
-                                 for k in (samples[-1].stages if samples else {})},
+                                 for k in dict.fromkeys(k for s in samples for k in s.stages)},
+        mouth_open_seconds=sum("mouth_open" in s.stages for s in samples),
         load_average=list(os.getloadavg()),
         frames_out=last.frames, frames_dropped=last.dropped,
         camera_fps=30.0, tracker_alone_fps=round(tracker_throughput(clip), 1),

@@ -16,6 +16,7 @@ by the real frame's tracked landmarks; no motion outside their hull).
 
 Tracking and fits are cached under out/cache/. Usage:
     .venv/bin/python bench/bench_reenact_quality.py [--clips d3,d9] [--frames 150] [--step 2]
+        [--synthetic-mouth] [--dump per_frame.json] [--start 1]
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ from core.model.builtin import build_builtin_model  # noqa: E402
 from core.npz_io import load_npz_checked, save_npz_atomic  # noqa: E402
 from core.reenact.faces import FittedFace, fit_face  # noqa: E402
 from core.reenact.render import WarpRenderer, driven_face, target_face  # noqa: E402
+from core.reenact.warp import WarpSettings  # noqa: E402
 from core.reenact.transfer import FaceSequence, TransferSettings, transfer_sequence  # noqa: E402
 from core.reenact.warp import rasterize_triangle_ids, remap, triangle_affines  # noqa: E402
 from core.tracking.landmarker import Landmarker  # noqa: E402
@@ -120,7 +122,11 @@ class PiecewiseAffineBaseline:
         return remap(image, mp)
 
 
-def evaluate_clip(name: str, model, n: int, step: int, lm: Landmarker) -> dict:
+def evaluate_clip(name: str, model, n: int, step: int, lm: Landmarker, with_synthetic: bool = False,
+                  dump: dict | None = None, start: int | None = None) -> dict:
+    """Metrics of one clip; ``with_synthetic`` also runs the warp with the synthetic still-target
+    mouth ("warp_synthetic"); ``dump`` (a dict) receives the per-frame values under ``name``;
+    ``start``: the first frame evaluated (default ``step``; another start gives another subset)."""
     frames, fps = read_clip(VIDEOS / f"{name}.mp4", n)
     n = len(frames)
     track = cached_track(f"{name}_{n}", lambda: track_frames(iter(frames), fps, max_frames=n, source=name))
@@ -130,24 +136,28 @@ def evaluate_clip(name: str, model, n: int, step: int, lm: Landmarker) -> dict:
     settings = TransferSettings(mode="self")
     driven = transfer_sequence(source.seq, target.seq, settings, model.expression_names,
                                model.expression_bounds, target_frames=np.zeros(n, int))
-    renderer = WarpRenderer(model)
+    renderers = {"warp": WarpRenderer(model)}
+    if with_synthetic:
+        renderers["warp_synthetic"] = WarpRenderer(model, WarpSettings(mouth_interior="synthetic"))
     still = frames[0]
     tface = target_face(model, target.seq.identity, target.seq.frame(0), still_track.landmarks[0])
     pwa = PiecewiseAffineBaseline(still_track.landmarks[0])
-    methods = ("warp", "still", "pwa")
+    methods = tuple(renderers) + ("still", "pwa")
     acc = {m: dict(psnr=[], ssim=[], aed=[], apd=[], ms=[]) for m in methods}
+    per_frame = []  # (frame, method, psnr, ssim, aed, apd): for --dump
     lost = {m: 0 for m in methods}
-    for i in range(step, n, step):
+    for i in range(step if start is None else start, n, step):
         real = frames[i]
         rf = lm.detect(real)
         if rf.count == 0 or not track.valid[i]:
             continue
         x0, y0, x1, y1 = face_box(rf.landmarks[0], real.shape[:2])
         outs = {}
-        t = time.perf_counter()
-        outs["warp"] = renderer.render(still, tface, driven_face(model, driven.identity, driven.frame(i)),
-                                       target_key=0)
-        acc["warp"]["ms"].append((time.perf_counter() - t) * 1000)
+        for m, renderer in renderers.items():
+            t = time.perf_counter()
+            outs[m] = renderer.render(still, tface, driven_face(model, driven.identity, driven.frame(i)),
+                                      target_key=0)
+            acc[m]["ms"].append((time.perf_counter() - t) * 1000)
         outs["still"] = still
         t = time.perf_counter()
         outs["pwa"] = pwa.render(still, track.landmarks[i])
@@ -159,14 +169,18 @@ def evaluate_clip(name: str, model, n: int, step: int, lm: Landmarker) -> dict:
             of = lm.detect(img)
             if of.count == 0:
                 lost[m] += 1
+                per_frame.append((i, m, acc[m]["psnr"][-1], acc[m]["ssim"][-1], np.nan, np.nan))
                 continue
             acc[m]["aed"].append(float(np.abs(of.blendshapes[0] - rf.blendshapes[0]).mean()))
             acc[m]["apd"].append(rotation_angle_deg(of.pose[0], rf.pose[0]))
+            per_frame.append((i, m, acc[m]["psnr"][-1], acc[m]["ssim"][-1], acc[m]["aed"][-1], acc[m]["apd"][-1]))
     out = {"frames_evaluated": len(acc["warp"]["psnr"])}
     for m in methods:
         out[m] = {k: float(np.mean(v)) if k != "ms" else (float(np.median(v)) if v else None)
                   for k, v in acc[m].items() if v or k == "ms"}
         out[m]["face_lost"] = lost[m]
+    if dump is not None:
+        dump[name] = per_frame
     return out
 
 
@@ -175,22 +189,32 @@ def main(argv=None) -> int:
     ap.add_argument("--clips", default="d3,d9,d10,d14")
     ap.add_argument("--frames", type=int, default=150)
     ap.add_argument("--step", type=int, default=2)
+    ap.add_argument("--synthetic-mouth", action="store_true",
+                    help="also run the warp with the synthetic still-target mouth (warp_synthetic)")
+    ap.add_argument("--dump", default=None, help="write per-frame metrics to this JSON file")
+    ap.add_argument("--start", type=int, default=None,
+                    help="first frame evaluated (default: --step); e.g. 1 with step 2 for the odd frames")
     args = ap.parse_args(argv)
     CACHE.mkdir(parents=True, exist_ok=True)
     model = build_builtin_model()
     t0 = time.perf_counter()
     results = {}
+    dump = {} if args.dump else None
     with Landmarker(video=False) as lm:
         for name in args.clips.split(","):
-            results[name] = evaluate_clip(name.strip(), model, args.frames, args.step, lm)
-    methods = ("warp", "still", "pwa")
+            results[name] = evaluate_clip(name.strip(), model, args.frames, args.step, lm,
+                                          args.synthetic_mouth, dump, args.start)
+    if args.dump:
+        Path(args.dump).write_text(json.dumps(dump))
+    methods = ("warp",) + (("warp_synthetic",) if args.synthetic_mouth else ()) + ("still", "pwa")
     summary = {m: {k: float(np.mean([results[c][m][k] for c in results if k in results[c][m]]))
                    for k in ("psnr", "ssim", "aed", "apd")} for m in methods}
     better = {k: all((summary["warp"][k] > summary[b][k]) if k in ("psnr", "ssim") else
                      (summary["warp"][k] < summary[b][k]) for b in ("still", "pwa"))
               for k in ("psnr", "ssim", "aed", "apd")}
     print(json.dumps(dict(benchmark="reenact_quality", model=model.name, mode="self",
-                          frames=args.frames, step=args.step, clips=results, mean=summary,
+                          frames=args.frames, step=args.step, start=args.start or args.step,
+                          clips=results, mean=summary,
                           warp_beats_both_baselines=better,
                           aed_ratio_to_still=summary["warp"]["aed"] / max(summary["still"]["aed"], 1e-12),
                           seconds=round(time.perf_counter() - t0, 1)), indent=1))

@@ -179,6 +179,39 @@ def test_warp_extension_is_smooth_and_follows_the_head(model):
     assert np.hypot(*d[250, 256 + 140]) > 3.0
 
 
+def test_neck_release_keeps_the_body_still_below_the_face(model):
+    """With ``neck_release`` the head's rigid motion beyond the face fades out from the eyes'
+    level to the chin's: the hair beside the temples moves with the head as before, the neck
+    under the chin moves less (only the face's own motion carries over its edge); no folds."""
+    import cv2
+
+    from core.camera import FRONTAL, project
+    from core.reenact.render import CHIN, EYE_OUTER_CORNERS, warp_triangles
+    from core.reenact.warp import WarpSettings, dense_warp, rigid_backward_affine
+
+    V = model.mean.astype(np.float64)
+    tri = warp_triangles(model)
+    tcam = (12.0, FRONTAL, np.array([256.0, 230.0]))
+    dcam = (13.2, FRONTAL, np.array([262.0, 236.0]))  # the head comes closer and slides
+    tgt, drv = project(V, *tcam), project(V, *dcam)
+    pts = model.embedded_points(drv)[:, :2]
+    rows = (float(pts[list(EYE_OUTER_CORNERS), 1].mean()), float(pts[CHIN, 1]))
+    temple = (int(rows[0]) - 25, int(pts[:468, 0].max()) + 8)
+    neck = (int(pts[CHIN, 1]) + 25, int(pts[CHIN, 0]))
+    moved = {}
+    for release in (False, True):  # the fades alone (no occlusion fill), as in the tests above
+        w = dense_warp(drv, tgt, tri, (512, 512), rigid=rigid_backward_affine(tcam, dcam), release_rows=rows,
+                       settings=WarpSettings(neck_release=release, occlusion=False))
+        d = w.displacement
+        gy, gx = np.gradient(d[..., 0]), np.gradient(d[..., 1])
+        det = (1 + gy[1]) * (1 + gx[0]) - gy[0] * gx[1]
+        ring = cv2.dilate(w.covered.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        assert det[~ring].min() > 0.1  # never folds
+        moved[release] = (float(np.hypot(*d[temple])), float(np.hypot(*d[neck])))
+    assert moved[False][0] > 10 and moved[True][0] > 10  # the hair follows the head either way
+    assert moved[False][1] > 5 and moved[True][1] < 0.67 * moved[False][1]  # the neck much less
+
+
 def test_head_motion_comes_from_the_rest_outline_not_the_camera_split(model):
     """Two fits may split a face's size differently between scale and identity (a still and a
     video of one person): the surroundings must not move for that, only for head motion."""
@@ -287,6 +320,61 @@ def test_synthesized_mouth_takes_the_targets_colours(model):
     assert cavity.max() < 170 and cavity[0] > cavity[1] and cavity[0] > cavity[2]  # a dark red, from the lips
     teeth = m[int(pts[13, 1] - roi[1]) + 1, int(pts[13, 0] - roi[0])]
     assert teeth.mean() > cavity.mean() + 40 and teeth[0] >= teeth[2]  # warm white, never cyan
+
+
+def test_still_target_mouth_interior_shows_ict_teeth(model, portrait):
+    """A wide-open driven mouth on the still gets bright teeth under the upper lip (ICT's
+    interior, shaded), more of them than the synthetic bands; a closed mouth is not touched;
+    the same input gives the same pixels."""
+    import cv2
+
+    from core.reenact.gaze import INNER_LIPS
+    from core.reenact.interior import shared_interior
+    from core.reenact.render import WarpRenderer, driven_face, target_face
+    from core.reenact.warp import WarpSettings
+
+    if shared_interior() is None:
+        pytest.skip("ICT-FaceKit not available")
+    img, tr, tgt = portrait
+    names = list(model.expression_names)
+    rest = tgt.seq.frame(0)
+    wide = rest.copy()
+    for n, v in (("jawOpen", 0.5), ("mouthSmileLeft", 0.6), ("mouthSmileRight", 0.6)):
+        wide.expression[names.index(n)] = v
+    tface = target_face(model, tgt.seq.identity, rest, tr.landmarks[0])
+    d_rest = driven_face(model, tgt.seq.identity, rest)
+    d_wide = driven_face(model, tgt.seq.identity, wide)
+    out = {}
+    for kind in ("ict", "synthetic"):
+        r = WarpRenderer(model, WarpSettings(mouth_interior=kind, gaze=False))
+        out[kind, "rest"] = r.render(img, tface, d_rest, target_key=0)
+        out[kind, "wide"] = r.render(img, tface, d_wide, target_key=0)
+        if kind == "ict":
+            assert np.array_equal(out[kind, "wide"], r.render(img, tface, d_wide, target_key=0))  # no flicker
+    assert np.array_equal(out["ict", "rest"], out["synthetic", "rest"])  # closed: nothing filled
+    opening = np.zeros(img.shape[:2], np.uint8)
+    cv2.fillPoly(opening, [np.round(d_wide.points[list(INNER_LIPS)]).astype(np.int32)], 1)
+    opening = cv2.erode(opening, np.ones((3, 3), np.uint8)).astype(bool)
+    up, lo = d_wide.points[13], d_wide.points[14]
+    assert lo[1] - up[1] > 30  # really wide open
+    # the upper third of the opening (under the upper lip) holds the upper teeth
+    ys, xs = np.nonzero(opening)
+    t = (ys - up[1]) / (lo[1] - up[1])
+    top = (t > 0.05) & (t < 0.35)
+    skin = img[int(up[1]) - 60:int(up[1]) - 30, int(up[0]) - 30:int(up[0]) + 30].reshape(-1, 3).mean(0)
+
+    def bright(image, sel):
+        px = image[ys[sel], xs[sel]].astype(np.float64)
+        return px, (px.mean(1) > skin.mean()) & (px[:, 0] >= px[:, 2])  # brighter than skin, never bluish
+
+    px, b = bright(out["ict", "wide"], top)
+    assert b.mean() > 0.3, b.mean()  # bright teeth under the upper lip
+    assert px[b].mean() > 150  # off-white, not greyish
+    _, b_syn = bright(out["synthetic", "wide"], top)
+    assert b.sum() > b_syn.sum()
+    # below the teeth the cavity stays dark (no teeth painted over the whole opening)
+    low = (t > 0.55) & (t < 0.8)
+    assert out["ict", "wide"][ys[low], xs[low]].astype(np.float64).mean() < 0.6 * skin.mean()
 
 
 def test_reenact_command_keeps_audio(tmp_path):

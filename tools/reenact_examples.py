@@ -4,7 +4,8 @@
 
 Writes ``reenact_d0_<still>.mp4`` (head mode: expression + pose + gaze, with d0's audio
 if it has any) and ``reenact_d0_<still>_grid.png``: for 6 frames spread over the
-clip, the source frame (top) above the reenacted still (bottom).
+clip, the source frame (top) above the reenacted still, and the output's mouth close up
+(bottom row).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from core.jobs import ConsoleProgress  # noqa: E402
 from core.model.registry import load_model  # noqa: E402
 from core.reenact.pipeline import ReenactmentPipeline, read_frames  # noqa: E402
 from core.reenact.transfer import TransferSettings  # noqa: E402
+from core.reenact.warp import WarpSettings  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 
@@ -41,12 +43,36 @@ def grid(sources: list[np.ndarray], outputs: list[np.ndarray], cell: int = 256) 
     return np.concatenate([top, bottom], 0)
 
 
+def mouth_closeups(frames: list[np.ndarray], cell: int = 256) -> list[np.ndarray]:
+    """Square crops around each frame's mouth (found by the tracker), 2.2 mouth widths wide;
+    a black cell where no face is found."""
+    from core.reenact.gaze import MOUTH_CORNERS
+    from core.tracking.tracker import FaceTracker
+    crops = []
+    with FaceTracker(smooth=False) as tracker:
+        for k, f in enumerate(frames):
+            tr = tracker.process(f, k * 1000)
+            if tr is None:
+                crops.append(np.zeros((cell, cell, 3), np.uint8))
+                continue
+            a, b = tr.landmarks[MOUTH_CORNERS[0], :2], tr.landmarks[MOUTH_CORNERS[1], :2]
+            c, half = (a + b) / 2, 1.1 * float(np.linalg.norm(b - a))
+            x0, y0 = int(round(c[0] - half)), int(round(c[1] - half))
+            n = int(round(2 * half))
+            pad = np.pad(f, ((n, n), (n, n), (0, 0)))
+            crops.append(cv2.resize(pad[y0 + n:y0 + 2 * n, x0 + n:x0 + 2 * n], (cell, cell),
+                                    interpolation=cv2.INTER_CUBIC))
+    return crops
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--source", default=str(SHARED / "videos" / "d0.mp4"))
     ap.add_argument("--still", default="d12.jpg", help="a file in ../shared/data/portraits/stills/ or a path")
     ap.add_argument("--mode", default="head", choices=("head", "face"))
     ap.add_argument("--out", default=str(REPO / "out" / "examples"))
+    ap.add_argument("--interior", default="ict", choices=("ict", "synthetic"),
+                    help="a still target's mouth interior (see core.reenact.warp.WarpSettings)")
     args = ap.parse_args(argv)
     still = Path(args.still) if Path(args.still).exists() else SHARED / "portraits" / "stills" / args.still
     out_dir = Path(args.out)
@@ -54,7 +80,7 @@ def main(argv=None) -> int:
     stem = f"reenact_{Path(args.source).stem}_{still.stem}"
     video = out_dir / f"{stem}.mp4"
     model = load_model("builtin")
-    pipe = ReenactmentPipeline(model, TransferSettings(mode=args.mode))
+    pipe = ReenactmentPipeline(model, TransferSettings(mode=args.mode), WarpSettings(mouth_interior=args.interior))
     progress = ConsoleProgress("reenact")
     try:
         res = pipe.export(args.source, still, video, progress=progress)
@@ -64,6 +90,8 @@ def main(argv=None) -> int:
     srcs = list(read_frames(args.source, len(outs)))
     pick = np.linspace(0, len(outs) - 1, 6).round().astype(int)
     g = grid([srcs[i] for i in pick], [outs[i] for i in pick])
+    # a third row: the output's mouth close up (the interior is small at grid scale)
+    g = np.concatenate([g, np.concatenate(mouth_closeups([outs[i] for i in pick]), 1)], 0)
     png = out_dir / f"{stem}_grid.png"
     cv2.imwrite(str(png), cv2.cvtColor(g, cv2.COLOR_RGB2BGR))
     print(f"{res.frames} frames -> {video}\ngrid (frames {', '.join(map(str, pick))}) -> {png}")

@@ -6,8 +6,10 @@ composite either
 - with a target video: the mouth interior of the target frame whose opening best
   matches (Face2Face's retrieval), mapped by a least-squares affine fit of its
   inner-lip points to the driven ones (a ``MouthBank``); or
-- with a still: a shaded dark cavity with an upper (and, when wide open, a lower)
-  teeth band, coloured from the target's face.
+- with a still: ICT-FaceKit's teeth, gums and tongue placed under the driven mouth and
+  shaded in the target's colours (``core.reenact.interior``), over a shaded cavity; without
+  ICT (or with ``WarpSettings.mouth_interior = "synthetic"``) the cavity with an upper (and,
+  when wide open, a lower) teeth band, coloured from the target's face.
 The blend weight ramps with how much wider the driven mouth is than the target's,
 so there is no pop, and everything is deterministic (no flicker).
 
@@ -77,8 +79,17 @@ TEETH_HIDE_WIDTH = 0.8
 TEETH_HIDE_RAMP = 0.15
 
 
+def teeth_visibility(width: float, rest_width: float | None) -> float:
+    """0..1: 1 unless the driven mouth (corner-to-corner ``width`` px) is pursed, narrower than
+    ``TEETH_HIDE_WIDTH`` times the target's ``rest_width``."""
+    if not rest_width:
+        return 1.0
+    return float(smoothstep((width / rest_width - (TEETH_HIDE_WIDTH - TEETH_HIDE_RAMP)) / TEETH_HIDE_RAMP))
+
+
 def synthesize_mouth(points: np.ndarray, roi: tuple[int, int, int, int], skin: np.ndarray,
-                     lips: np.ndarray | None = None, rest_width: float | None = None) -> np.ndarray:
+                     lips: np.ndarray | None = None, rest_width: float | None = None,
+                     with_teeth: bool = True) -> np.ndarray:
     """A shaded mouth cavity with teeth bands in the ROI (h, w, 3) float32, RGB 0-255.
 
     points: the driven 478 points (output pixels); skin: (3,) mean face colour; lips: (3,)
@@ -88,7 +99,8 @@ def synthesize_mouth(points: np.ndarray, roi: tuple[int, int, int, int], skin: n
     part once the jaw drops, an upper (and, wide open, a lower) teeth band whose white is
     tinted by the skin (a neutral white reads as cyan next to warm skin). Teeth darken
     towards the mouth corners. rest_width: the target's mouth width (px, corner to corner);
-    a driven mouth much narrower than that is pursed and shows no teeth.
+    a driven mouth much narrower than that is pursed and shows no teeth. with_teeth=False: the
+    cavity alone (the background of ``core.reenact.interior``'s rendered interior).
     """
     x0, y0, x1, y1 = roi
     p = points[:, :2] - [x0, y0]
@@ -129,8 +141,7 @@ def synthesize_mouth(points: np.ndarray, roi: tuple[int, int, int, int], skin: n
     # teeth inside a mouth are lit through the lips: an ivory warmed by the lip colour
     teeth = 0.75 * np.array([236.0, 228.0, 212.0]) * float(np.clip(skin.mean() / 165.0, 0.45, 1.0)) + 0.25 * lip
     side = np.clip(1.0 - 0.8 * np.abs(u) ** 2, 0.2, 1.0)
-    show = float(smoothstep((width / rest_width - (TEETH_HIDE_WIDTH - TEETH_HIDE_RAMP)) / TEETH_HIDE_RAMP)) \
-        if rest_width else 1.0
+    show = teeth_visibility(width, rest_width) if with_teeth else 0.0
     # faint seams between teeth (about 8 show across a mouth), centred on the midline
     phase = u * 4.0
     side = side * (1.0 - 0.12 * np.exp(-((phase - np.round(phase)) / 0.05) ** 2))
@@ -140,7 +151,7 @@ def synthesize_mouth(points: np.ndarray, roi: tuple[int, int, int, int], skin: n
     a_up = smoothstep((t_up - (v - v_up)) / 1.5) * (v >= v_up - 1) * show
     lit = (0.85 + 0.15 * smoothstep((v - v_up) / max(t_up, 1.0)))[..., None]  # lip shadow on top
     img = img * (1 - a_up[..., None]) + (teeth * side[..., None] * lit) * a_up[..., None]
-    if opening > 0.12 * width:  # the lower teeth show once the jaw drops a little
+    if with_teeth and opening > 0.12 * width:  # the lower teeth show once the jaw drops a little
         t_lo = min(0.1 * width, 0.22 * opening) * smoothstep((opening / width - 0.12) / 0.1)
         a_lo = smoothstep((t_lo - (v_lo - v)) / 1.5) * (v <= v_lo + 1) * show
         img = img * (1 - a_lo[..., None]) + (teeth * 0.8 * side[..., None]) * a_lo[..., None]
@@ -223,35 +234,53 @@ def target_colours(target_frame: np.ndarray, target_points: np.ndarray, key=None
 
 
 def fill_mouth(out: np.ndarray, driven_points: np.ndarray, target_points: np.ndarray,
-               target_frame: np.ndarray, bank: MouthBank | None = None, key=None) -> None:
+               target_frame: np.ndarray, bank: MouthBank | None = None, key=None,
+               interior=None) -> bool:
     """Composite a mouth interior into ``out`` (H, W, 3) uint8, in place, where the driven
     mouth (points (478, 2), output pixels) is open wider than the target's. ``key``
-    identifies the target frame for caching its colours (None: no cache)."""
+    identifies the target frame for caching its colours (None: no cache). ``interior``: a
+    ``core.reenact.interior.MouthInterior`` (or a function returning one or None, called only
+    when a mouth is to be filled) renders ICT's teeth, gums and tongue when no target video's
+    mouth is retrieved (None: the synthetic cavity with teeth bands). Returns whether anything
+    was filled."""
     gap = mouth_opening(driven_points) - mouth_opening(target_points)
     alpha_open = float(smoothstep(gap / MOUTH_RAMP))
     if alpha_open <= 0.0:
-        return
-    lips = driven_points[list(INNER_LIPS), :2]
-    roi = _roi(lips, out.shape[:2], margin=3)
+        return False
+    lips_xy = driven_points[list(INNER_LIPS), :2]
+    roi = _roi(lips_xy, out.shape[:2], margin=3)
     if roi is None:
-        return
+        return False
     x0, y0, x1, y1 = roi
-    mask = feathered_polygon_mask(lips - [x0, y0], (y1 - y0, x1 - x0), feather=0.8)
+    mask = feathered_polygon_mask(lips_xy - [x0, y0], (y1 - y0, x1 - x0), feather=0.8)
     mask = cv2.dilate(mask, np.ones((3, 3), np.uint8)) * alpha_open  # one pixel over the lip line
     sample = bank.pick(mouth_opening(driven_points)) if bank is not None else None
     if sample is not None and sample.opening > mouth_opening(target_points) + 0.5 * MOUTH_RAMP:
-        A, _ = cv2.estimateAffine2D(sample.points.astype(np.float32), (lips - [x0, y0]).astype(np.float32),
+        A, _ = cv2.estimateAffine2D(sample.points.astype(np.float32), (lips_xy - [x0, y0]).astype(np.float32),
                                     method=cv2.LMEDS)
         if A is None:
-            return
+            return False
         fill = cv2.warpAffine(sample.image, A, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
     else:
+        if interior is not None and not hasattr(interior, "render"):
+            interior = interior()
         skin, lips = target_colours(target_frame, target_points, key)
         rest = float(np.linalg.norm(target_points[MOUTH_CORNERS[0], :2] - target_points[MOUTH_CORNERS[1], :2]))
-        fill = synthesize_mouth(driven_points, roi, skin, lips, rest_width=rest)
+        fill = synthesize_mouth(driven_points, roi, skin, lips, rest_width=rest, with_teeth=interior is None)
+        if interior is not None:
+            width = float(np.linalg.norm(driven_points[MOUTH_CORNERS[0], :2] - driven_points[MOUTH_CORNERS[1], :2]))
+            cavity = fill
+            fill = interior.render(driven_points, roi, skin, lips, cavity, teeth_visibility(width, rest),
+                                   rest_points=target_points)
+            # the pixel over the inner lip line keeps the lips' colour (the cavity's rim): teeth
+            # painted there would move the lip's visible edge (the tracker reads it: AED, APD)
+            inner = np.zeros((y1 - y0, x1 - x0), np.uint8)
+            cv2.fillPoly(inner, [np.round((lips_xy - [x0, y0]) * 16).astype(np.int32)], 1, cv2.LINE_8, shift=4)
+            fill[inner == 0] = cavity[inner == 0]
     region = out[y0:y1, x0:x1].astype(np.float32)
     out[y0:y1, x0:x1] = np.clip(region + mask[..., None] * (fill - region) + 0.5, 0, 255).astype(np.uint8)
+    return True
 
 
 class IrisMover:

@@ -54,7 +54,8 @@ class LiveStats:
     """fps: output frames per second; latency_ms: median grab-to-output time;
     track_ms / render_ms: median stage times; frames: outputs so far; dropped: camera
     frames never processed; face: whether the last frame had a face; stages: median
-    milliseconds per stage of the render thread (fit, transfer, warp, sample, mouth, eyes)."""
+    milliseconds per stage of the render thread (fit, transfer, warp, sample, mouth, eyes; and
+    mouth_open: the mouth stage over the frames where a mouth interior was filled)."""
 
     fps: float = 0.0
     latency_ms: float = 0.0
@@ -226,7 +227,8 @@ class LivePipeline:
             st.track_ms = float(np.median([t[2] for t in times]) * 1000)
             st.render_ms = float(np.median([t[3] for t in times]) * 1000)
         if stages:
-            st.stages = {k: float(np.median([d[k] for d in stages if k in d])) for k in stages[-1]}
+            keys = dict.fromkeys(k for d in stages for k in d)
+            st.stages = {k: float(np.median([d[k] for d in stages if k in d])) for k in keys}
         return st
 
     # -- stages -------------------------------------------------------------------
@@ -304,11 +306,13 @@ class LivePipeline:
                 stage["transfer"] = stage.get("transfer", 0.0) + (time.monotonic() - t_d) * 1e3
                 out = self._renderer.render(self.target_frame, self._target_face, d, target_key=0)
                 stage.update(self._renderer.stage_ms)
+                if self._renderer.mouth_filled:  # the mouth stage's cost when it has work to do
+                    stage["mouth_open"] = stage["mouth"]
             done = time.monotonic()
             with self._out_lock:
                 self._out = out
                 self._frames += 1
                 self._face = ft is not None
                 self._times.append((done, done - grabbed, track_s, done - t))
-                if len(stage) == 6:
+                if len(stage) >= 6:
                     self._stages.append(stage)

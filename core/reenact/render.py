@@ -16,12 +16,17 @@ from core.camera import project
 from core.model.face_model import FaceModel
 from core.reenact.fill import IrisMover, MouthBank, fill_mouth
 from core.reenact.gaze import EYES, from_eye_coords, iris_radius
+from core.reenact.interior import preload_interior, shared_interior
 from core.reenact.transfer import FaceState
 from core.reenact.warp import WarpSettings, dense_warp, remap, rigid_backward_affine, rigid_backward_similarity
 
 #: the upper face outline (MediaPipe topology: forehead, temples, cheekbones): the points of
 #: the face nearest the head's outline and hair, moved by no expression but the brows' edge
 UPPER_OUTLINE = (10, 338, 297, 332, 284, 251, 389, 356, 454, 234, 127, 162, 21, 54, 103, 67, 109)
+
+#: MediaPipe's outer eye corners and chin
+EYE_OUTER_CORNERS = (33, 263)
+CHIN = 152
 
 #: regions that are not skin seen in the frame (ICT's inner parts)
 _HIDDEN_REGION_WORDS = ("interior", "teeth", "tongue", "gum", "eyeball", "iris", "socket")
@@ -158,9 +163,13 @@ class WarpRenderer:
         self.triangles = warp_triangles(model)
         self.mouth_bank = mouth_bank
         self._irises = IrisMover()
+        if self.settings.mouth_fill and self.settings.mouth_interior == "ict":
+            preload_interior()  # in the background: the first open mouth waits for it only if early
         #: milliseconds of the last render's stages: warp (the dense map), sample (remapping the
         #: target frame), mouth (interior fill), eyes (moved irises)
         self.stage_ms: dict[str, float] = {}
+        #: whether the last render filled a mouth interior
+        self.mouth_filled = False
 
     def render(self, target_frame: np.ndarray, target: ProjectedFace, driven: ProjectedFace,
                target_key=None) -> np.ndarray:
@@ -177,16 +186,22 @@ class WarpRenderer:
             rigid = rigid_backward_similarity(target.outline, driven.outline)
         elif target.camera is not None and driven.camera is not None:
             rigid = rigid_backward_affine(target.camera, driven.camera)
+        # the rigid motion fades out from the eyes' level to the chin's (WarpSettings.neck_release)
+        release = (float(driven.points[list(EYE_OUTER_CORNERS), 1].mean()), float(driven.points[CHIN, 1]))
         warp = dense_warp(driven.screen, target.screen, self.triangles, (H, W), hull_points=hull,
-                          settings=self.settings, rigid=rigid)
+                          settings=self.settings, rigid=rigid, release_rows=release)
         t1 = time.perf_counter()
         out = target_frame.copy()
         x0, y0, x1, y1 = warp.box
         if x1 > x0 and y1 > y0:  # only the box moves
             out[y0:y1, x0:x1] = remap(target_frame, warp.box_map)
         t2 = time.perf_counter()
+        self.mouth_filled = False
         if self.settings.mouth_fill:
-            fill_mouth(out, driven.points, target.points, target_frame, self.mouth_bank, key=target_key)
+            # ICT's interior is looked up (and waited for) only when a mouth is to be filled
+            interior = shared_interior if self.settings.mouth_interior == "ict" else None
+            self.mouth_filled = fill_mouth(out, driven.points, target.points, target_frame, self.mouth_bank,
+                                           key=target_key, interior=interior)
         t3 = time.perf_counter()
         if self.settings.gaze:
             self._irises.apply(out, target_frame, warp, target.points, target.iris, target.iris_radius,

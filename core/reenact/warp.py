@@ -47,7 +47,15 @@ class WarpSettings:
     #: the face slides over hair and background: its own (non-rigid) motion is not faded
     #: into them with a fold guard; what it uncovers is filled from beside the target's face
     occlusion: bool = True
+    #: the head's rigid motion beyond the face fades out downwards, from the eyes' level (full)
+    #: to the chin's (none): the neck, shoulders and hair hanging beside the jaw belong to the
+    #: body, which a nod or turn of the head does not move (the face's own motion still carries
+    #: over its edge, so nothing tears)
+    neck_release: bool = True
     mouth_fill: bool = True
+    #: a still target's mouth interior: "ict" (ICT's teeth, gums and tongue, shaded; the
+    #: synthetic cavity if ICT cannot be loaded) or "synthetic" (a shaded cavity with teeth bands)
+    mouth_interior: str = "ict"
     gaze: bool = True
 
 
@@ -236,7 +244,7 @@ def rigid_backward_similarity(target_outline: np.ndarray, driven_outline: np.nda
 
 def dense_warp(driven: np.ndarray, target: np.ndarray, triangles: np.ndarray, size: tuple[int, int],
                hull_points: np.ndarray | None = None, settings: WarpSettings | None = None,
-               rigid: np.ndarray | None = None) -> DenseWarp:
+               rigid: np.ndarray | None = None, release_rows: tuple[float, float] | None = None) -> DenseWarp:
     """The backward map from the driven mesh to the target's fitted mesh, extended beyond the face.
 
     driven : (N, 3) screen vertices of the driven mesh (output frame);
@@ -245,6 +253,8 @@ def dense_warp(driven: np.ndarray, target: np.ndarray, triangles: np.ndarray, si
     hull_points : (K, 2) points whose convex hull is "the face" for the fade (default: driven xy).
     rigid : (2, 3) backward affine of the head's rigid motion (``rigid_backward_similarity`` or
     ``rigid_backward_affine``) or None.
+    release_rows : (y_full, y_none) output rows between which the rigid motion fades out
+    downwards (``WarpSettings.neck_release``); None: it does not.
     Beyond the face the displacement is the rigid motion faded over ``falloff`` face sizes
     plus the face's non-rigid remainder (push-pull filled) faded over ``detail_falloff``.
     """
@@ -282,8 +292,9 @@ def dense_warp(driven: np.ndarray, target: np.ndarray, triangles: np.ndarray, si
         rig = np.array(rigid, np.float64)
         rig[:, 2] = rig[:, :2] @ off + rig[:, 2] - off
     shift = np.array([x0, y0, 0.0])
+    band = None if release_rows is None or not s.neck_release else (release_rows[0] - y0, release_rows[1] - y0)
     d, c = _dense_displacement(driven - shift, target - shift, triangles, (y1 - y0, x1 - x0),
-                               hull_src - off, s, rig)
+                               hull_src - off, s, rig, band)
     if s.occlusion:
         _fill_uncovered(d, (x0, y0), driven, target, triangles, (H, W))
     return DenseWarp((H, W), (x0, y0, x1, y1), d, c)
@@ -303,7 +314,7 @@ def _used_vertices(triangles: np.ndarray) -> np.ndarray:
     return hit[1]
 
 
-def _dense_displacement(driven, target, triangles, size, hull_src, s: WarpSettings, rigid):
+def _dense_displacement(driven, target, triangles, size, hull_src, s: WarpSettings, rigid, band=None):
     """dense_warp's work inside its box: displacement (h, w, 2) float32 and covered (h, w)."""
     H, W = size
     k = max(int(s.work_scale), 1)
@@ -357,6 +368,9 @@ def _dense_displacement(driven, target, triangles, size, hull_src, s: WarpSettin
         sx, sy = np.meshgrid((np.arange(w) + 0.5) * k - 0.5, (np.arange(h) + 0.5) * k - 0.5)
         rig_small = np.stack([rigid[0, 0] * sx + rigid[0, 1] * sy + rigid[0, 2] - sx,
                               rigid[1, 0] * sx + rigid[1, 1] * sy + rigid[1, 2] - sy], -1).astype(np.float32)
+        if band is not None and band[1] > band[0]:
+            # below the face the body takes over; the face's own (push-pull) motion bridges the edge
+            rig_small *= (1.0 - smoothstep((sy - band[0]) / (band[1] - band[0])))[..., None].astype(np.float32)
     else:
         rig_small = np.zeros((h, w, 2), np.float32)
     filled = push_pull_fill(disp_small - rig_small, full.astype(np.float32))
