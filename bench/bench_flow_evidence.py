@@ -76,11 +76,12 @@ def cached_reconstruction(clip: str, spec: str, track, landmarks: str = "smoothe
     from core.fitting import FitSettings, Reconstruction, clip_frames, reconstruct
     from core.model.registry import load_model
 
-    # v2: fits before the corrective (its "smoothed" file is the "nocorrective" variant); v3: with it
+    # v2: fits before the corrective (its "smoothed" file is the "nocorrective" variant); v4: with
+    # the corrective from dense flow (v3 was its first, LK version)
     if landmarks == "nocorrective":
         path = CACHE / f"flowbench_fit_v2_{spec}_{clip}.npz"
     elif landmarks == "smoothed":
-        path = CACHE / f"flowbench_fit_v3_{spec}_{clip}.npz"
+        path = CACHE / f"flowbench_fit_v4_{spec}_{clip}.npz"
     else:
         path = CACHE / f"flowbench_fit_v2_{spec}_{clip}_{landmarks}.npz"
     if landmarks == "raw":

@@ -12,8 +12,7 @@ from conftest import shared_path
 from core.camera import FRONTAL, OrthoCameras
 from core.errors import InputError
 from core.fitting import FitSettings, Reconstruction
-from core.fitting.basis import basis_from_embedding
-from core.fitting.corrective import learn_corrective, tracked_points
+from core.fitting.corrective import control_points, learn_corrective
 from core.model.registry import load_model
 
 
@@ -45,8 +44,10 @@ def _synthetic_clip(model, frames=40):
     centre = neutral.mean(0)
     t = np.array([W / 2, H / 2]) - scale * (FRONTAL[:2] @ centre)
     cams = OrthoCameras(np.full(F, scale), R, np.tile(t, (F, 1)))
-    ids = tracked_points(len(model.embedding))
-    p = cams.project(basis_from_embedding(model).subset(ids).points(None, np.zeros((F, model.num_expressions))))[..., :2]
+    points = control_points(model, neutral, FitSettings().corrective_spacing_cm)
+    # the built-in mesh's vertex i is tracker point i: control point k sits on point ids[k]
+    ids = np.concatenate([points.vertices, points.tracker])
+    p = cams.project(points.basis(model).points(None, np.zeros((F, model.num_expressions))))[..., :2]
     brow = p[0][ids == 105][0]                      # MediaPipe 105: on the subject's right brow
     bump = _bump((H, W), brow, sigma=0.05 * W)
     amp = 4.0 * np.sin(2 * np.pi * np.arange(F) / 16.0)        # px, up and down

@@ -60,18 +60,17 @@ def main(argv: list[str] | None = None) -> int:
     wait_until(app, lambda: len(ed.preview_latencies_ms) > shown and ed.preview.idle, 20)
     written = 0
     for mode in MODES:
-        n = ed.viewport.frames_rendered
         ed.set_viewport_mode(mode)
-        wait_until(app, lambda: ed.viewport.frames_rendered > n and ed.viewport.frames_rendered > 0, 5)
+        # a frame of an earlier request may still arrive first: wait for the newest one
+        wait_until(app, lambda: ed.viewport.up_to_date and ed.viewport.frames_rendered > 0, 5)
         wait_until(app, lambda: False, 0.2)  # the repaint
         p = out / f"editor_{mode}.png"
         written += bool(w.grab().save(str(p)))
         print(p)
     ed.set_viewport_mode("shaded")
     for preset in PRESETS:
-        n = ed.viewport.frames_rendered
         ed.set_viewport_preset(preset)
-        wait_until(app, lambda: ed.viewport.frames_rendered > n, 5)
+        wait_until(app, lambda: ed.viewport.up_to_date, 5)
         p = out / f"editor_preset_{preset}.png"
         written += bool(ed.viewport.grab_image().save(str(p)))
         print(p)

@@ -10,20 +10,26 @@ residual motion, K = 12 to 64, seeds-digest "learning 3DMMs from video") reached
 1.98x to 1.83x: the missing motion is local (each brow, lid and lip corner on its own) and
 of high rank. So the corrective is per frame, at control points, spread smoothly:
 
-1. Control points: the tracker's face points on the model surface (the model's embedding),
-   less the outline (it slides along the silhouette), plus the two iris centres.
-2. Their image motion: pyramidal Lucas-Kanade from frame f to f+1 started at the fit's own
-   motion, at the *fitted* points (near lid and lip edges the motion changes within the
-   pixel or two between the fitted and the tracker's points: measured at the tracker's
-   points the free-vertex figure above was 1.5x instead of 1.16x).
+1. Control points: the model's face vertices on a ``corrective_spacing_cm`` grid of the
+   neutral face (ICT: ~5,100 of its 6,700 face vertices; the built-in mesh: all its 468 face
+   vertices, which are ~0.8 cm apart), less the eyeballs and the mouth interior, plus the two
+   iris centres. Measured on d6 (ICT, photometric error / DIS's): the tracker's 434 points
+   1.40x, a 0.3 cm grid 1.29x, 0.2 cm 1.28x (with the iris centres moving the eyeballs; 1.31x
+   without), 0.15 cm 1.27x.
+2. Their image motion: the face region's dense optical flow (DIS, ``core.fitting.face_flow``,
+   computed while the fit runs) sampled at the *fitted* points, then, in later passes
+   (``corrective_passes``), at the corrected ones, where the surface point really is in frame
+   f: near lid and lip edges the motion changes within the pixel or two between the two (d6
+   built-in: one pass 1.31x, two 1.29x, three 1.28x). (LK at the tracker's points instead of
+   DIS at the grid: 1.35x built-in, 1.51x ICT.)
 3. Per point, the residual motion (measured less the fit's own) is fused with "the fit is
    right" into per-frame image offsets h_f (px): ``sum_f |h_f|^2 + C^2 sum_f |h_{f+1} - h_f
-   - r_f|^2`` over frames where the point faces the camera and was tracked
+   - r_f|^2`` over frames where the point faces the camera and was measured
    (image_motion._fuse; C = ``corrective_crossover_frames``): frame-to-frame motion from the
    image, no drift. Lifted to model space at the least-norm ``d = R[:2]^T h / s`` (cm; an
    orthographic camera does not see depth).
 4. Vertices follow the control points through fixed weights: skin by a normalised Gaussian
-   over the nearest points on the neutral face (``corrective_kernel_cm``), fading out beyond
+   over the nearest points on the neutral face (0.6 x the grid spacing), fading out beyond
    the outermost points; eyeballs follow their iris centre (a gaze change the blendshapes
    missed); mouth interior stays put.
 
@@ -38,7 +44,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.camera import OrthoCameras
-from core.fitting.image_motion import PointMotion, _fuse
+from core.fitting.basis import LandmarkBasis, basis_from_embedding, basis_from_vertices
+from core.fitting.image_motion import _fuse
 from core.fitting.settings import FitSettings
 from core.model.face_model import FaceModel
 
@@ -58,28 +65,26 @@ VISIBLE_COSINE = 0.2
 FADE_START_CM = 0.6
 #: residual motions beyond this many px per frame are LK failures (occlusion, a hand), not face
 MAX_RESIDUAL_PX = 20.0
-#: LK for the corrective: the fit predicts each point's motion, so LK starts there
-#: (OPTFLOW_USE_INITIAL_FLOW) and one pyramid level above the image is enough (2 levels or a
-#: 21 px window: same result on d6; a 9 px window: worse); forward only
-CORRECTIVE_LK_LEVELS = 1
-CORRECTIVE_LK_WINDOW = 15
-#: LK iterations (stops earlier at a 0.02 px step)
-CORRECTIVE_LK_ITERATIONS = 10
+#: the kernel's width relative to the control grid's spacing: narrow, so that upper and lower
+#: lid, upper and lower lip stay apart (d6 ICT at 0.2 cm: 0.6x 1.276x DIS, 1.0x 1.278x)
+KERNEL_PER_SPACING = 0.6
+#: the face region a model's control points are taken from (the first it has; else all vertices)
+FACE_REGIONS = ("narrow_face", "face")
 
 
 @dataclass
 class Corrective:
-    """A corrective deformation: per-frame offsets of M control points on the surface
-    (tracker points), extended to the vertices by fixed weights.
+    """A corrective deformation: per-frame offsets of M control points on the surface,
+    extended to the vertices by fixed weights.
 
-    points : (M,) int32   the tracker points (indices into the model's embedding)
+    points : ControlPoints   where the M control points are on the model
     offsets : (F, M, 3) float32   model-space offset of each point per frame (cm; 0 without a fit)
     index : (N, k) int32, weight : (N, k) float32   vertex v moves by
         ``sum_j weight[v, j] * offsets[f, index[v, j]]``
     residual_px : (F,) float32   mean size of the image offsets it was made from (px)
     """
 
-    points: np.ndarray
+    points: "ControlPoints"
     offsets: np.ndarray
     index: np.ndarray
     weight: np.ndarray
@@ -115,31 +120,72 @@ def _region(model: FaceModel, names) -> np.ndarray:
     return out
 
 
-def corrective_extension(model: FaceModel, neutral: np.ndarray, point_ids: np.ndarray,
+@dataclass
+class ControlPoints:
+    """The corrective's control points: model vertices and tracker points (iris centres).
+
+    vertices : (Mv,) int64   model vertex ids (control points 0 .. Mv-1)
+    tracker : (Mt,) int64    tracker point ids on the model's embedding (control points Mv ..)
+    """
+
+    vertices: np.ndarray
+    tracker: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.vertices) + len(self.tracker)
+
+    def basis(self, model: FaceModel) -> LandmarkBasis:
+        """The model's shape basis at the control points, in their order."""
+        parts = [basis_from_vertices(model, self.vertices)]
+        if len(self.tracker):
+            parts.append(basis_from_embedding(model).subset(self.tracker))
+        return LandmarkBasis(*(np.concatenate([getattr(b, k) for b in parts], axis=-2)
+                               for k in ("mean", "identity", "expression")))
+
+    def positions(self, model: FaceModel, shape: np.ndarray) -> np.ndarray:
+        """(M, 3) the control points on one model shape (N, 3)."""
+        parts = [np.asarray(shape, np.float64)[self.vertices]]
+        if len(self.tracker):
+            parts.append(model.embedded_points(np.asarray(shape, np.float64))[self.tracker])
+        return np.concatenate(parts)
+
+
+def control_points(model: FaceModel, neutral: np.ndarray, spacing_cm: float) -> ControlPoints:
+    """The face's skin vertices on a ``spacing_cm`` grid of the ``neutral`` shape (N, 3) cm (one
+    vertex per occupied cell, the first by index), and the iris centres when the model has the
+    tracker's embedding with them (step 1 of the module docstring)."""
+    face = next((np.asarray(model.regions[r], bool) for r in FACE_REGIONS if r in model.regions),
+                np.ones(model.num_vertices, bool))
+    skin = np.flatnonzero(face & ~_region(model, EYE_REGIONS) & ~_region(model, FIXED_REGIONS))
+    cells = np.floor(np.asarray(neutral, np.float64)[skin] / spacing_cm).astype(np.int64)
+    _, first = np.unique(cells, axis=0, return_index=True)
+    n_emb = 0 if model.embedding is None else len(model.embedding)
+    iris = np.array([c for c in IRIS_CENTRES if c < n_emb], np.int64)
+    return ControlPoints(skin[np.sort(first)].astype(np.int64), iris)
+
+
+def corrective_extension(model: FaceModel, neutral: np.ndarray, points: ControlPoints,
                          sigma_cm: float) -> tuple[np.ndarray, np.ndarray]:
-    """(index (N, k) int32, weight (N, k) float32) from the control points ``point_ids`` to
-    the model's vertices on the ``neutral`` shape: skin by :func:`kernel_extension` from the
-    skin points; eyeball vertices follow the nearest iris centre with weight 1 (when it is a
-    control point); :data:`FIXED_REGIONS` stay put.
+    """(index (N, k) int32, weight (N, k) float32) from the control points to the model's
+    vertices on the ``neutral`` shape: skin by :func:`kernel_extension` from the skin points;
+    eyeball vertices follow the nearest iris centre with weight 1 (when there is one);
+    :data:`FIXED_REGIONS` stay put.
 
     (Barycentric weights over the tracker's own triangulation, so that the upper and lower lid
-    or lip can never mix, measured the same as this kernel on d6: 1.625x vs 1.622x DIS with
-    ICT, 1.36x vs 1.35x built-in; the simpler kernel is kept.)
+    or lip can never mix, measured the same as this kernel on d6 with the tracker's points as
+    control points: 1.625x vs 1.622x DIS with ICT, 1.36x vs 1.35x built-in.)
     """
-    pts = model.embedded_points(neutral)[point_ids]
-    iris = np.isin(point_ids, np.arange(468, 478))
+    pts = points.positions(model, neutral)
+    nv = len(points.vertices)
     eye = _region(model, EYE_REGIONS)
     skin = ~eye & ~_region(model, FIXED_REGIONS)
-    skin_ids = np.flatnonzero(~iris)
-    j, w = kernel_extension(pts[skin_ids], neutral, skin, sigma_cm)
-    index, weight = skin_ids[j].astype(np.int32), w
-    centres = [int(np.flatnonzero(point_ids == c)[0]) for c in IRIS_CENTRES if c in point_ids]
-    if centres and eye.any():
+    index, weight = kernel_extension(pts[:nv], neutral, skin, sigma_cm)
+    if len(points.tracker) and eye.any():
         ev = np.flatnonzero(eye)
-        d = np.linalg.norm(neutral[ev, None] - pts[centres][None], axis=-1)
+        d = np.linalg.norm(neutral[ev, None] - pts[None, nv:], axis=-1)
         index[ev] = 0
         weight[ev] = 0.0
-        index[ev, 0] = np.asarray(centres)[d.argmin(1)]
+        index[ev, 0] = nv + d.argmin(1)
         weight[ev, 0] = 1.0
     return index, weight
 
@@ -168,19 +214,17 @@ def kernel_extension(points: np.ndarray, vertices: np.ndarray, movable: np.ndarr
     return j.astype(np.int32), w.astype(np.float32)
 
 
-def point_visibility(model: FaceModel, neutral: np.ndarray, cams: OrthoCameras, idx: np.ndarray) -> np.ndarray:
-    """(F, M) in [0, 1]: how squarely tracker points ``idx`` face the camera per frame
-    (0 below :data:`VISIBLE_COSINE`), from the neutral shape's normals turned by each rotation."""
-    n = model.embedded_points(vertex_normals(neutral, model.triangles))[idx]
+def point_visibility(model: FaceModel, neutral: np.ndarray, cams: OrthoCameras, points: ControlPoints) -> np.ndarray:
+    """(F, M) in [0, 1]: how squarely the control points face the camera per frame (0 below
+    :data:`VISIBLE_COSINE`), from the neutral shape's normals turned by each rotation."""
+    n = points.positions(model, vertex_normals(neutral, model.triangles))
     n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
     # depth grows away from the camera, so a surface facing the camera has negative depth normal
     facing = -np.einsum("fj,mj->fm", np.asarray(cams.rotation, np.float64)[:, 2], n)
     vis = np.clip((facing - VISIBLE_COSINE) / (1.0 - VISIBLE_COSINE), 0.0, 1.0)
     # an iris centre is seen whenever the face is (the eyeball's own mesh normals there are not
     # reliable: on ICT they face inwards); the tracker's iris points are a fit, not a surface
-    iris = np.isin(idx, IRIS_CENTRES)
-    if iris.any():
-        vis[:, iris] = 1.0
+    vis[:, len(points.vertices):] = 1.0
     return vis
 
 
@@ -197,139 +241,94 @@ def fused_offsets(p: np.ndarray, disp: np.ndarray, tracked: np.ndarray, vis: np.
     F, M = p.shape[:2]
     r = disp - (p[1:] - p[:-1])
     linked = (seg[:-1] >= 0) & (seg[:-1] == seg[1:])
-    ok = tracked & linked[:, None] & (vis[:-1] > 0) & (vis[1:] > 0) & (np.linalg.norm(r, axis=-1) < MAX_RESIDUAL_PX)
+    small = np.einsum("fmc,fmc->fm", r, r) < MAX_RESIDUAL_PX ** 2
+    ok = tracked & linked[:, None] & (vis[:-1] > 0) & (vis[1:] > 0) & small
     if ok.sum() < 10 * M:
         return None
-    c = np.repeat(np.where(ok, crossover_frames ** 2, 0.0), 2, axis=1)
-    h = _fuse(np.where(ok[..., None], r, 0.0).reshape(F - 1, 2 * M), c, (seg >= 0).astype(float)).reshape(F, M, 2)
+    c = np.where(ok, crossover_frames ** 2, 0.0)
+    h = _fuse(np.where(ok[..., None], r, 0.0), c, (seg >= 0).astype(float))
     h[seg < 0] = 0.0
     return h
 
 
 def learn_corrective(model: FaceModel, identity: np.ndarray, expression: np.ndarray, cams: OrthoCameras,
                      usable: np.ndarray, segment: np.ndarray, frames, settings: FitSettings,
-                     cancelled=None, crops: list | None = None, basis=None,
+                     cancelled=None, flows: list | None = None,
                      duplicate: np.ndarray | None = None) -> Corrective | None:
-    """The corrective of a fitted clip (module docstring); None when the clip is too short,
-    the model has no tracker embedding, or too little could be tracked.
+    """The corrective of a fitted clip (module docstring); None when the clip is too short or
+    too little could be measured.
 
     identity (Ki,), expression (F, Ke), cams (F): the final fit; usable, segment (F,): frames
-    with a fit and their track segments; frames: iterable over the clip's images (RGB or grey
-    uint8), aligned with the fit, or None with ``crops`` (see :func:`measure_at_fit`);
-    basis: the model's tracker-point basis if already built (``basis_from_embedding``);
-    duplicate (F,) bool: frames repeating their predecessor (``PointMotion.duplicate``).
+    with a fit and their track segments; flows: the face region's flow per frame pair (F - 1
+    ``face_flow.FlowPiece`` or None, as ``image_motion.measure_points`` keeps them), or None to
+    compute them from ``frames`` (an iterable over the clip's images, RGB or grey uint8, aligned
+    with the fit); duplicate (F,) bool: frames repeating their predecessor (their fit is a copy).
     """
-    from core.fitting.basis import basis_from_embedding
-
     s = settings
     F = expression.shape[0]
     seg = np.where(usable, segment, -1)
-    if F < 3 or model.embedding is None:
+    if F < 3:
         return None
-    point_ids = tracked_points(len(model.embedding))
-    sub = (basis if basis is not None else basis_from_embedding(model)).subset(point_ids)
-    p = cams.project(sub.points(identity, expression))[..., :2]               # (F, M, 2)
-    measured = measure_at_fit(frames, p, seg >= 0, cancelled, crops, duplicate)
-    return corrective_from_motion(model, identity, cams, seg, p, measured, point_ids, s)
-
-
-def corrective_from_motion(model: FaceModel, identity: np.ndarray, cams: OrthoCameras, seg: np.ndarray,
-                           p: np.ndarray, measured: PointMotion, point_ids: np.ndarray,
-                           settings: FitSettings) -> Corrective | None:
-    """Steps 3-4 of the module docstring: the corrective from the fitted control points p
-    (F, M, 2) px and their measured motion (``measure_at_fit``); seg (F,) segments, -1 where
-    the frame has no fit."""
     neutral = model.vertices(identity, None).astype(np.float64)
-    vis = point_visibility(model, neutral, cams, point_ids)
-    vis[seg < 0] = 0.0
-    h = fused_offsets(p, measured.displacement, measured.tracked, vis, seg, settings.corrective_crossover_frames)
-    if h is None:
+    points = control_points(model, neutral, s.corrective_spacing_cm)
+    p = cams.project(points.basis(model).points(identity, expression))[..., :2]      # (F, M, 2)
+    if flows is None:
+        flows = face_flows(frames, p, seg >= 0, cancelled)
+    if cancelled is not None and cancelled():
         return None
+    vis = point_visibility(model, neutral, cams, points)
+    vis[seg < 0] = 0.0
+    h = None
+    for _ in range(max(int(s.corrective_passes), 1)):
+        # each pass measures where the previous one put the surface points
+        disp, measured = sample_flows(flows, p if h is None else p + h, p, duplicate)
+        h = fused_offsets(p, disp, measured, vis, seg, s.corrective_crossover_frames)
+        if h is None:
+            return None
     R2 = np.asarray(cams.rotation, np.float64)[:, :2]
     lifted = np.einsum("fij,fmi->fmj", R2, h) / np.asarray(cams.scale, np.float64)[:, None, None]
-    index, weight = corrective_extension(model, neutral, point_ids, settings.corrective_kernel_cm)
-    return Corrective(np.asarray(point_ids, np.int32), lifted.astype(np.float32), index, weight,
+    index, weight = corrective_extension(model, neutral, points, KERNEL_PER_SPACING * s.corrective_spacing_cm)
+    # float16: offsets are under a few cm, so the rounding is below 1e-3 cm; halves the file
+    return Corrective(points, lifted.astype(np.float16), index, weight,
                       np.linalg.norm(h, axis=-1).mean(1).astype(np.float32))
 
 
-def tracked_points(num_points: int) -> np.ndarray:
-    """Control points of the corrective: the tracker's 468 face points less the outline (it
-    slides along the silhouette as the head turns, so it is not a surface point), and the two
-    iris centres when the model has them (the eyeballs follow them)."""
-    from core.fitting.weights import FACE_OVAL
+def face_flows(frames, p: np.ndarray, usable: np.ndarray, cancelled=None) -> list:
+    """The face region's flow per frame pair (F - 1 ``face_flow.FlowPiece`` or None) on the box
+    of points p (F, M, 2) px of both frames, from an iterable over the clip's images."""
+    from core.fitting.face_flow import FlowPool, store_scale
+    from core.fitting.image_motion import _grey_frames
 
-    ids = np.arange(min(num_points, 468))
-    ids = ids[~np.isin(ids, FACE_OVAL)]
-    return np.concatenate([ids, [c for c in IRIS_CENTRES if c < num_points]]).astype(np.int64)
-
-
-def measure_at_fit(frames, p: np.ndarray, usable: np.ndarray, cancelled=None, crops: list | None = None,
-                   duplicate: np.ndarray | None = None) -> PointMotion:
-    """LK from frame f to f+1 at the fitted points p (F, M, 2) px, started at the fit's own
-    motion; forward only; a point counts where LK converged.
-
-    frames : iterable over the clip's images, or None with ``crops``: the face regions kept by
-    ``image_motion.measure_points`` (no second decoding). Measured at the fitted points, not
-    the tracker's (module docstring). ``duplicate`` (F,) bool: frames that repeat the previous
-    picture (the fit copies them too): their motion is the fit's own, not measured.
-    """
-    import cv2
-
-    from core.fitting.image_motion import _face_box, _grey_frames
-
-    F, M = p.shape[:2]
-    disp = np.zeros((max(F - 1, 0), M, 2))
-    tracked = np.zeros((max(F - 1, 0), M), bool)
-    win = (CORRECTIVE_LK_WINDOW, CORRECTIVE_LK_WINDOW)
-    crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, CORRECTIVE_LK_ITERATIONS, 0.02)
-
-    def pair(f: int, prev, piece) -> None:
-        """Measure frame f-1 -> f from their pieces (x0, y0, grey region)."""
-        if duplicate is not None and duplicate[f] and usable[f - 1] and usable[f]:
-            disp[f - 1] = p[f] - p[f - 1]
-            tracked[f - 1] = True
-            return
-        if piece is None or prev is None or not (usable[f - 1] and usable[f]):
-            return
-        # the same image region of both frames: the overlap of their pieces
-        ox, oy = max(prev[0], piece[0]), max(prev[1], piece[1])
-        ex = min(prev[0] + prev[2].shape[1], piece[0] + piece[2].shape[1])
-        ey = min(prev[1] + prev[2].shape[0], piece[1] + piece[2].shape[0])
-        if ex - ox < 16 or ey - oy < 16:
-            return
-        a = prev[2][oy - prev[1]:ey - prev[1], ox - prev[0]:ex - prev[0]]
-        b = piece[2][oy - piece[1]:ey - piece[1], ox - piece[0]:ex - piece[0]]
-        box = _face_box(b, p[f - 1] - [ox, oy], p[f] - [ox, oy], margin=2 * CORRECTIVE_LK_WINDOW)
-        if box is None:
-            return
-        x0, y0, x1, y1 = box
-        o = np.array([ox + x0, oy + y0], np.float64)
-        q0 = (p[f - 1] - o).astype(np.float32).reshape(-1, 1, 2)
-        q1 = (p[f] - o).astype(np.float32).reshape(-1, 1, 2)
-        q1, st, _ = cv2.calcOpticalFlowPyrLK(np.ascontiguousarray(a[y0:y1, x0:x1]),
-                                             np.ascontiguousarray(b[y0:y1, x0:x1]), q0, q1,
-                                             winSize=win, maxLevel=CORRECTIVE_LK_LEVELS,
-                                             criteria=crit, flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
-        disp[f - 1] = (q1 - q0)[:, 0]
-        tracked[f - 1] = st[:, 0] == 1
-
-    def run(f0: int, f1: int) -> None:
-        for f in range(max(f0, 1), f1):
-            if cancelled is not None and f % 25 == 0 and cancelled():
-                return
-            pair(f, crops[f - 1], crops[f])
-
-    if crops is None:
-        prev = None
+    F = p.shape[0]
+    pool = FlowPool(store_scale(F))
+    prev = None
+    try:
         for f, g in enumerate(_grey_frames(frames, F)):
             if cancelled is not None and f % 25 == 0 and cancelled():
                 break
-            piece = (0, 0, g)
             if f > 0:
-                pair(f, prev, piece)
-            prev = piece
-    else:
-        # (two threads on halves of the clip: 0.82 s vs 0.86 s on d6; OpenCV's LK is already
-        # parallel inside, so one)
-        run(0, min(F, len(crops)))
-    return PointMotion(np.asarray(p, np.float64), disp, tracked, np.zeros(F, bool))
+                if usable[f - 1] and usable[f]:
+                    pool.submit(prev, g, p[f - 1:f + 1])
+                else:
+                    pool.skip()
+            prev = g
+    finally:
+        out = pool.results()
+    return out + [None] * (F - 1 - len(out))
+
+
+def sample_flows(flows: list, at: np.ndarray, p: np.ndarray,
+                 duplicate: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The measured motion f -> f+1 of points ``at`` (F, M, 2) px: (displacement (F-1, M, 2),
+    measured (F-1, M) bool: inside the flowed box). Where frame f+1 repeats frame f
+    (``duplicate``) the motion is the fit's own (p (F, M, 2): the fit copies the frame too)."""
+    F, M = at.shape[:2]
+    disp = np.zeros((max(F - 1, 0), M, 2))
+    measured = np.zeros((max(F - 1, 0), M), bool)
+    for f in range(F - 1):
+        if duplicate is not None and duplicate[f + 1]:
+            disp[f] = p[f + 1] - p[f]
+            measured[f] = True
+        elif f < len(flows) and flows[f] is not None:
+            disp[f], measured[f] = flows[f].sample(at[f])
+    return disp, measured

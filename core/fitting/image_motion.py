@@ -176,20 +176,6 @@ def _dis_points(prev: np.ndarray, grey: np.ndarray, p0: np.ndarray, p_next: np.n
     return d.astype(np.float64), ok
 
 
-def _crop(grey: np.ndarray, points: np.ndarray, usable: bool):
-    """(x0, y0, copy of grey's box around the finite ``points`` (k, N, 2) + CROP_MARGIN) or None."""
-    pts = points.reshape(-1, 2)
-    pts = pts[np.isfinite(pts).all(1)]
-    if not usable or len(pts) == 0:
-        return None
-    H, W = grey.shape
-    x0, y0 = np.maximum(np.floor(pts.min(0) - CROP_MARGIN).astype(int), 0)
-    x1, y1 = np.minimum(np.ceil(pts.max(0) + CROP_MARGIN).astype(int), [W, H])
-    if x1 - x0 < 16 or y1 - y0 < 16:
-        return None
-    return int(x0), int(y0), grey[y0:y1, x0:x1].copy()
-
-
 @dataclass
 class PointMotion:
     """Measured image motion at face points, frame f to f+1 (the expensive, fit-independent part).
@@ -206,43 +192,51 @@ class PointMotion:
     duplicate: np.ndarray
 
 
-#: margin (px) around the face points of a frame and its neighbours kept by ``measure_points``
-#: for later passes (``crops``): LK windows and pyramid plus the fit's offsets from the tracker
-CROP_MARGIN = 48
-
-
 def measure_points(frames: Iterable[np.ndarray], points: np.ndarray, usable: np.ndarray,
                    method: str = "lk", cancelled: Callable[[], bool] | None = None,
-                   crops: list | None = None, crop_points: np.ndarray | None = None) -> PointMotion:
+                   flows: list | None = None, flow_points: np.ndarray | None = None) -> PointMotion:
     """Optical flow at ``points`` (F, N, 2) px from every usable frame to the next.
 
     frames : F images, (H, W) grey uint8 or (H, W, 3) RGB uint8, in order. The points may
     be the tracker's landmarks (so this can run while the fit runs: OpenCV and the decoder
     release the GIL) or the fitted points; :func:`summarise_motion` compares it with a fit.
-    crops : if a list, it receives per frame the grey face region for a later pass over the
-    same frames without decoding them again (``(x0, y0, grey crop)``, the box of the points of
-    the frame and its neighbours plus CROP_MARGIN px; None for unusable frames); crop_points
-    (F, N', 2): the points whose box is kept (default ``points``).
+    flows : if a list, it also receives the dense flow of the face region for every frame pair
+    f -> f+1 (F - 1 items: a ``core.fitting.face_flow.FlowPiece``, or None where either frame
+    is unusable or the pair repeats a picture), for the corrective's later sampling without
+    decoding again; flow_points (F, N', 2): the points whose box is flowed (default ``points``).
     """
     F, N = points.shape[:2]
     disp = np.zeros((max(F - 1, 0), N, 2))
     tracked = np.zeros((max(F - 1, 0), N), bool)
     dup = np.zeros(F, bool)
     measure = _dis_points if method == "dis" else _lk_points
+    pool = None
+    if flows is not None:
+        from core.fitting.face_flow import FlowPool, store_scale
+
+        pool = FlowPool(store_scale(F))
+        fp = points if flow_points is None else flow_points
     prev = None
-    for f, grey in enumerate(_grey_frames(frames, F)):
-        if cancelled is not None and f % 25 == 0 and cancelled():
-            break
-        if crops is not None:
-            cp = points if crop_points is None else crop_points
-            crops.append(_crop(grey, cp[max(f - 1, 0):f + 2], usable[f]))
-        if prev is not None and usable[f - 1] and usable[f]:
-            dup[f] = is_repeat(prev, grey, points[f])
-            ok_pts = np.isfinite(points[f - 1]).all(1) & np.isfinite(points[f]).all(1)
-            if ok_pts.sum() >= MIN_POINTS:
-                d, ok = measure(prev, grey, np.nan_to_num(points[f - 1]), np.nan_to_num(points[f]))
-                disp[f - 1], tracked[f - 1] = d, ok & ok_pts
-        prev = grey
+    try:
+        for f, grey in enumerate(_grey_frames(frames, F)):
+            if cancelled is not None and f % 25 == 0 and cancelled():
+                break
+            pair = prev is not None and usable[f - 1] and usable[f]
+            if pair:
+                dup[f] = is_repeat(prev, grey, points[f])
+                ok_pts = np.isfinite(points[f - 1]).all(1) & np.isfinite(points[f]).all(1)
+                if ok_pts.sum() >= MIN_POINTS:
+                    d, ok = measure(prev, grey, np.nan_to_num(points[f - 1]), np.nan_to_num(points[f]))
+                    disp[f - 1], tracked[f - 1] = d, ok & ok_pts
+            if pool is not None and f > 0:
+                if pair and not dup[f]:
+                    pool.submit(prev, grey, fp[f - 1:f + 1])
+                else:
+                    pool.skip()
+            prev = grey
+    finally:
+        if pool is not None:
+            flows.extend(pool.results())
     return PointMotion(np.asarray(points, np.float64), disp, tracked, dup)
 
 
@@ -287,33 +281,39 @@ def measure_motion(frames: Iterable[np.ndarray], points: np.ndarray, usable: np.
 def _fuse(m: np.ndarray, c: np.ndarray, a: np.ndarray) -> np.ndarray:
     """Minimise sum_f a_f |x_f|^2 + sum_f c_f |x_{f+1} - x_f - m_f|^2, column by column.
 
-    m : (F-1, K) measured steps; c : (F-1, K) or (F-1, 1) step weights (0 = no link);
-    a : (F,) anchor weights. Returns x (F, K). Thomas algorithm on the tridiagonal system.
+    m : (F-1, K) or (F-1, K, D) measured steps (D coordinates sharing their column's weights);
+    c : (F-1, K) or (F-1, 1) step weights (0 = no link); a : (F,) anchor weights.
+    Returns x (F, K) or (F, K, D). Thomas algorithm on the tridiagonal system, factorised once
+    per column for all D coordinates.
     """
     F = a.shape[0]
     K = m.shape[1]
+    vec = m.ndim == 2
+    mm = m[..., None] if vec else m
     c = np.broadcast_to(c, (F - 1, K))
     diag = np.repeat(a[:, None], K, 1).astype(np.float64)
     diag[:-1] += c
     diag[1:] += c
-    rhs = np.zeros((F, K))
-    rhs[:-1] -= c * m
-    rhs[1:] += c * m
     diag = np.where(diag > 0, diag, 1.0)
+    cm = c[..., None] * mm
+    # forward sweep: the factorisation (cp, den) depends on the weights only
     cp = np.zeros((F - 1, K))
-    dp = np.zeros((F, K))
-    cp[0] = -c[0] / diag[0]
-    dp[0] = rhs[0] / diag[0]
+    dp = np.empty((F,) + mm.shape[1:])
+    dp[0] = -cm[0] / diag[0][:, None]
+    if F > 1:
+        cp[0] = -c[0] / diag[0]
     for f in range(1, F):
         den = diag[f] + c[f - 1] * cp[f - 1]
         if f < F - 1:
             cp[f] = -c[f] / den
-        dp[f] = (rhs[f] + c[f - 1] * dp[f - 1]) / den
-    x = np.zeros((F, K))
-    x[-1] = dp[-1]
+            rhs = cm[f - 1] - cm[f]
+        else:
+            rhs = cm[f - 1]
+        dp[f] = (rhs + c[f - 1][:, None] * dp[f - 1]) / den[:, None]
+    x = dp  # back substitution in place
     for f in range(F - 2, -1, -1):
-        x[f] = dp[f] - cp[f] * x[f + 1]
-    return x
+        x[f] -= cp[f][:, None] * x[f + 1]
+    return x[..., 0] if vec else x
 
 
 def fuse_corrections(motion: FaceMotion, segment: np.ndarray, crossover_frames: float) -> np.ndarray:

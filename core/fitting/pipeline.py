@@ -81,7 +81,7 @@ class _MotionMeasurement:
     single-threaded), so on two cores the refinement costs little extra wall time."""
 
     def __init__(self, frames, obs: np.ndarray, usable: np.ndarray, method: str, cancel: CancelToken | None,
-                 keep_crops: bool = False):
+                 keep_flows: bool = False):
         import threading
 
         from core.fitting.image_motion import measure_points, motion_points
@@ -90,17 +90,17 @@ class _MotionMeasurement:
         self._stop = threading.Event()
         self._result = None
         self._error: BaseException | None = None
-        #: grey face regions per frame, kept for the corrective's pass (no second decoding)
-        self.crops: list | None = [] if keep_crops else None
+        #: the face region's dense flow per frame pair, for the corrective (face_flow.FlowPiece)
+        self.flows: list | None = [] if keep_flows else None
 
         def cancelled() -> bool:
             return self._stop.is_set() or (cancel is not None and cancel.cancelled)
 
         def run():
             try:
-                # the crops cover all face points, not only the measured subset
+                # the flowed box covers all face points, not only the measured subset
                 self._result = measure_points(frames(), pts, usable, method, cancelled,
-                                              crops=self.crops, crop_points=obs[:, :468])
+                                              flows=self.flows, flow_points=obs[:, :468])
             except BaseException as e:  # handed to the fitting thread in result()
                 self._error = e
 
@@ -131,7 +131,7 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
         motion = None
         if frames is not None and s.image_motion_frames > 0 and F > 2:
             motion = _MotionMeasurement(frames, obs, np.asarray(track.valid, bool), s.image_motion_method, cancel,
-                                        keep_crops=s.corrective)
+                                        keep_flows=s.corrective)
         try:
             fs = s if motion is None else FitSettings(**{**s.to_dict(), "refine_rounds": s.refine_rounds_with_image_motion})
             fit = fit_video(basis, obs, w, seg, bounds, fs, seed_expression=seed, progress=progress, cancel=cancel)
@@ -155,7 +155,7 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
                 report(progress, 0, 1, "corrective")
                 corrective = learn_corrective(model, identity, expr, cams, valid, seg, None, s,
                                               cancelled=None if cancel is None else (lambda: cancel.cancelled),
-                                              crops=motion.crops, basis=basis, duplicate=measured.duplicate)
+                                              flows=motion.flows, duplicate=measured.duplicate)
                 check(cancel)
     else:
         # identity from a whole-video fit on a subset of frames, then frame by frame

@@ -111,22 +111,24 @@ class FitSettings:
     #: How the image motion is measured at the fitted points: "lk" (pyramidal Lucas-Kanade
     #: at the points) or "dis" (OpenCV's dense DIS flow on the face's box, read at the points).
     image_motion_method: str = "lk"
-    #: Corrective deformation per clip (core/fitting/corrective.py): per-frame offsets of the
-    #: tracker's face points on the model surface, from their image motion, spread smoothly
+    #: Corrective deformation per clip (core/fitting/corrective.py): per-frame offsets of
+    #: control points on the face, from the face region's dense optical flow, spread smoothly
     #: to the vertices; the motion the blendshapes cannot express (d6: mesh flow evidence
-    #: 2.1x -> 1.4x DIS, built-in). Only for whole-video fits given the clip's frames (never
-    #: stills or the live fitter). False turns it off.
+    #: 2.0x -> 1.28x DIS, built-in and ICT). Only for whole-video fits given the clip's frames
+    #: (never stills or the live fitter). False turns it off.
     corrective: bool = True
     #: Crossover in frames between the points' image motion and "the fit is right" when the
     #: per-point residual motion is fused into per-frame offsets (as image_motion_frames).
-    #: d6, built-in / ICT: 3 frames 1.72x (ICT), 5: 1.42x / -, 10: 1.36x / 1.65x, 20: 1.35x /
-    #: 1.63x, 40: - / 1.63x.
+    #: d6 ICT, 0.2 cm grid: 10 frames 1.282x, 20: 1.276x, 40: 1.285x.
     corrective_crossover_frames: float = 20.0
-    #: Width (cm on the neutral face) of the Gaussian that spreads the control points'
-    #: offsets to the vertices between them (the tracker's points are ~0.8 cm apart). Narrow,
-    #: so that upper and lower lid, upper and lower lip stay apart: d6 ICT 0.6 cm 1.65x,
-    #: 0.3 cm 1.62x; built-in 0.6 cm 1.41x, 0.25 cm 1.35x.
-    corrective_kernel_cm: float = 0.3
+    #: Grid spacing (cm on the neutral face) of the corrective's control vertices; the kernel
+    #: that spreads their offsets is 0.6x this. d6 ICT: 0.3 cm 1.29x, 0.2 cm 1.28x (~5,100
+    #: points, 31 MB of offsets for 1,008 frames), 0.15 cm 1.27x; the built-in mesh's vertices
+    #: are ~0.8 cm apart, so it uses all of them at any spacing below that.
+    corrective_spacing_cm: float = 0.2
+    #: Sampling passes over the flow: the first at the fitted points, each later one where the
+    #: previous put them (d6 built-in: 1 pass 1.31x, 2: 1.29x, 3: 1.28x; ICT: 2 1.274x, 3 1.276x).
+    corrective_passes: int = 2
     #: Per-frame (live) fitter: pull towards the previous frame's expression, in the
     #: same units as expression_prior. Small: it damps jitter without visible lag.
     frame_temporal_prior: float = 0.5
