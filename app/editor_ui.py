@@ -447,11 +447,11 @@ class EditorUI(QObject):
             return
         f = self.index
         E = d.edited_expressions()
-        V = d.model.vertices(d.rec.identity, E[f])
+        V = d.rec.vertices(d.model, f, E[f])
         flow = flow_rgb = None
         if self.viewport.mode in ("flow", "flow_arrows") and d.num_frames > 1:
             a, b = flow_pair(self._repeated, f)
-            flow = d.model.vertices(d.rec.identity, E[b]) - d.model.vertices(d.rec.identity, E[a])
+            flow = d.rec.vertices(d.model, b, E[b]) - d.rec.vertices(d.model, a, E[a])
             vmax = float(max(np.percentile(np.linalg.norm(flow, axis=1), 99), 1e-6))
             flow_rgb = flow3d_to_rgb(flow, vmax)
         img_pts = posed_vertices(d.model, d.rec, f, d.rec.expression[f])[:, :2]

@@ -142,3 +142,33 @@ def test_reconstruction_with_corrective_round_trips_and_version1_still_loads(bui
     bad["corrective_index"] = bad["corrective_index"] + M
     with pytest.raises(InputError, match="inconsistent"):
         Reconstruction.from_arrays(bad, "bad.npz")
+
+
+def test_edited_and_exported_meshes_keep_the_frames_corrective(builtin, tmp_path):
+    """An edit changes the face by its blendshapes only: the editor's posed mesh, the viewport
+    mesh and exported meshes of an edited frame carry that frame's corrective, as the fit does."""
+    from core.edits.export import export_meshes
+    from core.edits.curves import ExpressionEdits
+    from core.edits.preview import posed_vertices
+    from core.model.mesh_io import read_obj
+
+    F, M = 4, 30
+    cams = OrthoCameras(np.full(F, 12.0), np.tile(FRONTAL, (F, 1, 1)), np.tile([200.0, 180.0], (F, 1)))
+    rng = np.random.default_rng(3)
+
+    class C:
+        offsets = rng.normal(0, 0.2, (F, M, 3)).astype(np.float32)
+        index = rng.integers(0, M, (builtin.num_vertices, 4)).astype(np.int32)
+        weight = rng.uniform(0, 0.25, (builtin.num_vertices, 4)).astype(np.float32)
+
+    rec = _rec(builtin, cams, C)
+    edited = rec.expression[2].astype(np.float64).copy()
+    edited[list(builtin.expression_names).index("jawOpen")] += 0.4
+    corr = np.einsum("nkc,nk->nc", C.offsets[2][C.index], C.weight)
+    want = builtin.vertices(rec.identity, edited) + corr
+    np.testing.assert_allclose(rec.vertices(builtin, 2, edited), want, atol=1e-5)
+    got = posed_vertices(builtin, rec, 2, edited)
+    np.testing.assert_allclose(got, cams.project(want.astype(np.float64), 2), atol=1e-3)
+    # unposed OBJ export of the unedited clip: the reconstruction's own meshes
+    paths = export_meshes(tmp_path, rec, builtin, ExpressionEdits(), "obj", posed=False)
+    np.testing.assert_allclose(read_obj(paths[1], vertices_only=True).vertices, rec.vertices(builtin, 1), atol=1e-4)

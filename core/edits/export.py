@@ -111,7 +111,7 @@ def export_meshes(folder, rec: Reconstruction, model: FaceModel, edits: Expressi
     F = rec.num_frames
     for f in range(F):
         check(cancel)
-        V = posed_vertices(model, rec, f, E[f]) if posed else model.vertices(rec.identity, E[f])
+        V = posed_vertices(model, rec, f, E[f]) if posed else rec.vertices(model, f, E[f])
         p = folder / f"mesh_{f:06d}.{fmt}"
         if fmt == "obj":
             write_obj(p, np.asarray(V, np.float32), model.triangles, model.uv)

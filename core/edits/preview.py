@@ -27,8 +27,9 @@ NO_EDIT_EPS = 1e-4
 
 
 def posed_vertices(model: FaceModel, rec: Reconstruction, frame: int, expression: np.ndarray) -> np.ndarray:
-    """(N, 3) x_px, y_px, depth of the mesh with ``expression`` under frame's fitted camera."""
-    V = model.vertices(rec.identity, expression).astype(np.float64)
+    """(N, 3) x_px, y_px, depth of the mesh with ``expression`` under frame's fitted camera
+    (the reconstruction's per-clip corrective of that frame included)."""
+    V = rec.vertices(model, frame, expression).astype(np.float64)
     out = float(rec.scale[frame]) * (V @ np.asarray(rec.rotation[frame], np.float64).T)
     out[:, :2] += np.asarray(rec.translation[frame], np.float64)
     return out

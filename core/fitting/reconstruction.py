@@ -101,9 +101,12 @@ class Reconstruction:
 
         return apply_corrective(self.corrective[sel], self.corrective_index, self.corrective_weight)
 
-    def vertices(self, model, frame: int) -> np.ndarray:
-        """Model-space mesh of one frame, corrective included: (N, 3) float32."""
-        v = model.vertices(self.identity, self.expression[frame])
+    def vertices(self, model, frame: int, expression: np.ndarray | None = None) -> np.ndarray:
+        """Model-space mesh of one frame, corrective included: (N, 3) float32. ``expression``
+        (Ke,) replaces the fitted one (an edit); the frame's corrective still applies, so an
+        edit changes the face only by what the edit's blendshapes move."""
+        e = self.expression[frame] if expression is None else expression
+        v = np.asarray(model.vertices(self.identity, e), np.float32)
         if self.has_corrective:
             v += self._corrective(frame)
         return v
