@@ -12,11 +12,21 @@ Every ``--step``-th of the first ``--frames`` frames is compared with the real f
 
 Baselines in the same run: "still" (the target frame unchanged) and "pwa" (a 2D
 piecewise-affine warp over the Delaunay triangulation of the 478 landmarks, driven
-by the real frame's tracked landmarks; no motion outside their hull).
+by the real frame's tracked landmarks; no motion outside their hull). The warp is given
+the source's own fit of frame 0 (the picture the still shows) as the reference of the head's
+motion, as the offline pipeline does in self mode (``WarpRenderer.render``).
 
 Tracking and fits are cached under out/cache/. Usage:
     .venv/bin/python bench/bench_reenact_quality.py [--clips d3,d9] [--frames 150] [--step 2]
-        [--synthetic-mouth] [--dump per_frame.json] [--start 1]
+        [--synthetic-mouth] [--no-neck-release] [--mouth-interior synthetic]
+        [--variant NAME:FIELD=VALUE[,FIELD=VALUE...]] [--dump per_frame.json] [--start 1]
+
+Variants: every ``--variant`` adds a renderer NAME beside "warp", with the default
+WarpSettings / TransferSettings changed by the given fields (a field of either dataclass;
+values parsed as Python literals, bare words as strings), e.g.
+``--variant warp_front:outline_depth=None --variant warp_smooth:smooth_sigma=0.8``.
+``--synthetic-mouth``, ``--no-neck-release`` and ``--mouth-interior KIND`` are shorthands for
+the variants "warp_synthetic", "warp_no_neck" and "warp_<KIND>".
 """
 from __future__ import annotations
 
@@ -122,26 +132,58 @@ class PiecewiseAffineBaseline:
         return remap(image, mp)
 
 
-def evaluate_clip(name: str, model, n: int, step: int, lm: Landmarker, with_synthetic: bool = False,
+_WARP_FIELDS = {f.name for f in dataclasses.fields(WarpSettings)}
+_TRANSFER_FIELDS = {f.name for f in dataclasses.fields(TransferSettings)}
+
+
+def parse_variant(spec: str) -> tuple[str, dict, dict]:
+    """"NAME:FIELD=VALUE,..." -> (NAME, WarpSettings changes, TransferSettings changes)."""
+    import ast
+
+    name, _, body = spec.partition(":")
+    warp, transfer = {}, {}
+    for item in filter(None, (x.strip() for x in body.split(","))):
+        key, _, val = item.partition("=")
+        key = key.strip()
+        try:
+            value = ast.literal_eval(val.strip())
+        except (ValueError, SyntaxError):
+            value = val.strip()
+        if key in _WARP_FIELDS:
+            warp[key] = value
+        elif key in _TRANSFER_FIELDS:
+            transfer[key] = value
+        else:
+            raise SystemExit(f"--variant {spec!r}: {key!r} is not a WarpSettings or TransferSettings field")
+    if not name.strip():
+        raise SystemExit(f"--variant {spec!r}: no name")
+    return name.strip(), warp, transfer
+
+
+def evaluate_clip(name: str, model, n: int, step: int, lm: Landmarker, variants=(),
                   dump: dict | None = None, start: int | None = None) -> dict:
-    """Metrics of one clip; ``with_synthetic`` also runs the warp with the synthetic still-target
-    mouth ("warp_synthetic"); ``dump`` (a dict) receives the per-frame values under ``name``;
-    ``start``: the first frame evaluated (default ``step``; another start gives another subset)."""
+    """Metrics of one clip. ``variants``: (name, warp changes, transfer changes) triples
+    (``parse_variant``), each rendered beside the default "warp"; ``dump`` (a dict) receives the
+    per-frame values under ``name``; ``start``: the first frame evaluated (default ``step``;
+    another start gives another subset)."""
     frames, fps = read_clip(VIDEOS / f"{name}.mp4", n)
     n = len(frames)
     track = cached_track(f"{name}_{n}", lambda: track_frames(iter(frames), fps, max_frames=n, source=name))
     still_track = cached_track(f"{name}_still0", lambda: track_image(frames[0], source=f"{name}[0]"))
     source = cached_fit(f"{name}_{n}", track, model)
     target = cached_fit(f"{name}_still0", still_track, model)
-    settings = TransferSettings(mode="self")
-    driven = transfer_sequence(source.seq, target.seq, settings, model.expression_names,
-                               model.expression_bounds, target_frames=np.zeros(n, int))
-    renderers = {"warp": WarpRenderer(model)}
-    if with_synthetic:
-        renderers["warp_synthetic"] = WarpRenderer(model, WarpSettings(mouth_interior="synthetic"))
+    renderers, drivens = {}, {}
+    for vname, wchanges, tchanges in (("warp", {}, {}),) + tuple(variants):
+        settings = TransferSettings(**{"mode": "self", **tchanges})
+        drivens[vname] = transfer_sequence(source.seq, target.seq, settings, model.expression_names,
+                                           model.expression_bounds, target_frames=np.zeros(n, int))
+        renderers[vname] = WarpRenderer(model, WarpSettings(**wchanges))
     still = frames[0]
     tface = target_face(model, target.seq.identity, target.seq.frame(0), still_track.landmarks[0])
     pwa = PiecewiseAffineBaseline(still_track.landmarks[0])
+    # self mode: the still is the source's frame 0; its own fit of that frame is the reference of
+    # the head's motion (WarpRenderer.render)
+    refs = {m: driven_face(model, d.identity, d.frame(0)) for m, d in drivens.items()}
     methods = tuple(renderers) + ("still", "pwa")
     acc = {m: dict(psnr=[], ssim=[], aed=[], apd=[], ms=[]) for m in methods}
     per_frame = []  # (frame, method, psnr, ssim, aed, apd): for --dump
@@ -155,8 +197,9 @@ def evaluate_clip(name: str, model, n: int, step: int, lm: Landmarker, with_synt
         outs = {}
         for m, renderer in renderers.items():
             t = time.perf_counter()
+            driven = drivens[m]
             outs[m] = renderer.render(still, tface, driven_face(model, driven.identity, driven.frame(i)),
-                                      target_key=0)
+                                      target_key=0, reference=refs[m])
             acc[m]["ms"].append((time.perf_counter() - t) * 1000)
         outs["still"] = still
         t = time.perf_counter()
@@ -191,10 +234,27 @@ def main(argv=None) -> int:
     ap.add_argument("--step", type=int, default=2)
     ap.add_argument("--synthetic-mouth", action="store_true",
                     help="also run the warp with the synthetic still-target mouth (warp_synthetic)")
+    ap.add_argument("--no-neck-release", action="store_true",
+                    help="also run the warp without the neck release (warp_no_neck)")
+    ap.add_argument("--mouth-interior", default=None,
+                    help="also run the warp with this still-target mouth interior (warp_<KIND>)")
+    ap.add_argument("--variant", action="append", default=[],
+                    help="NAME:FIELD=VALUE[,FIELD=VALUE...]: another renderer with changed settings")
     ap.add_argument("--dump", default=None, help="write per-frame metrics to this JSON file")
     ap.add_argument("--start", type=int, default=None,
                     help="first frame evaluated (default: --step); e.g. 1 with step 2 for the odd frames")
     args = ap.parse_args(argv)
+    variants = []
+    if args.synthetic_mouth:
+        variants.append(("warp_synthetic", {"mouth_interior": "synthetic"}, {}))
+    if args.no_neck_release:
+        variants.append(("warp_no_neck", {"neck_release": False}, {}))
+    if args.mouth_interior:
+        variants.append((f"warp_{args.mouth_interior}", {"mouth_interior": args.mouth_interior}, {}))
+    variants += [parse_variant(v) for v in args.variant]
+    names = [v[0] for v in variants]
+    if len(set(names)) != len(names) or {"warp", "still", "pwa"} & set(names):
+        raise SystemExit(f"variant names must be unique and not warp/still/pwa: {names}")
     CACHE.mkdir(parents=True, exist_ok=True)
     model = build_builtin_model()
     t0 = time.perf_counter()
@@ -203,19 +263,27 @@ def main(argv=None) -> int:
     with Landmarker(video=False) as lm:
         for name in args.clips.split(","):
             results[name] = evaluate_clip(name.strip(), model, args.frames, args.step, lm,
-                                          args.synthetic_mouth, dump, args.start)
+                                          variants, dump, args.start)
     if args.dump:
         Path(args.dump).write_text(json.dumps(dump))
-    methods = ("warp",) + (("warp_synthetic",) if args.synthetic_mouth else ()) + ("still", "pwa")
+    methods = ("warp",) + tuple(names) + ("still", "pwa")
     summary = {m: {k: float(np.mean([results[c][m][k] for c in results if k in results[c][m]]))
                    for k in ("psnr", "ssim", "aed", "apd")} for m in methods}
-    better = {k: all((summary["warp"][k] > summary[b][k]) if k in ("psnr", "ssim") else
-                     (summary["warp"][k] < summary[b][k]) for b in ("still", "pwa"))
+
+    def beats(a: dict, b: dict, k: str) -> bool:
+        return a[k] > b[k] if k in ("psnr", "ssim") else a[k] < b[k]
+
+    better = {k: all(beats(summary["warp"], summary[b], k) for b in ("still", "pwa"))
               for k in ("psnr", "ssim", "aed", "apd")}
+    # the acceptance, per renderer: the metrics of each clip on which it does not beat both baselines
+    per_clip = {m: {c: sorted(k for k in ("psnr", "ssim", "aed", "apd")
+                              if not all(beats(results[c][m], results[c][b], k) for b in ("still", "pwa")))
+                    for c in results} for m in ("warp",) + tuple(names)}
     print(json.dumps(dict(benchmark="reenact_quality", model=model.name, mode="self",
                           frames=args.frames, step=args.step, start=args.start or args.step,
                           clips=results, mean=summary,
                           warp_beats_both_baselines=better,
+                          metrics_not_beating_both_per_clip=per_clip,
                           aed_ratio_to_still=summary["warp"]["aed"] / max(summary["still"]["aed"], 1e-12),
                           seconds=round(time.perf_counter() - t0, 1)), indent=1))
     return 0

@@ -432,3 +432,128 @@ def test_live_pipeline_runs_newest_first_and_takes_settings_while_running(model,
     assert st.frames >= 10 and st.fps > 0 and st.latency_ms > 0
     # the source's face moved the photo's face
     assert np.abs(out.astype(int) - photo).mean() > 0.5
+
+
+def test_head_motion_is_measured_on_the_head_centre_plane(model, source_clip):
+    """In a nod the face moves over the ears and the hair's outline: the head's rigid motion
+    beyond the face is that of the plane through the head's centre (``outline_depth``, cm behind
+    the glabella), not of the face's own outline. And with the source's own fit of the target's
+    picture as the reference (self mode), two fits of one picture that disagree on the head's
+    rotation move nothing at that picture."""
+    from core.camera import FRONTAL, euler_to_matrix, project
+    from core.reenact.faces import fit_face
+    from core.reenact.render import driven_face, head_motion, rest_outline_points, target_face
+    from core.reenact.transfer import FaceState
+    from core.tracking.tracker import track_image
+
+    ident = np.zeros(model.num_identity)
+
+    def state(R):
+        return FaceState(np.zeros(model.num_expressions), R, np.array([256.0, 250.0]), 10.0, np.zeros((2, 2)))
+
+    t_state, d_state = state(FRONTAL), state(euler_to_matrix(0.0, np.radians(8.0), 0.0))  # a nod
+    tf, df = target_face(model, ident, t_state, None), driven_face(model, ident, d_state)
+    glabella = rest_outline_points(model, ident)[1]
+    # points 9.5 cm behind the glabella: beside the ears and at the top of the head
+    X = np.array([[-8.5, 0.5, 0.0], [8.5, 0.5, 0.0], [0.0, 11.0, 0.0], [-6.0, 8.0, 0.0]])
+    X[:, 2] = glabella[2] - 9.5
+    true_t = project(X, t_state.scale, t_state.rotation, t_state.translation)[:, :2]
+    true_d = project(X, d_state.scale, d_state.rotation, d_state.translation)[:, :2]
+
+    def err(M):
+        return np.linalg.norm(true_d @ M[:, :2].T + M[:, 2] - true_t, axis=1)
+
+    # a similarity cannot foreshorten the tilted plane: 0.45 px at most here
+    assert err(head_motion(tf, df, 9.5)).max() < 1.0
+    assert err(head_motion(tf, df, None)).min() > 5.0  # the face's outline moved 7-8 px more
+
+    # real fits: d3's frame 0 as a still (fitted alone) and as frame 0 of the 45-frame clip
+    frames, clip, _ = source_clip
+    st = track_image(frames[0], source="d3[0]")
+    still = fit_face(st, model, name="d3[0]")
+    tface = target_face(model, still.seq.identity, still.seq.frame(0), st.landmarks[0])
+    ref = driven_face(model, clip.seq.identity, clip.seq.frame(0))
+    corners = np.array([[150.0, 60.0], [360.0, 60.0], [120.0, 300.0], [390.0, 300.0]])
+
+    def moved(M, p=corners):
+        return p @ M[:, :2].T + M[:, 2]
+
+    # the clip's own frame 0 is the picture the still shows: nothing but the front outlines'
+    # (tracked points') alignment, whatever the two fits say about the rotation (here they
+    # disagree by enough to move the corners by up to 1.7 px without the reference)
+    np.testing.assert_allclose(head_motion(tface, ref, 9.5, reference=ref), head_motion(tface, ref, None),
+                               atol=1e-9)
+    # frame 20 turns the head by about 12 degrees: the plane through the head's centre, behind
+    # the fit's pivot, moves unlike the face's outline (measured 15-30 px apart at the corners)
+    d20 = driven_face(model, clip.seq.identity, clip.seq.frame(20))
+    gap = np.linalg.norm(moved(head_motion(tface, d20, 9.5, reference=ref)) - moved(head_motion(tface, d20, None)),
+                         axis=1)
+    assert gap.min() > 8.0, gap
+
+
+def test_mouth_rim_keeps_the_targets_lip_edge(model, portrait):
+    """With ``mouth_rim="target"`` the pixel ring just outside the driven inner-lip polygon
+    (reached by the fill's dilated mask) keeps the warped target's own lip edge; "fill" paints
+    the target's mean lip colour there. Inside the polygon both are the same interior."""
+    import cv2
+
+    from core.reenact.gaze import INNER_LIPS
+    from core.reenact.interior import shared_interior
+    from core.reenact.render import WarpRenderer, driven_face, target_face
+    from core.reenact.warp import WarpSettings
+
+    if shared_interior() is None:
+        pytest.skip("ICT-FaceKit not available")
+    img, tr, tgt = portrait
+    names = list(model.expression_names)
+    wide = tgt.seq.frame(0)
+    for n, v in (("jawOpen", 0.4), ("mouthSmileLeft", 0.3), ("mouthSmileRight", 0.3)):
+        wide.expression[names.index(n)] = v
+    tface = target_face(model, tgt.seq.identity, tgt.seq.frame(0), tr.landmarks[0])
+    d = driven_face(model, tgt.seq.identity, wide)
+    out = {kw: WarpRenderer(model, WarpSettings(gaze=False, **dict([kw]))).render(img, tface, d, target_key=0)
+           for kw in (("mouth_fill", False), ("mouth_rim", "target"), ("mouth_rim", "fill"))}
+    inner = np.zeros(img.shape[:2], np.uint8)
+    cv2.fillPoly(inner, [np.round(d.points[list(INNER_LIPS)] * 16).astype(np.int32)], 1, cv2.LINE_8, shift=4)
+    ring = cv2.dilate(inner, np.ones((3, 3), np.uint8)).astype(bool) & (inner == 0)
+    assert ring.sum() > 100
+    warped, kept, painted = out["mouth_fill", False], out["mouth_rim", "target"], out["mouth_rim", "fill"]
+    assert np.array_equal(kept[ring], warped[ring])
+    assert np.abs(painted[ring].astype(int) - warped[ring]).mean() > 10.0  # a flat lip colour instead (32)
+    core = cv2.erode(inner, np.ones((3, 3), np.uint8)).astype(bool)
+    assert np.array_equal(kept[core], painted[core])
+    assert np.abs(kept[core].astype(int) - warped[core]).mean() > 20.0  # and it is filled (38)
+
+
+def test_self_mode_takes_the_source_fit_unsmoothed(model, source_clip):
+    """Self mode drives the target with the source's own fit as is: with the clip itself as the
+    target every frame comes back (nearly) unchanged. Smoothing the source (the other modes'
+    default) would move each frame's face by the smoothing's residual against its own picture."""
+    from core.reenact.render import WarpRenderer, driven_face, target_face
+    from core.reenact.transfer import TransferSettings, transfer_sequence
+
+    frames, clip, _ = source_clip
+    F = len(clip.seq)
+    kw = dict(expression_names=model.expression_names, expression_bounds=model.expression_bounds,
+              target_frames=np.arange(F))
+    assert TransferSettings(mode="self").smoothing == 0.0 and TransferSettings(mode="head").smoothing == 0.8
+    seq = clip.seq.filled()
+    d = transfer_sequence(clip.seq, clip.seq, TransferSettings(mode="self"), **kw)
+    for a in ("expression", "rotation", "translation", "scale", "residual"):
+        np.testing.assert_allclose(getattr(d, a), getattr(seq, a), atol=1e-9)
+    smooth = transfer_sequence(clip.seq, clip.seq, TransferSettings(mode="self", smooth_sigma=0.8), **kw)
+    renderer = WarpRenderer(model)
+    quality = {}
+    for name, drv in (("as is", d), ("smoothed", smooth)):
+        q = []
+        for i in (10, 20, 30):
+            tface = target_face(model, seq.identity, seq.frame(i), clip.track.landmarks[i])
+            ref = driven_face(model, drv.identity, drv.frame(i))  # self mode: the frame shown
+            out = renderer.render(frames[i], tface, driven_face(model, drv.identity, drv.frame(i)), target_key=i,
+                                  reference=ref)
+            q.append(_psnr(out, frames[i]))
+        quality[name] = float(np.mean(q))
+    # as is: the frame itself up to float rounding (measured 168 dB); smoothed: every face moved
+    # by the smoothing's residual (56 dB on these frames: sub-pixel, but on every frame)
+    assert quality["as is"] > 80.0, quality
+    assert quality["smoothed"] < 70.0, quality

@@ -118,7 +118,10 @@ class ReenactmentPipeline:
             bank = self.mouth_bank(target, read_frames(target_spec, target.num_frames))
         renderer = WarpRenderer(self.model, self.warp, mouth_bank=bank)
         F = len(driven)
-        cached_j, cached_face = None, None
+        cached_j, cached_face, cached_ref = None, None, None
+        # self mode: the source's own fit of the frame the target shows is the reference of the
+        # head's motion (WarpRenderer.render); the target is then a picture of the source
+        self_mode = self.transfer.mode == "self"
         still = next(read_frames(target_spec, 1)) if target.num_frames == 1 else None
         frames = None
         for i in range(F):
@@ -133,9 +136,11 @@ class ReenactmentPipeline:
             if j != cached_j:
                 cached_face = target_face(self.model, target.seq.identity, target.seq.frame(j),
                                           target.track.landmarks[j] if target.track.valid[j] else None)
+                cached_ref = driven_face(self.model, driven.identity, driven.frame(min(j, F - 1))) \
+                    if self_mode else None
                 cached_j = j
             d = driven_face(self.model, driven.identity, driven.frame(i))
-            yield renderer.render(frame, cached_face, d, target_key=j)
+            yield renderer.render(frame, cached_face, d, target_key=j, reference=cached_ref)
             report(progress, i + 1, F)
 
     def export(self, source_spec, target_spec, output, max_frames: int | None = None,

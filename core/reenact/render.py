@@ -24,9 +24,10 @@ from core.reenact.warp import WarpSettings, dense_warp, remap, rigid_backward_af
 #: the face nearest the head's outline and hair, moved by no expression but the brows' edge
 UPPER_OUTLINE = (10, 338, 297, 332, 284, 251, 389, 356, 454, 234, 127, 162, 21, 54, 103, 67, 109)
 
-#: MediaPipe's outer eye corners and chin
+#: MediaPipe's outer eye corners, chin and glabella (between the brows)
 EYE_OUTER_CORNERS = (33, 263)
 CHIN = 152
+GLABELLA = 9
 
 #: regions that are not skin seen in the frame (ICT's inner parts)
 _HIDDEN_REGION_WORDS = ("interior", "teeth", "tongue", "gum", "eyeball", "iris", "socket")
@@ -43,7 +44,13 @@ class ProjectedFace:
     iris_radius: np.ndarray
     gaze: np.ndarray
     camera: tuple | None = None  # (scale, rotation (3, 3), translation (2,))
+    #: (K, 2) pixels: the rest-expression upper face outline (``rest_outline``)
     outline: np.ndarray | None = None
+    #: (K, 3) and (3,) model cm: the same points before projection and the rest face's glabella
+    #: (``rest_outline_points``), so the renderer can place them at another depth
+    #: (``WarpSettings.outline_depth``)
+    outline3d: np.ndarray | None = None
+    glabella: np.ndarray | None = None
 
 
 def warp_triangles(model: FaceModel) -> np.ndarray:
@@ -84,14 +91,11 @@ def residual_spread(model: FaceModel) -> sp.csr_matrix:
     return M
 
 
-def rest_outline(model: FaceModel, identity: np.ndarray, state: FaceState) -> np.ndarray | None:
-    """(K, 2) pixels: the ``UPPER_OUTLINE`` points of the identity's rest-expression face
-    (expression zero, no landmark detail) under the state's camera; None without an embedding.
-
-    Expression-free, so what moves it is the head alone; the model-space points are cached
-    per identity on the model (one dense evaluation per person).
-    """
-    if model.embedding is None or len(model.embedding) <= max(UPPER_OUTLINE):
+def rest_outline_points(model: FaceModel, identity: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The identity's rest-expression face (expression zero, no landmark detail) in model cm:
+    the ``UPPER_OUTLINE`` points (K, 3) and the glabella (3,) (``GLABELLA``); None without an
+    embedding. Cached per identity on the model (one dense evaluation per person)."""
+    if model.embedding is None or len(model.embedding) <= max(max(UPPER_OUTLINE), GLABELLA):
         return None
     cache = getattr(model, "_reenact_rest_outline", None)
     if cache is None:
@@ -99,12 +103,33 @@ def rest_outline(model: FaceModel, identity: np.ndarray, state: FaceState) -> np
         object.__setattr__(model, "_reenact_rest_outline", cache)
     ident = np.asarray(identity, np.float32)
     key = ident.tobytes()
-    P = cache.get(key)
-    if P is None:
-        P = model.embedded_points(model.vertices(ident, None))[list(UPPER_OUTLINE)].astype(np.float64)
+    hit = cache.get(key)
+    if hit is None:
+        pts = model.embedded_points(model.vertices(ident, None)).astype(np.float64)
+        P, g = pts[list(UPPER_OUTLINE)], pts[GLABELLA]
+        P.flags.writeable = g.flags.writeable = False
         if len(cache) > 8:
             cache.clear()
-        cache[key] = P
+        hit = cache[key] = (P, g)
+    return hit
+
+
+def rest_outline(model: FaceModel, identity: np.ndarray, state: FaceState,
+                 depth: float | None = None) -> np.ndarray | None:
+    """(K, 2) pixels: the ``UPPER_OUTLINE`` points of the identity's rest-expression face under
+    the state's camera; None without an embedding.
+
+    Expression-free, so what moves it is the head alone. ``depth`` (cm behind the glabella): the
+    points are first moved along the model's z onto that plane, so they move like what lies
+    there; None: where they are on the face.
+    """
+    rest = rest_outline_points(model, identity)
+    if rest is None:
+        return None
+    P = rest[0]
+    if depth is not None:
+        P = P.copy()
+        P[:, 2] = rest[1][2] - depth
     return project(P, state.scale, state.rotation, state.translation)[:, :2]
 
 
@@ -135,14 +160,66 @@ def target_face(model: FaceModel, identity: np.ndarray, state: FaceState,
         iris = np.stack([from_eye_coords(state.gaze[i], pts, e) for i, e in enumerate(EYES)])
         rad = np.array([0.2 * np.linalg.norm(pts[e["corners"][1]] - pts[e["corners"][0]]) for e in EYES])
     return ProjectedFace(screen, pts, iris, rad, state.gaze.copy(), _camera(state),
-                         rest_outline(model, identity, state))
+                         rest_outline(model, identity, state), *_rest3d(model, identity))
 
 
 def driven_face(model: FaceModel, identity: np.ndarray, state: FaceState) -> ProjectedFace:
     screen, pts = project_state(model, identity, state)
     iris = np.stack([from_eye_coords(state.gaze[i], pts, e) for i, e in enumerate(EYES)])
     return ProjectedFace(screen, pts, iris, np.zeros(2), state.gaze.copy(), _camera(state),
-                         rest_outline(model, identity, state))
+                         rest_outline(model, identity, state), *_rest3d(model, identity))
+
+
+def _rest3d(model: FaceModel, identity: np.ndarray) -> tuple:
+    """(outline3d, glabella) for a ProjectedFace: ``rest_outline_points`` or (None, None)."""
+    return rest_outline_points(model, identity) or (None, None)
+
+
+def head_motion(target: ProjectedFace, driven: ProjectedFace, depth: float | None = None,
+                reference: ProjectedFace | None = None) -> np.ndarray | None:
+    """(2, 3) output -> target pixel map of the head's rigid motion beyond the face, or None.
+
+    depth None: the similarity taking the driven rest face outline onto the target's
+    (``rigid_backward_similarity``), M_front. depth (cm behind the glabella,
+    ``WarpSettings.outline_depth``): the motion of that outline moved back onto the plane at
+    that depth, M_front o A_front^-1 o A_depth, where A_front and A_depth take the driven
+    outline (on the face, on the plane) onto ``reference``'s: the driven side's own fit of the
+    picture the target shows (self mode: the source's fit of that frame); None: the target,
+    and the result is A_depth itself.
+    Why the reference: the still's and the video's fits of one picture disagree by 1-2 degrees
+    of rotation, which a plane 9.5 cm behind the face turns into 3-8 px of false motion (d10),
+    while the front outlines are pinned to the tracked points. So the depth motion comes from
+    one self-consistent fit (A_depth, A_front), and M_front o A_front^-1 maps the reference's
+    picture onto the target's.
+    """
+    if target.outline is None or driven.outline is None:
+        if target.camera is not None and driven.camera is not None:
+            return rigid_backward_affine(target.camera, driven.camera)
+        return None
+    # the head's outline moves like the rest-expression face outline in the two images
+    m_front = rigid_backward_similarity(target.outline, driven.outline)
+    ref = target if reference is None else reference
+    if depth is None or ref.outline is None or ref.outline3d is None or driven.outline3d is None \
+            or ref.glabella is None or driven.glabella is None or ref.camera is None or driven.camera is None:
+        return m_front
+    a_depth = rigid_backward_similarity(_outline_at(ref, depth), _outline_at(driven, depth))
+    if ref is target:
+        return a_depth
+    a_front = rigid_backward_similarity(ref.outline, driven.outline)
+    return (_h(m_front) @ np.linalg.inv(_h(a_front)) @ _h(a_depth))[:2]
+
+
+def _h(m: np.ndarray) -> np.ndarray:
+    """(3, 3) homogeneous form of a (2, 3) affine map."""
+    return np.vstack([m, [0.0, 0.0, 1.0]])
+
+
+def _outline_at(face: ProjectedFace, depth: float) -> np.ndarray:
+    """(K, 2) pixels: the face's rest outline points moved to ``depth`` cm behind its glabella, projected."""
+    P = np.array(face.outline3d, np.float64)
+    P[:, 2] = float(face.glabella[2]) - depth
+    s, R, t = face.camera
+    return project(P, s, R, t)[:, :2]
 
 
 def _camera(state: FaceState) -> tuple:
@@ -172,20 +249,17 @@ class WarpRenderer:
         self.mouth_filled = False
 
     def render(self, target_frame: np.ndarray, target: ProjectedFace, driven: ProjectedFace,
-               target_key=None) -> np.ndarray:
+               target_key=None, reference: ProjectedFace | None = None) -> np.ndarray:
         """target_frame (H, W, 3) RGB uint8 -> output (H, W, 3) RGB uint8.
 
         target_key identifies the target frame for caches (a still: a constant).
+        reference: the driven side's own face in the picture the target shows (self mode: the
+        source's fit of that frame; see ``head_motion``); None: the target itself.
         """
         t0 = time.perf_counter()
         H, W = target_frame.shape[:2]
         hull = np.concatenate([driven.points[:468], target.points[:468]])
-        rigid = None
-        if target.outline is not None and driven.outline is not None:
-            # the head's outline moves like the rest-expression face outline in the two images
-            rigid = rigid_backward_similarity(target.outline, driven.outline)
-        elif target.camera is not None and driven.camera is not None:
-            rigid = rigid_backward_affine(target.camera, driven.camera)
+        rigid = head_motion(target, driven, self.settings.outline_depth, reference)
         # the rigid motion fades out from the eyes' level to the chin's (WarpSettings.neck_release)
         release = (float(driven.points[list(EYE_OUTER_CORNERS), 1].mean()), float(driven.points[CHIN, 1]))
         warp = dense_warp(driven.screen, target.screen, self.triangles, (H, W), hull_points=hull,
@@ -201,7 +275,7 @@ class WarpRenderer:
             # ICT's interior is looked up (and waited for) only when a mouth is to be filled
             interior = shared_interior if self.settings.mouth_interior == "ict" else None
             self.mouth_filled = fill_mouth(out, driven.points, target.points, target_frame, self.mouth_bank,
-                                           key=target_key, interior=interior)
+                                           key=target_key, interior=interior, rim=self.settings.mouth_rim)
         t3 = time.perf_counter()
         if self.settings.gaze:
             self._irises.apply(out, target_frame, warp, target.points, target.iris, target.iris_radius,
