@@ -45,7 +45,7 @@ import numpy as np
 
 from core.camera import OrthoCameras
 from core.fitting.basis import LandmarkBasis, basis_from_embedding, basis_from_vertices
-from core.fitting.image_motion import _fuse
+from core.fitting.image_motion import _fuse_factor, _fuse_solve
 from core.fitting.settings import FitSettings
 from core.model.face_model import FaceModel
 
@@ -228,27 +228,27 @@ def point_visibility(model: FaceModel, neutral: np.ndarray, cams: OrthoCameras, 
     return vis
 
 
-def fused_offsets(p: np.ndarray, disp: np.ndarray, tracked: np.ndarray, vis: np.ndarray, seg: np.ndarray,
-                  crossover_frames: float) -> np.ndarray | None:
-    """Per-frame image offsets h (F, M, 2) px of M points from their fitted positions p (F, M, 2):
-    the measured motion disp (F-1, M, 2) where ``tracked`` (F-1, M) less the fit's own, fused
-    with h = 0 (image_motion._fuse); vis (F, M) the points' visibility, seg (F,) the frames'
-    segments (-1: no fit). None if too little was measured.
+def residual_mask(r: np.ndarray, measured: np.ndarray, vis: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    """(F-1, M) bool: the residual steps r (F-1, M, 2) px (measured motion less the fit's own)
+    that count: measured, within one track segment, the point facing the camera in both frames
+    and the step under MAX_RESIDUAL_PX (larger ones are flow failures: occlusion, a hand).
 
-    (Dropping steps further than 3 px from the median of the point's mesh neighbours, as LK
-    failures, made d6 worse: 1.41x vs 1.35x DIS; d6's brows and lips really move apart from
-    their neighbours, e.g. a 14 px brow jump between frames 5 and 6.)"""
-    F, M = p.shape[:2]
-    r = disp - (p[1:] - p[:-1])
+    (Dropping steps further than 3 px from the median of the point's mesh neighbours, as
+    tracking failures, made d6 worse with LK: 1.41x vs 1.35x DIS; d6's brows and lips really
+    move apart from their neighbours, e.g. a 14 px brow jump between frames 5 and 6.)"""
     linked = (seg[:-1] >= 0) & (seg[:-1] == seg[1:])
     small = np.einsum("fmc,fmc->fm", r, r) < MAX_RESIDUAL_PX ** 2
-    ok = tracked & linked[:, None] & (vis[:-1] > 0) & (vis[1:] > 0) & small
-    if ok.sum() < 10 * M:
-        return None
-    c = np.where(ok, crossover_frames ** 2, 0.0)
-    h = _fuse(np.where(ok[..., None], r, 0.0), c, (seg >= 0).astype(float))
-    h[seg < 0] = 0.0
-    return h
+    return measured & linked[:, None] & (vis[:-1] > 0) & (vis[1:] > 0) & small
+
+
+def _project2d(cams: OrthoCameras, X: np.ndarray) -> np.ndarray:
+    """(F, M, 2) float32 image positions of model points X (F, M, 3) under the cameras
+    (``p = s R[:2] X + t``), by batched matrix products. (float32: ~1e-4 px at 2,000 px.)"""
+    R2t = np.asarray(cams.rotation, np.float32)[:, :2].transpose(0, 2, 1)        # (F, 3, 2)
+    p = np.matmul(np.asarray(X, np.float32), R2t)
+    p *= np.asarray(cams.scale, np.float32)[:, None, None]
+    p += np.asarray(cams.translation, np.float32)[:, None, :]
+    return p
 
 
 def learn_corrective(model: FaceModel, identity: np.ndarray, expression: np.ndarray, cams: OrthoCameras,
@@ -260,7 +260,8 @@ def learn_corrective(model: FaceModel, identity: np.ndarray, expression: np.ndar
 
     identity (Ki,), expression (F, Ke), cams (F): the final fit; usable, segment (F,): frames
     with a fit and their track segments; flows: the face region's flow per frame pair (F - 1
-    ``face_flow.FlowPiece`` or None, as ``image_motion.measure_points`` keeps them), or None to
+    ``face_flow.FlowPiece`` or None, from a ``face_flow.FlowPool``), or a function returning
+    them (called once the fitted points are known: the flow may still be running), or None to
     compute them from ``frames`` (an iterable over the clip's images, RGB or grey uint8, aligned
     with the fit); duplicate (F,) bool: frames repeating their predecessor (their fit is a copy).
     """
@@ -271,26 +272,42 @@ def learn_corrective(model: FaceModel, identity: np.ndarray, expression: np.ndar
         return None
     neutral = model.vertices(identity, None).astype(np.float64)
     points = control_points(model, neutral, s.corrective_spacing_cm)
-    p = cams.project(points.basis(model).points(identity, expression))[..., :2]      # (F, M, 2)
+    basis = points.basis(model)
+    X = basis.points(identity, None).astype(np.float32)[None] + (
+        np.asarray(expression, np.float32) @ basis.expression.reshape(basis.num_expressions, -1).astype(np.float32)
+    ).reshape(F, -1, 3)
+    p = _project2d(cams, X)                                                           # (F, M, 2)
+    del X
     if flows is None:
         flows = face_flows(frames, p, seg >= 0, cancelled)
+    elif callable(flows):
+        flows = flows()
     if cancelled is not None and cancelled():
         return None
     vis = point_visibility(model, neutral, cams, points)
     vis[seg < 0] = 0.0
-    h = None
+    own = p[1:] - p[:-1]
+    h, factor, ok = None, None, None
     for _ in range(max(int(s.corrective_passes), 1)):
-        # each pass measures where the previous one put the surface points
+        # each pass measures where the previous one put the surface points; the steps that
+        # count (and so the system's factorisation) are decided on the first
         disp, measured = sample_flows(flows, p if h is None else p + h, p, duplicate)
-        h = fused_offsets(p, disp, measured, vis, seg, s.corrective_crossover_frames)
-        if h is None:
-            return None
+        r = disp - own
+        if factor is None:
+            ok = residual_mask(r, measured, vis, seg)
+            if ok.sum() < 10 * len(points):
+                return None
+            factor = _fuse_factor(np.where(ok, np.float32(s.corrective_crossover_frames ** 2), np.float32(0.0)),
+                                  (seg >= 0).astype(np.float32), np.float32)
+        r[~ok] = 0.0
+        h = _fuse_solve(factor, r)
+        h[seg < 0] = 0.0
     R2 = np.asarray(cams.rotation, np.float64)[:, :2]
-    lifted = np.einsum("fij,fmi->fmj", R2, h) / np.asarray(cams.scale, np.float64)[:, None, None]
+    lifted = np.matmul(h, R2.astype(np.float32)) / np.asarray(cams.scale, np.float32)[:, None, None]
     index, weight = corrective_extension(model, neutral, points, KERNEL_PER_SPACING * s.corrective_spacing_cm)
     # float16: offsets are under a few cm, so the rounding is below 1e-3 cm; halves the file
     return Corrective(points, lifted.astype(np.float16), index, weight,
-                      np.linalg.norm(h, axis=-1).mean(1).astype(np.float32))
+                      np.sqrt(np.einsum("fmc,fmc->fm", h, h)).mean(1).astype(np.float32))
 
 
 def face_flows(frames, p: np.ndarray, usable: np.ndarray, cancelled=None) -> list:
@@ -313,8 +330,8 @@ def face_flows(frames, p: np.ndarray, usable: np.ndarray, cancelled=None) -> lis
                     pool.skip()
             prev = g
     finally:
-        out = pool.results()
-    return out + [None] * (F - 1 - len(out))
+        out = pool.results(F - 1)
+    return out
 
 
 def sample_flows(flows: list, at: np.ndarray, p: np.ndarray,
@@ -323,7 +340,7 @@ def sample_flows(flows: list, at: np.ndarray, p: np.ndarray,
     measured (F-1, M) bool: inside the flowed box). Where frame f+1 repeats frame f
     (``duplicate``) the motion is the fit's own (p (F, M, 2): the fit copies the frame too)."""
     F, M = at.shape[:2]
-    disp = np.zeros((max(F - 1, 0), M, 2))
+    disp = np.zeros((max(F - 1, 0), M, 2), np.float32)
     measured = np.zeros((max(F - 1, 0), M), bool)
     for f in range(F - 1):
         if duplicate is not None and duplicate[f + 1]:

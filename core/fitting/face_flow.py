@@ -4,7 +4,7 @@ The corrective deformation (core/fitting/corrective.py) needs the image motion a
 that are only known once the whole-video fit is done (the fitted surface points, then the
 corrected ones), while the expensive part, the flow field itself, does not depend on the fit.
 So the fields are computed while the fit runs (in the image-motion thread, which decodes the
-clip anyway) and kept at reduced resolution as float16; afterwards any point can be sampled.
+clip anyway) and kept at reduced resolution as 16-bit fixed point; afterwards any point can be sampled.
 
 Method: OpenCV's DIS optical flow (medium preset) from frame f to f+1 on the box around the
 tracker's face points of both frames plus ``FLOW_MARGIN`` px. Measured on d6 (corrective with
@@ -37,6 +37,9 @@ FLOW_MAX_SIDE = 480
 STORE_SCALE = 0.5
 LONG_CLIP_FRAMES = 4_000
 STORE_SCALE_LONG = 0.25
+#: fields are kept as int16 in 1/FIXED_POINT px: 1/64 px steps (the bilinear sample rounds to
+#: one), up to +-511 px a frame
+FIXED_POINT = 64
 
 
 @dataclass
@@ -45,7 +48,8 @@ class FlowPiece:
 
     x0, y0 : int   the box's top-left corner in the full frame (px)
     scale : (sx, sy)  stored-field pixels per full-frame pixel (box reduction x storage scale)
-    field : (h, w, 2) float16   displacement f -> f+1 in full-frame px, at stored resolution
+    field : (h, w, 2) int16   displacement f -> f+1 in 1/FIXED_POINT full-frame px, at stored
+        resolution (cv2.remap interpolates int16 directly: no conversion per sample)
     size : (width, height) of the box in full-frame px (samples outside it are not measured)
     """
 
@@ -56,15 +60,14 @@ class FlowPiece:
     size: tuple[int, int]
 
     def sample(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Bilinear flow at ``points`` (N, 2) full-frame px: (displacement (N, 2) float64 px,
+        """Bilinear flow at ``points`` (N, 2) full-frame px: (displacement (N, 2) float32 px,
         inside (N,) bool: the point lies in the flowed box)."""
-        q = np.asarray(points, np.float64) - (self.x0, self.y0)
-        inside = (q >= 0).all(1) & (q[:, 0] < self.size[0] - 1) & (q[:, 1] < self.size[1] - 1)
+        q = np.asarray(points, np.float32) - np.array([self.x0, self.y0], np.float32)
+        inside = ((q >= 0) & (q < np.array([self.size[0] - 1, self.size[1] - 1], np.float32))).all(1)
         # pixel centres: stored pixel i covers full-frame pixels [i / scale, (i + 1) / scale)
-        m = ((q + 0.5) * np.asarray(self.scale) - 0.5).astype(np.float32).reshape(-1, 1, 2)
-        d = cv2.remap(self.field.astype(np.float32), m[..., 0], m[..., 1], cv2.INTER_LINEAR,
-                      borderMode=cv2.BORDER_REPLICATE)
-        return d.reshape(-1, 2).astype(np.float64), inside
+        m = (q + 0.5) * np.asarray(self.scale, np.float32) - 0.5
+        d = cv2.remap(self.field, m[:, 0:1], m[:, 1:2], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return d.reshape(-1, 2) * np.float32(1.0 / FIXED_POINT), inside
 
 
 def store_scale(num_frames: int) -> float:
@@ -118,24 +121,45 @@ class FaceFlow:
         stored = cv2.resize(flow, None, fx=self.store, fy=self.store, interpolation=cv2.INTER_AREA)
         # the stored grid's scale per full-frame px, from its real size (sizes are rounded)
         scale = (stored.shape[1] / (x1 - x0), stored.shape[0] / (y1 - y0))
-        return FlowPiece(x0, y0, scale, stored.astype(np.float16), (x1 - x0, y1 - y0))
+        fixed = np.clip(np.rint(stored * FIXED_POINT), -32767, 32767).astype(np.int16)
+        return FlowPiece(x0, y0, scale, fixed, (x1 - x0, y1 - y0))
+
+
+#: scheduling niceness of the flow's worker threads: the whole-video fit and the decoding
+#: thread are the critical path; the flow fills the cores they leave idle (Linux: per thread)
+WORKER_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    import os
+    import threading
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)
+    except (AttributeError, OSError):  # not Linux, or not allowed: run at normal priority
+        pass
 
 
 class FlowPool:
-    """:class:`FaceFlow` on ``workers`` threads (DIS releases the GIL): the whole-video fit
-    leaves a core idle once it is done, and the flow is the longest part of the image pass
-    (~6 ms a pair on d6 against ~1 ms for decoding and LK). Pieces come back in submission
-    order; at most ``in_flight`` pairs wait, holding only their face crops.
+    """:class:`FaceFlow` on ``workers`` low-priority threads (DIS releases the GIL). The flow is
+    the longest part of the image pass (~6 ms a pair on d6 against ~1 ms for decoding and LK)
+    but nothing waits for it until the fit and its camera refinement are done, so it runs on
+    what they leave of the two cores. Pieces come back in submission order. Waiting pairs hold
+    only their face crops, at most ``pending_mb`` of them (d6: ~170 KB a pair), so the decoding
+    thread runs ahead of the flow without holding whole frames.
     """
 
-    def __init__(self, store: float = STORE_SCALE, workers: int = 2, in_flight: int = 16):
+    def __init__(self, store: float = STORE_SCALE, workers: int = 2, pending_mb: float = 256.0):
         import threading
         from concurrent.futures import ThreadPoolExecutor
 
         self.store = float(store)
         self._local = threading.local()
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="face-flow")
-        self._slots = threading.BoundedSemaphore(in_flight)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="face-flow",
+                                        initializer=_lower_priority)
+        self._budget = int(pending_mb * 1e6)
+        self._pending = 0
+        self._room = threading.Condition()
         self._futures: list = []
 
     def _run(self, a, b, box):
@@ -145,7 +169,9 @@ class FlowPool:
                 flow = self._local.flow = FaceFlow(self.store)
             return flow.boxed(a, b, box)
         finally:
-            self._slots.release()
+            with self._room:
+                self._pending -= a.nbytes + b.nbytes
+                self._room.notify_all()
 
     def submit(self, prev: np.ndarray, grey: np.ndarray, points: np.ndarray) -> None:
         """Queue the pair prev -> grey on the box of ``points`` (see :meth:`FaceFlow.pair`)."""
@@ -155,16 +181,25 @@ class FlowPool:
             return
         x0, y0, x1, y1 = box
         a, b = prev[y0:y1, x0:x1].copy(), grey[y0:y1, x0:x1].copy()  # the frames can go
-        self._slots.acquire()
+        with self._room:
+            # always room for one pair, however large
+            self._room.wait_for(lambda: self._pending == 0 or self._pending + a.nbytes + b.nbytes <= self._budget)
+            self._pending += a.nbytes + b.nbytes
         self._futures.append(self._pool.submit(self._run, a, b, box))
 
     def skip(self) -> None:
         """A pair with no flow (unusable frames, a repeated picture)."""
         self._futures.append(None)
 
-    def results(self) -> list:
-        """The pieces (FlowPiece or None), in submission order; waits for the workers."""
+    def results(self, count: int | None = None) -> list:
+        """The pieces (FlowPiece or None) in submission order, padded with None to ``count``;
+        waits for the workers, then shuts them down."""
         try:
-            return [None if f is None else f.result() for f in self._futures]
+            out = [None if f is None else f.result() for f in self._futures]
         finally:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self.close()
+        return out + [None] * max((count or 0) - len(out), 0)
+
+    def close(self) -> None:
+        """Stop the workers (queued pairs are dropped)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)

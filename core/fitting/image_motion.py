@@ -194,49 +194,42 @@ class PointMotion:
 
 def measure_points(frames: Iterable[np.ndarray], points: np.ndarray, usable: np.ndarray,
                    method: str = "lk", cancelled: Callable[[], bool] | None = None,
-                   flows: list | None = None, flow_points: np.ndarray | None = None) -> PointMotion:
+                   flow_pool=None, flow_points: np.ndarray | None = None) -> PointMotion:
     """Optical flow at ``points`` (F, N, 2) px from every usable frame to the next.
 
     frames : F images, (H, W) grey uint8 or (H, W, 3) RGB uint8, in order. The points may
     be the tracker's landmarks (so this can run while the fit runs: OpenCV and the decoder
     release the GIL) or the fitted points; :func:`summarise_motion` compares it with a fit.
-    flows : if a list, it also receives the dense flow of the face region for every frame pair
-    f -> f+1 (F - 1 items: a ``core.fitting.face_flow.FlowPiece``, or None where either frame
-    is unusable or the pair repeats a picture), for the corrective's later sampling without
-    decoding again; flow_points (F, N', 2): the points whose box is flowed (default ``points``).
+    flow_pool : a ``core.fitting.face_flow.FlowPool``: every frame pair f -> f+1 is also handed
+    to it (skipped where either frame is unusable or the pair repeats a picture), for the
+    corrective's dense flow without decoding again; this returns without waiting for it
+    (``flow_pool.results(F - 1)``). flow_points (F, N', 2): the points whose box is flowed
+    (default ``points``).
     """
     F, N = points.shape[:2]
     disp = np.zeros((max(F - 1, 0), N, 2))
     tracked = np.zeros((max(F - 1, 0), N), bool)
     dup = np.zeros(F, bool)
     measure = _dis_points if method == "dis" else _lk_points
-    pool = None
-    if flows is not None:
-        from core.fitting.face_flow import FlowPool, store_scale
-
-        pool = FlowPool(store_scale(F))
-        fp = points if flow_points is None else flow_points
+    pool = flow_pool
+    fp = points if flow_points is None else flow_points
     prev = None
-    try:
-        for f, grey in enumerate(_grey_frames(frames, F)):
-            if cancelled is not None and f % 25 == 0 and cancelled():
-                break
-            pair = prev is not None and usable[f - 1] and usable[f]
-            if pair:
-                dup[f] = is_repeat(prev, grey, points[f])
-                ok_pts = np.isfinite(points[f - 1]).all(1) & np.isfinite(points[f]).all(1)
-                if ok_pts.sum() >= MIN_POINTS:
-                    d, ok = measure(prev, grey, np.nan_to_num(points[f - 1]), np.nan_to_num(points[f]))
-                    disp[f - 1], tracked[f - 1] = d, ok & ok_pts
-            if pool is not None and f > 0:
-                if pair and not dup[f]:
-                    pool.submit(prev, grey, fp[f - 1:f + 1])
-                else:
-                    pool.skip()
-            prev = grey
-    finally:
-        if pool is not None:
-            flows.extend(pool.results())
+    for f, grey in enumerate(_grey_frames(frames, F)):
+        if cancelled is not None and f % 25 == 0 and cancelled():
+            break
+        pair = prev is not None and usable[f - 1] and usable[f]
+        if pair:
+            dup[f] = is_repeat(prev, grey, points[f])
+            ok_pts = np.isfinite(points[f - 1]).all(1) & np.isfinite(points[f]).all(1)
+            if ok_pts.sum() >= MIN_POINTS:
+                d, ok = measure(prev, grey, np.nan_to_num(points[f - 1]), np.nan_to_num(points[f]))
+                disp[f - 1], tracked[f - 1] = d, ok & ok_pts
+        if pool is not None and f > 0:
+            if pair and not dup[f]:
+                pool.submit(prev, grey, fp[f - 1:f + 1])
+            else:
+                pool.skip()
+        prev = grey
     return PointMotion(np.asarray(points, np.float64), disp, tracked, dup)
 
 
@@ -283,36 +276,54 @@ def _fuse(m: np.ndarray, c: np.ndarray, a: np.ndarray) -> np.ndarray:
 
     m : (F-1, K) or (F-1, K, D) measured steps (D coordinates sharing their column's weights);
     c : (F-1, K) or (F-1, 1) step weights (0 = no link); a : (F,) anchor weights.
-    Returns x (F, K) or (F, K, D). Thomas algorithm on the tridiagonal system, factorised once
-    per column for all D coordinates.
+    Returns x (F, K) or (F, K, D). Thomas algorithm on the tridiagonal system.
     """
+    return _fuse_solve(_fuse_factor(np.broadcast_to(c, m.shape[:2]), a), m)
+
+
+@dataclass
+class _FuseFactor:
+    """The forward sweep's factorisation of :func:`_fuse`'s system (weights only), reusable
+    for any measured steps with the same weights. c (F-1, K); cp (F-1, K); den (F, K)."""
+
+    c: np.ndarray
+    cp: np.ndarray
+    den: np.ndarray
+
+
+def _fuse_factor(c: np.ndarray, a: np.ndarray, dtype=np.float64) -> _FuseFactor:
+    """Factorise :func:`_fuse`'s system for step weights c (F-1, K) and anchors a (F,), in
+    ``dtype`` (float32 is enough for the corrective's thousands of columns: the system is
+    diagonally dominant, its condition ~4 C^2)."""
     F = a.shape[0]
-    K = m.shape[1]
-    vec = m.ndim == 2
-    mm = m[..., None] if vec else m
-    c = np.broadcast_to(c, (F - 1, K))
-    diag = np.repeat(a[:, None], K, 1).astype(np.float64)
+    K = c.shape[1]
+    diag = np.repeat(np.asarray(a, dtype)[:, None], K, 1)
     diag[:-1] += c
     diag[1:] += c
     diag = np.where(diag > 0, diag, 1.0)
-    cm = c[..., None] * mm
-    # forward sweep: the factorisation (cp, den) depends on the weights only
-    cp = np.zeros((F - 1, K))
-    dp = np.empty((F,) + mm.shape[1:])
-    dp[0] = -cm[0] / diag[0][:, None]
-    if F > 1:
-        cp[0] = -c[0] / diag[0]
+    cp = np.zeros((max(F - 1, 0), K), dtype)
+    den = np.empty((F, K), dtype)
+    den[0] = diag[0]
     for f in range(1, F):
-        den = diag[f] + c[f - 1] * cp[f - 1]
-        if f < F - 1:
-            cp[f] = -c[f] / den
-            rhs = cm[f - 1] - cm[f]
-        else:
-            rhs = cm[f - 1]
-        dp[f] = (rhs + c[f - 1][:, None] * dp[f - 1]) / den[:, None]
-    x = dp  # back substitution in place
-    for f in range(F - 2, -1, -1):
-        x[f] -= cp[f][:, None] * x[f + 1]
+        cp[f - 1] = -c[f - 1] / den[f - 1]
+        den[f] = diag[f] + c[f - 1] * cp[f - 1]
+    return _FuseFactor(np.asarray(c, dtype), cp, den)
+
+
+def _fuse_solve(fac: _FuseFactor, m: np.ndarray) -> np.ndarray:
+    """Solve the factorised system for measured steps m (F-1, K) or (F-1, K, D) (in the
+    factorisation's dtype)."""
+    vec = m.ndim == 2
+    mm = m[..., None] if vec else m
+    F = fac.den.shape[0]
+    cm = fac.c[..., None] * mm  # (F-1, K, D)
+    x = np.empty((F,) + mm.shape[1:], fac.den.dtype)
+    x[0] = -cm[0] / fac.den[0][:, None] if F > 1 else 0.0
+    for f in range(1, F):
+        rhs = cm[f - 1] - cm[f] if f < F - 1 else cm[f - 1]
+        x[f] = (rhs + fac.c[f - 1][:, None] * x[f - 1]) / fac.den[f][:, None]
+    for f in range(F - 2, -1, -1):  # back substitution in place
+        x[f] -= fac.cp[f][:, None] * x[f + 1]
     return x[..., 0] if vec else x
 
 

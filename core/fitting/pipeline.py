@@ -90,8 +90,14 @@ class _MotionMeasurement:
         self._stop = threading.Event()
         self._result = None
         self._error: BaseException | None = None
-        #: the face region's dense flow per frame pair, for the corrective (face_flow.FlowPiece)
-        self.flows: list | None = [] if keep_flows else None
+        #: the face region's dense flow per frame pair, for the corrective (face_flow.FlowPiece):
+        #: computed on low-priority workers, waited for only by :meth:`flows`
+        self._pool = None
+        if keep_flows:
+            from core.fitting.face_flow import FlowPool, store_scale
+
+            self._pool = FlowPool(store_scale(obs.shape[0]))
+        self._num_frames = obs.shape[0]
 
         def cancelled() -> bool:
             return self._stop.is_set() or (cancel is not None and cancel.cancelled)
@@ -100,7 +106,7 @@ class _MotionMeasurement:
             try:
                 # the flowed box covers all face points, not only the measured subset
                 self._result = measure_points(frames(), pts, usable, method, cancelled,
-                                              flows=self.flows, flow_points=obs[:, :468])
+                                              flow_pool=self._pool, flow_points=obs[:, :468])
             except BaseException as e:  # handed to the fitting thread in result()
                 self._error = e
 
@@ -113,9 +119,18 @@ class _MotionMeasurement:
             raise self._error
         return self._result
 
+    def flows(self) -> list:
+        """The flow pieces of the F - 1 frame pairs (waits for the workers; once)."""
+        self._thread.join()
+        pool, self._pool = self._pool, None
+        return [None] * (self._num_frames - 1) if pool is None else pool.results(self._num_frames - 1)
+
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
 
 def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel, frames=None) -> Reconstruction:
@@ -142,21 +157,24 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
         identity, expr, cams, err = fit.identity, fit.expression, fit.cameras, fit.fit_error_px
         valid = fit.fitted & track.valid
         if motion is not None:
-            from core.fitting.image_motion import refine_with_image_motion
+            try:
+                from core.fitting.image_motion import refine_with_image_motion
 
-            report(progress, 0, 1, "image motion")
-            measured = motion.result()
-            check(cancel)
-            cams, expr, _ = refine_with_image_motion(basis, identity, expr, cams, valid, seg, measured, bounds, s)
-            err = np.where(fit.fitted, reprojection_error(basis, identity, expr, cams, obs, w), np.nan)
-            if s.corrective:
-                from core.fitting.corrective import learn_corrective
-
-                report(progress, 0, 1, "corrective")
-                corrective = learn_corrective(model, identity, expr, cams, valid, seg, None, s,
-                                              cancelled=None if cancel is None else (lambda: cancel.cancelled),
-                                              flows=motion.flows, duplicate=measured.duplicate)
+                report(progress, 0, 1, "image motion")
+                measured = motion.result()
                 check(cancel)
+                cams, expr, _ = refine_with_image_motion(basis, identity, expr, cams, valid, seg, measured, bounds, s)
+                err = np.where(fit.fitted, reprojection_error(basis, identity, expr, cams, obs, w), np.nan)
+                if s.corrective:
+                    from core.fitting.corrective import learn_corrective
+
+                    report(progress, 0, 1, "corrective")
+                    corrective = learn_corrective(model, identity, expr, cams, valid, seg, None, s,
+                                                  cancelled=None if cancel is None else (lambda: cancel.cancelled),
+                                                  flows=motion.flows, duplicate=measured.duplicate)
+                    check(cancel)
+            finally:
+                motion.stop()
     else:
         # identity from a whole-video fit on a subset of frames, then frame by frame
         frames = np.flatnonzero(seg >= 0)
