@@ -91,3 +91,29 @@ def test_reconstruct_command_on_image(tmp_path, capsys):
     line = capsys.readouterr().out
     assert "1 frames" in line and "mean fit error" in line
     assert main(["reconstruct", str(tmp_path / "missing.mp4"), "-o", str(out)]) == 2
+
+
+def test_reconstruct_command_learns_the_corrective_unless_told_not_to(tmp_path):
+    """A track result of a real clip: the command fits with the clip's frames (found through the
+    track's source), so the reconstruction carries a corrective; --no-corrective leaves it out and
+    the two differ only by it (same expressions and cameras)."""
+    from core.tracking import track_video
+    from main import main
+
+    d6 = shared_path("data", "videos", "d6.mp4")
+    track = tmp_path / "track.npz"
+    track_video(str(d6), max_frames=20).save(track)
+    with_c, without = tmp_path / "with.npz", tmp_path / "without.npz"
+    assert main(["reconstruct", str(track), "-o", str(with_c)]) == 0
+    assert main(["reconstruct", str(track), "-o", str(without), "--no-corrective"]) == 0
+    a, b = Reconstruction.load(with_c), Reconstruction.load(without)
+    assert a.has_corrective and not b.has_corrective
+    np.testing.assert_array_equal(a.expression, b.expression)
+    np.testing.assert_array_equal(a.rotation, b.rotation)
+    from core.model.registry import load_model
+
+    m = load_model("builtin")
+    moved = np.linalg.norm(a.image_vertices(m, 6)[:, :2] - b.image_vertices(m, 6)[:, :2], axis=1)
+    # d6 raises her brows at frames 5-6 beyond what the rig's brow shapes do: the corrective
+    # moves some of the face by pixels, most of it by far less
+    assert moved.max() > 1.0 and np.median(moved) < 1.0, (moved.max(), np.median(moved))

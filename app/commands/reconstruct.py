@@ -23,6 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="output .npz (Reconstruction)")
     add_model_argument(p)
     p.add_argument("--per-frame", action="store_true", help="fit frame by frame (the live fitter) instead of the whole-video fit")
+    p.add_argument("--no-corrective", action="store_true",
+                   help="skip the per-clip corrective deformation from the face's optical flow (faster; "
+                        "the mesh then moves only as the model's expressions can)")
     p.add_argument("--export-meshes", metavar="DIR", help="write one mesh per frame into DIR")
     p.add_argument("--mesh-format", choices=("obj", "ply"), default="obj", help="mesh format for --export-meshes (default obj)")
 
@@ -48,7 +51,7 @@ def _frames_of(inp: Path, track):
 
 def run(args: argparse.Namespace) -> int:
     from core.errors import InputError
-    from core.fitting import reconstruct
+    from core.fitting import FitSettings, reconstruct
     from core.jobs import ConsoleProgress
     from core.model.registry import load_model
 
@@ -65,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
     t1 = time.perf_counter()
     bar = ConsoleProgress("fit")
     try:
-        rec = reconstruct(track, model, args.model, per_frame=args.per_frame, progress=bar,
-                          frames=_frames_of(inp, track))
+        rec = reconstruct(track, model, args.model, FitSettings(corrective=not args.no_corrective),
+                          per_frame=args.per_frame, progress=bar, frames=_frames_of(inp, track))
     finally:
         bar.close()
     t_fit = time.perf_counter() - t1
