@@ -48,6 +48,7 @@ from core.fitting.basis import LandmarkBasis, basis_from_embedding, basis_from_v
 from core.fitting.image_motion import _fuse_factor, _fuse_solve
 from core.fitting.settings import FitSettings
 from core.model.face_model import FaceModel
+from core.render.geometry import VertexNormals
 
 #: regions the corrective never moves: nothing tracked lies on them (teeth and tongue follow
 #: the jaw's blendshapes)
@@ -58,12 +59,12 @@ EYE_REGIONS = ("eyeballs", "eyeball_left", "eyeball_right", "left_iris", "right_
 #: MediaPipe's iris centres (468: the subject's right eye, 473: left)
 IRIS_CENTRES = (468, 473)
 #: a point counts as visible in a frame when its surface normal faces the camera by at least
-#: this cosine (at grazing angles LK tracks the silhouette, not the surface point)
+#: this cosine (at grazing angles the image motion is the silhouette's, not the surface point's)
 VISIBLE_COSINE = 0.2
 #: the tracker's face points are ~0.8 cm apart: inside the face no vertex is farther than
 #: ~0.5 cm from one; beyond this distance from the nearest point the corrective fades out
 FADE_START_CM = 0.6
-#: residual motions beyond this many px per frame are LK failures (occlusion, a hand), not face
+#: residual motions beyond this many px per frame are flow failures (occlusion, a hand), not face
 MAX_RESIDUAL_PX = 20.0
 #: the kernel's width relative to the control grid's spacing: narrow, so that upper and lower
 #: lid, upper and lower lip stay apart (d6 ICT at 0.2 cm: 0.6x 1.276x DIS, 1.0x 1.278x)
@@ -78,38 +79,21 @@ class Corrective:
     extended to the vertices by fixed weights.
 
     points : ControlPoints   where the M control points are on the model
-    offsets : (F, M, 3) float32   model-space offset of each point per frame (cm; 0 without a fit)
+    offsets : (F, M, 3) float16   model-space offset of each point per frame (cm; 0 without a fit)
     index : (N, k) int32, weight : (N, k) float32   vertex v moves by
         ``sum_j weight[v, j] * offsets[f, index[v, j]]``
-    residual_px : (F,) float32   mean size of the image offsets it was made from (px)
     """
 
     points: "ControlPoints"
     offsets: np.ndarray
     index: np.ndarray
     weight: np.ndarray
-    residual_px: np.ndarray
-
-    def displacement(self, frame: int) -> np.ndarray:
-        """(N, 3) float32 model-space displacement of every vertex in ``frame``."""
-        return apply_corrective(self.offsets[frame], self.index, self.weight)
 
 
 def apply_corrective(offsets: np.ndarray, index: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """Vertex displacements from control-point offsets: (..., M, 3) -> (..., N, 3) float32."""
     o = np.asarray(offsets, np.float32)
     return np.einsum("...nkc,nk->...nc", o[..., index, :], weight)
-
-
-def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """(N, 3) unit area-weighted vertex normals of a mesh (counter-clockwise = outside)."""
-    v = np.asarray(vertices, np.float64)
-    tri = np.asarray(triangles)
-    n = np.cross(v[tri[:, 1]] - v[tri[:, 0]], v[tri[:, 2]] - v[tri[:, 0]])
-    out = np.zeros_like(v)
-    for k in range(3):
-        np.add.at(out, tri[:, k], n)
-    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
 
 def _region(model: FaceModel, names) -> np.ndarray:
@@ -217,7 +201,7 @@ def kernel_extension(points: np.ndarray, vertices: np.ndarray, movable: np.ndarr
 def point_visibility(model: FaceModel, neutral: np.ndarray, cams: OrthoCameras, points: ControlPoints) -> np.ndarray:
     """(F, M) in [0, 1]: how squarely the control points face the camera per frame (0 below
     :data:`VISIBLE_COSINE`), from the neutral shape's normals turned by each rotation."""
-    n = points.positions(model, vertex_normals(neutral, model.triangles))
+    n = points.positions(model, VertexNormals(model.triangles, model.num_vertices)(neutral))
     n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
     # depth grows away from the camera, so a surface facing the camera has negative depth normal
     facing = -np.einsum("fj,mj->fm", np.asarray(cams.rotation, np.float64)[:, 2], n)
@@ -302,12 +286,11 @@ def learn_corrective(model: FaceModel, identity: np.ndarray, expression: np.ndar
         r[~ok] = 0.0
         h = _fuse_solve(factor, r)
         h[seg < 0] = 0.0
-    R2 = np.asarray(cams.rotation, np.float64)[:, :2]
-    lifted = np.matmul(h, R2.astype(np.float32)) / np.asarray(cams.scale, np.float32)[:, None, None]
+    R2 = np.asarray(cams.rotation, np.float32)[:, :2]
+    lifted = np.matmul(h, R2) / np.asarray(cams.scale, np.float32)[:, None, None]
     index, weight = corrective_extension(model, neutral, points, KERNEL_PER_SPACING * s.corrective_spacing_cm)
     # float16: offsets are under a few cm, so the rounding is below 1e-3 cm; halves the file
-    return Corrective(points, lifted.astype(np.float16), index, weight,
-                      np.sqrt(np.einsum("fmc,fmc->fm", h, h)).mean(1).astype(np.float32))
+    return Corrective(points, lifted.astype(np.float16), index, weight)
 
 
 def face_flows(frames, p: np.ndarray, usable: np.ndarray, cancelled=None) -> list:

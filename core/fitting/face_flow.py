@@ -78,16 +78,14 @@ def store_scale(num_frames: int) -> float:
 def flow_box(shape: tuple[int, int], points: np.ndarray) -> tuple[int, int, int, int] | None:
     """(x0, y0, x1, y1): the box of the finite ``points`` (..., 2) px plus FLOW_MARGIN inside an
     image of ``shape`` (H, W); None if there are none or the box is tiny."""
+    from core.fitting.image_motion import _face_box
+
     pts = np.asarray(points, np.float64).reshape(-1, 2)
     pts = pts[np.isfinite(pts).all(1)]
     if len(pts) == 0:
         return None
-    H, W = shape[:2]
-    x0, y0 = np.maximum(np.floor(pts.min(0) - FLOW_MARGIN).astype(int), 0)
-    x1, y1 = np.minimum(np.ceil(pts.max(0) + FLOW_MARGIN).astype(int), [W, H])
-    if x1 - x0 < 16 or y1 - y0 < 16:
-        return None
-    return int(x0), int(y0), int(x1), int(y1)
+    box = _face_box(np.empty(shape[:2], np.uint8), pts, pts[:0], FLOW_MARGIN)
+    return None if box is None else tuple(int(v) for v in box)
 
 
 class FaceFlow:
@@ -97,15 +95,6 @@ class FaceFlow:
     def __init__(self, store: float = STORE_SCALE):
         self.store = float(store)
         self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-
-    def pair(self, prev: np.ndarray, grey: np.ndarray, points: np.ndarray) -> FlowPiece | None:
-        """Flow from ``prev`` to ``grey`` ((H, W) uint8) on the box of ``points`` (..., 2) px
-        (the face points of both frames) plus FLOW_MARGIN; None if the box is tiny."""
-        box = flow_box(grey.shape, points)
-        if box is None:
-            return None
-        x0, y0, x1, y1 = box
-        return self.boxed(prev[y0:y1, x0:x1], grey[y0:y1, x0:x1], box)
 
     def boxed(self, a: np.ndarray, b: np.ndarray, box: tuple[int, int, int, int]) -> FlowPiece:
         """The flow from crop ``a`` to crop ``b`` (h, w) uint8, both cut at ``box`` of the frame."""
@@ -174,7 +163,8 @@ class FlowPool:
                 self._room.notify_all()
 
     def submit(self, prev: np.ndarray, grey: np.ndarray, points: np.ndarray) -> None:
-        """Queue the pair prev -> grey on the box of ``points`` (see :meth:`FaceFlow.pair`)."""
+        """Queue the pair prev -> grey ((H, W) uint8) on the box of ``points`` (..., 2) px (the
+        face points of both frames) plus FLOW_MARGIN (:func:`flow_box`)."""
         box = flow_box(grey.shape, points)
         if box is None:
             self.skip()

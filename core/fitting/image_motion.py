@@ -211,7 +211,6 @@ def measure_points(frames: Iterable[np.ndarray], points: np.ndarray, usable: np.
     tracked = np.zeros((max(F - 1, 0), N), bool)
     dup = np.zeros(F, bool)
     measure = _dis_points if method == "dis" else _lk_points
-    pool = flow_pool
     fp = points if flow_points is None else flow_points
     prev = None
     for f, grey in enumerate(_grey_frames(frames, F)):
@@ -224,11 +223,11 @@ def measure_points(frames: Iterable[np.ndarray], points: np.ndarray, usable: np.
             if ok_pts.sum() >= MIN_POINTS:
                 d, ok = measure(prev, grey, np.nan_to_num(points[f - 1]), np.nan_to_num(points[f]))
                 disp[f - 1], tracked[f - 1] = d, ok & ok_pts
-        if pool is not None and f > 0:
+        if flow_pool is not None and f > 0:
             if pair and not dup[f]:
-                pool.submit(prev, grey, fp[f - 1:f + 1])
+                flow_pool.submit(prev, grey, fp[f - 1:f + 1])
             else:
-                pool.skip()
+                flow_pool.skip()
         prev = grey
     return PointMotion(np.asarray(points, np.float64), disp, tracked, dup)
 

@@ -56,7 +56,7 @@ class Reconstruction:
     segment : (F,) int32           track segment, -1 where invalid
     fps : float, image_size : (H, W), source : str, method : "video" | "per-frame",
     settings : dict                the FitSettings used
-    corrective : (F, M, 3) float32 or None   per-frame corrective offsets of M control points (cm)
+    corrective : (F, M, 3) float16 or None   per-frame corrective offsets of M control points (cm)
     corrective_index : (N, k) int32 or None  for each model vertex, the control points it follows
     corrective_weight : (N, k) float32 or None  and their weights (0 = the vertex does not move)
     """

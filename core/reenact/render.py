@@ -114,23 +114,14 @@ def rest_outline_points(model: FaceModel, identity: np.ndarray) -> tuple[np.ndar
     return hit
 
 
-def rest_outline(model: FaceModel, identity: np.ndarray, state: FaceState,
-                 depth: float | None = None) -> np.ndarray | None:
+def rest_outline(model: FaceModel, identity: np.ndarray, state: FaceState) -> np.ndarray | None:
     """(K, 2) pixels: the ``UPPER_OUTLINE`` points of the identity's rest-expression face under
-    the state's camera; None without an embedding.
-
-    Expression-free, so what moves it is the head alone. ``depth`` (cm behind the glabella): the
-    points are first moved along the model's z onto that plane, so they move like what lies
-    there; None: where they are on the face.
-    """
+    the state's camera; None without an embedding. Expression-free, so what moves it is the
+    head alone (``_outline_at`` places the same points at a depth behind the face)."""
     rest = rest_outline_points(model, identity)
     if rest is None:
         return None
-    P = rest[0]
-    if depth is not None:
-        P = P.copy()
-        P[:, 2] = rest[1][2] - depth
-    return project(P, state.scale, state.rotation, state.translation)[:, :2]
+    return project(rest[0], state.scale, state.rotation, state.translation)[:, :2]
 
 
 def project_state(model: FaceModel, identity: np.ndarray, state: FaceState,
