@@ -73,6 +73,12 @@ def run_gui(input_path: str | None) -> int:
               "or set QT_QPA_PLATFORM=offscreen.", file=sys.stderr)
         return 2
 
+    from app.qt_binding_check import binding_problem
+    problem = binding_problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+
     from PySide6.QtCore import QTimer
 
     from app.error_reporting import install_exception_hook, setup_logging

@@ -49,3 +49,12 @@ def test_tracker_model_verified(monkeypatch, tmp_path):
     monkeypatch.setenv(model_file.ENV_VAR, str(tmp_path / "missing.task"))
     with pytest.raises(model_file.ModelFileError, match="not found"):
         model_file.tracker_model_path(verify=True)
+
+
+def test_qt_binding_keeps_references_to_none():
+    """PySide6 6.12.0 loses a reference to None per void call (the app aborted within
+    seconds of playing a reconstruction): the pinned binding must not."""
+    from app.qt_binding_check import binding_problem, none_references_lost_per_call
+
+    assert none_references_lost_per_call() == 0.0
+    assert binding_problem() is None
