@@ -26,10 +26,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.error_reporting import show_error
+from app.process_jobs import track_clip_cached
 from app.session import MediaSession
 from app.workers import Job
 from core.errors import UserFacingError
-from core.tracking import track_video
 from widgets.transport_bar import TransportBar
 from widgets.video_view import VideoView
 
@@ -388,10 +388,11 @@ class MainWindow(QMainWindow):
             if user and s.is_live:
                 self.statusBar().showMessage("Live sources are not tracked here; open a video or image.", 6000)
             return False
-        # track_video opens its own source from the path, so tracking never shares a
-        # decoder with the playback reader thread; a still is tracked in image mode.
-        # in a worker process: MediaPipe holds the GIL long enough to stall the GUI
-        job = Job(track_video, s.path, name="Tracking", max_frames=max_frames, in_process=True)
+        # tracking opens its own source from the path, so it never shares a decoder with
+        # the playback reader thread; a still is tracked in image mode. In a worker process:
+        # MediaPipe holds the GIL long enough to stall the GUI. A clip tracked before (same
+        # content, same settings) comes from the result cache.
+        job = Job(track_clip_cached, s.path, name="Tracking", max_frames=max_frames, in_process=True)
         self._start_job(job, user)
         return True
 
@@ -513,7 +514,7 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        if not self._shut_down and not self.editor.confirm_discard():
+        if not self._shut_down and not self.editor.confirm_close():
             event.ignore()
             return
         self.shutdown()

@@ -293,25 +293,81 @@ def test_render_project_function_matches_the_gui_export(qtbot, tmp_path, errors)
     assert load_project(tmp_path / "p.fsproj").edits["expression"] == e.to_dict()
 
 
-def test_autosave_and_recovery_offer(qtbot, tmp_path, errors, monkeypatch):
+def _dead_pid() -> int:
+    import subprocess
+
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+def test_autosave_after_each_edit_and_recovery_linked_to_its_project(qtbot, tmp_path, errors, monkeypatch):
     clip = str(shared_path("data", "videos", "d3.mp4"))
     w = _window(qtbot, tmp_path)
+    ed = w.editor
     assert w.open_media(clip)
-    assert w.editor.reconstruct(max_frames=6)
+    assert ed.reconstruct(max_frames=6)
     assert _wait_job(qtbot, w) == "finished", errors
-    w.editor.doc.set_offset("browInnerUp", 2, 0.4, gesture=False)
-    assert w.editor.autosave()
-    rec_path = w.editor.recovery_path()
-    assert (rec_path / "project.json").is_file()
-    # a crash: the window goes away without shutdown(); the next start offers the work back
-    w.editor.preview.stop()
-    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes))
-    w2 = _window(qtbot, tmp_path)  # same settings file -> same recovery path
+    assert ed.save_project(str(tmp_path / "mine.fsproj"))
+    # an edit is autosaved shortly after, in the background, into this session's folder
+    with qtbot.waitSignal(ed.autosaved, timeout=20_000) as sig:
+        ed.doc.set_offset("browInnerUp", 2, 0.4, gesture=False)
+        assert ed.autosave_timer.isActive()
+    assert sig.args[0] is True
+    assert ed._autosave_thread is not None and ed._autosave_thread is not threading.current_thread()  # noqa: SLF001
+    auto = ed.recovery.project_path
+    doc = json.loads((auto / "project.json").read_text())
+    assert doc["settings"]["recovery"]["project_path"] == str(tmp_path / "mine.fsproj")
+
+    # a crash: the window goes away without shutdown(), its process counts as dead
+    ed.preview.stop()
+    marker = ed.recovery.marker_path
+    marker.write_text(json.dumps({"pid": _dead_pid(), "process_start": None}))
+    asked = []
+
+    def answer(*a, **k):
+        asked.append(a[1])
+        return QMessageBox.StandardButton.Yes
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(answer))
+    w2 = _window(qtbot, tmp_path, "settings.ini")  # the same settings folder: the next start
     with qtbot.waitSignal(w2.editor.project_loaded, timeout=60_000):
-        assert w2.editor.offer_recovery()
+        assert w2.editor.offer_recovery(then_open=clip)
+    assert asked == ["Recover unsaved work"]
     assert w2.editor.doc.edits.offset("browInnerUp", 2) == pytest.approx(0.4)
-    assert not w2.editor.doc.undo_stack.isClean()  # recovered work is unsaved
-    w2.editor.doc.reset(["browInnerUp"])
-    w2.editor.doc.undo_stack.setClean()
+    assert not w2.editor.doc.undo_stack.isClean()  # recovered work is unsaved ...
+    assert w2.editor.project_path == str(tmp_path / "mine.fsproj")  # ... and belongs to its project
+    assert not marker.exists() and not auto.exists()  # adopted by the new session
+
+    # a decided quit (Discard) leaves nothing behind, and the next start asks nothing
+    monkeypatch.setattr(QMessageBox, "question",
+                        staticmethod(lambda *a, **k: QMessageBox.StandardButton.Discard))
+    w2.editor.ask_to_save = True
+    assert w2.editor.confirm_close()
     w2.shutdown()
-    assert not rec_path.exists()  # a clean exit leaves no recovery file
+    assert not list((tmp_path / "sessions").glob("session-*"))
+    asked.clear()
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(answer))
+    w3 = _window(qtbot, tmp_path, "settings.ini")
+    assert not w3.editor.offer_recovery()
+    assert asked == []
+    w3.shutdown()
+
+
+def test_recovery_store_sessions(tmp_path):
+    from app.recovery import RecoveryStore
+
+    a = RecoveryStore(tmp_path / "s")
+    work = a.begin_session()
+    (work).mkdir()
+    (work / "project.json").write_text('{"source": "clip.mp4", "settings": {"recovery": {"project_path": "/p"}}}')
+    b = RecoveryStore(tmp_path / "s")
+    b.begin_session()
+    assert b.orphans() == []  # a running session (this process) is no orphan
+    a.marker_path.write_text('{"pid": %d}' % _dead_pid())
+    (o,) = b.orphans()
+    assert o.project == work and o.belongs_to == "/p" and o.source == "clip.mp4"
+    adopted = b.adopt(o)
+    assert adopted == b.project_path and (adopted / "project.json").is_file() and not work.exists()
+    assert b.orphans() == []
+    b.end_session(keep_work=False)
+    assert not any((tmp_path / "s").iterdir())

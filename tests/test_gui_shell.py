@@ -299,7 +299,7 @@ def test_drop_a_file_opens_it(qtbot, win):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(path)])
     pos = QPoint(200, 200)
-    enter = QDragEnterEvent(QPointF(pos), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+    enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(win, enter)
     assert enter.isAccepted()
@@ -312,7 +312,7 @@ def test_drop_a_file_opens_it(qtbot, win):
     # text drags (no files) are refused
     mime2 = QMimeData()
     mime2.setText("hello")
-    enter2 = QDragEnterEvent(QPointF(pos), Qt.DropAction.CopyAction, mime2, Qt.MouseButton.LeftButton,
+    enter2 = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime2, Qt.MouseButton.LeftButton,
                              Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(win, enter2)
     assert not enter2.isAccepted()
