@@ -26,6 +26,7 @@ from app.editor import EditorDocument, PreviewWorker, read_project_for_editing
 from app.error_reporting import show_error
 from app.process_jobs import export_edit, reconstruct_clip_with_model
 from app.recovery import RECOVERY_KEY, RecoveryStore
+from app.viewport import MODE_LABELS, MODES, PRESETS, ViewportController
 from app.workers import Job
 from core.edits import PROJECT_KEY, posed_vertices
 from core.errors import UserFacingError
@@ -34,13 +35,10 @@ from core.errors import UserFacingError
 from core.flow import flow_pair, repeated_frames
 from core.flow.colour import flow3d_to_rgb  # Eq. 6.5 HSV coding
 from core.model.registry import remember_model
-from core.render import nmfc_reference
-from core.render.geometry import VertexNormals
 from core.render.overlay import heat_colours
 from widgets.curve_editor import CurveEditor, FitErrorPlot
 from widgets.expression_panel import ExpressionPanel
 from widgets.video_view import ColouredPointsItem, SegmentsOverlayItem
-from widgets.viewport3d import MODE_LABELS, MODES, PRESETS, Viewport3D
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +138,7 @@ class EditorUI(QObject):
 
     def _build_panels(self) -> None:
         s = self.settings
-        self.viewport = Viewport3D()
+        self.viewport = ViewportController(parent=self)
         mode = str(s.value("view/viewport_mode", "shaded"))
         self.viewport.set_mode(mode if mode in MODES else "shaded")
         preset = str(s.value("view/viewport_preset", "camera"))
@@ -179,7 +177,7 @@ class EditorUI(QObject):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         lay.addLayout(bar)
-        lay.addWidget(self.viewport, 1)
+        lay.addWidget(self.viewport.widget, 1)
         R, B = Qt.DockWidgetArea.RightDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea
         self.viewport_dock = self._dock("3D viewport", box, R)
         self.expressions = ExpressionPanel()
@@ -471,7 +469,7 @@ class EditorUI(QObject):
             vmax = float(max(np.percentile(np.linalg.norm(flow, axis=1), 99), 1e-6))
             flow_rgb = flow3d_to_rgb(flow, vmax)
         img_pts = posed_vertices(d.model, d.rec, f, d.rec.expression[f])[:, :2]
-        self.viewport.set_mesh(V, self._normals(V), d.rec.rotation[f], image=self.win.session.frame,
+        self.viewport.set_mesh(V, d.rec.rotation[f], image=self.win.session.frame,
                                image_points=img_pts, flow=flow, flow_colours=flow_rgb,
                                landmarks=d.model.landmarks68)
 
@@ -598,9 +596,8 @@ class EditorUI(QObject):
             return
         self.preview.set_reconstruction(d.model, d.rec)
         tri = np.asarray(d.model.triangles)
-        self._normals = VertexNormals(tri, d.model.num_vertices)
         self._repeated = repeated_frames(d.rec.expression, d.rec.scale, d.rec.translation)
-        self.viewport.set_topology(tri, d.model.num_vertices, nmfc_reference(d.model.mean, tri))
+        self.viewport.set_topology(tri, d.model.num_vertices, d.model.mean)
         if self._selected not in d.names:
             self._selected = "jawOpen" if "jawOpen" in d.names else (d.names[0] if d.names else None)
         # (edits_changed follows at once: it puts the frame, the 3D mesh and the overlays on screen)

@@ -225,16 +225,19 @@ atexit.register(shutdown_workers)
 
 def run_in_process(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None, *,
                    progress: ProgressFn | None = None, cancel: CancelToken | None = None,
-                   grace_s: float = CANCEL_GRACE_S) -> Any:
+                   grace_s: float = CANCEL_GRACE_S, where: dict | None = None) -> Any:
     """Call ``fn(*args, progress=..., cancel=..., **kwargs)`` in a worker process; blocks.
 
     ``fn`` must be a module-level function importable without Qt; arguments and result
     must be picklable. Raises :class:`Cancelled` after ``cancel`` (the child is
     terminated when it has not stopped ``grace_s`` seconds later), the child's
     :class:`UserFacingError` text as a UserFacingError, and :class:`WorkerCrashed` when
-    the call raised anything else or the child died.
+    the call raised anything else or the child died. ``where`` (a dict) receives the
+    worker's process id as ``where["pid"]``.
     """
     w = _acquire()
+    if where is not None:
+        where["pid"] = w.pid
     reusable = False
     cancel_sent_at: float | None = None
     try:

@@ -20,6 +20,12 @@ module-level function importable without Qt, its arguments and result picklable.
 Cancel sets the child's flag and kills the child if it has not stopped after a grace
 period; a crash of the child becomes ``failed(message)``.
 
+Tests may set ``Job.synchronous = True``: ``start()`` then runs the call at once on the
+calling thread (no pool, no worker process) and emits the same signals before it returns,
+so a test gets its result without waiting on a machine whose load it does not control.
+``ran_on`` tells where a finished call ran: ``"process <pid>"`` (a worker process),
+``"thread <name>"`` (a pool thread) or ``"gui thread"`` (synchronous mode).
+
 Example::
 
     job = Job(track_video, path, max_frames=100, name="Tracking", in_process=True)
@@ -70,6 +76,8 @@ class Job(QObject):
     done = Signal()
 
     PROGRESS_INTERVAL_S = 0.05
+    #: run every job inline on the calling thread (tests; see the module docstring)
+    synchronous = False
 
     def __init__(self, fn: Callable[..., Any], *args: Any, name: str = "Job",
                  parent: QObject | None = None, in_process: bool = False, **kwargs: Any):
@@ -84,12 +92,16 @@ class Job(QObject):
         self._started = False
         self._last_emit = 0.0
         self.outcome: str | None = None  # "finished" | "failed" | "cancelled" once done
+        self.ran_on: str | None = None  # where the call ran (see the module docstring)
 
     # -- GUI-thread API -------------------------------------------------------------
     def start(self) -> None:
         if self._started:
             raise RuntimeError(f"{self.name}: a Job runs once")
         self._started = True
+        if self.synchronous:
+            self._run()
+            return
         job_pool().start(_JobRunnable(self))
 
     def cancel(self) -> None:
@@ -119,10 +131,14 @@ class Job(QObject):
         try:
             if self.token.cancelled:
                 raise Cancelled()
-            if self.in_process:
+            if self.in_process and not self.synchronous:
+                where: dict = {}
                 result = run_in_process(self.fn, self.args, self.kwargs, progress=self._report,
-                                        cancel=self.token)
+                                        cancel=self.token, where=where)
+                self.ran_on = f"process {where.get('pid')}"
             else:
+                thread = threading.current_thread()
+                self.ran_on = "gui thread" if thread is threading.main_thread() else f"thread {thread.name}"
                 result = self.fn(*self.args, **kwargs)
         except Cancelled:
             self.outcome = "cancelled"
