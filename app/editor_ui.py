@@ -27,7 +27,7 @@ from app.error_reporting import show_error
 from app.process_jobs import export_edit, reconstruct_clip_with_model
 from app.recovery import RECOVERY_KEY, RecoveryStore
 from app.viewport import MODE_LABELS, MODES, PRESETS, ViewportController
-from app.workers import Job
+from app.jobs import Job
 from core.edits import PROJECT_KEY, posed_vertices
 from core.errors import UserFacingError
 # imported at start-up, not on first use: the first import of core.render costs ~25 ms of
@@ -125,7 +125,7 @@ class EditorUI(QObject):
         self.autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosaved.connect(self._on_autosaved)
-        self._update_actions()
+        self.update_actions()
 
     # ----------------------------------------------------------------------------------
     # construction
@@ -219,7 +219,7 @@ class EditorUI(QObject):
             v.set_overlay_has_data(name, False)
 
     def _act(self, text, slot, shortcut=None, tip="", checkable=False) -> QAction:
-        return self.win._action(text, slot, shortcut, tip, checkable)  # noqa: SLF001
+        return self.win.new_action(text, slot, shortcut, tip, checkable)
 
     def _build_actions(self) -> None:
         w = self.win
@@ -568,7 +568,7 @@ class EditorUI(QObject):
         self.curves.set_range(None if self.doc.edits.edit_range is None else
                               self.doc.edits.to_dict()["range"])
         self._update_title()
-        self._update_actions()
+        self.update_actions()
 
     def _update_curves(self) -> None:
         if self._plots_pending:
@@ -592,7 +592,7 @@ class EditorUI(QObject):
             self.fit_error.set_errors(None)
             self.viewport.clear_mesh()
             self._update_overlays()
-            self._update_actions()
+            self.update_actions()
             return
         self.preview.set_reconstruction(d.model, d.rec)
         tri = np.asarray(d.model.triangles)
@@ -614,7 +614,7 @@ class EditorUI(QObject):
         else:
             self._plots_pending = False
             self._show_plots(self._rows_serial)
-        self._update_actions()
+        self.update_actions()
 
     def _show_plots(self, serial: int) -> None:
         """Second stage of showing a reconstruction: curve and fit-error plots, then the rows."""
@@ -639,7 +639,7 @@ class EditorUI(QObject):
             self._refresh_panel_values()
         if self.result_pending:
             self.result_pending = False
-            self.win._update_actions()  # noqa: SLF001
+            self.win.update_actions()
 
     # ----------------------------------------------------------------------------------
     # reconstruction
@@ -653,15 +653,13 @@ class EditorUI(QObject):
         # in a worker process (MediaPipe and the fit hold the GIL); it returns the model too
         job = Job(reconstruct_clip_with_model, s.path, self.model_spec, track=track, max_frames=max_frames,
                   name="Reconstructing", in_process=True)
-        w._start_job(job, True, on_finished=self._on_reconstructed)  # noqa: SLF001
+        w.start_job(job, self._on_reconstructed)
         return True
 
     def _on_reconstructed(self, result) -> None:
         track, rec, model = result
         # the worker process built the model: reuse it here (opening a project needs it)
         remember_model(rec.model_spec or self.model_spec, model)
-        if self.win._job_path != self.win.session.path:  # noqa: SLF001
-            return
         self.win.session.set_track_result(track)
         self._defer_rows = self.result_pending = True
         self.doc.set_reconstruction(rec, model, track)
@@ -681,7 +679,8 @@ class EditorUI(QObject):
         dirty = "" if self.doc.undo_stack.isClean() else " *"
         self.win.setWindowTitle(f"{name}{dirty} - FaceStudio")
 
-    def _update_actions(self) -> None:
+    def update_actions(self) -> None:
+        """Enable the editor's actions for the current state."""
         w = self.win
         has = self.doc.has_reconstruction
         running = w.job_running
@@ -726,7 +725,7 @@ class EditorUI(QObject):
             return False
         self.project_path = str(path)
         self.doc.undo_stack.setClean()
-        self.win._add_recent(str(path))  # noqa: SLF001
+        self.win.add_recent(str(path))
         self.settings.setValue("editor/last_dir", str(Path(path).parent))
         self.autosave_timer.stop()
         self._wait_autosave()
@@ -789,9 +788,9 @@ class EditorUI(QObject):
         if not recovered and not self.confirm_discard():
             return False
         job = Job(read_project_for_editing, str(path), name="Opening project")
-        job.failed.connect(lambda msg: self._on_project_failed(str(path), msg))
-        # (not a "user" job for the window: the failure message is shown here, titled for it)
-        w._start_job(job, False, on_finished=lambda r: self._on_project_read(str(path), recovered, r))  # noqa: SLF001
+        # (the failure message is shown here, titled for it)
+        w.start_job(job, lambda r: self._on_project_read(str(path), recovered, r),
+                    on_failed=lambda msg: self._on_project_failed(str(path), msg))
         w.statusBar().showMessage(f"Opening project {path}...")
         return True
 
@@ -824,7 +823,7 @@ class EditorUI(QObject):
                 + ". Save it to keep it (Ctrl+S).", 15000)
         else:
             self.project_path = str(path)
-            w._add_recent(str(path))  # noqa: SLF001
+            w.add_recent(str(path))
         frame = int(view.get("frame", 0))
         if 0 < frame < w.session.frame_count:
             w.session.seek(frame)
@@ -916,7 +915,7 @@ class EditorUI(QObject):
             return False
         path = self.recovery.adopt(o)
         if then_open:
-            self.win._add_recent(str(then_open))  # noqa: SLF001
+            self.win.add_recent(str(then_open))
         return self.open_project(str(path), recovered=True)
 
     # ----------------------------------------------------------------------------------
@@ -942,7 +941,7 @@ class EditorUI(QObject):
         job = Job(export_edit, kind, path, w.session.path, d.rec, d.model, d.edits.copy(),
                   name=f"Exporting {kind}", in_process=True)
         self.settings.setValue("editor/last_dir", str(Path(path).parent))
-        w._start_job(job, True, on_finished=lambda _r: w.statusBar().showMessage(  # noqa: SLF001
+        w.start_job(job, lambda _r: w.statusBar().showMessage(
             f"Exported {path}", 10000))
         return True
 

@@ -14,7 +14,7 @@ This module holds no Qt, so the child process imports only core/ (and this modul
   picklable: module-level functions, dataclasses of numpy arrays), forwards progress,
   turns cancel into the child's ``multiprocessing.Event`` and terminates the child
   when it does not stop within a grace period; a crash of the child becomes an
-  exception. It blocks, so callers run it on a worker thread (``app.workers.Job``).
+  exception. It blocks, so callers run it on a worker thread (``app.jobs.Job``).
 - :func:`shutdown_workers`  stops every child (also registered with ``atexit``).
 - :func:`reconstruct_clip`, :func:`reconstruct_clip_with_model`, :func:`export_edit`,
   :func:`export_reenactment`  the app's composite jobs, here

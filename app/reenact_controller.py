@@ -8,7 +8,8 @@ Threads: the GUI thread never waits on a camera, a model or a file.
 
 - the face model, the target (a photo is tracked and fitted at preview size; a video is
   reconstructed with progress/cancel) and the opening of the live source run as
-  :class:`~app.workers.Job` s;
+  :class:`~app.jobs.Job` s, run by the controller's :class:`~app.jobs.JobRunner` (progress and
+  Cancel in the panel);
 - :class:`~core.reenact.live.LivePipeline` runs its own grab/track and fit/warp threads;
   a ~30 Hz QTimer polls ``latest()`` / ``stats()`` and shows them;
 - recording writes ``latest()`` at the camera's frame rate from its own thread
@@ -31,7 +32,7 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QWidget
 from app.error_reporting import show_error
 # the offline export runs in a worker process, so it lives in the Qt-free app.process_jobs
 from app.process_jobs import export_reenactment
-from app.workers import Job
+from app.jobs import Job, JobRunner
 from core.errors import InputError, UserFacingError
 # Imported here, on the GUI thread at start-up, rather than inside the jobs: compiling and
 # importing these modules holds the GIL for long stretches, which would stall the GUI
@@ -49,6 +50,24 @@ log = logging.getLogger(__name__)
 POLL_MS = 33
 #: how often the fps / latency readout is refreshed (s)
 READOUT_INTERVAL_S = 0.25
+
+class _PanelProgress:
+    """The reenactment panel's progress row as the controller's job view (a ProgressView)."""
+
+    def __init__(self, panel: ReenactPanel):
+        self.panel = panel
+
+    def job_started(self, job: Job) -> None:
+        self.panel.set_progress(job.name, 0, 0)
+
+    def job_progress(self, job: Job, done: int, total: int, message: str) -> None:
+        self.panel.set_progress(job.name, done, total)
+        if message:
+            self.panel.set_status(f"{job.name}: {message}")
+
+    def job_ended(self, job: Job) -> None:
+        self.panel.set_progress(None)
+
 
 # ----------------------------------------------------------------------------------------
 class ReenactController(QObject):
@@ -77,7 +96,6 @@ class ReenactController(QObject):
         self._prep_job: Job | None = None
         self._start_job: Job | None = None
         self._export_job: Job | None = None
-        self._progress_job: Job | None = None       # the job shown in the panel's progress row
         self._pending_start: str | None = None      # source to start once the target is ready
         self._stopping: tuple[threading.Thread, LiveSession] | None = None
         self._stop_message = ""
@@ -89,6 +107,7 @@ class ReenactController(QObject):
         self._shut_down = False
         self._opened: list[LiveSession] = []  # sessions start jobs opened, not yet taken (closed at shutdown)
         self._opened_lock = threading.Lock()
+        self.jobs = JobRunner(_PanelProgress(panel), self)
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self._poll)
@@ -131,32 +150,16 @@ class ReenactController(QObject):
         show_error(self.window if self.window is not None else self.panel, title, message)
 
     # -- jobs -----------------------------------------------------------------------------
-    def _show_progress(self, job: Job, done: int = 0, total: int = 0, message: str = "") -> None:
-        self._progress_job = job
-        self.panel.set_progress(job.name, done, total)
-        if message:
-            self.panel.set_status(f"{job.name}: {message}")
-
-    def _job_done(self, job: Job) -> None:
-        if self._progress_job is job:
-            self._progress_job = None
-            self.panel.set_progress(None)
-
     def cancel_job(self) -> None:
-        """Cancel the job shown in the progress row (target preparation or export)."""
-        if self._progress_job is not None and self._progress_job.running:
-            self._progress_job.cancel()
-            self.panel.set_status(f"Cancelling {self._progress_job.name.lower()}...")
+        """Cancel the job shown in the progress row (target preparation, start or export)."""
+        if self.jobs.cancel():
+            self.panel.set_status(f"Cancelling {self.jobs.shown.name.lower()}...")
 
     def _run_job(self, job: Job, on_finished, on_failed=None, on_cancelled=None) -> Job:
-        job.progress.connect(lambda d, t, m, job=job: self._show_progress(job, d, t, m))
-        job.finished.connect(lambda res, job=job: on_finished(job, res))
-        job.failed.connect(lambda msg, job=job: (on_failed or self._job_failed)(job, msg))
-        job.cancelled.connect(lambda job=job: (on_cancelled or self._job_cancelled)(job))
-        job.done.connect(lambda job=job: self._job_done(job))
-        self._show_progress(job)
-        job.start()
-        return job
+        """Start ``job`` on the controller's runner; the callbacks get (job, result / message)."""
+        return self.jobs.start(job, lambda res: on_finished(job, res),
+                               lambda msg: (on_failed or self._job_failed)(job, msg),
+                               lambda: (on_cancelled or self._job_cancelled)(job))
 
     def _job_failed(self, job: Job, message: str) -> None:
         self._error(job.name, message)
@@ -237,12 +240,11 @@ class ReenactController(QObject):
             return True
         self.panel.set_running(False, busy=True)
         self.panel.set_status(f"Starting the live preview from {source_spec}...")
-        self._start_job = Job(open_live, source_spec, self.target, self.transfer_settings(),
-                              opened=self._register_opened, name="Starting live preview")
-        self._start_job.finished.connect(lambda live, job=self._start_job: self._on_live_opened(job, live))
-        self._start_job.failed.connect(self._on_live_failed)
-        self._start_job.cancelled.connect(lambda: self.panel.set_running(False))
-        self._start_job.start()
+        self._start_job = self._run_job(
+            Job(open_live, source_spec, self.target, self.transfer_settings(), opened=self._register_opened,
+                name="Starting live preview"),
+            self._on_live_opened, lambda _job, msg: self._on_live_failed(msg),
+            lambda _job: self.panel.set_running(False))
         return True
 
     def _register_opened(self, live: LiveSession) -> None:  # called on the job's thread
@@ -415,20 +417,17 @@ class ReenactController(QObject):
         return True
 
     def _on_export_finished(self, job: Job, result) -> None:
-        self._job_done(job)
         self.panel.set_export_enabled(True)
         secs = sum(result.seconds.values())
         self.panel.set_status(f"Exported {result.frames} frames to {result.output} in {secs:.0f} s.")
         self.export_ended.emit("finished")
 
     def _on_export_failed(self, job: Job, message: str) -> None:
-        self._job_done(job)
         self.panel.set_export_enabled(True)
         self._error("Reenact: export", message)
         self.export_ended.emit("failed")
 
     def _on_export_cancelled(self, job: Job) -> None:
-        self._job_done(job)
         self.panel.set_export_enabled(True)
         self.panel.set_status("Export cancelled; no file was written.")
         self.export_ended.emit("cancelled")

@@ -322,7 +322,7 @@ def test_video_target_is_reconstructed_with_progress_and_cancel(qtbot, bare, err
     # cancel the reconstruction once it reports progress
     ctl.set_target(clip)
     qtbot.waitUntil(lambda: ctl.panel.progress_bar.maximum() > 0, timeout=30_000)
-    with qtbot.waitSignal(ctl._prep_job.cancelled, timeout=30_000):  # noqa: SLF001
+    with qtbot.waitSignal(ctl.jobs.ended, timeout=30_000):
         qtbot.mouseClick(ctl.panel.cancel_button, Qt.MouseButton.LeftButton)
     assert ctl.target is None and "cancelled" in ctl.panel.target_status.text()
 

@@ -92,7 +92,7 @@ def test_cancel_stops_cooperative_and_deaf_jobs_and_leaves_no_child():
 
 
 def test_job_in_process_signals(qtbot):
-    from app.workers import Job
+    from app.jobs import Job
 
     job = Job(helpers.count, 4, 0.01, name="Counting", in_process=True)
     progress = []
