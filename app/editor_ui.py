@@ -269,34 +269,17 @@ class EditorUI(QObject):
                             ("csv", "Expression curves (&CSV)..."), ("json", "Expression curves (&JSON)...")):
             self.export_actions[kind] = self._act(label, lambda k=kind: self.export_dialog(k))
 
-        mb = w.menuBar()
-        file_menu = w.file_menu
-        first = file_menu.actions()[0]
-        file_menu.insertActions(first, [self.act_new, self.act_open_project])
-        file_menu.insertSeparator(first)
-        quit_action = w.act_quit
-        file_menu.insertActions(quit_action, [self.act_save, self.act_save_as])
-        export_menu = file_menu.addMenu("&Export")
-        export_menu.addActions(list(self.export_actions.values()))
-        file_menu.insertMenu(quit_action, export_menu)
-        file_menu.insertSeparator(quit_action)
-        edit = QAction("&Edit", w)  # placeholder to position the menu after File
-        edit_menu = mb.addMenu("&Edit")
-        mb.insertMenu(mb.actions()[1], edit_menu)
-        del edit
-        edit_menu.addActions([self.act_undo, self.act_redo])
-        edit_menu.addSeparator()
-        edit_menu.addActions([self.act_set_key, self.act_delete_key, self.act_prev_key, self.act_next_key])
-        edit_menu.addSeparator()
-        edit_menu.addAction(self.act_reconstruct)
-        vm = w.view_menu
-        vm.insertSeparator(w.panels_menu.menuAction())
-        vm.insertActions(w.panels_menu.menuAction(), list(self.compare_actions.values()))
-        vm.insertSeparator(w.panels_menu.menuAction())
-        vm.insertActions(w.panels_menu.menuAction(), list(self.overlay_actions.values()))
-        vm.insertSeparator(w.panels_menu.menuAction())
-        w.playback_menu.addAction(self.act_loop)
-        w.track_menu.addAction(self.act_reconstruct)
+        mn = w.menus
+        mn.add("file", "project", self.act_new, self.act_open_project)
+        mn.add("file", "save", self.act_save, self.act_save_as)
+        mn.add_submenu("file", "export", "&Export").addActions(list(self.export_actions.values()))
+        mn.add("edit", "undo", self.act_undo, self.act_redo)
+        mn.add("edit", "keys", self.act_set_key, self.act_delete_key, self.act_prev_key, self.act_next_key)
+        mn.add("edit", "reconstruct", self.act_reconstruct)
+        mn.add("view", "compare", *self.compare_actions.values())
+        mn.add("view", "overlays", *self.overlay_actions.values())
+        mn.add("playback", "options", self.act_loop)
+        mn.add("track", "reconstruct", self.act_reconstruct)
         tb = w.toolbar
         tb.insertAction(w.act_cancel, self.act_reconstruct)
         tb.addSeparator()

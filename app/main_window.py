@@ -30,6 +30,7 @@ from app.error_reporting import show_error
 from app.process_jobs import track_clip_cached
 from app.session import MediaSession
 from app.jobs import Job, JobRunner
+from app.menus import MenuBar
 from core.errors import UserFacingError
 from widgets.transport_bar import TransportBar
 from widgets.video_view import VideoView
@@ -194,29 +195,20 @@ class MainWindow(QMainWindow):
         self.act_about = self.new_action("&About FaceStudio", self._about)
 
     def _build_menus(self) -> None:
-        mb = self.menuBar()
-        m = self.file_menu = mb.addMenu("&File")
-        m.addActions([self.act_open, self.act_open_folder, self.act_open_webcam])
-        self.recent_menu = m.addMenu("Open &recent")
-        m.addSeparator()
-        m.addAction(self.act_quit)
+        self.menus = MenuBar(self.menuBar())
+        mn = self.menus
+        mn.add("file", "open", self.act_open, self.act_open_folder, self.act_open_webcam)
+        self.recent_menu = mn.add_submenu("file", "recent", "Open &recent")
+        mn.add("file", "quit", self.act_quit)
         self._rebuild_recent_menu()
-
-        m = self.view_menu = mb.addMenu("&View")
-        m.addActions([self.act_fit, self.act_zoom_in, self.act_zoom_out, self.act_actual_size])
-        m.addSeparator()
-        m.addAction(self.act_show_landmarks)
-        m.addSeparator()
-        self.panels_menu = m.addMenu("&Panels")
-
-        m = self.playback_menu = mb.addMenu("&Playback")
-        m.addActions([self.act_play, self.act_step_back, self.act_step_forward, self.act_first, self.act_last])
-
-        m = self.track_menu = mb.addMenu("&Track")
-        m.addActions([self.act_track, self.act_cancel])
-
-        m = mb.addMenu("&Help")
-        m.addAction(self.act_about)
+        mn.add("view", "zoom", self.act_fit, self.act_zoom_in, self.act_zoom_out, self.act_actual_size)
+        mn.add("view", "landmarks", self.act_show_landmarks)
+        self.panels_menu = mn.add_submenu("view", "panels", "&Panels")
+        mn.add("playback", "transport", self.act_play, self.act_step_back, self.act_step_forward, self.act_first,
+               self.act_last)
+        mn.add("track", "track", self.act_track)
+        mn.add("track", "cancel", self.act_cancel)
+        mn.add("help", "about", self.act_about)
 
     def _build_toolbar(self) -> None:
         tb = QToolBar("Main")

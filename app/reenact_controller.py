@@ -489,17 +489,21 @@ def install_reenact_panel(main_window: QMainWindow) -> ReenactController:
         main_window.addDockWidget(area, dock)
     controller = ReenactController(panel, main_window)
 
-    menu_bar = main_window.menuBar()
-    help_menu = next((a for a in menu_bar.actions() if a.text().replace("&", "") == "Help"), None)
-    menu = menu_bar.addMenu("&Reenact")
-    if help_menu is not None:  # keep Help last
-        menu_bar.insertMenu(help_menu, menu)
+    menus = getattr(main_window, "menus", None)
+    if menus is not None:
+        menu = menus.menu("reenact")
+        add = menus.add
+    else:  # a bare window (tests): a menu of its own
+        menu = main_window.menuBar().addMenu("&Reenact")
 
-    def action(text: str, slot, tip: str) -> QAction:
+        def add(_menu: str, _section: str, *items) -> None:
+            menu.addActions(list(items))
+
+    def action(text: str, slot, tip: str, section: str = "live") -> QAction:
         a = QAction(text, main_window)
         a.setStatusTip(tip)
         a.triggered.connect(lambda _checked=False: slot())
-        menu.addAction(a)
+        add("reenact", section, a)
         return a
 
     def show_panel() -> None:
@@ -508,8 +512,7 @@ def install_reenact_panel(main_window: QMainWindow) -> ReenactController:
 
     show = dock.toggleViewAction()
     show.setText("Show reenact &panel")
-    menu.addAction(show)
-    menu.addSeparator()
+    add("reenact", "panel", show)
     controller.act_target = action("Choose &target...", lambda: (show_panel(), panel.browse_target()),
                                    "Choose the photo or video whose face is driven")
     controller.act_start = action("&Start / stop live preview", lambda: (show_panel(), panel.request_start_stop()),
@@ -517,11 +520,13 @@ def install_reenact_panel(main_window: QMainWindow) -> ReenactController:
     controller.act_recalibrate = action("Recalibrate &neutral", controller.recalibrate,
                                         "Take the source's next frame as its rest pose and expression")
     controller.act_record = action("&Record result...", panel.request_record,
-                                   "Record the live result to a video file (start / stop)")
+                                   "Record the live result to a video file (start / stop)", "output")
     controller.act_export = action("&Export...", lambda: (show_panel(), panel.request_export()),
-                                   "Reenact a whole source video offline at full quality, keeping its audio")
+                                   "Reenact a whole source video offline at full quality, keeping its audio",
+                                   "output")
     controller.act_presenter = action("&Presenter view", lambda: panel.set_presenter_visible(True),
-                                      "Show the live result big in its own window (F11 there: full screen)")
+                                      "Show the live result big in its own window (F11 there: full screen)",
+                                      "output")
     controller.act_presenter.setShortcut("F5")  # as slide software starts a presentation
 
     main_window.installEventFilter(controller)

@@ -392,3 +392,18 @@ def test_panels_are_dock_widgets_listed_in_the_view_menu(qtbot, win):
     assert toggle.isChecked()
     toggle.trigger()
     assert not dock.isVisible() and not toggle.isChecked()
+
+
+def test_menus_are_in_order_with_help_last(qtbot, tmp_path):
+    from app.gui_main import create_main_window
+
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    w = create_main_window(settings)
+    qtbot.addWidget(w)
+    titles = [a.text().replace("&", "") for a in w.menuBar().actions() if a.isVisible()]
+    assert titles == ["File", "Edit", "View", "Playback", "Track", "Reenact", "Help"]
+    file_items = [a.text().replace("&", "") for a in w.menus.menu("file").actions() if not a.isSeparator()]
+    assert file_items.index("New project") < file_items.index("Open video or image...") < \
+        file_items.index("Save project") < file_items.index("Export") < file_items.index("Quit")
+    assert file_items[-1] == "Quit"
+    w.shutdown()
