@@ -117,3 +117,19 @@ def test_reconstruct_command_learns_the_corrective_unless_told_not_to(tmp_path):
     # d6 raises her brows at frames 5-6 beyond what the rig's brow shapes do: the corrective
     # moves some of the face by pixels, most of it by far less
     assert moved.max() > 1.0 and np.median(moved) < 1.0, (moved.max(), np.median(moved))
+
+
+def test_per_frame_fit_fills_a_gap_from_the_nearest_fitted_frame(model):
+    """Frames without a face borrow the fit of the *nearest* fitted frame: with fitted frames
+    {0, 1, 9}, frames 2-4 copy frame 1 and frames 6-8 copy frame 9 (frame 5 is as far from
+    both and takes the later one)."""
+    track, _ = _track(model, 10, gap=slice(2, 9))
+    pf = reconstruct(track, model, "ict-test", per_frame=True)
+    assert pf.valid.tolist() == [True, True] + [False] * 7 + [True]
+    for f, src in ((2, 1), (3, 1), (4, 1), (5, 9), (6, 9), (7, 9), (8, 9)):
+        np.testing.assert_array_equal(pf.expression[f], pf.expression[src], err_msg=f"frame {f}")
+        np.testing.assert_array_equal(pf.translation[f], pf.translation[src], err_msg=f"frame {f}")
+    # the whole-video fit follows the same rule
+    wv = reconstruct(track, model, "ict-test")
+    for f, src in ((2, 1), (4, 1), (5, 9), (8, 9)):
+        np.testing.assert_array_equal(wv.expression[f], wv.expression[src], err_msg=f"frame {f}")

@@ -10,6 +10,7 @@ from core.errors import NoFaceError
 from core.fitting._blas import single_threaded_blas
 from core.fitting.basis import basis_from_embedding, basis_landmarks68
 from core.fitting.frame_fit import FrameFitter
+from core.fitting.frames import nearest_index
 from core.fitting.reconstruction import Reconstruction
 from core.fitting.settings import FitSettings
 from core.fitting.video_fit import fit_video, reprojection_error
@@ -210,10 +211,9 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
             expr[f], sc[f], R[f], t[f], err[f] = r.expression, r.scale, r.rotation, r.translation, r.error_px
             valid[f] = True
         # invalid frames copy the nearest fitted frame so every frame has a mesh and camera
-        idx = np.flatnonzero(valid)
-        if idx.size == 0:
+        if not valid.any():
             raise NoFaceError(f"{track.source or 'input'}: no frame could be fitted")
-        near = idx[np.clip(np.searchsorted(idx, np.arange(F)), 0, idx.size - 1)]
+        near = nearest_index(valid)
         fill = ~valid
         expr[fill], sc[fill], R[fill], t[fill] = expr[near[fill]], sc[near[fill]], R[near[fill]], t[near[fill]]
         cams = OrthoCameras(sc, R, t)

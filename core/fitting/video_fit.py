@@ -28,6 +28,7 @@ from core.camera import OrthoCameras
 from core.fitting._blas import single_threaded_blas
 from core.fitting.basis import LandmarkBasis
 from core.fitting.camera_fit import fit_cameras, smooth_cameras
+from core.fitting.frames import nearest_index
 from core.fitting.qp import ArrowSystem, solve_arrow_qp, solve_box_qp
 from core.fitting.settings import FitSettings
 from core.jobs import CancelToken, ProgressFn, check, report
@@ -329,10 +330,7 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
         cams = prob.from_centred(cams)
 
     # --- scatter back to all F frames; unfitted frames copy the nearest fitted one
-    nearest = idx[np.clip(np.searchsorted(idx, np.arange(F)), 0, idx.size - 1)]
-    prev = idx[np.clip(np.searchsorted(idx, np.arange(F)) - 1, 0, idx.size - 1)]
-    pick = np.where(np.abs(prev - np.arange(F)) < np.abs(nearest - np.arange(F)), prev, nearest)
-    pos = np.searchsorted(idx, pick)
+    pos = np.searchsorted(idx, nearest_index(fitted))
     expr = xe[pos]
     all_cams = OrthoCameras(cams.scale[pos], cams.rotation[pos], cams.translation[pos])
     err = np.full(F, np.nan)
