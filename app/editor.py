@@ -176,31 +176,38 @@ class EditorDocument(QObject):
         self._expr_cache = None
         self.edits_changed.emit()
 
-    def _push(self, text: str, change, merge_key: str = "") -> None:
+    def _push(self, text: str, change, merge_key: str = "") -> bool:
+        """Apply ``change`` (a function of an ExpressionEdits) as one undoable step; False when
+        it changed nothing."""
         before = self.edits.to_dict()
         trial = self.edits.copy()
         change(trial)
         after = trial.to_dict()
         if after == before:
-            return
+            return False
         self.undo_stack.push(EditCommand(self, text, before, after, merge_key))
+        return True
 
     def begin_gesture(self) -> None:
         """Start a new slider gesture: following set_offset calls merge into one undo step."""
         self._gesture += 1
 
     def set_offset(self, name: str, frame: int, value: float, gesture: bool = True) -> None:
-        """The user's offset of ``name`` at ``frame`` (sets that frame's key; a single key is a
-        constant offset over the clip)."""
+        """The user's offset of ``name`` at ``frame``, as shown (sets that frame's key; a single
+        key is a constant offset over the clip). Outside the edit range nothing can show, so
+        nothing changes and ``edits_changed`` tells the panel to show the values again."""
         key = f"slider:{name}:{frame}:{self._gesture}" if gesture else ""
-        self._push(f"Change {name}", lambda e: e.set_key(name, frame, value), key)
+        k = self.names.index(name) if name in self.names else -1
+        limit = float(np.ptp(self.bounds[k])) if self.bounds is not None and k >= 0 else None
+        if not self._push(f"Change {name}", lambda e: e.set_shown_offset(name, frame, value, limit), key):
+            self.edits_changed.emit()
 
     def set_key(self, names, frame: int) -> None:
         """Key ``names`` at ``frame`` with their current offsets (K)."""
         names = [n for n in names if n in self.names]
         if not names:
             return
-        values = {n: float(self.edits.offset(n, frame)) for n in names}
+        values = {n: self.edits.key_value(n, frame) for n in names}
 
         def change(e):
             for n in names:

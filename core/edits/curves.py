@@ -31,6 +31,8 @@ EDITS_FORMAT = "facestudio.edits"
 EDITS_VERSION = 1
 #: key of the expression edits in a project's ``edits`` dict
 PROJECT_KEY = "expression"
+#: envelope values at or below this count as "outside the edit range" for a slider move
+_MIN_ENVELOPE = 1e-6
 
 
 def smoothstep(x: np.ndarray) -> np.ndarray:
@@ -158,6 +160,36 @@ class ExpressionEdits:
             raise KeyError(f"{name}: no key at frame {frame}")
         value = comp.keys.pop(int(frame))
         comp.keys[int(new_frame)] = float(value if new_offset is None else new_offset)
+
+    def key_value(self, name: str, frame: int) -> float:
+        """The component's curve at ``frame`` before the edit range's envelope: the value a key
+        there must hold to leave the curve as it is (0 for a component without keys).
+
+        Keying the *shown* offset instead (:meth:`offset`, envelope included) would apply the
+        envelope twice inside an ease: a key of 0.8 eased to 0.4 would be re-keyed as 0.4,
+        and show 0.2.
+        """
+        comp = self.components.get(name)
+        return 0.0 if comp is None else float(comp.evaluate(int(frame)))
+
+    def set_shown_offset(self, name: str, frame: int, offset: float, limit: float | None = None) -> bool:
+        """Key ``name`` at ``frame`` so that the offset shown there (envelope included) is
+        ``offset``: what a slider move at that frame asks for.
+
+        Inside an ease the key is ``offset / envelope``, limited to ``[-limit, limit]`` (e.g.
+        the component's range: one frame into an ease the envelope is ~0.01, and an unlimited
+        key would lift the whole curve a hundredfold). Where the envelope is 0 (outside the
+        edit range, or at its first and last frame) no key can show an offset: nothing
+        changes and False is returned.
+        """
+        w = 1.0 if self.edit_range is None else float(self.edit_range.envelope(int(frame)))
+        if w <= _MIN_ENVELOPE:
+            return False
+        key = float(offset) / w
+        if limit is not None:
+            key = float(np.clip(key, -abs(limit), abs(limit)))
+        self.set_key(name, frame, key)
+        return True
 
     def has_key(self, name: str, frame: int) -> bool:
         comp = self.components.get(name)
