@@ -174,13 +174,13 @@ class LivePipeline:
 
     # -- control ------------------------------------------------------------------
     def set_settings(self, transfer: TransferSettings | None = None, warp: WarpSettings | None = None) -> None:
-        """Change settings while running (taken from the next frame on)."""
+        """Change settings while running (any thread; taken from the next frame on: the frame
+        being rendered keeps the settings it started with)."""
         with self._lock:
             if transfer is not None:
                 self._transfer = transfer
             if warp is not None:
                 self._warp = warp
-                self._renderer.settings = warp
 
     def recalibrate(self) -> None:
         """Take the next tracked frame as the source's new reference (rest pose/expression)."""
@@ -283,6 +283,10 @@ class LivePipeline:
             stage: dict[str, float] = {}
             with self._lock:
                 transfer, warp = self._transfer, self._warp
+            if warp is not self._renderer.settings:
+                # only this thread touches the renderer: new settings get a new renderer between
+                # frames (its caches and the ICT interior preload follow the settings)
+                self._renderer = WarpRenderer(self.model, warp)
             if ft is not None:
                 if self._recalibrate:
                     self._calib.reset()
