@@ -55,7 +55,7 @@ def read_project_for_editing(path: str, progress: ProgressFn | None = None, canc
         model = load_model(project.model_spec or "builtin") if project.reconstruction is not None else None
         check(cancel)
         report(progress, 2, 3, "opening the video")
-        src, first = MediaSession.prepare(project.source)
+        src, first = MediaSession.prepare(str(project.source_path))
     except UserFacingError:
         raise
     except Exception as e:  # noqa: BLE001 (a damaged project must not take the app down)

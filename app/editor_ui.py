@@ -773,8 +773,8 @@ class EditorUI(QObject):
     def _on_project_read(self, path: str, recovered: bool, result) -> None:
         project, edits, model, src, first = result
         w = self.win
-        w.session.adopt(project.source, src, first)
-        w.media_opened.emit(project.source)  # (drops the reconstruction of another clip)
+        w.session.adopt(str(project.source_path), src, first)
+        w.media_opened.emit(str(project.source_path))  # (drops the reconstruction of another clip)
         if project.track is not None:
             w.session.set_track_result(project.track)
         if project.reconstruction is not None:

@@ -173,7 +173,7 @@ def render_project(project, out_path, progress: ProgressFn | None = None,
     if project.reconstruction is None:
         raise InputError(f"{project.source}: the project has no reconstruction yet; reconstruct it first")
     rec = project.reconstruction
-    source = project.source
+    source = str(project.source_path) if project.source else ""
     if not source or not os.path.exists(source):
         raise InputError(f"{source or '(no source)'}: the project's source video is missing; "
                          "it is needed to render the edit")

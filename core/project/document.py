@@ -41,7 +41,8 @@ _KNOWN = {"format", "schema_version", "source", "model", "settings", "edits", "a
 class Project:
     """An open project.
 
-    source : str            path of the video/image the project was made from
+    source : str            path of the video/image the project was made from, as stored: absolute,
+                            or relative to the project folder (use :attr:`source_path`)
     model_spec : str        face model spec for ``core.model.registry.load_model``
     reconstruction : Reconstruction or None
     track : TrackResult or None
@@ -57,6 +58,18 @@ class Project:
     edits: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
+    #: the folder the project was loaded from (None: not saved yet)
+    folder: Path | None = None
+
+    @property
+    def source_path(self) -> Path:
+        """The source as a path: ``source`` when absolute, else relative to the project folder
+        (the one rule for every reader of a project: the editor, ``render``, the QA commands);
+        a project not saved yet has only the current directory to go by."""
+        p = Path(self.source).expanduser()
+        if p.is_absolute() or self.folder is None:
+            return p
+        return (Path(self.folder) / p).resolve()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -214,4 +227,4 @@ def load_project(path: str | os.PathLike) -> Project:
         raise InputError(f"{jp}: 'model', 'settings' and 'edits' must be JSON objects")
     return Project(source=str(doc.get("source", "")), model_spec=str(model.get("spec", "")), reconstruction=rec,
                    track=track, edits=edits, settings=settings,
-                   extra={k: v for k, v in doc.items() if k not in _KNOWN})
+                   extra={k: v for k, v in doc.items() if k not in _KNOWN}, folder=path)

@@ -116,17 +116,15 @@ def prepare_project(project_path, max_frames: Optional[int] = None, need_track: 
                     progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None) -> QAInputs:
     """Open a project folder's source video with the project's reconstruction (and track).
 
-    The source path in ``project.json`` is used as written, else relative to the project
-    folder. InputError when the project has no reconstruction or its video is missing.
+    The source path is the project's ``source_path`` (relative paths are relative to the
+    project folder). InputError when the project has no reconstruction or its video is missing.
     """
     from core.project import load_project
 
     proj = load_project(project_path)
     if proj.reconstruction is None:
         raise InputError(f"{project_path}: the project has no reconstruction yet; reconstruct it first")
-    src = Path(proj.source)
-    if not src.is_absolute() and not src.exists():
-        src = Path(project_path) / src
+    src = proj.source_path
     if not src.exists():
         raise InputError(f"{project_path}: the project's source video {proj.source} was not found")
     return prepare(src, proj.reconstruction, proj.track, proj.model_spec or None, max_frames,
