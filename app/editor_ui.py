@@ -30,7 +30,7 @@ from core.edits import PROJECT_KEY, posed_vertices
 from core.errors import UserFacingError
 # imported at start-up, not on first use: the first import of core.render costs ~25 ms of
 # GUI thread, which would land in the turn that puts a reconstruction on screen
-from core.flow import flow_pair, repeated_frames
+from core.flow import flow_pair
 from core.flow.colour import flow3d_to_rgb  # Eq. 6.5 HSV coding
 from core.model.registry import remember_model
 from core.render import nmfc_reference
@@ -583,7 +583,7 @@ class EditorUI(QObject):
         self.preview.set_reconstruction(d.model, d.rec)
         tri = np.asarray(d.model.triangles)
         self._normals = VertexNormals(tri, d.model.num_vertices)
-        self._repeated = repeated_frames(d.rec.expression, d.rec.scale, d.rec.translation)
+        self._repeated = d.rec.repeated
         self.viewport.set_topology(tri, d.model.num_vertices, nmfc_reference(d.model.mean, tri))
         if self._selected not in d.names:
             self._selected = "jawOpen" if "jawOpen" in d.names else (d.names[0] if d.names else None)

@@ -22,19 +22,24 @@ class Cancelled(Exception):
 
 @dataclass
 class CancelToken:
-    """Thread-safe flag a GUI sets and a worker polls between frames."""
+    """Thread-safe flag a GUI sets and a worker polls between frames.
+
+    ``parent``: a token that cancels this one too (a helper thread's own stop flag that the
+    whole job's cancel also reaches: ``CancelToken(parent=cancel)``; None: no parent).
+    """
 
     _event: threading.Event = field(default_factory=threading.Event)
+    parent: Optional["CancelToken"] = None
 
     def cancel(self) -> None:
         self._event.set()
 
     @property
     def cancelled(self) -> bool:
-        return self._event.is_set()
+        return self._event.is_set() or (self.parent is not None and self.parent.cancelled)
 
     def raise_if_cancelled(self) -> None:
-        if self._event.is_set():
+        if self.cancelled:
             raise Cancelled()
 
 
@@ -45,8 +50,35 @@ def check(cancel: Optional[CancelToken]) -> None:
 
 
 def report(progress: Optional[ProgressFn], done: int, total: int, message: str = "") -> None:
+    """Call ``progress(done, total, message)`` unless it is None."""
     if progress is not None:
         progress(done, total, message)
+
+
+def sub_progress(progress: Optional[ProgressFn], start: float, span: float, total: int,
+                 stage: str = "") -> Optional[ProgressFn]:
+    """A progress callback for one stage of a longer job: the stage's own ``(done, sub_total,
+    message)`` lands on ``[start, start + span]`` of the job's ``total``.
+
+    The message says where the job is: the stage's name, then the step the stage reported
+    (when it names one), e.g. ``"fitting: camera initialisation"``; a stage that reports
+    only its own progress (no message, or its own name) gets its real counts:
+    ``"tracking 120/587"``. Stages nest (a stage's callback may be split again, every level
+    adds its name: ``"source: tracking 120/587"``); ``stage=""`` rescales without naming.
+    None when ``progress`` is None.
+    """
+    if progress is None:
+        return None
+
+    def fn(done: int, sub_total: int, message: str = "") -> None:
+        frac = min(max(done / sub_total, 0.0), 1.0) if sub_total > 0 else 0.0
+        if message and message != stage:
+            text = f"{stage}: {message}" if stage else message
+        else:
+            text = f"{stage} {int(done)}/{int(sub_total)}" if sub_total > 0 else stage
+        progress(int(round(start + frac * span)), total, text)
+
+    return fn
 
 
 class ConsoleProgress:

@@ -60,7 +60,7 @@ def test_reconstruct_video_and_per_frame(model, tmp_path):
     assert np.isfinite(rec.landmarks68).all()  # invalid frames copy a neighbour
     rec.save(tmp_path / "r.npz")
     again = Reconstruction.load(tmp_path / "r.npz")
-    v = again.image_vertices(model, 3)
+    v = again.posed_vertices(model, 3)
     assert v.shape == (model.num_vertices, 3)
     pf = reconstruct(track, model, "ict-test", per_frame=True)
     assert pf.method == "per-frame" and not pf.valid[15:20].any()
@@ -113,7 +113,7 @@ def test_reconstruct_command_learns_the_corrective_unless_told_not_to(tmp_path):
     from core.model.registry import load_model
 
     m = load_model("builtin")
-    moved = np.linalg.norm(a.image_vertices(m, 6)[:, :2] - b.image_vertices(m, 6)[:, :2], axis=1)
+    moved = np.linalg.norm(a.posed_vertices(m, 6)[:, :2] - b.posed_vertices(m, 6)[:, :2], axis=1)
     # d6 raises her brows at frames 5-6 beyond what the rig's brow shapes do: the corrective
     # moves some of the face by pixels, most of it by far less
     assert moved.max() > 1.0 and np.median(moved) < 1.0, (moved.max(), np.median(moved))

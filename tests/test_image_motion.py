@@ -126,6 +126,8 @@ def test_reconstruct_with_frames_follows_the_image_and_repeats(short_clip):
     assert np.array_equal(refined.expression[30], refined.expression[29])
     assert np.allclose(refined.translation[30], refined.translation[29])
     assert not np.allclose(plain.translation[30], plain.translation[29], atol=1e-3)
+    # and the reconstruction records it (the editor's flow view skips it), nothing else
+    assert np.flatnonzero(refined.repeated).tolist() == [30] and not plain.repeated.any()
     # the fitted points' motion agrees better with an independent dense flow (DIS)
     basis = basis_from_embedding(model)
 

@@ -47,6 +47,7 @@ from core.camera import OrthoCameras
 from core.fitting.basis import LandmarkBasis, basis_from_embedding, basis_from_vertices
 from core.fitting.image_motion import _fuse_factor, _fuse_solve
 from core.fitting.settings import FitSettings
+from core.jobs import CancelToken
 from core.model.face_model import FaceModel
 from core.render.geometry import VertexNormals
 
@@ -237,7 +238,7 @@ def _project2d(cams: OrthoCameras, X: np.ndarray) -> np.ndarray:
 
 def learn_corrective(model: FaceModel, identity: np.ndarray, expression: np.ndarray, cams: OrthoCameras,
                      usable: np.ndarray, segment: np.ndarray, frames, settings: FitSettings,
-                     cancelled=None, flows: list | None = None,
+                     cancel: CancelToken | None = None, flows: list | None = None,
                      duplicate: np.ndarray | None = None) -> Corrective | None:
     """The corrective of a fitted clip (module docstring); None when the clip is too short or
     too little could be measured.
@@ -248,6 +249,7 @@ def learn_corrective(model: FaceModel, identity: np.ndarray, expression: np.ndar
     them (called once the fitted points are known: the flow may still be running), or None to
     compute them from ``frames`` (an iterable over the clip's images, RGB or grey uint8, aligned
     with the fit); duplicate (F,) bool: frames repeating their predecessor (their fit is a copy).
+    Returns None when ``cancel`` is cancelled before the flows are in.
     """
     s = settings
     F = expression.shape[0]
@@ -263,10 +265,10 @@ def learn_corrective(model: FaceModel, identity: np.ndarray, expression: np.ndar
     p = _project2d(cams, X)                                                           # (F, M, 2)
     del X
     if flows is None:
-        flows = face_flows(frames, p, seg >= 0, cancelled)
+        flows = face_flows(frames, p, seg >= 0, cancel)
     elif callable(flows):
         flows = flows()
-    if cancelled is not None and cancelled():
+    if cancel is not None and cancel.cancelled:
         return None
     vis = point_visibility(model, neutral, cams, points)
     vis[seg < 0] = 0.0
@@ -293,7 +295,7 @@ def learn_corrective(model: FaceModel, identity: np.ndarray, expression: np.ndar
     return Corrective(points, lifted.astype(np.float16), index, weight)
 
 
-def face_flows(frames, p: np.ndarray, usable: np.ndarray, cancelled=None) -> list:
+def face_flows(frames, p: np.ndarray, usable: np.ndarray, cancel: CancelToken | None = None) -> list:
     """The face region's flow per frame pair (F - 1 ``face_flow.FlowPiece`` or None) on the box
     of points p (F, M, 2) px of both frames, from an iterable over the clip's images."""
     from core.fitting.face_flow import FlowPool, store_scale
@@ -304,7 +306,7 @@ def face_flows(frames, p: np.ndarray, usable: np.ndarray, cancelled=None) -> lis
     prev = None
     try:
         for f, g in enumerate(_grey_frames(frames, F)):
-            if cancelled is not None and f % 25 == 0 and cancelled():
+            if cancel is not None and f % 25 == 0 and cancel.cancelled:
                 break
             if f > 0:
                 if usable[f - 1] and usable[f]:

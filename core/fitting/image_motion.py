@@ -25,7 +25,7 @@ Image coordinates: pixels, origin top-left, x right, y down; angles in radians.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
@@ -33,6 +33,7 @@ from core.camera import OrthoCameras
 from core.fitting.basis import LandmarkBasis
 from core.fitting.qp import solve_box_qp
 from core.fitting.settings import FitSettings
+from core.jobs import CancelToken
 
 #: LK window (px), pyramid levels, forward-backward tolerance (px)
 LK_WINDOW = 15
@@ -193,7 +194,7 @@ class PointMotion:
 
 
 def measure_points(frames: Iterable[np.ndarray], points: np.ndarray, usable: np.ndarray,
-                   method: str = "lk", cancelled: Callable[[], bool] | None = None,
+                   method: str = "lk", cancel: CancelToken | None = None,
                    flow_pool=None, flow_points: np.ndarray | None = None) -> PointMotion:
     """Optical flow at ``points`` (F, N, 2) px from every usable frame to the next.
 
@@ -204,7 +205,8 @@ def measure_points(frames: Iterable[np.ndarray], points: np.ndarray, usable: np.
     to it (skipped where either frame is unusable or the pair repeats a picture), for the
     corrective's dense flow without decoding again; this returns without waiting for it
     (``flow_pool.results(F - 1)``). flow_points (F, N', 2): the points whose box is flowed
-    (default ``points``).
+    (default ``points``). A cancelled ``cancel`` ends the measurement early (the frames
+    not reached keep no motion); the caller decides whether that is an error.
     """
     F, N = points.shape[:2]
     disp = np.zeros((max(F - 1, 0), N, 2))
@@ -214,7 +216,7 @@ def measure_points(frames: Iterable[np.ndarray], points: np.ndarray, usable: np.
     fp = points if flow_points is None else flow_points
     prev = None
     for f, grey in enumerate(_grey_frames(frames, F)):
-        if cancelled is not None and f % 25 == 0 and cancelled():
+        if cancel is not None and f % 25 == 0 and cancel.cancelled:
             break
         pair = prev is not None and usable[f - 1] and usable[f]
         if pair:
@@ -407,14 +409,17 @@ class MotionRefinement:
 
     correction_px : (F,) float  size of each frame's camera correction at the face radius (px)
     point_correction_px : (F,) float  mean size of the non-rigid point corrections (px)
-    duplicate : (F,) bool       frames found to repeat the previous frame (they copy its fit)
+    duplicate : (F,) bool       frames found to repeat the previous frame
     measured_pairs : int        frame pairs with an image-motion measurement
+    repeated : (F,) bool        the duplicates that copied their predecessor's fit (both fitted, one
+                                track segment): ``Reconstruction.repeated``
     """
 
     correction_px: np.ndarray
     point_correction_px: np.ndarray
     duplicate: np.ndarray
     measured_pairs: int
+    repeated: np.ndarray
 
 
 def _grey_frames(frames: Iterable[np.ndarray], count: int):
@@ -514,10 +519,12 @@ def refine_with_image_motion(basis: LandmarkBasis, identity: np.ndarray, express
         expression = refit_expressions(sub, identity, expression, cams, targets,
                                        tracker_point_weights(L, s)[idx], bounds, s, np.flatnonzero(usable))
     # a repeated frame shows the face exactly as before: same fit
+    copied = np.zeros(F, bool)
     for f in np.flatnonzero(dup):
         if usable[f] and usable[f - 1] and seg[f] == seg[f - 1]:
             expression[f] = expression[f - 1]
             cams.scale[f], cams.rotation[f], cams.translation[f] = cams.scale[f - 1], cams.rotation[f - 1], cams.translation[f - 1]
+            copied[f] = True
     size = np.hypot(g[:, 0], g[:, 1]) + motion.radius * np.linalg.norm(g[:, 2:], axis=1)
     return cams, expression, MotionRefinement(size, np.linalg.norm(h, axis=-1).mean(1), dup,
-                                              int((motion.weight > 0).sum()))
+                                              int((motion.weight > 0).sum()), copied)

@@ -100,29 +100,14 @@ def vertex_displacement(vertices_t: np.ndarray, vertices_tk: np.ndarray) -> np.n
     return (np.asarray(vertices_tk, np.float32) - np.asarray(vertices_t, np.float32))
 
 
-def repeated_frames(expression: np.ndarray, scale: np.ndarray, translation: np.ndarray) -> np.ndarray:
-    """(F,) bool: frames whose fit equals the previous frame's exactly.
-
-    The fitter copies a frame's predecessor when the source repeats a picture (d6 repeats
-    every 5th-6th frame), so the flow into such a frame is exactly zero.
-    expression (F, Ke), scale (F,), translation (F, 2).
-    """
-    F = len(expression)
-    out = np.zeros(F, bool)
-    if F > 1:
-        out[1:] = (np.all(expression[1:] == expression[:-1], axis=1) & (scale[1:] == scale[:-1])
-                   & np.all(translation[1:] == translation[:-1], axis=1))
-    return out
-
-
 def flow_pair(repeated: np.ndarray, frame: int, max_ahead: int = 3) -> tuple[int, int]:
     """Frames (a, b), a < b, whose flow is shown at ``frame`` of a clip of F frames.
 
     Normally (frame, frame+1). When frame+1 repeats frame's picture the flow would be a
     black (still) image that reads as broken, so b is the next frame with a new picture,
     at most ``max_ahead`` frames on. At the clip's end the flow into ``frame`` is shown.
-    Returns (frame, frame) for a one-frame clip. ``repeated``: (F,) bool, see
-    :func:`repeated_frames`.
+    Returns (frame, frame) for a one-frame clip. ``repeated``: (F,) bool,
+    ``Reconstruction.repeated``.
     """
     F = len(repeated)
     if F < 2:
