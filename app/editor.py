@@ -1,9 +1,8 @@
 """The expression editor's document and machinery (no widgets): the edit state with undo,
 the off-thread preview renderer and the reconstruct job function.
 
-- :func:`reconstruct_clip` (defined in :mod:`app.process_jobs`, re-exported) tracks
-  (unless a track is given) and fits a clip; the Reconstruct action runs it in the
-  app's worker process.
+- the Reconstruct action runs ``core.fitting.clip.reconstruct_clip`` (track unless a track
+  is given, then fit) in the app's worker process.
 - :class:`EditorDocument` holds the reconstruction, the model and the
   :class:`~core.edits.ExpressionEdits`; every change goes through its QUndoStack as an
   :class:`EditCommand` holding before/after snapshots (the edits are small), and a
@@ -21,9 +20,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-# the reconstruct job runs in a worker process, so it lives in the Qt-free app.process_jobs
 from app.newest_request import NewestRequestThread
-from app.process_jobs import TRACK_SHARE, reconstruct_clip  # noqa: F401 (re-exported)
 from core.edits import EditedFrameRenderer, EditRange, ExpressionEdits
 from core.edits.export import model_bounds
 from core.errors import InputError, UserFacingError

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.editor import EditorDocument, PreviewWorker, read_project_for_editing
 from app.error_reporting import show_error
-from app.process_jobs import export_edit, reconstruct_clip_with_model
+from app.process_jobs import export_edit
 from app.workers import Job
 from core.edits import PROJECT_KEY, posed_vertices
 from core.errors import UserFacingError
@@ -637,14 +637,16 @@ class EditorUI(QObject):
         track = s.track_result
         if track is not None and max_frames is not None and track.num_frames > max_frames:
             track = None
+        from core.fitting.clip import reconstruct_clip  # (its imports are the worker process's)
+
         # in a worker process (MediaPipe and the fit hold the GIL); it returns the model too
-        job = Job(reconstruct_clip_with_model, s.path, self.model_spec, track=track, max_frames=max_frames,
+        job = Job(reconstruct_clip, s.path, self.model_spec, track=track, max_frames=max_frames,
                   name="Reconstructing", in_process=True)
         w._start_job(job, True, on_finished=self._on_reconstructed)  # noqa: SLF001
         return True
 
     def _on_reconstructed(self, result) -> None:
-        track, rec, model = result
+        track, rec, model = result.track, result.reconstruction, result.model
         # the worker process built the model: reuse it here (opening a project needs it)
         remember_model(rec.model_spec or self.model_spec, model)
         if self.win._job_path != self.win.session.path:  # noqa: SLF001

@@ -87,7 +87,7 @@ def test_reconstruct_command_on_image(tmp_path, capsys):
     w, h = gt.max(0) - gt.min(0)
     nme = np.linalg.norm(rec.landmarks68[0] - gt, axis=1).mean() / np.sqrt(w * h)
     assert nme < 0.06, nme  # bench: 2.5 % on this image, 4.2 % mean over 15 images
-    assert (tmp_path / "meshes" / "frame_00000.obj").stat().st_size > 10000
+    assert (tmp_path / "meshes" / "mesh_000000.obj").stat().st_size > 10000
     line = capsys.readouterr().out
     assert "1 frames" in line and "mean fit error" in line
     assert main(["reconstruct", str(tmp_path / "missing.mp4"), "-o", str(out)]) == 2

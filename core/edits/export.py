@@ -23,7 +23,7 @@ import numpy as np
 
 from core.atomic import write_text_atomic
 from core.edits.curves import PROJECT_KEY, ExpressionEdits
-from core.edits.preview import EditedFrameRenderer, posed_vertices
+from core.edits.preview import EditedFrameRenderer
 from core.errors import InputError
 from core.fitting.reconstruction import Reconstruction
 from core.jobs import CancelToken, ProgressFn, check, report
@@ -95,10 +95,12 @@ def export_png_sequence(folder, source: str, rec: Reconstruction, model: FaceMod
                               folder)
 
 
-def export_meshes(folder, rec: Reconstruction, model: FaceModel, edits: ExpressionEdits, fmt: str = "obj",
+def export_meshes(folder, rec: Reconstruction, model: FaceModel, edits: ExpressionEdits | None, fmt: str = "obj",
                   posed: bool = False, progress: ProgressFn | None = None,
                   cancel: CancelToken | None = None) -> list[Path]:
-    """One edited mesh per frame: ``folder/mesh_000000.obj`` (or .ply)."""
+    """One mesh per frame, ``folder/mesh_000000.obj`` (or .ply), corrective included: the
+    fitted face (``edits`` None: the ``reconstruct`` command) or the edited one (the editor).
+    Model space (cm) or, with ``posed``, image space (``Reconstruction.posed_vertices``)."""
     from core.model.mesh_io import write_obj, write_ply
 
     fmt = fmt.lower().lstrip(".")
@@ -106,12 +108,12 @@ def export_meshes(folder, rec: Reconstruction, model: FaceModel, edits: Expressi
         raise ValueError(f"mesh format must be obj or ply, got {fmt!r}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    E = edited_expressions(rec, model, edits)
+    E = rec.expression if edits is None else edited_expressions(rec, model, edits)
     paths = []
     F = rec.num_frames
     for f in range(F):
         check(cancel)
-        V = posed_vertices(model, rec, f, E[f]) if posed else rec.vertices(model, f, E[f])
+        V = rec.posed_vertices(model, f, E[f]) if posed else rec.vertices(model, f, E[f])
         p = folder / f"mesh_{f:06d}.{fmt}"
         if fmt == "obj":
             write_obj(p, np.asarray(V, np.float32), model.triangles, model.uv)

@@ -62,7 +62,8 @@ def prepare(video_path, reconstruction=None, track_path=None, model_spec: Option
     label : how messages name a reconstruction/track given as objects (e.g. the project).
     Raises InputError / NoFaceError (one clear line) for bad files and faceless videos.
     """
-    from core.fitting import Reconstruction, clip_frames, reconstruct
+    from core.fitting import Reconstruction
+    from core.fitting.clip import reconstruct_clip
     from core.model.registry import load_model
     from core.tracking import require_face, track_video
 
@@ -91,13 +92,9 @@ def prepare(video_path, reconstruction=None, track_path=None, model_spec: Option
                 if track.num_frames != frames:
                     raise InputError(f"{track_path}: track has {track.num_frames} frames but {frames} frames of "
                                      f"{where} are used (pass --max-frames {track.num_frames})")
-            else:
-                track = track_video(src, max_frames=frames, progress=progress, cancel=cancel)
-            require_face(track, where)
-            spec = model_spec or "builtin"
-            model = load_model(spec)
-            rec = reconstruct(track, model, spec, progress=progress, cancel=cancel,
-                              frames=clip_frames(where, track.num_frames))
+            clip = reconstruct_clip(src, model_spec or "builtin", max_frames=frames, track=track,
+                                    progress=progress, cancel=cancel)
+            track, rec, model = clip.track, clip.reconstruction, clip.model
             built = True
         if track is not None:
             require_face(track, where)

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.camera import project
-from core.errors import NoFaceError
 from core.fitting.basis import basis_from_embedding
 from core.fitting.settings import FitSettings
 from core.fitting.pipeline import reconstruct
@@ -19,6 +18,13 @@ from core.jobs import CancelToken, ProgressFn
 from core.model.face_model import FaceModel
 from core.reenact.transfer import FaceSequence
 from core.tracking.result import TrackResult
+from core.tracking.tracker import require_face
+
+#: How reenactment fits its source and target: the landmarks alone (no image-motion refinement,
+#: no corrective). The live path can only fit landmarks (frame by frame), and the offline warp's
+#: figures (bench/bench_reenact_quality.py) were measured on this fit; the image evidence has
+#: not been evaluated for reenactment.
+FIT_SETTINGS = FitSettings(image_motion_frames=0.0, corrective=False)
 
 
 @dataclass
@@ -37,13 +43,10 @@ class FittedFace:
 def fit_face(track: TrackResult, model: FaceModel, name: str = "", model_spec: str = "builtin",
              settings: FitSettings | None = None,
              progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> FittedFace:
-    """Fit ``model`` to a track. Raises NoFaceError (naming ``name``) when no frame has a face."""
-    if not track.valid.any():
-        n = track.num_frames
-        raise NoFaceError(f"{name or track.source}: no face found in "
-                          f"{'the image' if n == 1 else f'any of its {n} frames'} "
-                          "(needs a visible, roughly frontal human face)")
-    rec = reconstruct(track, model, model_spec, settings=settings, progress=progress, cancel=cancel)
+    """Fit ``model`` to a track (``settings`` default: :data:`FIT_SETTINGS`). Raises NoFaceError
+    (naming ``name``) when no frame has a face."""
+    require_face(track, name or track.source)
+    rec = reconstruct(track, model, model_spec, settings=settings or FIT_SETTINGS, progress=progress, cancel=cancel)
     return from_reconstruction(rec, track, model, name)
 
 

@@ -18,35 +18,15 @@ from typing import Iterator
 import numpy as np
 
 from core.errors import InputError
-from core.jobs import CancelToken, ProgressFn, check, report
+from core.fitting.settings import FitSettings
+from core.jobs import CancelToken, ProgressFn, check, report, sub_progress
 from core.model.face_model import FaceModel
-from core.reenact.faces import FittedFace, fit_face
+from core.reenact.faces import FIT_SETTINGS, FittedFace, from_reconstruction
 from core.reenact.fill import MouthBank
 from core.reenact.render import WarpRenderer, driven_face, target_face
 from core.reenact.transfer import FaceSequence, TransferSettings, transfer_sequence
 from core.reenact.warp import WarpSettings
 from core.tracking.result import TrackResult
-
-
-def _scaled(progress: ProgressFn | None, start: int, span: int, total: int, label: str) -> ProgressFn | None:
-    """A progress callback mapping a sub-job's (done, total) onto [start, start + span] of ``total``."""
-    if progress is None:
-        return None
-
-    def fn(done: int, sub_total: int, message: str = "") -> None:
-        frac = done / sub_total if sub_total else 0.0
-        text = label if not message or message in label else f"{label}: {message}"
-        progress(start + int(round(frac * span)), total, text)
-
-    return fn
-
-
-def track_input(spec, max_frames: int | None = None, progress: ProgressFn | None = None,
-                cancel: CancelToken | None = None) -> TrackResult:
-    """Track a video file, image or image folder (core.tracking.track_video)."""
-    from core.tracking.tracker import track_video
-
-    return track_video(spec, max_frames=max_frames, progress=progress, cancel=cancel)
 
 
 def read_frames(spec, count: int | None = None) -> Iterator[np.ndarray]:
@@ -79,13 +59,15 @@ class ReenactmentPipeline:
 
     # -- preparation ------------------------------------------------------------
     def prepare(self, spec, track: TrackResult | None = None, max_frames: int | None = None,
-                progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> FittedFace:
-        """Track (unless ``track`` is given) and fit one input."""
-        name = str(spec)
-        if track is None:
-            track = track_input(spec, max_frames=max_frames, progress=progress, cancel=cancel)
-        check(cancel)
-        return fit_face(track, self.model, name=name, model_spec=self.model_spec, cancel=cancel)
+                progress: ProgressFn | None = None, cancel: CancelToken | None = None,
+                settings: FitSettings | None = None) -> FittedFace:
+        """Track (unless ``track`` is given) and fit one input (``core.fitting.clip.reconstruct_clip``;
+        ``settings`` default: the reenactment's landmark fit, ``core.reenact.faces.FIT_SETTINGS``)."""
+        from core.fitting.clip import reconstruct_clip
+
+        clip = reconstruct_clip(spec, self.model, settings or FIT_SETTINGS, max_frames=max_frames, track=track,
+                                model_spec=self.model_spec, progress=progress, cancel=cancel)
+        return from_reconstruction(clip.reconstruction, clip.track, self.model, str(spec))
 
     def drive(self, source: FittedFace, target: FittedFace) -> tuple[FaceSequence, np.ndarray]:
         """Driven target states for every source frame and the target frame each one shows."""
@@ -158,15 +140,15 @@ class ReenactmentPipeline:
                                  "use the live preview")
             fps = float(probe_src.fps) or 30.0
         source = self.prepare(source_spec, max_frames=max_frames,
-                              progress=_scaled(progress, 0, 300, total, "tracking source"), cancel=cancel)
+                              progress=sub_progress(progress, 0, 300, total, "source"), cancel=cancel)
         target = self.prepare(target_spec, max_frames=None if max_frames is None else max(max_frames, 1),
-                              progress=_scaled(progress, 300, 100, total, "tracking target"), cancel=cancel)
+                              progress=sub_progress(progress, 300, 100, total, "target"), cancel=cancel)
         res.seconds["prepare"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         audio = str(source_spec) if keep_audio else None
         with VideoWriter(output, fps=fps, audio_from=audio) as writer:
             for frame in self.render_frames(source, target, target_spec,
-                                            progress=_scaled(progress, 400, 600, total, "rendering"),
+                                            progress=sub_progress(progress, 400, 600, total, "rendering"),
                                             cancel=cancel):
                 writer.write(frame)
                 res.frames += 1
