@@ -26,7 +26,7 @@ from app.editor import EditorDocument, PreviewWorker, read_project_for_editing
 from app.error_reporting import show_error
 from app.process_jobs import export_edit
 from app.workers import Job
-from core.edits import PROJECT_KEY, posed_vertices
+from core.edits import PROJECT_KEY
 from core.errors import UserFacingError
 # imported at start-up, not on first use: the first import of core.render costs ~25 ms of
 # GUI thread, which would land in the turn that puts a reconstruction on screen
@@ -454,7 +454,7 @@ class EditorUI(QObject):
             flow = d.rec.vertices(d.model, b, E[b]) - d.rec.vertices(d.model, a, E[a])
             vmax = float(max(np.percentile(np.linalg.norm(flow, axis=1), 99), 1e-6))
             flow_rgb = flow3d_to_rgb(flow, vmax)
-        img_pts = posed_vertices(d.model, d.rec, f, d.rec.expression[f])[:, :2]
+        img_pts = d.rec.posed_vertices(d.model, f)[:, :2]
         self.viewport.set_mesh(V, self._normals(V), d.rec.rotation[f], image=self.win.session.frame,
                                image_points=img_pts, flow=flow, flow_colours=flow_rgb,
                                landmarks=d.model.landmarks68)
@@ -469,7 +469,7 @@ class EditorUI(QObject):
             return
         f = self.index
         E = d.edited_expressions()
-        P = posed_vertices(d.model, d.rec, f, E[f])
+        P = d.rec.posed_vertices(d.model, f, E[f])
         if v.overlay_enabled("mesh"):
             if self._edges is None:
                 e = _edges(np.asarray(d.model.triangles))
@@ -480,7 +480,7 @@ class EditorUI(QObject):
         if v.overlay_enabled("error"):
             tr = d.track
             if tr is not None and f < tr.num_frames and tr.valid[f] and d.model.embedding is not None:
-                fitted_P = posed_vertices(d.model, d.rec, f, d.rec.expression[f])
+                fitted_P = d.rec.posed_vertices(d.model, f)
                 pts = d.model.embedded_points(fitted_P)[:, :2]
                 obs = tr.landmarks[f, :len(pts), :2]
                 err = np.linalg.norm(obs - pts, axis=1)
@@ -491,7 +491,7 @@ class EditorUI(QObject):
         if v.overlay_enabled("flow") and d.num_frames > 1:
             a, b = flow_pair(self._repeated, f)
             g = b if a == f else a
-            Q = posed_vertices(d.model, d.rec, g, E[g])
+            Q = d.rec.posed_vertices(d.model, g, E[g])
             disp = (Q - P) * (1 if g > f else -1)
             idx = np.arange(0, len(P), max(1, len(P) // MAX_FLOW_ARROWS))
             seg = np.stack([P[idx, :2], P[idx, :2] + 3.0 * disp[idx, :2]], axis=1)

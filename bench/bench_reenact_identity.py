@@ -45,9 +45,9 @@ from bench_reenact_quality import PiecewiseAffineBaseline, cached_fit, cached_tr
 from core.fitting.pipeline import reconstruct  # noqa: E402
 from core.model.registry import load_model  # noqa: E402
 from core.reenact.faces import FittedFace, fit_face  # noqa: E402
-from core.reenact.render import WarpRenderer, driven_face, target_face  # noqa: E402
 from core.reenact.transfer import TransferSettings, transfer_sequence  # noqa: E402
-from core.reenact.warp import face_size  # noqa: E402
+from core.warp import FrameRequest, WarpRenderer  # noqa: E402
+from core.warp.fields import face_size  # noqa: E402
 from core.tracking.tracker import track_frames, track_image  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
@@ -89,15 +89,15 @@ def evaluate_still(still_name: str, frames_src, source: FittedFace, model, ict, 
     driven = transfer_sequence(source.seq, target.seq, settings, model.expression_names,
                                model.expression_bounds, target_frames=np.zeros(n, int))
     renderer = WarpRenderer(model, renderer_settings)
-    tface = target_face(model, target.seq.identity, target.seq.frame(0), tr.landmarks[0])
+    tface = target.target(model, 0)
     pwa = PiecewiseAffineBaseline(tr.landmarks[0])
     src_lm = source.track.landmarks
     ref = src_lm[int(np.flatnonzero(source.track.valid)[0])]
     outs = {"warp": [], "pwa": []}
     t = time.perf_counter()
     for i in range(n):
-        outs["warp"].append(renderer.render(img, tface, driven_face(model, driven.identity, driven.frame(i)),
-                                            target_key=0))
+        d = target.driven(model, 0, driven.frame(i))  # head mode: the target's identity
+        outs["warp"].append(renderer.render(FrameRequest(img, tface, d, 0)).image)
         pts = relative_landmarks(tr.landmarks[0], src_lm[i], ref) if source.track.valid[i] else tr.landmarks[0, :, :2]
         outs["pwa"].append(pwa.render(img, pts))
     render_s = time.perf_counter() - t

@@ -30,7 +30,7 @@ from core.model.registry import load_model  # noqa: E402
 from core.reenact.faces import fit_face  # noqa: E402
 from core.reenact.live import LivePipeline, fit_photo_to_size  # noqa: E402
 from core.reenact.transfer import TransferSettings  # noqa: E402
-from core.reenact.warp import WarpSettings  # noqa: E402
+from core.warp import WarpSettings  # noqa: E402
 from core.tracking.tracker import FaceTracker, track_image  # noqa: E402
 from core.video import open_source  # noqa: E402
 
@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     ap.add_argument("--photo", default="d9.jpg")
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--interior", default="ict", choices=("ict", "synthetic"),
-                    help="the photo's mouth interior (core.reenact.warp.WarpSettings.mouth_interior)")
+                    help="the photo's mouth interior (core.warp.WarpSettings.mouth_interior)")
     args = ap.parse_args(argv)
     model = load_model("builtin")
     img = cv2.cvtColor(cv2.imread(str(SHARED / "portraits" / "stills" / args.photo)), cv2.COLOR_BGR2RGB)

@@ -34,7 +34,7 @@ def test_settings_change_does_not_reach_the_frame_being_rendered():
     from core.reenact.live import LivePipeline, fit_photo_to_size
     from core.reenact.transfer import TransferSettings
     from core.tracking.tracker import track_image
-    from core.reenact.warp import WarpSettings
+    from core.warp import WarpSettings
 
     model = load_model("builtin")
     img = cv2.cvtColor(cv2.imread(str(shared_path("data", "portraits", "stills", "d12.jpg"))), cv2.COLOR_BGR2RGB)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.errors import InputError
+from core.numeric import smoothstep
 
 INTERPOLATIONS = ("linear", "smooth")
 EDITS_FORMAT = "facestudio.edits"
@@ -33,12 +34,6 @@ EDITS_VERSION = 1
 PROJECT_KEY = "expression"
 #: envelope values at or below this count as "outside the edit range" for a slider move
 _MIN_ENVELOPE = 1e-6
-
-
-def smoothstep(x: np.ndarray) -> np.ndarray:
-    """3x^2 - 2x^3 on [0, 1] (clipped): zero slope at both ends, so ease-in/out has no kink."""
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
 
 
 def _monotone_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -40,14 +40,10 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import InputError
+from core.numeric import smoothstep
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_RIG = REPO / "resources" / "rig" / "arkit_rig.json"
-
-
-def _smoothstep(t: np.ndarray) -> np.ndarray:
-    t = np.clip(t, 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
 
 
 class RigBuilder:
@@ -88,15 +84,15 @@ class RigBuilder:
             d = np.linalg.norm(self.v[:, None, :] - seeds[None], axis=2).min(1)
             core = float(spec.get("core", 0.0))
             radius = float(spec["radius"])
-            w *= 1.0 - _smoothstep((d - core) / max(radius - core, 1e-6))
+            w *= 1.0 - smoothstep((d - core) / max(radius - core, 1e-6))
         if "side" in spec:
             sign = {"left": 1.0, "right": -1.0}[spec["side"]]
-            w *= _smoothstep(sign * self.v[:, 0] / float(spec.get("side_width", 1.0)) + 0.5)
+            w *= smoothstep(sign * self.v[:, 0] / float(spec.get("side_width", 1.0)) + 0.5)
         for key, sign in (("above", 1.0), ("below", -1.0)):
             if key in spec:
                 c = spec[key]
                 y0 = self._curve_y(c["curve"], where) + float(c.get("offset", 0.0))
-                w *= _smoothstep(sign * (self.v[:, 1] - y0) / float(c.get("width", 0.2)) + 0.5)
+                w *= smoothstep(sign * (self.v[:, 1] - y0) / float(c.get("width", 0.2)) + 0.5)
         for name in spec.get("include", []):
             w[self.mask(name, where)] = 1.0
         for name in spec.get("exclude", []):

@@ -30,10 +30,9 @@ from core.fitting.settings import FitSettings
 from core.fitting.weights import tracker_point_weights
 from core.model.face_model import FaceModel
 from core.reenact.faces import FittedFace
-from core.reenact.gaze import gaze_from_landmarks
-from core.reenact.render import WarpRenderer, driven_face, target_face
 from core.reenact.transfer import FaceState, Reference, TransferSettings, expression_group, transfer_state
-from core.reenact.warp import WarpSettings
+from core.warp import FrameRequest, WarpRenderer, WarpSettings
+from core.warp.landmarks import gaze_from_landmarks
 
 
 def fit_photo_to_size(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
@@ -147,8 +146,7 @@ class LivePipeline:
         self._transfer = transfer or TransferSettings()
         self._warp = warp or WarpSettings()
         self._renderer = WarpRenderer(model, self._warp)
-        self._target_face = target_face(model, target.seq.identity, target.seq.frame(0),
-                                        target.track.landmarks[0] if target.track.valid[0] else None)
+        self._target_face = target.target(model, 0)
         self._target_state = target.seq.frame(0)
         self._target_ref = Reference(target.seq.frame(0))
         fs = fit_settings or FitSettings()
@@ -306,11 +304,12 @@ class LivePipeline:
                 out = self.latest()  # face lost: hold the last output
             else:
                 t_d = time.monotonic()
-                d = driven_face(self.model, self.target.seq.identity, driven_state)
+                d = self.target.driven(self.model, 0, driven_state)
                 stage["transfer"] = stage.get("transfer", 0.0) + (time.monotonic() - t_d) * 1e3
-                out = self._renderer.render(self.target_frame, self._target_face, d, target_key=0)
-                stage.update(self._renderer.stage_ms)
-                if self._renderer.mouth_filled:  # the mouth stage's cost when it has work to do
+                result = self._renderer.render(FrameRequest(self.target_frame, self._target_face, d, 0))
+                out = result.image
+                stage.update(result.stage_ms)
+                if result.mouth_filled:  # the mouth stage's cost when it has work to do
                     stage["mouth_open"] = stage["mouth"]
             done = time.monotonic()
             with self._out_lock:

@@ -5,7 +5,7 @@
 
 Steps: track and fit the source and the target (core.tracking, core.fitting),
 transfer the source's attributes onto the target (``transfer_sequence``), then warp
-the target frame of every output frame (``WarpRenderer``). The output has the
+the target frame of every output frame (``core.warp.WarpRenderer``). The output has the
 source's length and frame rate and the target's frame size; a target clip shorter
 than the source loops. Progress and cancel follow core/jobs.py.
 """
@@ -22,11 +22,10 @@ from core.fitting.settings import FitSettings
 from core.jobs import CancelToken, ProgressFn, check, report, sub_progress
 from core.model.face_model import FaceModel
 from core.reenact.faces import FIT_SETTINGS, FittedFace, from_reconstruction
-from core.reenact.fill import MouthBank
-from core.reenact.render import WarpRenderer, driven_face, target_face
 from core.reenact.transfer import FaceSequence, TransferSettings, transfer_sequence
-from core.reenact.warp import WarpSettings
 from core.tracking.result import TrackResult
+from core.warp import FrameRequest, WarpRenderer, WarpSettings
+from core.warp.mouth import MouthBank
 
 
 def read_frames(spec, count: int | None = None) -> Iterator[np.ndarray]:
@@ -102,8 +101,10 @@ class ReenactmentPipeline:
         F = len(driven)
         cached_j, cached_face, cached_ref = None, None, None
         # self mode: the source's own fit of the frame the target shows is the reference of the
-        # head's motion (WarpRenderer.render); the target is then a picture of the source
+        # head's motion (core.warp.rigid.head_motion); the target is then a picture of the source.
+        # The driven face is the identity's owner (self mode: the source) driven to the state
         self_mode = self.transfer.mode == "self"
+        owner = source if self_mode else target
         still = next(read_frames(target_spec, 1)) if target.num_frames == 1 else None
         frames = None
         for i in range(F):
@@ -116,13 +117,12 @@ class ReenactmentPipeline:
                     frames = read_frames(target_spec, target.num_frames)
                 frame = next(frames)
             if j != cached_j:
-                cached_face = target_face(self.model, target.seq.identity, target.seq.frame(j),
-                                          target.track.landmarks[j] if target.track.valid[j] else None)
-                cached_ref = driven_face(self.model, driven.identity, driven.frame(min(j, F - 1))) \
-                    if self_mode else None
+                cached_face = target.target(self.model, j)
+                r = min(j, F - 1)
+                cached_ref = source.driven(self.model, r, driven.frame(r)) if self_mode else None
                 cached_j = j
-            d = driven_face(self.model, driven.identity, driven.frame(i))
-            yield renderer.render(frame, cached_face, d, target_key=j, reference=cached_ref)
+            d = owner.driven(self.model, i if self_mode else j, driven.frame(i))
+            yield renderer.render(FrameRequest(frame, cached_face, d, j, cached_ref)).image
             report(progress, i + 1, F)
 
     def export(self, source_spec, target_spec, output, max_frames: int | None = None,

@@ -33,8 +33,8 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.spatial.transform import Rotation, Slerp
 
-from core.camera import nearest_rotation
-from core.reenact.gaze import gaze_from_landmarks
+from core.camera import OrthoCamera, nearest_rotation
+from core.warp.landmarks import gaze_from_landmarks
 
 MODES = ("head", "face", "self")
 GROUPS = ("brows", "eyes", "mouth", "jaw")
@@ -151,6 +151,11 @@ class FaceState:
     #: (L, 2) tracked points minus the fitted model's points, divided by the scale (cm in
     #: the image plane): the detail of the expression the model cannot express. None = 0.
     residual: np.ndarray | None = None
+
+    @property
+    def camera(self) -> OrthoCamera:
+        """The state's camera (``core.camera.OrthoCamera``, sharing the state's arrays)."""
+        return OrthoCamera(self.scale, self.rotation, self.translation)
 
     def copy(self) -> "FaceState":
         return FaceState(self.expression.copy(), self.rotation.copy(), self.translation.copy(),

@@ -18,7 +18,7 @@ ICT-FaceKit's interior geometry under it and shade it with colours taken from th
    behind the front teeth into the cavity colour (the tongue, facing the opening, slowly),
    more so when the lips are pursed forward.
 
-The caller (``core.reenact.fill``) clips the result by the driven inner-lip polygon.
+The caller (``core.warp.mouth.fill_mouth``) clips the result by the driven inner-lip polygon.
 
 Conventions: output pixels, origin top-left; model space ICT's (centimetres, y up, face
 looking down +z); colours RGB floats 0-255.
@@ -37,8 +37,8 @@ from core.fitting.frame_fit import FrameFitter
 from core.fitting.settings import FitSettings
 from core.fitting.weights import tracker_point_weights
 from core.model.face_model import FaceModel
-from core.reenact.gaze import INNER_LIPS
-from core.reenact.warp import SUBPIXEL_SHIFT
+from core.warp.landmarks import INNER_LIPS
+from core.warp.raster import SUBPIXEL_SHIFT
 
 #: ICT's components that move the interior (all others leave it where the skull is)
 JAW_COMPONENTS = ("jawOpen", "jawForward", "jawLeft", "jawRight")
