@@ -89,7 +89,6 @@ class ClipMeshes:
         tri = np.asarray(model.triangles)
         self.triangles = index[tri[self.keep[tri].all(1)]].astype(np.int32)
         self.mean = np.asarray(model.mean, np.float32)[self.keep]
-        self._cams = rec.cameras
         self._cached: tuple[int, np.ndarray] | None = None
 
     @property
@@ -99,9 +98,7 @@ class ClipMeshes:
     def _posed_full(self, f: int) -> np.ndarray:
         """All model vertices of frame f in the image: (N_model, 3) float64."""
         if self._cached is None or self._cached[0] != f:
-            # the reconstruction's own mesh: expression plus any per-clip corrective
-            v = self.rec.vertices(self.model, f).astype(np.float64)
-            self._cached = (f, self._cams.project(v, f))
+            self._cached = (f, self.rec.posed_vertices(self.model, f))
         return self._cached[1]
 
     def screen(self, f: int) -> np.ndarray:
