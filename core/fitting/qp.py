@@ -75,9 +75,8 @@ class ArrowSystem:
     Hee : (F, Ke, Ke)     per-frame expression blocks (data + prior)
     temporal : (3, F) or (3, F, Ke)   frame-level banded matrix (upper form: rows =
                           offsets 2, 1, 0), the same for every component ((3, F)) or
-                          one per component ((3, F, Ke): e.g. camera and expression
-                          variables of the joint refinement have different weights);
-                          it never couples two different components
+                          one per component ((3, F, Ke)); it never couples two
+                          different components
     gi : (Ki,), ge : (F, Ke)   right-hand sides
     """
 
@@ -145,9 +144,8 @@ def solve_arrow_qp(sys_: ArrowSystem, lbi: np.ndarray, ubi: np.ndarray, lbe: np.
     activation is far below anything visible. ``duals``: the scaled dual variables
     ``info["duals"]`` of a previous call on a nearby problem (warm start; they are
     relative to rho, which is re-derived from the new curvatures).
-    Expression-block variables with infinite bounds on both sides (the camera updates of
-    the joint refinement) are free: they get no ADMM penalty, so each iteration solves
-    for them exactly given the bounded ones.
+    Expression-block variables with infinite bounds on both sides are free: they get no
+    ADMM penalty, so each iteration solves for them exactly given the bounded ones.
     Returns identity (Ki,), expressions (F, Ke), info dict (iterations, residuals, duals).
     """
     F, Ki, Ke = sys_.shape

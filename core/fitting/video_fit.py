@@ -250,7 +250,7 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
     ww = ww * (s.effective_points / max(ww.sum(1).max(), 1e-12)) / s.landmark_sigma_cm ** 2
     lbe, ube = expression_bounds[:, 0].astype(np.float64), expression_bounds[:, 1].astype(np.float64)
     frame_ok = ww.sum(1) > 0
-    total = s.init_rounds + s.refine_rounds + 1 + max(0, s.joint_iterations)
+    total = s.init_rounds + s.refine_rounds + 1
     step = 0
 
     # --- camera initialisation: rigid shape over the clip (thesis 3.3.2) ---------
@@ -309,25 +309,6 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
         cams, ok = fit_cameras(X, o, ww, iterations=2, init=cams)
         seg_h = {}
         cams = adaptive_smooth(cams, np.where(ok & frame_ok, 1.0, 0.0), sg, basis.points(xi, xe), s, seg_h)
-
-    # --- joint Gauss-Newton on cameras, identity and expressions -----------------
-    if s.joint_iterations > 0:
-        from core.fitting.joint_refine import JointProblem
-        # same expression smoothing weight as the last bounded solve (curv: its data curvature)
-        # camera smoothing per segment: at most what the spline's displacement budget
-        # allowed there (hand-held shake is real motion the fit must follow)
-        cam_h = np.array([min(s.joint_camera_smoothing_frames, seg_h.get(int(g), 0.0)) for g in sg])
-        prob = JointProblem(basis, o, ww, sg, lbe, ube, s, s.expression_smoothing_frames ** 4 * curv, cam_h)
-        jduals = None
-        cams = prob.to_centred(cams)
-        for _ in range(s.joint_iterations):
-            check(cancel)
-            cams, xi, xe, info = prob.step(cams, xi, xe, jduals)
-            jduals = info.pop("duals")
-            infos.append(info)
-            step += 1
-            report(progress, step, total, "joint refinement")
-        cams = prob.from_centred(cams)
 
     # --- scatter back to all F frames; unfitted frames copy the nearest fitted one
     pos = np.searchsorted(idx, nearest_index(fitted))
