@@ -120,10 +120,14 @@ class ConsoleProgress:
 class NewestSlot:
     """A one-item mailbox between a producer and a worker thread that keeps only the
     newest item: ``post`` replaces an item not yet taken, so a slow worker drops stale
-    requests (scrubbing, slider drags) instead of queueing them.
+    requests (scrubbing, slider drags, live camera frames) instead of queueing them.
 
     The worker loops on ``take()``, which blocks until an item arrives and returns None
-    once ``close()`` was called; ``done()`` marks the taken item finished (for ``idle``).
+    once ``close()`` was called (or, with a ``timeout``, when none came in time, so a loop
+    can check its own stop flag); ``done()`` marks the taken item finished (for ``idle``).
+    ``dropped`` counts the items replaced before they were taken. The one newest-item
+    mailbox of the program: the viewport's render thread, the app's newest-request workers
+    and the live reenactment's stages use it.
     """
 
     def __init__(self):
@@ -131,19 +135,26 @@ class NewestSlot:
         self._item = None
         self._closed = False
         self._busy = False
+        self.dropped = 0
 
     def post(self, item) -> None:
         """Offer ``item`` (not None), replacing any item not yet taken."""
         with self._cond:
+            if self._item is not None:
+                self.dropped += 1
             self._item = item
             self._cond.notify()
 
-    def take(self):
-        """The newest item (waiting for one), or None after ``close()``."""
+    def take(self, timeout: Optional[float] = None):
+        """The newest item (waiting for one, at most ``timeout`` seconds when given), or None
+        after ``close()`` or when the wait timed out."""
         with self._cond:
-            while self._item is None and not self._closed:
-                self._cond.wait()
-            if self._closed:
+            if timeout is None:
+                while self._item is None and not self._closed:
+                    self._cond.wait()
+            elif self._item is None and not self._closed:
+                self._cond.wait_for(lambda: self._item is not None or self._closed, timeout)
+            if self._closed or self._item is None:
                 return None
             item, self._item = self._item, None
             self._busy = True

@@ -41,3 +41,23 @@ def test_cancel_token_with_a_parent():
     with pytest.raises(Cancelled):
         check(other)
     check(None)
+
+
+def test_newest_slot_keeps_the_newest_counts_drops_and_times_out():
+    slot = NewestSlot()
+    assert slot.take(timeout=0.01) is None  # nothing posted: the wait times out
+    for i in range(5):
+        slot.post(i)
+    assert slot.take(timeout=1) == 4 and slot.dropped == 4
+    assert not slot.idle  # taken, not yet done
+    slot.done()
+    assert slot.idle
+    got = []
+    t = threading.Thread(target=lambda: got.append(slot.take()))
+    t.start()
+    slot.post("x")
+    t.join(5)
+    assert got == ["x"]
+    slot.post("late")
+    slot.close()
+    assert slot.take() is None and slot.take(timeout=1) is None  # closed: nothing more

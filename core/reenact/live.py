@@ -28,6 +28,7 @@ from core.fitting.basis import basis_from_embedding
 from core.fitting.frame_fit import FrameFitter
 from core.fitting.settings import FitSettings
 from core.fitting.weights import tracker_point_weights
+from core.jobs import NewestSlot
 from core.model.face_model import FaceModel
 from core.reenact.faces import FittedFace
 from core.reenact.transfer import FaceState, Reference, TransferSettings, expression_group, transfer_state
@@ -64,31 +65,6 @@ class LiveStats:
     dropped: int = 0
     face: bool = False
     stages: dict = field(default_factory=dict)
-
-
-class _Slot:
-    """A one-item mailbox keeping only the newest item (older ones are dropped)."""
-
-    def __init__(self):
-        self._cond = threading.Condition()
-        self._item = None
-        self._seq = 0
-        self.dropped = 0
-
-    def put(self, item) -> None:
-        with self._cond:
-            if self._item is not None:
-                self.dropped += 1
-            self._item = item
-            self._seq += 1
-            self._cond.notify_all()
-
-    def take(self, timeout: float = 0.5):
-        with self._cond:
-            if self._item is None:
-                self._cond.wait(timeout)
-            item, self._item = self._item, None
-            return item
 
 
 class SourceCalibration:
@@ -157,7 +133,7 @@ class LivePipeline:
                                    tracker_point_weights(self._basis.num_points, fs),
                                    np.asarray(model.expression_bounds, np.float64), fs)
         self._calib = SourceCalibration(model.expression_names)
-        self._slot = _Slot()
+        self._slot = NewestSlot()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._out: np.ndarray | None = target_frame.copy()
@@ -193,6 +169,7 @@ class LivePipeline:
 
     def stop(self) -> None:
         self._stop.set()
+        self._slot.close()  # the render thread stops waiting for frames
         for t in self._threads:
             t.join(timeout=5.0)
 
@@ -253,7 +230,7 @@ class LivePipeline:
                     return
                 grabbed = time.monotonic()
                 ft = tracker.process(frame, int((grabbed - t0) * 1000))
-                self._slot.put((grabbed, frame, ft, time.monotonic() - grabbed))
+                self._slot.post((grabbed, frame, ft, time.monotonic() - grabbed))
 
     def _source_state(self, frame: np.ndarray, ft) -> FaceState:
         lm = ft.landmarks
@@ -273,8 +250,8 @@ class LivePipeline:
     def _render_loop(self) -> None:
         driven_state = None
         while not self._stop.is_set():
-            item = self._slot.take()
-            if item is None:
+            item = self._slot.take(timeout=0.5)
+            if item is None:  # nothing new yet: check the stop flag
                 continue
             grabbed, frame, ft, track_s = item
             t = time.monotonic()
