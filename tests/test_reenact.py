@@ -436,20 +436,31 @@ def test_live_pipeline_runs_newest_first_and_takes_settings_while_running(model,
     clip = shared_path("data", "videos", "d0.mp4")
     with open_source(f"simcam:{clip}", loop=False) as cam:
         pipe = LivePipeline(model, cam, target, photo, TransferSettings(mode="head"))
+        moved = 0.0  # how far the outputs seen while running moved the photo (mean abs difference)
+
+        def look():
+            nonlocal moved
+            out = pipe.latest()
+            assert out.shape == photo.shape and out.dtype == np.uint8
+            moved = max(moved, float(np.abs(out.astype(int) - photo).mean()))
+
         with pipe:
             t_end = time.monotonic() + 20
             while pipe.stats().frames < 8 and time.monotonic() < t_end and pipe.running:
-                time.sleep(0.1)
+                time.sleep(0.05)
+                look()
             pipe.set_settings(transfer=TransferSettings(mode="face"))  # while running
             while pipe.running and time.monotonic() < t_end:
-                time.sleep(0.1)
+                time.sleep(0.05)
+                look()
         assert pipe.error is None, repr(pipe.error)
         st = pipe.stats()
-    out = pipe.latest()
-    assert out.shape == photo.shape and out.dtype == np.uint8
-    assert st.frames >= 10 and st.fps > 0 and st.latency_ms > 0
+    # a camera at its own frame rate: how many frames the pipeline gets to depends on the
+    # machine's load (the rest are dropped, newest first), not on the test
+    assert st.frames >= 3 and st.fps > 0 and st.latency_ms > 0
+    assert st.frames + st.dropped >= 0.9 * cam.frames_published
     # the source's face moved the photo's face
-    assert np.abs(out.astype(int) - photo).mean() > 0.5
+    assert moved > 0.5, moved
 
 
 def test_head_motion_is_measured_on_the_head_centre_plane(model, source_clip):
