@@ -31,7 +31,8 @@ from core.fitting.weights import tracker_point_weights
 from core.jobs import NewestSlot
 from core.model.face_model import FaceModel
 from core.reenact.faces import FittedFace
-from core.reenact.transfer import FaceState, Reference, TransferSettings, expression_group, transfer_state
+from core.model.arkit import expression_group
+from core.reenact.transfer import FaceState, Reference, TransferSettings, transfer_state
 from core.warp import FrameRequest, WarpRenderer, WarpSettings
 from core.warp.landmarks import gaze_from_landmarks
 
@@ -95,7 +96,7 @@ class SourceCalibration:
             E = np.asarray(self.history)
             neutral = self.reference.expression.copy()
             for k, n in enumerate(self.names):
-                pct = settings.neutral_percentile.get(expression_group(n) or "", 5.0)
+                pct = settings.neutral_percentile.get(expression_group(n), 5.0)
                 if pct is not None:
                     neutral[k] = min(neutral[k], float(np.percentile(E[:, k], pct)))
             self._neutral = neutral
