@@ -30,7 +30,7 @@ from core.edits import PROJECT_KEY
 from core.errors import UserFacingError
 # imported at start-up, not on first use: the first import of core.render costs ~25 ms of
 # GUI thread, which would land in the turn that puts a reconstruction on screen
-from core.flow import flow_pair
+from core.flow import clip_vertex_flow_scales, flow_pair
 from core.flow.colour import flow3d_to_rgb  # Eq. 6.5 HSV coding
 from core.model.registry import remember_model
 from core.render import nmfc_reference
@@ -98,6 +98,7 @@ class EditorUI(QObject):
         self.last_preview_full = True  # the last shown preview was full resolution
         self._edges = None
         self._repeated = np.zeros(0, bool)  # (F,) frames that repeat their predecessor's picture
+        self._clip_flow_scales = None  # (cm, px) flow colour scales of the reconstruction
         self._selected: str | None = None
         # the expression rows of a finished reconstruction are built one event-loop turn
         # later (see _on_reconstruction_changed); the serial drops a superseded build
@@ -452,12 +453,17 @@ class EditorUI(QObject):
         if self.viewport.mode in ("flow", "flow_arrows") and d.num_frames > 1:
             a, b = flow_pair(self._repeated, f)
             flow = d.rec.vertices(d.model, b, E[b]) - d.rec.vertices(d.model, a, E[a])
-            vmax = float(max(np.percentile(np.linalg.norm(flow, axis=1), 99), 1e-6))
-            flow_rgb = flow3d_to_rgb(flow, vmax)
+            flow_rgb = flow3d_to_rgb(flow, self._flow_scales()[0])  # the clip's scale (core.flow.colour)
         img_pts = d.rec.posed_vertices(d.model, f)[:, :2]
         self.viewport.set_mesh(V, self._normals(V), d.rec.rotation[f], image=self.win.session.frame,
                                image_points=img_pts, flow=flow, flow_colours=flow_rgb,
                                landmarks=d.model.landmarks68)
+
+    def _flow_scales(self) -> tuple[float, float]:
+        """The clip's flow colour scales (model cm, image px): core.flow.clip_vertex_flow_scales."""
+        if self._clip_flow_scales is None:
+            self._clip_flow_scales = clip_vertex_flow_scales(self.doc.rec, self.doc.model)
+        return self._clip_flow_scales
 
     def _update_overlays(self) -> None:
         d, v = self.doc, self.win.view
@@ -495,8 +501,7 @@ class EditorUI(QObject):
             disp = (Q - P) * (1 if g > f else -1)
             idx = np.arange(0, len(P), max(1, len(P) // MAX_FLOW_ARROWS))
             seg = np.stack([P[idx, :2], P[idx, :2] + 3.0 * disp[idx, :2]], axis=1)
-            mag = np.linalg.norm(disp[idx], axis=1)
-            self.flow_item.set_segments(seg, flow3d_to_rgb(disp[idx], float(max(np.percentile(mag, 98), 1e-6))))
+            self.flow_item.set_segments(seg, flow3d_to_rgb(disp[idx], self._flow_scales()[1]))
             has_flow = True
         v.set_overlay_has_data("flow", has_flow)
 
@@ -584,6 +589,7 @@ class EditorUI(QObject):
         tri = np.asarray(d.model.triangles)
         self._normals = VertexNormals(tri, d.model.num_vertices)
         self._repeated = d.rec.repeated
+        self._clip_flow_scales = None  # computed when a flow view first needs them
         self.viewport.set_topology(tri, d.model.num_vertices, nmfc_reference(d.model.mean, tri))
         if self._selected not in d.names:
             self._selected = "jawOpen" if "jawOpen" in d.names else (d.names[0] if d.names else None)

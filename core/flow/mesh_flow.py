@@ -15,6 +15,7 @@ from typing import Iterable, Iterator, Optional
 
 import numpy as np
 
+from core.flow.colour import FLOW_PERCENTILE, magnitude_scale
 from core.jobs import CancelToken, ProgressFn, check, report
 
 
@@ -121,3 +122,29 @@ def flow_pair(repeated: np.ndarray, frame: int, max_ahead: int = 3) -> tuple[int
     while b < F - 1 and repeated[b] and b - frame < max_ahead:
         b += 1
     return frame, b
+
+
+def clip_vertex_flow_scales(rec, model, samples: int = 24, percentile: float = FLOW_PERCENTILE
+                            ) -> tuple[float, float]:
+    """The per-clip colour normalisations of a reconstruction's vertex flow, as shown at a frame
+    (``flow_pair``): (model space, cm; image space, px of the posed mesh incl. depth).
+
+    From the fitted meshes (corrective included) of up to ``samples`` frames spread over the
+    clip; ``rec`` a ``core.fitting.Reconstruction`` fitted with ``model``. Fitted, not edited:
+    the scale stays put while an edit changes, so a stronger edit shows brighter. (0, 0) for a
+    one-frame clip.
+    """
+    F = rec.num_frames
+    if F < 2:
+        return 0.0, 0.0
+    pairs = sorted({flow_pair(rec.repeated, int(f)) for f in np.linspace(0, F - 1, min(samples, F)).astype(int)})
+    frames = np.unique(np.array(pairs).ravel())
+    at = {int(f): k for k, f in enumerate(frames)}
+    V = rec.vertices_batch(model, frames).astype(np.float64)                    # (K, N, 3) cm
+    P = np.stack([rec.camera(int(f)).project(V[k]) for k, f in enumerate(frames)])  # (K, N, 3) px
+    model_mag, image_mag = [], []
+    for a, b in pairs:
+        model_mag.append(np.linalg.norm(V[at[b]] - V[at[a]], axis=1))
+        image_mag.append(np.linalg.norm(P[at[b]] - P[at[a]], axis=1))
+    return (max(magnitude_scale(np.concatenate(model_mag), percentile), 1e-6),
+            max(magnitude_scale(np.concatenate(image_mag), percentile), 1e-6))
