@@ -696,7 +696,8 @@ class EditorUI(QObject):
         view = {"viewport_mode": self.viewport.mode, "viewport_preset": self.viewport.preset,
                 "compare": self.compare_mode, "selected": self._selected, "frame": int(self.index),
                 "overlays": {n: self.win.view.overlay_enabled(n) for n in ("mesh", "error", "flow", "landmarks")}}
-        return Project(source=str(Path(self.win.session.path).resolve()), model_spec=d.rec.model_spec or self.model_spec,
+        return Project(source=str(Path(self.win.session.path).resolve()),
+                       model_spec=d.rec.model_spec or self.model_spec,
                        reconstruction=d.rec, track=d.track, edits={PROJECT_KEY: d.edits.to_dict()},
                        settings={"view": view})
 

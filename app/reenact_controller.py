@@ -242,7 +242,7 @@ class Recorder(threading.Thread):
                 self.writer.write(self._frames())
                 self.written += 1
             self.writer.close()
-        except BaseException as e:  # reported by the controller
+        except BaseException as e:  # noqa: BLE001 (reported by the controller)
             self.error = e
             self.writer.abort()
 

@@ -33,31 +33,26 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from _common import CACHE, VIDEOS
 
-from scipy.spatial import Delaunay  # noqa: E402
-from skimage.metrics import structural_similarity  # noqa: E402
+from scipy.spatial import Delaunay
+from skimage.metrics import structural_similarity
 
-from core.model.builtin import build_builtin_model  # noqa: E402
-from core.fitting.reconstruction import Reconstruction  # noqa: E402
-from core.reenact.faces import FittedFace, fit_face, from_reconstruction  # noqa: E402
-from core.reenact.transfer import TransferSettings, transfer_sequence  # noqa: E402
-from core.warp import FrameRequest, WarpRenderer, WarpSettings  # noqa: E402
-from core.warp.raster import rasterize_triangle_ids, remap, triangle_affines  # noqa: E402
-from core.tracking.landmarker import Landmarker  # noqa: E402
-from core.tracking.result import TrackResult  # noqa: E402
-from core.tracking.tracker import track_frames, track_image  # noqa: E402
+from core.model.builtin import build_builtin_model
+from core.fitting.reconstruction import Reconstruction
+from core.reenact.faces import FittedFace, fit_face, from_reconstruction
+from core.reenact.transfer import TransferSettings, transfer_sequence
+from core.warp import FrameRequest, WarpRenderer, WarpSettings
+from core.warp.raster import rasterize_triangle_ids, remap, triangle_affines
+from core.tracking.landmarker import Landmarker
+from core.tracking.result import TrackResult
+from core.tracking.tracker import track_frames, track_image
 
-VIDEOS = REPO.parent / "shared" / "data" / "videos"
-CACHE = REPO / "out" / "cache"
 
 
 def read_clip(path: Path, n: int) -> tuple[list[np.ndarray], float]:

@@ -44,6 +44,7 @@ class OrthoCamera:
         return OrthoCamera(self.scale * k, self.rotation, self.translation * k)
 
     def copy(self) -> "OrthoCamera":
+        """A copy that shares no array with this camera."""
         return OrthoCamera(self.scale, self.rotation.copy(), self.translation.copy())
 
 
@@ -92,7 +93,8 @@ def project(X: np.ndarray, scale, rotation: np.ndarray, translation: np.ndarray)
         out = s * (X @ R.T)
         out[..., :2] += t
         return out
-    out = s[:, None, None] * np.einsum("fij,fnj->fni", R, X if X.ndim == 3 else np.broadcast_to(X, (R.shape[0],) + X.shape))
+    Xf = X if X.ndim == 3 else np.broadcast_to(X, (R.shape[0],) + X.shape)
+    out = s[:, None, None] * np.einsum("fij,fnj->fni", R, Xf)
     out[..., :2] += t[:, None, :]
     return out
 

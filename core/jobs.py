@@ -32,6 +32,7 @@ class CancelToken:
     parent: Optional["CancelToken"] = None
 
     def cancel(self) -> None:
+        """Ask the job (and every token with this one as its parent) to stop."""
         self._event.set()
 
     @property
@@ -39,6 +40,7 @@ class CancelToken:
         return self._event.is_set() or (self.parent is not None and self.parent.cancelled)
 
     def raise_if_cancelled(self) -> None:
+        """Raise :class:`Cancelled` when the token (or its parent) was cancelled."""
         if self.cancelled:
             raise Cancelled()
 
@@ -97,6 +99,7 @@ class ConsoleProgress:
         self._shown = False
 
     def __call__(self, done: int, total: int, message: str = "") -> None:
+        """Report progress (a ``ProgressFn``): redraw the bar when due."""
         now = time.perf_counter()
         if now - self.start < self.min_seconds or now - self._last < 0.2:
             return
@@ -112,6 +115,7 @@ class ConsoleProgress:
         self.stream.flush()
 
     def close(self) -> None:
+        """End the bar's line (when one was drawn)."""
         if self._shown:
             self.stream.write("\n")
             self.stream.flush()
@@ -161,6 +165,7 @@ class NewestSlot:
             return item
 
     def done(self) -> None:
+        """Mark the item taken last as finished (see ``idle``)."""
         with self._cond:
             self._busy = False
 

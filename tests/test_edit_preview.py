@@ -50,7 +50,7 @@ def test_edit_preview_warps_the_corrected_mesh():
     from core.model.registry import load_model
     from core.tracking import track_video
     from core.video import open_source
-    from core.warp.landmarks import INNER_LIPS, LIP_MIDDLE
+    from core.warp.landmarks import LIP_MIDDLE
 
     clip = shared_path("data", "videos", "d9.mp4")
     tr = track_video(str(clip), max_frames=4)
@@ -61,8 +61,8 @@ def test_edit_preview_warps_the_corrected_mesh():
     weight[lower_lip] = 1.0
     offsets = np.zeros((plain.num_frames, 1, 3), np.float32)
     offsets[1, 0] = (0.0, -0.3, 0.0)  # 3 mm down (model y is up)
-    corrected = dataclasses.replace(plain, corrective=offsets, corrective_index=np.zeros((model.num_vertices, 1), np.int32),
-                                    corrective_weight=weight)
+    corrected = dataclasses.replace(plain, corrective=offsets, corrective_weight=weight,
+                                    corrective_index=np.zeros((model.num_vertices, 1), np.int32))
     edited = plain.expression[1].astype(np.float64).copy()
     edited[model.expression_index("jawOpen")] += 0.6
     px_per_cm = float(plain.scale[1])

@@ -53,8 +53,9 @@ def test_reconstruct_video_and_per_frame(model, tmp_path):
     assert (rec.segment[15:20] == -1).all() and rec.segment[25] == 1
     # noise-free input: what is left is the bias of the priors and the temporal smoothing
     assert np.nanmean(rec.fit_error_px[rec.valid]) < 1.0
-    X68 = model.mean[model.landmarks68] + np.tensordot(truth["identity"], model.identity_basis[:, model.landmarks68], 1) \
-        + np.tensordot(truth["expression"], model.expression_basis[:, model.landmarks68], 1)
+    l68 = model.landmarks68
+    X68 = model.mean[l68] + np.tensordot(truth["identity"], model.identity_basis[:, l68], 1) \
+        + np.tensordot(truth["expression"], model.expression_basis[:, l68], 1)
     gt68 = project(X68, truth["scale"], truth["rotation"], truth["translation"])[..., :2]
     assert np.linalg.norm(rec.landmarks68 - gt68, axis=-1)[rec.valid].mean() < 2.0
     assert np.isfinite(rec.landmarks68).all()  # invalid frames copy a neighbour

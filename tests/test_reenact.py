@@ -250,9 +250,10 @@ def test_head_motion_comes_from_the_rest_outline_not_the_camera_split(model):
     bigger = (V - c) * 1.05 + c  # the other fit's rest face, about its own centre
     from core.camera import project
     from core.warp.face import UPPER_OUTLINE
+    c64 = c[None].astype(np.float64)
+    shift = project(c64, 10.0, FRONTAL, np.zeros(2))[0, :2] - project(c64, 10.0 / 1.05, FRONTAL, np.zeros(2))[0, :2]
     drv = project(bigger[list(UPPER_OUTLINE)].astype(np.float64), 10.0 / 1.05, FRONTAL,
-                  np.array([256.0, 250.0]) + (project(c[None].astype(np.float64), 10.0, FRONTAL, np.zeros(2))[0, :2]
-                                              - project(c[None].astype(np.float64), 10.0 / 1.05, FRONTAL, np.zeros(2))[0, :2]))[:, :2]
+                  np.array([256.0, 250.0]) + shift)[:, :2]
     assert np.abs(drv - tgt).max() < 1e-3  # the same pixels (float32 model)
     sim = rigid_backward_similarity(tgt, drv)
     cam = rigid_backward_affine(OrthoCamera(10.0, FRONTAL, np.array([256.0, 250.0])),

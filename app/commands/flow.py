@@ -3,8 +3,8 @@
 Each output frame is [frame | mesh overlay | 3D flow (Eq. 6.5 HSV) | 2D flow (wheel)]
 for the flow of frame t to t+K (``--step K``), so the video has F-K frames; the colours
 use one normalisation per clip by default (the 99th percentile of the clip's flow magnitudes;
-``--normalise frame``: of each frame's own; see core/flow/colour.py). The source's audio is kept. Without ``--reconstruction`` the
-video is tracked and reconstructed first. ``--npz`` also writes the flow arrays
+``--normalise frame``: of each frame's own; see core/flow/colour.py). The source's audio is
+kept. Without ``--reconstruction`` the video is tracked and reconstructed first. ``--npz`` also writes the flow arrays
 (``flow`` (F-K, h, w, 3) float16 pixels, ``mask``, ``stride``: subsampled when the
 full-resolution array would exceed 256 MB).
 """
@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     rec = inp.meshes.rec
     print(f"{args.input}: flow t -> t+{res.step} for {res.frames_written} frames, model {rec.model_name}"
           f"{' (fitted now)' if inp.reconstructed else ''}, colour scale {res.max_magnitude_3d:.2f} px (3D) / "
-          f"{res.max_magnitude_2d:.2f} px (2D){' per frame' if res.normalisation == 'frame' else ''}, audio {'kept' if res.audio_kept else 'none'}, "
+          f"{res.max_magnitude_2d:.2f} px (2D){' per frame' if res.normalisation == 'frame' else ''}, "
+          f"audio {'kept' if res.audio_kept else 'none'}, "
           f"{time.perf_counter() - t0:.1f} s -> {out}"
           + (f" + {args.npz} (stride {res.npz_stride})" if args.npz else ""))
     return 0

@@ -23,12 +23,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="video file, image, image folder, or a track result .npz")
     p.add_argument("-o", "--output", required=True, help="output .npz (Reconstruction)")
     add_model_argument(p)
-    p.add_argument("--per-frame", action="store_true", help="fit frame by frame (the live fitter) instead of the whole-video fit")
+    p.add_argument("--per-frame", action="store_true",
+                   help="fit frame by frame (the live fitter) instead of the whole-video fit")
     p.add_argument("--no-corrective", action="store_true",
                    help="skip the per-clip corrective deformation from the face's optical flow (faster; "
                         "the mesh then moves only as the model's expressions can)")
     p.add_argument("--export-meshes", metavar="DIR", help="write one mesh per frame into DIR")
-    p.add_argument("--mesh-format", choices=("obj", "ply"), default="obj", help="mesh format for --export-meshes (default obj)")
+    p.add_argument("--mesh-format", choices=("obj", "ply"), default="obj",
+                   help="mesh format for --export-meshes (default obj)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -75,6 +75,7 @@ class ComponentEdit:
         self.keys = {int(f): float(v) for f, v in self.keys.items()}
 
     def frames(self) -> np.ndarray:
+        """The key frames, sorted: (K,) int64."""
         return np.array(sorted(self.keys), dtype=np.int64)
 
     def evaluate(self, frames: np.ndarray | int) -> np.ndarray:
@@ -111,6 +112,8 @@ class EditRange:
     ease_out: float = 0.0
 
     def envelope(self, frames: np.ndarray | int) -> np.ndarray:
+        """The edit's weight at ``frames`` (scalar or (M,)): 0 outside the range, 1 inside it, smoothstep
+        ramps over the ease-in and ease-out."""
         t = np.asarray(frames, np.float64)
         inside = (t >= self.first) & (t <= self.last)
         w = inside.astype(np.float64)
@@ -134,6 +137,7 @@ class ExpressionEdits:
 
     # -- keyframes ----------------------------------------------------------------------
     def set_key(self, name: str, frame: int, offset: float) -> None:
+        """Set (or replace) the key of ``name`` at ``frame`` to ``offset``, before the range's envelope."""
         comp = self.components.setdefault(str(name), ComponentEdit())
         comp.keys[int(frame)] = float(offset)
 
@@ -187,14 +191,17 @@ class ExpressionEdits:
         return True
 
     def has_key(self, name: str, frame: int) -> bool:
+        """Whether ``name`` has a key at ``frame``."""
         comp = self.components.get(name)
         return comp is not None and int(frame) in comp.keys
 
     def key_frames(self, name: str) -> np.ndarray:
+        """The key frames of ``name``, sorted: (K,) int64 (empty without keys)."""
         comp = self.components.get(name)
         return comp.frames() if comp is not None else np.zeros(0, np.int64)
 
     def set_interpolation(self, name: str, interpolation: str) -> None:
+        """Set how ``name``'s keys are interpolated (one of ``INTERPOLATIONS``); no-op without keys."""
         if interpolation not in INTERPOLATIONS:
             raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
         if name in self.components:
@@ -299,6 +306,7 @@ class ExpressionEdits:
         return cls(comps, rng)
 
     def copy(self) -> "ExpressionEdits":
+        """An independent copy (the editor's undo keeps snapshots)."""
         return ExpressionEdits(copy.deepcopy(self.components), copy.deepcopy(self.edit_range))
 
     def __eq__(self, other) -> bool:

@@ -140,6 +140,8 @@ def curves_table(rec: Reconstruction, model: FaceModel, edits: ExpressionEdits) 
 
 
 def export_curves_json(path, rec: Reconstruction, model: FaceModel, edits: ExpressionEdits) -> None:
+    """JSON of :func:`curves_table`: per component the fitted, offset and edited values per frame, and the
+    edits."""
     write_text_atomic(Path(path), json.dumps(curves_table(rec, model, edits), indent=1))
 
 

@@ -59,8 +59,8 @@ class EditedFrameRenderer:
         return self._target_cache[1]
 
     def render(self, image: np.ndarray, frame: int, edited_expression: np.ndarray, scale: float = 1.0) -> np.ndarray:
-        """image (H, W, 3) uint8 RGB = source frame ``frame``; returns the edited frame (a new
-        array, or ``image`` itself when the edit is zero at this frame).
+        """The edited frame: ``image`` (H, W, 3) uint8 RGB is source frame ``frame``; returns a new
+        array, or ``image`` itself when the edit is zero at this frame.
 
         ``scale`` < 1 renders the edit at that fraction of the resolution (a fast preview):
         the changed region is upsampled into a copy of ``image``, so the output keeps the

@@ -56,7 +56,9 @@ def fit_cameras(X: np.ndarray, x: np.ndarray, w: np.ndarray, iterations: int = 3
         s = np.abs(s)
         t = mx - s[:, None] * np.einsum("fab,fb->fa", R[:, :2], mX)
     else:
-        s, R, t = init.scale.astype(np.float64).copy(), init.rotation.astype(np.float64).copy(), init.translation.astype(np.float64).copy()
+        s = init.scale.astype(np.float64).copy()
+        R = init.rotation.astype(np.float64).copy()
+        t = init.translation.astype(np.float64).copy()
     for _ in range(iterations):
         Y = X @ R.transpose(0, 2, 1)  # camera-frame points (F, L, 3)
         res = s[:, None, None] * Y[..., :2] + t[:, None] - x  # (F, L, 2)

@@ -227,8 +227,11 @@ def residual_mask(r: np.ndarray, measured: np.ndarray, vis: np.ndarray, seg: np.
 
 
 def _project2d(cams: OrthoCameras, X: np.ndarray) -> np.ndarray:
-    """(F, M, 2) float32 image positions of model points X (F, M, 3) under the cameras
-    (``p = s R[:2] X + t``), by batched matrix products. (float32: ~1e-4 px at 2,000 px.)"""
+    """Image positions (F, M, 2) float32 of model points X (F, M, 3) under the cameras.
+
+    ``p = s R[:2] X + t`` by batched float32 matrix products: the corrective projects every
+    control point of every frame several times, and float32 is ~1e-4 px at 2,000 px.
+    """
     R2t = np.asarray(cams.rotation, np.float32)[:, :2].transpose(0, 2, 1)        # (F, 3, 2)
     p = np.matmul(np.asarray(X, np.float32), R2t)
     p *= np.asarray(cams.scale, np.float32)[:, None, None]

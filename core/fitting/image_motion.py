@@ -173,7 +173,8 @@ def _dis_points(prev: np.ndarray, grey: np.ndarray, p0: np.ndarray, p_next: np.n
     q = p0 - [x0, y0]
     d = _sample(fwd, q)
     back = _sample(bwd, q + d)
-    ok = (np.linalg.norm(d + back, axis=1) < FB_TOLERANCE_PX) & (q >= 0).all(1) & (q < [x1 - x0 - 1, y1 - y0 - 1]).all(1)
+    inside = (q >= 0).all(1) & (q < [x1 - x0 - 1, y1 - y0 - 1]).all(1)
+    ok = (np.linalg.norm(d + back, axis=1) < FB_TOLERANCE_PX) & inside
     return d.astype(np.float64), ok
 
 
@@ -523,7 +524,8 @@ def refine_with_image_motion(basis: LandmarkBasis, identity: np.ndarray, express
     for f in np.flatnonzero(dup):
         if usable[f] and usable[f - 1] and seg[f] == seg[f - 1]:
             expression[f] = expression[f - 1]
-            cams.scale[f], cams.rotation[f], cams.translation[f] = cams.scale[f - 1], cams.rotation[f - 1], cams.translation[f - 1]
+            cams.scale[f], cams.rotation[f] = cams.scale[f - 1], cams.rotation[f - 1]
+            cams.translation[f] = cams.translation[f - 1]
             copied[f] = True
     size = np.hypot(g[:, 0], g[:, 1]) + motion.radius * np.linalg.norm(g[:, 2:], axis=1)
     return cams, expression, MotionRefinement(size, np.linalg.norm(h, axis=-1).mean(1), dup,

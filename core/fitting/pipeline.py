@@ -110,7 +110,7 @@ class _MotionMeasurement:
                 # the flowed box covers all face points, not only the measured subset
                 self._result = measure_points(frames(), pts, usable, method, self._stop,
                                               flow_pool=self._pool, flow_points=obs[:, :468])
-            except BaseException as e:  # handed to the fitting thread in result()
+            except BaseException as e:  # noqa: BLE001 (handed to the fitting thread in result())
                 self._error = e
 
         self._thread = threading.Thread(target=run, name="image-motion", daemon=True)
@@ -152,7 +152,8 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
             motion = _MotionMeasurement(frames, obs, np.asarray(track.valid, bool), s.image_motion_method, cancel,
                                         keep_flows=s.corrective)
         try:
-            fs = s if motion is None else FitSettings(**{**s.to_dict(), "refine_rounds": s.refine_rounds_with_image_motion})
+            fs = s if motion is None else FitSettings.from_dict({**s.to_dict(),
+                                                                 "refine_rounds": s.refine_rounds_with_image_motion})
             # progress: the fit's own steps, then (with the frames) the image motion and the corrective
             fit = fit_video(basis, obs, w, seg, bounds, fs, seed_expression=seed, cancel=cancel,
                             progress=sub_progress(progress, 0, PROGRESS_FIT if motion else 100, 100))

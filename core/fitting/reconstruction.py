@@ -153,6 +153,8 @@ class Reconstruction:
 
     # -- arrays <-> object (shared with core.project) -------------------------------
     def to_arrays(self) -> dict[str, np.ndarray]:
+        """The arrays written to a ``.npz`` or a project (``from_arrays`` reads them back); metadata as JSON
+        in ``meta``."""
         version = VERSION if self.has_corrective else VERSION_WITHOUT_CORRECTIVE
         meta = dict(format=FORMAT, version=version, model_name=self.model_name, model_spec=self.model_spec,
                     fps=float(self.fps), image_size=[int(v) for v in self.image_size], source=str(self.source),
@@ -210,7 +212,8 @@ class Reconstruction:
             if (co.ndim != 3 or co.shape[0] != F or co.shape[2] != 3 or ci.ndim != 2 or cw.shape != ci.shape
                     or (ci.size and (ci.min() < 0 or ci.max() >= co.shape[1]))):
                 raise InputError(f"{where}: reconstruction corrective arrays are inconsistent (offsets {co.shape}, "
-                                 f"index {ci.shape}, weight {cw.shape}; expected ({F}, M, 3), (N, k) into M points, (N, k))")
+                                 f"index {ci.shape}, weight {cw.shape}; expected ({F}, M, 3), (N, k) into M "
+                                 "points, (N, k))")
         repeated = data.get("repeated")
         if repeated is not None and repeated.shape != (F,):
             raise InputError(f"{where}: reconstruction array 'repeated' has shape {repeated.shape}, expected ({F},)")
@@ -241,6 +244,7 @@ class Reconstruction:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Reconstruction":
+        """Read a ``.npz`` written by :meth:`save`; InputError naming the file when it is not one."""
         path = Path(path)
         return cls.from_arrays(load_npz_checked(path), str(path))
 

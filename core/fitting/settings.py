@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, fields
 
 @dataclass
 class FitSettings:
+    """Every weight and switch of the fitters, each with the reason for its value (the comments)."""
+
     #: Landmark noise in cm. The data term is sum w ||residual_cm||^2 / sigma^2,
     #: i.e. a Gaussian likelihood with this std per coordinate. 0.15 cm is about
     #: 2 px on a 200 px wide face: MediaPipe's typical error on still images.
@@ -118,9 +120,11 @@ class FitSettings:
     frame_iterations: int = 2
 
     def to_dict(self) -> dict:
+        """The settings as a JSON-safe dict (stored in a Reconstruction)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "FitSettings":
+        """Settings from a dict; keys this version does not know (older or newer files) are ignored."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})

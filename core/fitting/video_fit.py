@@ -84,10 +84,12 @@ class NormalEquations:
         return np.einsum("fab,abkm->fkm", c[:, None, None] * P, self.Cee, optimize=True)
 
     def coupling_blocks(self, R: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """(F, Ki, Ke): sum_l c_f p_l A_l^T R_f[:2]^T R_f[:2] B_l."""
         P = np.eye(3)[None] - np.einsum("fa,fb->fab", R[:, 2], R[:, 2])
         return np.einsum("fab,abkm->fkm", c[:, None, None] * P, self.Cie, optimize=True)
 
     def identity_block(self, R: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """(Ki, Ki): sum_f sum_l c_f p_l A_l^T R_f[:2]^T R_f[:2] A_l."""
         P = np.eye(3)[None] - np.einsum("fa,fb->fab", R[:, 2], R[:, 2])
         return np.einsum("ab,abkm->km", np.einsum("f,fab->ab", c, P), self.Cii, optimize=True)
 
@@ -206,7 +208,8 @@ def adaptive_smooth(cams: OrthoCameras, weight: np.ndarray, segment: np.ndarray,
                 continue
             use = fr & w & np.isfinite(d)
             if not use.any() or d[use].mean() <= s.camera_smoothing_budget_cm:
-                chosen.scale[fr], chosen.rotation[fr], chosen.translation[fr] = sm.scale[fr], sm.rotation[fr], sm.translation[fr]
+                chosen.scale[fr], chosen.rotation[fr] = sm.scale[fr], sm.rotation[fr]
+                chosen.translation[fr] = sm.translation[fr]
                 done[fr] = True
                 if chosen_frames is not None:
                     chosen_frames[int(sid)] = h

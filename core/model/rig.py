@@ -72,12 +72,14 @@ class RigBuilder:
         return np.asarray(self.groups[spec], int)
 
     def _curve_y(self, group, where: str) -> np.ndarray:
-        """y of a group's polyline at each vertex's x (held constant beyond its ends)."""
+        """The y of a group's polyline at each vertex's x (held constant beyond its ends)."""
         p = self.v[self.ids(group, where)]
         order = np.argsort(p[:, 0])
         return np.interp(self.v[:, 0], p[order, 0], p[order, 1])
 
     def weight(self, spec: dict, where: str) -> np.ndarray:
+        """Per-vertex weights (N,) of a rig term's ``where`` spec: near seed vertices (with a falloff), one
+        side, above or below a curve, included and excluded regions."""
         w = np.ones(len(self.v))
         if "near" in spec:
             seeds = self.v[self.ids(spec["near"], where)]
@@ -100,6 +102,7 @@ class RigBuilder:
         return w
 
     def mask(self, name: str, where: str) -> np.ndarray:
+        """(N,) bool of a region or a vertex group called ``name``."""
         if name in self.regions:
             return np.asarray(self.regions[name], bool)
         m = np.zeros(len(self.v), bool)
@@ -107,6 +110,8 @@ class RigBuilder:
         return m
 
     def motion(self, spec: dict, w: np.ndarray, where: str) -> np.ndarray:
+        """Vertex displacements (N, 3) cm of one motion (translate, rotate, scale or contour), weighted per
+        vertex by ``w`` (N,)."""
         kind = spec.get("type")
         v = self.v
         if kind == "translate":
@@ -137,6 +142,7 @@ class RigBuilder:
         raise InputError(f"rig: unknown motion type {kind!r} in {where}")
 
     def shape(self, terms: list[dict], name: str) -> np.ndarray:
+        """One blendshape (N, 3) cm: the sum of its terms' weighted motions."""
         out = np.zeros_like(self.v)
         for i, term in enumerate(terms):
             where = f"shape {name!r} term {i}"
@@ -189,6 +195,7 @@ def expand_mirrored(shapes: dict) -> dict[str, list[dict]]:
 
 
 def load_rig_file(path: str | Path = DEFAULT_RIG) -> dict:
+    """The rig definition (JSON) at ``path``; InputError when it is missing or not valid JSON."""
     path = Path(path)
     try:
         with open(path, encoding="utf-8") as f:

@@ -195,7 +195,8 @@ def load_project(path: str | os.PathLike) -> Project:
             raise InputError(f"{fp}: size {fp.stat().st_size} bytes, project.json says {e['bytes']}; "
                              "the file is truncated or was replaced")
         if "sha256" in e and sha256_of(fp) != e["sha256"]:
-            raise InputError(f"{fp}: contents do not match the checksum in project.json; the file was modified or damaged")
+            raise InputError(f"{fp}: contents do not match the checksum in project.json; the file was modified "
+                             "or damaged")
         data[name] = (fp, load_npz_checked(fp), e)
     rec = None
     if "reconstruction" in data:

@@ -102,9 +102,11 @@ class ClipMeshes:
         return self._cached[1]
 
     def screen(self, f: int) -> np.ndarray:
+        """The rendered vertices of frame ``f`` in its image: (N_kept, 3) float32 x_px, y_px, depth_px."""
         return self._posed_full(f)[self.keep].astype(np.float32)
 
     def frames(self, start: int, stop: int) -> Iterator[np.ndarray]:
+        """Screen vertices of frames ``start`` .. ``stop - 1``, one (N_kept, 3) array each."""
         for f in range(start, stop):
             yield self.screen(f)
 

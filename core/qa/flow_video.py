@@ -47,6 +47,9 @@ SAMPLE_GRID = 4
 
 @dataclass
 class FlowVideoResult:
+    """What :func:`write_flow_video` wrote: frames, the flow step, the colour scales, the arrays' stride,
+    audio."""
+
     frames_written: int
     step: int
     max_magnitude_3d: float     # px per step, the clip's colour normalisation

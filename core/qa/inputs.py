@@ -13,6 +13,9 @@ from core.qa.clip import ClipMeshes, check_model_matches, check_reconstruction_m
 
 @dataclass
 class QAInputs:
+    """A video opened for a QA command with its reconstruction (as posed meshes) and, when asked for, its
+    track."""
+
     source: object            # core.video VideoSource (caller closes it)
     meshes: ClipMeshes
     frames: int               # frames to process (from 0)

@@ -31,6 +31,8 @@ MODES = ("overlay", "shaded", "nmfc", "pncc", "textured")
 
 @dataclass
 class RenderVideoResult:
+    """What :func:`write_render_video` wrote: frames, the mode and whether the audio was kept."""
+
     frames_written: int
     mode: str
     audio_kept: bool

@@ -61,7 +61,7 @@ class FittedFace:
         return target_face(model, self.seq.identity, st.camera, self.screen(model, frame, st), st.gaze, tracked)
 
     def driven(self, model: FaceModel, frame: int, state: FaceState) -> ProjectedFace:
-        """This face driven to ``state`` (transfer's output) on frame ``frame``'s corrective."""
+        """The face driven to ``state`` (transfer's output), on frame ``frame``'s corrective."""
         return driven_face(model, self.seq.identity, state.camera, self.screen(model, frame, state), state.gaze)
 
 

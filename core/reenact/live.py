@@ -83,11 +83,13 @@ class SourceCalibration:
         self._count = 0
 
     def reset(self) -> None:
+        """Forget the reference and the history (the next tracked frame becomes the reference)."""
         self.history.clear()
         self.reference = None
         self._neutral = None
 
     def update(self, state: FaceState, settings: TransferSettings) -> Reference:
+        """Add a source frame's state; the source's reference with the running neutral expression."""
         if self.reference is None:
             self.reference = state.copy()
         self.history.append(state.expression)
@@ -162,6 +164,7 @@ class LivePipeline:
         self._recalibrate = True
 
     def start(self) -> "LivePipeline":
+        """Start the grab/track and the fit/transfer/warp threads; returns the pipeline."""
         self._threads = [threading.Thread(target=self._guard(self._track_loop), name="reenact-track", daemon=True),
                          threading.Thread(target=self._guard(self._render_loop), name="reenact-render", daemon=True)]
         for t in self._threads:
@@ -169,6 +172,7 @@ class LivePipeline:
         return self
 
     def stop(self) -> None:
+        """Stop both threads and wait for them (at most 5 s each)."""
         self._stop.set()
         self._slot.close()  # the render thread stops waiting for frames
         for t in self._threads:
@@ -190,6 +194,7 @@ class LivePipeline:
             return self._out
 
     def stats(self) -> LiveStats:
+        """Frame rate, latency and stage times over the last second or so (medians)."""
         with self._out_lock:
             times = list(self._times)
             stages = list(self._stages)
@@ -212,7 +217,7 @@ class LivePipeline:
         def run():
             try:
                 fn()
-            except BaseException as e:  # reported to the owner, which shows it
+            except BaseException as e:  # noqa: BLE001 (reported to the owner, which shows it)
                 self.error = e
                 self._stop.set()
         return run

@@ -110,6 +110,7 @@ class TransferSettings:
         return np.clip(w, 0.0, 1.0)
 
     def with_changes(self, **changes) -> "TransferSettings":
+        """A copy with the given fields changed."""
         return dataclasses.replace(self, **changes)
 
     @classmethod
@@ -144,6 +145,7 @@ class FaceState:
         return OrthoCamera(self.scale, self.rotation, self.translation)
 
     def copy(self) -> "FaceState":
+        """A copy that shares no array with this state."""
         return FaceState(self.expression.copy(), self.rotation.copy(), self.translation.copy(),
                          float(self.scale), self.gaze.copy(),
                          None if self.residual is None else self.residual.copy())
@@ -170,6 +172,7 @@ class FaceSequence:
         return int(self.expression.shape[0])
 
     def frame(self, i: int) -> FaceState:
+        """Frame ``i`` as a :class:`FaceState` (copies)."""
         return FaceState(self.expression[i].copy(), self.rotation[i].copy(), self.translation[i].copy(),
                          float(self.scale[i]), self.gaze[i].copy(),
                          None if self.residual is None else self.residual[i].copy())

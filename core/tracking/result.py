@@ -102,6 +102,7 @@ class TrackResult:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "TrackResult":
+        """Read a ``.npz`` written by :meth:`save`; InputError naming the file when it is not a track result."""
         path = Path(path)
         data = load_npz_checked(path, required=("landmarks", "valid", "blendshapes", "blendshape_names",
                                                 "pose", "fps", "size"))

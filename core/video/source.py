@@ -96,6 +96,7 @@ class VideoSource:
         return self.frame_count
 
     def close(self) -> None:
+        """Release the source (files, decoders); the context manager calls it."""
         pass
 
     def __enter__(self):
@@ -156,6 +157,7 @@ class ImageSource(VideoSource):
         return self._frame.shape[:2]
 
     def read(self, i: int) -> np.ndarray:
+        """The image (frame 0 is the only frame): (H, W, 3) uint8 RGB."""
         self._check_index(i)
         return self._frame.copy()
 
@@ -187,6 +189,7 @@ class ImageFolderSource(VideoSource):
         return self._size
 
     def read(self, i: int) -> np.ndarray:
+        """Image ``i`` of the folder (sorted by name): (H, W, 3) uint8 RGB."""
         i = self._check_index(i)
         frame = self._cache.get(i)
         if frame is None:
@@ -267,6 +270,7 @@ class VideoFileSource(VideoSource):
         return self._size
 
     def read(self, i: int) -> np.ndarray:
+        """Frame ``i`` decoded exactly (seek to its keyframe, decode forward): (H, W, 3) uint8 RGB."""
         if self.truncated and self.frame_count <= int(i) < self.announced_frame_count:
             self._raise_truncated(int(i))
         i = self._check_index(i)
@@ -277,6 +281,7 @@ class VideoFileSource(VideoSource):
             return frame.copy()
 
     def close(self) -> None:
+        """Release the decoder."""
         with self._lock:
             if self._cap is not None:
                 self._cap.release()

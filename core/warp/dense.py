@@ -333,8 +333,8 @@ def _fill_uncovered(ext: np.ndarray, origin: tuple[int, int], driven: np.ndarray
     hit[inb] = t[yi[inb], xi[inb]] > 0
     if not hit.any():
         return
-    l = lab[yi[hit], xi[hit]] - 1
-    qx, qy = ex[l], ey[l]
+    nearest = lab[yi[hit], xi[hit]] - 1
+    qx, qy = ex[nearest], ey[nearest]
     vx, vy = qx - sx[hit], qy - sy[hit]
     n = np.maximum(np.hypot(vx, vy), 1e-3)
     e[hit, 0] = qx + 1.5 * vx / n - gx[hit]

@@ -335,7 +335,7 @@ def _load_shared() -> None:
     try:
         from core.model.registry import load_model
         _shared["interior"] = MouthInterior(load_model("ict"))
-    except Exception as exc:  # no ICT on this machine (or a broken file): the synthetic cavity
+    except Exception as exc:  # noqa: BLE001 (no ICT here, or a broken file: the synthetic cavity)
         _shared["interior"] = None
         _shared["error"] = f"{type(exc).__name__}: {exc}"
     finally:
@@ -361,4 +361,5 @@ def shared_interior() -> MouthInterior | None:
 
 
 def interior_load_error() -> str | None:
+    """Why ICT's interior could not be loaded (type and message), or None."""
     return _shared.get("error")

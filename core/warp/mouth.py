@@ -156,6 +156,8 @@ def synthesize_mouth(points: np.ndarray, roi: tuple[int, int, int, int], skin: n
 
 @dataclass
 class MouthSample:
+    """One retrieved mouth: a crop of a target frame, its inner-lip points in the crop and its opening."""
+
     image: np.ndarray  # (h, w, 3) uint8 crop of the target frame
     points: np.ndarray  # (20, 2) inner-lip points in crop pixels
     opening: float
@@ -175,6 +177,7 @@ class MouthBank:
         self._last: int | None = None
 
     def add(self, frame: np.ndarray, points: np.ndarray) -> None:
+        """Keep the mouth of ``frame`` (H, W, 3) uint8 with its tracked points (478, 2) px."""
         lips = points[list(INNER_LIPS), :2]
         roi = polygon_box(lips, frame.shape[:2], margin=4)
         if roi is None:
@@ -190,6 +193,7 @@ class MouthBank:
             self.samples = [self.samples[i] for i in idx]
 
     def pick(self, opening: float) -> MouthSample | None:
+        """The sample whose opening is nearest ``opening`` (kept while it stays as good: no flicker), or None."""
         if not self.samples:
             return None
         ops = np.array([s.opening for s in self.samples])
@@ -204,7 +208,8 @@ class MouthBank:
 _COLOUR_CACHE: dict = {}
 
 
-def target_colours(target_frame: np.ndarray, target_points: np.ndarray, key=None) -> tuple[np.ndarray, np.ndarray | None]:
+def target_colours(target_frame: np.ndarray, target_points: np.ndarray,
+                   key=None) -> tuple[np.ndarray, np.ndarray | None]:
     """(skin (3,), lips (3,) or None) RGB floats of the target's face, cached per ``key``
     (a still target: computed once)."""
     if key is not None:
