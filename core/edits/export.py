@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 from typing import Iterator
 
@@ -174,13 +173,8 @@ def render_project(project, out_path, progress: ProgressFn | None = None,
 
     if not isinstance(project, Project):
         project = load_project(project)
-    if project.reconstruction is None:
-        raise InputError(f"{project.source}: the project has no reconstruction yet; reconstruct it first")
-    rec = project.reconstruction
-    source = str(project.source_path) if project.source else ""
-    if not source or not os.path.exists(source):
-        raise InputError(f"{source or '(no source)'}: the project's source video is missing; "
-                         "it is needed to render the edit")
+    rec, source_path = project.reconstruction_and_source()
+    source = str(source_path)
     model = load_model(project.model_spec or rec.model_spec or "builtin")
     edits = ExpressionEdits.from_dict(project.edits.get(PROJECT_KEY) if project.edits else None,
                                       where=f"{source}: project edits")

@@ -312,10 +312,7 @@ def face_flows(frames, p: np.ndarray, usable: np.ndarray, cancel: CancelToken | 
             if cancel is not None and f % 25 == 0 and cancel.cancelled:
                 break
             if f > 0:
-                if usable[f - 1] and usable[f]:
-                    pool.submit(prev, g, p[f - 1:f + 1])
-                else:
-                    pool.skip()
+                pool.offer(prev, g, p[f - 1:f + 1], bool(usable[f - 1] and usable[f]))
             prev = g
     finally:
         out = pool.results(F - 1)

@@ -34,6 +34,7 @@ from core.fitting.basis import LandmarkBasis
 from core.fitting.qp import solve_box_qp
 from core.fitting.settings import FitSettings
 from core.jobs import CancelToken
+from core.numeric import clipped_box
 
 #: LK window (px), pyramid levels, forward-backward tolerance (px)
 LK_WINDOW = 15
@@ -120,14 +121,10 @@ _DIS = {}
 
 def _face_box(grey: np.ndarray, p0: np.ndarray, p_next: np.ndarray, margin: int):
     """(x0, y0, x1, y1) covering both frames' points plus ``margin`` px, inside the image; None if tiny."""
-    H, W = grey.shape
     both = np.concatenate([p0, p_next])
     x0, y0 = np.floor(both.min(0) - margin).astype(int)
     x1, y1 = np.ceil(both.max(0) + margin).astype(int)
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, W), min(y1, H)
-    if x1 - x0 < 16 or y1 - y0 < 16:
-        return None
-    return x0, y0, x1, y1
+    return clipped_box(x0, y0, x1, y1, grey.shape, min_side=16)
 
 
 def _lk_points(prev: np.ndarray, grey: np.ndarray, p0: np.ndarray, p_next: np.ndarray):
@@ -227,10 +224,7 @@ def measure_points(frames: Iterable[np.ndarray], points: np.ndarray, usable: np.
                 d, ok = measure(prev, grey, np.nan_to_num(points[f - 1]), np.nan_to_num(points[f]))
                 disp[f - 1], tracked[f - 1] = d, ok & ok_pts
         if flow_pool is not None and f > 0:
-            if pair and not dup[f]:
-                flow_pool.submit(prev, grey, fp[f - 1:f + 1])
-            else:
-                flow_pool.skip()
+            flow_pool.offer(prev, grey, fp[f - 1:f + 1], pair and not dup[f])
         prev = grey
     return PointMotion(np.asarray(points, np.float64), disp, tracked, dup)
 

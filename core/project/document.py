@@ -71,6 +71,18 @@ class Project:
             return p
         return (Path(self.folder) / p).resolve()
 
+    def reconstruction_and_source(self) -> tuple[Reconstruction, Path]:
+        """What rendering a project needs: its reconstruction and its source video's path
+        (:attr:`source_path`). InputError, naming the project, when either is missing."""
+        where = self.folder or self.source or "the project"
+        if self.reconstruction is None:
+            raise InputError(f"{where}: the project has no reconstruction yet; reconstruct it first")
+        src = self.source_path
+        if not self.source or not src.exists():
+            raise InputError(f"{where}: the project's source video {self.source or '(none)'} was not found "
+                             f"(looked for {src})")
+        return self.reconstruction, src
+
 
 def _fsync_dir(path: Path) -> None:
     try:

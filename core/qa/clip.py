@@ -124,3 +124,17 @@ class ClipMeshes:
         lo, hi = float(d.min()), float(d.max())
         pad = 0.02 * max(hi - lo, 1e-6)
         return lo - pad, hi + pad
+
+
+def renderer_for(meshes: ClipMeshes, renderer=None) -> tuple:
+    """A renderer set up for ``meshes`` (its topology and NMFC reference): ``renderer`` (an
+    OffscreenRenderer on this thread or a RenderThread; its mesh is replaced) or, when None, a
+    new OffscreenRenderer here (not on a Qt GUI thread). Returns (renderer, owned): release an
+    owned one when done."""
+    owned = renderer is None
+    if owned:
+        from core.render import OffscreenRenderer
+
+        renderer = OffscreenRenderer()
+    renderer.set_mesh(meshes.triangles, meshes.num_vertices, nmfc_mean=meshes.mean)
+    return renderer, owned

@@ -35,7 +35,7 @@ from core.flow import NORMALISATIONS, clip_flow, dense_flow, flow2d_to_rgb, flow
 from core.flow.colour import magnitude_scale
 from core.jobs import CancelToken, ProgressFn, check, report
 from core.npz_io import save_npz_atomic
-from core.qa.clip import ClipMeshes
+from core.qa.clip import ClipMeshes, renderer_for
 from core.qa.panels import label, paste, side_by_side, wireframe_alpha
 from core.render.overlay import draw_landmarks, draw_wireframe
 
@@ -63,15 +63,6 @@ def npz_stride(n: int, height: int, width: int, budget: int = NPZ_BUDGET_BYTES) 
     """Smallest pixel stride s such that n float16 flows of (H/s, W/s, 3) fit in ``budget``."""
     full = n * height * width * 3 * 2
     return max(1, math.ceil(math.sqrt(full / budget)))
-
-
-def _with_renderer(renderer, meshes: ClipMeshes):
-    owned = renderer is None
-    if owned:
-        from core.render import OffscreenRenderer
-        renderer = OffscreenRenderer()
-    renderer.set_mesh(meshes.triangles, meshes.num_vertices, nmfc_mean=meshes.mean)
-    return renderer, owned
 
 
 def flow_magnitude_scale(renderer, meshes: ClipMeshes, size: tuple[int, int], frames: int, step: int,
@@ -138,7 +129,7 @@ def write_flow_video(source, meshes: ClipMeshes, out_path, frames: int, step: in
     size = (W, H)
     n = frames - step
     stride = npz_stride(n, H, W) if npz_path is not None else 0
-    renderer, owned = _with_renderer(renderer, meshes)
+    renderer, owned = renderer_for(meshes, renderer)
     try:
         r3, r2, flows, masks = flow_magnitude_scale(renderer, meshes, size, frames, step, stride,
                                                     progress, cancel)

@@ -122,11 +122,7 @@ def prepare_project(project_path, max_frames: Optional[int] = None, need_track: 
     from core.project import load_project
 
     proj = load_project(project_path)
-    if proj.reconstruction is None:
-        raise InputError(f"{project_path}: the project has no reconstruction yet; reconstruct it first")
-    src = proj.source_path
-    if not src.exists():
-        raise InputError(f"{project_path}: the project's source video {proj.source} was not found")
-    return prepare(src, proj.reconstruction, proj.track, proj.model_spec or None, max_frames,
+    rec, src = proj.reconstruction_and_source()
+    return prepare(src, rec, proj.track, proj.model_spec or None, max_frames,
                    need_track=need_track, progress=progress, cancel=cancel,
                    label=f"{project_path} (its reconstruction)")

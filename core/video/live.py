@@ -79,10 +79,6 @@ class LiveSource(VideoSource):
             self.frames_published += 1
             self._cond.notify_all()
 
-    @property
-    def size(self) -> tuple[int, int]:
-        return self._size
-
     def read(self, i: int) -> np.ndarray:
         """Not available on a live source (no random access): TypeError."""
         raise TypeError(f"{self.path}: a live source has no random access; use read_latest() or frames()")

@@ -53,8 +53,8 @@ class VideoSource:
 
     @property
     def size(self) -> tuple[int, int]:
-        """(H, W) of the delivered frames."""
-        raise NotImplementedError
+        """(H, W) of the delivered frames (subclasses set ``_size`` when they open)."""
+        return self._size
 
     def read(self, i: int) -> np.ndarray:
         """Frame ``i`` as (H, W, 3) uint8 RGB. IndexError when out of range."""
@@ -184,10 +184,6 @@ class ImageFolderSource(VideoSource):
         self._size = first.shape[:2]
         self._cache.put(0, first)
 
-    @property
-    def size(self) -> tuple[int, int]:
-        return self._size
-
     def read(self, i: int) -> np.ndarray:
         """Image ``i`` of the folder (sorted by name): (H, W, 3) uint8 RGB."""
         i = self._check_index(i)
@@ -265,10 +261,6 @@ class VideoFileSource(VideoSource):
             self._find_decodable_end()
 
     # -- public interface -------------------------------------------------------------
-    @property
-    def size(self) -> tuple[int, int]:
-        return self._size
-
     def read(self, i: int) -> np.ndarray:
         """Frame ``i`` decoded exactly (seek to its keyframe, decode forward): (H, W, 3) uint8 RGB."""
         if self.truncated and self.frame_count <= int(i) < self.announced_frame_count:

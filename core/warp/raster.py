@@ -10,6 +10,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from core.numeric import clipped_box
+
 
 SUBPIXEL_SHIFT = 4  # fillPoly fixed-point bits
 
@@ -109,10 +111,6 @@ def feathered_polygon_mask(polygon: np.ndarray, size: tuple[int, int], feather: 
 def polygon_box(polygon: np.ndarray, size: tuple[int, int], margin: int) -> tuple[int, int, int, int] | None:
     """Integer box (x0, y0, x1, y1) around ``polygon`` (K, 2) px grown by ``margin``, clipped to
     ``size`` (H, W); None when less than 3 px remain in either direction."""
-    H, W = size
     x0, y0 = np.floor(polygon.min(0)).astype(int) - margin
     x1, y1 = np.ceil(polygon.max(0)).astype(int) + margin + 1
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, W), min(y1, H)
-    if x1 - x0 < 3 or y1 - y0 < 3:
-        return None
-    return x0, y0, x1, y1
+    return clipped_box(x0, y0, x1, y1, size, min_side=3)
