@@ -24,15 +24,15 @@ from PySide6.QtWidgets import (
 
 from app.editor import EditorDocument, PreviewWorker, read_project_for_editing
 from app.error_reporting import show_error
-from app.process_jobs import export_edit, reconstruct_clip_with_model
+from app.jobs import Job
+from app.process_jobs import export_edit
 from app.recovery import RECOVERY_KEY, RecoveryStore
 from app.viewport import MODE_LABELS, MODES, PRESETS, ViewportController
-from app.jobs import Job
-from core.edits import PROJECT_KEY, posed_vertices
+from core.edits import PROJECT_KEY
 from core.errors import UserFacingError
 # imported at start-up, not on first use: the first import of core.render costs ~25 ms of
 # GUI thread, which would land in the turn that puts a reconstruction on screen
-from core.flow import flow_pair, repeated_frames
+from core.flow import clip_vertex_flow_scales, flow_pair
 from core.flow.colour import flow3d_to_rgb  # Eq. 6.5 HSV coding
 from core.model.registry import remember_model
 from core.render.overlay import heat_colours
@@ -99,6 +99,7 @@ class EditorUI(QObject):
         self.last_preview_full = True  # the last shown preview was full resolution
         self._edges = None
         self._repeated = np.zeros(0, bool)  # (F,) frames that repeat their predecessor's picture
+        self._clip_flow_scales = None  # (cm, px) flow colour scales of the reconstruction
         self._selected: str | None = None
         # the expression rows of a finished reconstruction are built one event-loop turn
         # later (see _on_reconstruction_changed); the serial drops a superseded build
@@ -115,7 +116,8 @@ class EditorUI(QObject):
         self._connect()
         # crash recovery: this window's session marker and autosave folder (app.recovery)
         settings_dir = Path(self.settings.fileName()).parent
-        self.recovery = RecoveryStore(settings_dir / "sessions", legacy_project=settings_dir / f"recovery{PROJECT_SUFFIX}")
+        self.recovery = RecoveryStore(settings_dir / "sessions",
+                                      legacy_project=settings_dir / f"recovery{PROJECT_SUFFIX}")
         self.recovery.begin_session()
         self._end_decided = False  # the user saved or discarded at close: no recovery needed
         self._autosave_thread: threading.Thread | None = None
@@ -449,12 +451,17 @@ class EditorUI(QObject):
         if self.viewport.mode in ("flow", "flow_arrows") and d.num_frames > 1:
             a, b = flow_pair(self._repeated, f)
             flow = d.rec.vertices(d.model, b, E[b]) - d.rec.vertices(d.model, a, E[a])
-            vmax = float(max(np.percentile(np.linalg.norm(flow, axis=1), 99), 1e-6))
-            flow_rgb = flow3d_to_rgb(flow, vmax)
-        img_pts = posed_vertices(d.model, d.rec, f, d.rec.expression[f])[:, :2]
+            flow_rgb = flow3d_to_rgb(flow, self._flow_scales()[0])  # the clip's scale (core.flow.colour)
+        img_pts = d.rec.posed_vertices(d.model, f)[:, :2]
         self.viewport.set_mesh(V, d.rec.rotation[f], image=self.win.session.frame,
                                image_points=img_pts, flow=flow, flow_colours=flow_rgb,
                                landmarks=d.model.landmarks68)
+
+    def _flow_scales(self) -> tuple[float, float]:
+        """The clip's flow colour scales (model cm, image px): core.flow.clip_vertex_flow_scales."""
+        if self._clip_flow_scales is None:
+            self._clip_flow_scales = clip_vertex_flow_scales(self.doc.rec, self.doc.model)
+        return self._clip_flow_scales
 
     def _update_overlays(self) -> None:
         d, v = self.doc, self.win.view
@@ -466,7 +473,7 @@ class EditorUI(QObject):
             return
         f = self.index
         E = d.edited_expressions()
-        P = posed_vertices(d.model, d.rec, f, E[f])
+        P = d.rec.posed_vertices(d.model, f, E[f])
         if v.overlay_enabled("mesh"):
             if self._edges is None:
                 e = _edges(np.asarray(d.model.triangles))
@@ -477,7 +484,7 @@ class EditorUI(QObject):
         if v.overlay_enabled("error"):
             tr = d.track
             if tr is not None and f < tr.num_frames and tr.valid[f] and d.model.embedding is not None:
-                fitted_P = posed_vertices(d.model, d.rec, f, d.rec.expression[f])
+                fitted_P = d.rec.posed_vertices(d.model, f)
                 pts = d.model.embedded_points(fitted_P)[:, :2]
                 obs = tr.landmarks[f, :len(pts), :2]
                 err = np.linalg.norm(obs - pts, axis=1)
@@ -488,12 +495,11 @@ class EditorUI(QObject):
         if v.overlay_enabled("flow") and d.num_frames > 1:
             a, b = flow_pair(self._repeated, f)
             g = b if a == f else a
-            Q = posed_vertices(d.model, d.rec, g, E[g])
+            Q = d.rec.posed_vertices(d.model, g, E[g])
             disp = (Q - P) * (1 if g > f else -1)
             idx = np.arange(0, len(P), max(1, len(P) // MAX_FLOW_ARROWS))
             seg = np.stack([P[idx, :2], P[idx, :2] + 3.0 * disp[idx, :2]], axis=1)
-            mag = np.linalg.norm(disp[idx], axis=1)
-            self.flow_item.set_segments(seg, flow3d_to_rgb(disp[idx], float(max(np.percentile(mag, 98), 1e-6))))
+            self.flow_item.set_segments(seg, flow3d_to_rgb(disp[idx], self._flow_scales()[1]))
             has_flow = True
         v.set_overlay_has_data("flow", has_flow)
 
@@ -579,7 +585,8 @@ class EditorUI(QObject):
             return
         self.preview.set_reconstruction(d.model, d.rec)
         tri = np.asarray(d.model.triangles)
-        self._repeated = repeated_frames(d.rec.expression, d.rec.scale, d.rec.translation)
+        self._repeated = d.rec.repeated
+        self._clip_flow_scales = None  # computed when a flow view first needs them
         self.viewport.set_topology(tri, d.model.num_vertices, d.model.mean)
         if self._selected not in d.names:
             self._selected = "jawOpen" if "jawOpen" in d.names else (d.names[0] if d.names else None)
@@ -633,14 +640,17 @@ class EditorUI(QObject):
         track = s.track_result
         if track is not None and max_frames is not None and track.num_frames > max_frames:
             track = None
+        from core.fitting.clip import reconstruct_clip  # (its imports are the worker process's)
+        from core.result_cache import ResultCache
+
         # in a worker process (MediaPipe and the fit hold the GIL); it returns the model too
-        job = Job(reconstruct_clip_with_model, s.path, self.model_spec, track=track, max_frames=max_frames,
-                  name="Reconstructing", in_process=True)
+        job = Job(reconstruct_clip, s.path, self.model_spec, track=track, max_frames=max_frames,
+                  cache=ResultCache(), name="Reconstructing", in_process=True)
         w.start_job(job, self._on_reconstructed)
         return True
 
     def _on_reconstructed(self, result) -> None:
-        track, rec, model = result
+        track, rec, model = result.track, result.reconstruction, result.model
         # the worker process built the model: reuse it here (opening a project needs it)
         remember_model(rec.model_spec or self.model_spec, model)
         self.win.session.set_track_result(track)
@@ -688,7 +698,8 @@ class EditorUI(QObject):
         settings = {"view": view}
         if for_recovery:
             settings[RECOVERY_KEY] = {"project_path": self.project_path}
-        return Project(source=str(Path(self.win.session.path).resolve()), model_spec=d.rec.model_spec or self.model_spec,
+        return Project(source=str(Path(self.win.session.path).resolve()),
+                       model_spec=d.rec.model_spec or self.model_spec,
                        reconstruction=d.rec, track=d.track, edits={PROJECT_KEY: d.edits.to_dict()},
                        settings=settings)
 
@@ -784,8 +795,8 @@ class EditorUI(QObject):
     def _on_project_read(self, path: str, recovered: bool, result) -> None:
         project, edits, model, src, first = result
         w = self.win
-        w.session.adopt(project.source, src, first)
-        w.media_opened.emit(project.source)  # (drops the reconstruction of another clip)
+        w.session.adopt(str(project.source_path), src, first)
+        w.media_opened.emit(str(project.source_path))  # (drops the reconstruction of another clip)
         if project.track is not None:
             w.session.set_track_result(project.track)
         if project.reconstruction is not None:

@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
 )
 
 from app.error_reporting import show_error
-from app.process_jobs import track_clip_cached
 from app.session import MediaSession
 from app.jobs import Job, JobRunner
 from app.menus import MenuBar
@@ -424,7 +423,9 @@ class MainWindow(QMainWindow):
         # the playback reader thread; a still is tracked in image mode. In a worker process:
         # MediaPipe holds the GIL long enough to stall the GUI. A clip tracked before (same
         # content, same settings) comes from the result cache.
-        job = Job(track_clip_cached, s.path, name="Tracking", max_frames=max_frames, in_process=True)
+        from core.result_cache import track_cached  # (its imports are the worker process's)
+
+        job = Job(track_cached, s.path, name="Tracking", max_frames=max_frames, in_process=True)
         self.start_job(job, self._on_track_finished, user=user)
         return True
 

@@ -264,7 +264,8 @@ def test_panel_emits_the_users_intent(qtbot, bare, d6, still):
 
     with qtbot.waitSignal(p.settings_changed) as blocker:
         p.group_checks["mouth"].setChecked(False)
-    assert blocker.args[0]["groups"] == {"brows": True, "eyes": True, "mouth": False, "jaw": True}
+    assert blocker.args[0]["groups"] == {"brows": True, "eyes": True, "cheeks": True, "nose": True, "mouth": False,
+                                         "jaw": True}
     with qtbot.waitSignal(p.settings_changed) as blocker:
         p.mode.setCurrentIndex(p.mode.findData("face"))
     s = ctl.transfer_settings()

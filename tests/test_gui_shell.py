@@ -352,7 +352,8 @@ def test_exception_hook_logs_and_shows_a_dialog(qtbot, monkeypatch, tmp_path):
     from app import error_reporting
 
     shown: list[tuple[str, str]] = []
-    monkeypatch.setattr(error_reporting, "show_error", lambda parent, title, msg, details="": shown.append((title, msg)))
+    monkeypatch.setattr(error_reporting, "show_error",
+                        lambda parent, title, msg, details="": shown.append((title, msg)))
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)
     monkeypatch.setattr(threading, "excepthook", threading.excepthook)
     import logging

@@ -7,7 +7,6 @@ decoder path independent of OpenCV, which also pins the channel order to RGB.
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 
@@ -104,7 +103,9 @@ def test_gif(clips):
     # ffmpeg's own gif decode is the exact reference.
     assert np.array_equal(np.stack([f for _, f in src]), ffmpeg_rgb(clips["files"]["gif"]))
     # Frames are dithered to a palette: compare 8x8 block means with the 10 fps reference.
-    blocks = lambda a: a.reshape(20, 8, 20, 8, 3).mean(axis=(1, 3))
+    def blocks(a):
+        return a.reshape(20, 8, 20, 8, 3).mean(axis=(1, 3))
+
     assert np.abs(blocks(src.read(5)) - blocks(clips["reference"][15])).mean() < 8.0
 
 

@@ -22,7 +22,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 
 from core.atomic import write_text_atomic
 from core.checksum import sha256_of
@@ -41,7 +40,8 @@ _KNOWN = {"format", "schema_version", "source", "model", "settings", "edits", "a
 class Project:
     """An open project.
 
-    source : str            path of the video/image the project was made from
+    source : str            path of the video/image the project was made from, as stored: absolute,
+                            or relative to the project folder (use :attr:`source_path`)
     model_spec : str        face model spec for ``core.model.registry.load_model``
     reconstruction : Reconstruction or None
     track : TrackResult or None
@@ -57,6 +57,30 @@ class Project:
     edits: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
+    #: the folder the project was loaded from (None: not saved yet)
+    folder: Path | None = None
+
+    @property
+    def source_path(self) -> Path:
+        """The source as a path: ``source`` when absolute, else relative to the project folder
+        (the one rule for every reader of a project: the editor, ``render``, the QA commands);
+        a project not saved yet has only the current directory to go by."""
+        p = Path(self.source).expanduser()
+        if p.is_absolute() or self.folder is None:
+            return p
+        return (Path(self.folder) / p).resolve()
+
+    def reconstruction_and_source(self) -> tuple[Reconstruction, Path]:
+        """What rendering a project needs: its reconstruction and its source video's path
+        (:attr:`source_path`). InputError, naming the project, when either is missing."""
+        where = self.folder or self.source or "the project"
+        if self.reconstruction is None:
+            raise InputError(f"{where}: the project has no reconstruction yet; reconstruct it first")
+        src = self.source_path
+        if not self.source or not src.exists():
+            raise InputError(f"{where}: the project's source video {self.source or '(none)'} was not found "
+                             f"(looked for {src})")
+        return self.reconstruction, src
 
 
 def _fsync_dir(path: Path) -> None:
@@ -171,7 +195,8 @@ def load_project(path: str | os.PathLike) -> Project:
             raise InputError(f"{fp}: size {fp.stat().st_size} bytes, project.json says {e['bytes']}; "
                              "the file is truncated or was replaced")
         if "sha256" in e and sha256_of(fp) != e["sha256"]:
-            raise InputError(f"{fp}: contents do not match the checksum in project.json; the file was modified or damaged")
+            raise InputError(f"{fp}: contents do not match the checksum in project.json; the file was modified "
+                             "or damaged")
         data[name] = (fp, load_npz_checked(fp), e)
     rec = None
     if "reconstruction" in data:
@@ -195,4 +220,4 @@ def load_project(path: str | os.PathLike) -> Project:
         raise InputError(f"{jp}: 'model', 'settings' and 'edits' must be JSON objects")
     return Project(source=str(doc.get("source", "")), model_spec=str(model.get("spec", "")), reconstruction=rec,
                    track=track, edits=edits, settings=settings,
-                   extra={k: v for k, v in doc.items() if k not in _KNOWN})
+                   extra={k: v for k, v in doc.items() if k not in _KNOWN}, folder=path)

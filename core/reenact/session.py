@@ -121,6 +121,7 @@ class TappedSource:
         self.last: np.ndarray | None = None
 
     def read_latest(self, timeout: float | None = None):
+        """(index, frame) from the wrapped source; the frame is kept as ``last``."""
         index, frame = self._source.read_latest(timeout)
         self.last = frame
         return index, frame
@@ -181,7 +182,7 @@ def open_live(source_spec: str, target: LiveTarget, transfer, opened=None,
 
 
 def transfer_settings_from(d: dict):
-    """core TransferSettings from the panel's plain settings dict (see ReenactPanel.settings)."""
+    """Core TransferSettings from the panel's plain settings dict (see ReenactPanel.settings)."""
     return TransferSettings(
         mode=d["mode"], expression=bool(d["expression"]), pose=bool(d["pose"]), gaze=bool(d["gaze"]),
         expression_strength=float(d["expression_strength"]), pose_strength=float(d["pose_strength"]),
@@ -204,9 +205,11 @@ class Recorder(threading.Thread):
         self._stop_event = threading.Event()
 
     def stop(self) -> None:
+        """Finish: write the frames still due, close the file (on this thread)."""
         self._stop_event.set()
 
     def run(self) -> None:
+        """Write frames on the wall clock until stopped."""
         t0 = time.monotonic()
         try:
             while not self._stop_event.wait(max(0.0, t0 + self.written / self.fps - time.monotonic())):
@@ -218,6 +221,6 @@ class Recorder(threading.Thread):
                 self.writer.write(self._frames())
                 self.written += 1
             self.writer.close()
-        except BaseException as e:  # reported by the controller
+        except BaseException as e:  # noqa: BLE001 (reported by the controller)
             self.error = e
             self.writer.abort()

@@ -40,11 +40,13 @@ _LIGHT_VIEW = np.array([-0.35, -0.45, -1.0])
 
 
 def rot_x(a: float) -> np.ndarray:
+    """(3, 3) rotation by ``a`` radians about x."""
     c, s = math.cos(a), math.sin(a)
     return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
 
 
 def rot_y(a: float) -> np.ndarray:
+    """(3, 3) rotation by ``a`` radians about y."""
     c, s = math.cos(a), math.sin(a)
     return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
 
@@ -104,10 +106,12 @@ class OrbitView:
         self.extent = float(max(np.max(hi - lo) * 0.62, 1e-3))
 
     def orbit(self, d_yaw: float, d_pitch: float) -> None:
+        """Turn by angles (radians); the pitch stops at straight above or below."""
         self.yaw += d_yaw
         self.pitch = float(np.clip(self.pitch + d_pitch, -math.pi / 2, math.pi / 2))
 
     def zoom_by(self, factor: float) -> None:
+        """Magnify by ``factor`` (kept within 0.1x to 20x)."""
         self.zoom = float(np.clip(self.zoom * factor, 0.1, 20.0))
 
     def rotation(self, fitted_rotation: np.ndarray | None = None) -> np.ndarray:
@@ -249,6 +253,7 @@ class ViewportRenderThread:
         self._thread.start()
 
     def post(self, topology: tuple, scene: ViewportScene, serial: int) -> None:
+        """Render ``scene`` next (replacing any scene not yet started)."""
         self._slot.post((topology, scene, serial))
 
     def stop(self, timeout_s: float = 3.0) -> None:
