@@ -11,7 +11,7 @@ rendered by :class:`~app.editor.PreviewWorker` off the GUI thread.
 from __future__ import annotations
 
 import logging
-import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -24,8 +24,10 @@ from PySide6.QtWidgets import (
 
 from app.editor import EditorDocument, PreviewWorker, read_project_for_editing
 from app.error_reporting import show_error
-from app.process_jobs import export_edit
-from app.workers import Job
+from app.jobs import Job
+from app.process_jobs import export_edit, reconstruct_clip_cached
+from app.recovery import RECOVERY_KEY, RecoveryStore
+from app.viewport import MODE_LABELS, MODES, PRESETS, ViewportController
 from core.edits import PROJECT_KEY
 from core.errors import UserFacingError
 # imported at start-up, not on first use: the first import of core.render costs ~25 ms of
@@ -33,18 +35,16 @@ from core.errors import UserFacingError
 from core.flow import clip_vertex_flow_scales, flow_pair
 from core.flow.colour import flow3d_to_rgb  # Eq. 6.5 HSV coding
 from core.model.registry import remember_model
-from core.render import nmfc_reference
-from core.render.geometry import VertexNormals
 from core.render.overlay import heat_colours
 from widgets.curve_editor import CurveEditor, FitErrorPlot
 from widgets.expression_panel import ExpressionPanel
 from widgets.video_view import ColouredPointsItem, SegmentsOverlayItem
-from widgets.viewport3d import MODE_LABELS, MODES, PRESETS, Viewport3D
 
 log = logging.getLogger(__name__)
 
 COMPARE_MODES = ("edited", "original", "side_by_side")
-AUTOSAVE_MS = 3 * 60 * 1000
+#: autosave this long after the last change (a burst of slider moves saves once)
+AUTOSAVE_DELAY_MS = 1500
 PROJECT_SUFFIX = ".fsproj"
 MAX_MESH_EDGES = 6000
 #: delay between showing a new reconstruction's frame and mesh and its plots (ms)
@@ -75,6 +75,7 @@ class EditorUI(QObject):
     project_saved = Signal(str)
     project_loaded = Signal(str)
     project_failed = Signal(str, str)
+    autosaved = Signal(bool, str)  # (ok, message): from the autosave thread
 
     def __init__(self, win):
         super().__init__(win)
@@ -113,11 +114,20 @@ class EditorUI(QObject):
         self._build_overlays()
         self._build_actions()
         self._connect()
+        # crash recovery: this window's session marker and autosave folder (app.recovery)
+        settings_dir = Path(self.settings.fileName()).parent
+        self.recovery = RecoveryStore(settings_dir / "sessions",
+                                      legacy_project=settings_dir / f"recovery{PROJECT_SUFFIX}")
+        self.recovery.begin_session()
+        self._end_decided = False  # the user saved or discarded at close: no recovery needed
+        self._autosave_thread: threading.Thread | None = None
+        self._autosave_again = False
         self.autosave_timer = QTimer(self)
-        self.autosave_timer.setInterval(AUTOSAVE_MS)
+        self.autosave_timer.setSingleShot(True)
+        self.autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
         self.autosave_timer.timeout.connect(self.autosave)
-        self.autosave_timer.start()
-        self._update_actions()
+        self.autosaved.connect(self._on_autosaved)
+        self.update_actions()
 
     # ----------------------------------------------------------------------------------
     # construction
@@ -130,7 +140,7 @@ class EditorUI(QObject):
 
     def _build_panels(self) -> None:
         s = self.settings
-        self.viewport = Viewport3D()
+        self.viewport = ViewportController(parent=self)
         mode = str(s.value("view/viewport_mode", "shaded"))
         self.viewport.set_mode(mode if mode in MODES else "shaded")
         preset = str(s.value("view/viewport_preset", "camera"))
@@ -169,7 +179,7 @@ class EditorUI(QObject):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         lay.addLayout(bar)
-        lay.addWidget(self.viewport, 1)
+        lay.addWidget(self.viewport.widget, 1)
         R, B = Qt.DockWidgetArea.RightDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea
         self.viewport_dock = self._dock("3D viewport", box, R)
         self.expressions = ExpressionPanel()
@@ -211,7 +221,7 @@ class EditorUI(QObject):
             v.set_overlay_has_data(name, False)
 
     def _act(self, text, slot, shortcut=None, tip="", checkable=False) -> QAction:
-        return self.win._action(text, slot, shortcut, tip, checkable)  # noqa: SLF001
+        return self.win.new_action(text, slot, shortcut, tip, checkable)
 
     def _build_actions(self) -> None:
         w = self.win
@@ -261,34 +271,17 @@ class EditorUI(QObject):
                             ("csv", "Expression curves (&CSV)..."), ("json", "Expression curves (&JSON)...")):
             self.export_actions[kind] = self._act(label, lambda k=kind: self.export_dialog(k))
 
-        mb = w.menuBar()
-        file_menu = w.file_menu
-        first = file_menu.actions()[0]
-        file_menu.insertActions(first, [self.act_new, self.act_open_project])
-        file_menu.insertSeparator(first)
-        quit_action = w.act_quit
-        file_menu.insertActions(quit_action, [self.act_save, self.act_save_as])
-        export_menu = file_menu.addMenu("&Export")
-        export_menu.addActions(list(self.export_actions.values()))
-        file_menu.insertMenu(quit_action, export_menu)
-        file_menu.insertSeparator(quit_action)
-        edit = QAction("&Edit", w)  # placeholder to position the menu after File
-        edit_menu = mb.addMenu("&Edit")
-        mb.insertMenu(mb.actions()[1], edit_menu)
-        del edit
-        edit_menu.addActions([self.act_undo, self.act_redo])
-        edit_menu.addSeparator()
-        edit_menu.addActions([self.act_set_key, self.act_delete_key, self.act_prev_key, self.act_next_key])
-        edit_menu.addSeparator()
-        edit_menu.addAction(self.act_reconstruct)
-        vm = w.view_menu
-        vm.insertSeparator(w.panels_menu.menuAction())
-        vm.insertActions(w.panels_menu.menuAction(), list(self.compare_actions.values()))
-        vm.insertSeparator(w.panels_menu.menuAction())
-        vm.insertActions(w.panels_menu.menuAction(), list(self.overlay_actions.values()))
-        vm.insertSeparator(w.panels_menu.menuAction())
-        w.playback_menu.addAction(self.act_loop)
-        w.track_menu.addAction(self.act_reconstruct)
+        mn = w.menus
+        mn.add("file", "project", self.act_new, self.act_open_project)
+        mn.add("file", "save", self.act_save, self.act_save_as)
+        mn.add_submenu("file", "export", "&Export").addActions(list(self.export_actions.values()))
+        mn.add("edit", "undo", self.act_undo, self.act_redo)
+        mn.add("edit", "keys", self.act_set_key, self.act_delete_key, self.act_prev_key, self.act_next_key)
+        mn.add("edit", "reconstruct", self.act_reconstruct)
+        mn.add("view", "compare", *self.compare_actions.values())
+        mn.add("view", "overlays", *self.overlay_actions.values())
+        mn.add("playback", "options", self.act_loop)
+        mn.add("track", "reconstruct", self.act_reconstruct)
         tb = w.toolbar
         tb.insertAction(w.act_cancel, self.act_reconstruct)
         tb.addSeparator()
@@ -303,6 +296,11 @@ class EditorUI(QObject):
         w.media_opened.connect(self._on_media_opened)
         d.edits_changed.connect(self._on_edits_changed)
         d.reconstruction_changed.connect(self._on_reconstruction_changed)
+        # autosave after each change: indexChanged comes after push/undo/redo (edits_changed
+        # comes during them, while the stack still counts as clean)
+        # (a method, not a lambda: Qt drops the connection when this object goes away)
+        d.undo_stack.indexChanged.connect(self._schedule_autosave)
+        d.reconstruction_changed.connect(self._schedule_autosave)
         d.undo_stack.cleanChanged.connect(self._on_clean_changed)
         self.preview.ready.connect(self._on_preview_ready)
         self.preview.failed.connect(lambda m: w.statusBar().showMessage(m, 8000))
@@ -455,7 +453,7 @@ class EditorUI(QObject):
             flow = d.rec.vertices(d.model, b, E[b]) - d.rec.vertices(d.model, a, E[a])
             flow_rgb = flow3d_to_rgb(flow, self._flow_scales()[0])  # the clip's scale (core.flow.colour)
         img_pts = d.rec.posed_vertices(d.model, f)[:, :2]
-        self.viewport.set_mesh(V, self._normals(V), d.rec.rotation[f], image=self.win.session.frame,
+        self.viewport.set_mesh(V, d.rec.rotation[f], image=self.win.session.frame,
                                image_points=img_pts, flow=flow, flow_colours=flow_rgb,
                                landmarks=d.model.landmarks68)
 
@@ -559,7 +557,7 @@ class EditorUI(QObject):
         self.curves.set_range(None if self.doc.edits.edit_range is None else
                               self.doc.edits.to_dict()["range"])
         self._update_title()
-        self._update_actions()
+        self.update_actions()
 
     def _update_curves(self) -> None:
         if self._plots_pending:
@@ -583,14 +581,13 @@ class EditorUI(QObject):
             self.fit_error.set_errors(None)
             self.viewport.clear_mesh()
             self._update_overlays()
-            self._update_actions()
+            self.update_actions()
             return
         self.preview.set_reconstruction(d.model, d.rec)
         tri = np.asarray(d.model.triangles)
-        self._normals = VertexNormals(tri, d.model.num_vertices)
         self._repeated = d.rec.repeated
         self._clip_flow_scales = None  # computed when a flow view first needs them
-        self.viewport.set_topology(tri, d.model.num_vertices, nmfc_reference(d.model.mean, tri))
+        self.viewport.set_topology(tri, d.model.num_vertices, d.model.mean)
         if self._selected not in d.names:
             self._selected = "jawOpen" if "jawOpen" in d.names else (d.names[0] if d.names else None)
         # (edits_changed follows at once: it puts the frame, the 3D mesh and the overlays on screen)
@@ -607,7 +604,7 @@ class EditorUI(QObject):
         else:
             self._plots_pending = False
             self._show_plots(self._rows_serial)
-        self._update_actions()
+        self.update_actions()
 
     def _show_plots(self, serial: int) -> None:
         """Second stage of showing a reconstruction: curve and fit-error plots, then the rows."""
@@ -632,7 +629,7 @@ class EditorUI(QObject):
             self._refresh_panel_values()
         if self.result_pending:
             self.result_pending = False
-            self.win._update_actions()  # noqa: SLF001
+            self.win.update_actions()
 
     # ----------------------------------------------------------------------------------
     # reconstruction
@@ -643,20 +640,16 @@ class EditorUI(QObject):
         track = s.track_result
         if track is not None and max_frames is not None and track.num_frames > max_frames:
             track = None
-        from core.fitting.clip import reconstruct_clip  # (its imports are the worker process's)
-
         # in a worker process (MediaPipe and the fit hold the GIL); it returns the model too
-        job = Job(reconstruct_clip, s.path, self.model_spec, track=track, max_frames=max_frames,
+        job = Job(reconstruct_clip_cached, s.path, self.model_spec, track=track, max_frames=max_frames,
                   name="Reconstructing", in_process=True)
-        w._start_job(job, True, on_finished=self._on_reconstructed)  # noqa: SLF001
+        w.start_job(job, self._on_reconstructed)
         return True
 
     def _on_reconstructed(self, result) -> None:
         track, rec, model = result.track, result.reconstruction, result.model
         # the worker process built the model: reuse it here (opening a project needs it)
         remember_model(rec.model_spec or self.model_spec, model)
-        if self.win._job_path != self.win.session.path:  # noqa: SLF001
-            return
         self.win.session.set_track_result(track)
         self._defer_rows = self.result_pending = True
         self.doc.set_reconstruction(rec, model, track)
@@ -676,7 +669,8 @@ class EditorUI(QObject):
         dirty = "" if self.doc.undo_stack.isClean() else " *"
         self.win.setWindowTitle(f"{name}{dirty} - FaceStudio")
 
-    def _update_actions(self) -> None:
+    def update_actions(self) -> None:
+        """Enable the editor's actions for the current state."""
         w = self.win
         has = self.doc.has_reconstruction
         running = w.job_running
@@ -689,17 +683,22 @@ class EditorUI(QObject):
         for a in (self.act_set_key, self.act_delete_key, self.act_next_key, self.act_prev_key):
             a.setEnabled(has)
 
-    def make_project(self):
+    def make_project(self, for_recovery: bool = False):
+        """The open work as a Project. ``for_recovery``: an autosave, which records the
+        project folder it belongs to (so a recovered project is saved back there)."""
         from core.project import Project
 
         d = self.doc
         view = {"viewport_mode": self.viewport.mode, "viewport_preset": self.viewport.preset,
                 "compare": self.compare_mode, "selected": self._selected, "frame": int(self.index),
                 "overlays": {n: self.win.view.overlay_enabled(n) for n in ("mesh", "error", "flow", "landmarks")}}
+        settings = {"view": view}
+        if for_recovery:
+            settings[RECOVERY_KEY] = {"project_path": self.project_path}
         return Project(source=str(Path(self.win.session.path).resolve()),
                        model_spec=d.rec.model_spec or self.model_spec,
                        reconstruction=d.rec, track=d.track, edits={PROJECT_KEY: d.edits.to_dict()},
-                       settings={"view": view})
+                       settings=settings)
 
     def save_project(self, path: str | None = None) -> bool:
         """Save to ``path`` (or the current project path; asks when there is none)."""
@@ -717,9 +716,11 @@ class EditorUI(QObject):
             return False
         self.project_path = str(path)
         self.doc.undo_stack.setClean()
-        self.win._add_recent(str(path))  # noqa: SLF001
+        self.win.add_recent(str(path))
         self.settings.setValue("editor/last_dir", str(Path(path).parent))
-        self._remove_recovery()
+        self.autosave_timer.stop()
+        self._wait_autosave()
+        self.recovery.discard_own_work()  # everything is in the project now
         self._update_title()
         self.win.statusBar().showMessage(f"Saved {path}", 6000)
         self.project_saved.emit(str(path))
@@ -746,14 +747,23 @@ class EditorUI(QObject):
 
     def confirm_discard(self) -> bool:
         """True when it is fine to drop the current edits (saved, or the user agreed)."""
-        if self.doc.undo_stack.isClean() or not self.ask_to_save:
+        if self.doc.undo_stack.isClean():
             return True
+        if not self.ask_to_save:
+            return True  # (tools and tests) the autosave keeps the work for the next start
         b = QMessageBox.question(self.win, "Unsaved edits", "The project has unsaved edits. Save them first?",
                                  QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
                                  | QMessageBox.StandardButton.Cancel)
         if b == QMessageBox.StandardButton.Save:
             return self.save_project()
         return b == QMessageBox.StandardButton.Discard
+
+    def confirm_close(self) -> bool:
+        """The window is closing: True when it may (saved, clean, or the user discarded).
+        A decided close leaves nothing for recovery; see :meth:`shutdown`."""
+        ok = self.confirm_discard()
+        self._end_decided = ok and self.ask_to_save
+        return ok
 
     def open_project(self, path: str, recovered: bool = False) -> bool:
         """Start opening a project folder. It is read on a worker thread (project arrays,
@@ -769,9 +779,9 @@ class EditorUI(QObject):
         if not recovered and not self.confirm_discard():
             return False
         job = Job(read_project_for_editing, str(path), name="Opening project")
-        job.failed.connect(lambda msg: self._on_project_failed(str(path), msg))
-        # (not a "user" job for the window: the failure message is shown here, titled for it)
-        w._start_job(job, False, on_finished=lambda r: self._on_project_read(str(path), recovered, r))  # noqa: SLF001
+        # (the failure message is shown here, titled for it)
+        w.start_job(job, lambda r: self._on_project_read(str(path), recovered, r),
+                    on_failed=lambda msg: self._on_project_failed(str(path), msg))
         w.statusBar().showMessage(f"Opening project {path}...")
         return True
 
@@ -792,12 +802,19 @@ class EditorUI(QObject):
         view = (project.settings or {}).get("view", {})
         if view.get("selected") in self.doc.names:
             self.select_component(view["selected"])
-        self.project_path = None if recovered else str(path)
         if recovered:
-            # recovered edits are not saved anywhere yet: mark dirty
+            # the work belongs to the project it was autosaved from (None: an unsaved clip);
+            # it is not saved there yet: mark it dirty
+            link = ((project.settings or {}).get(RECOVERY_KEY) or {}).get("project_path")
+            self.project_path = str(link) if link else None
             self.doc.undo_stack.resetClean()
+            self._schedule_autosave()
+            self.win.statusBar().showMessage(
+                "Recovered the unsaved work" + (f" of {Path(link).name}" if link else "")
+                + ". Save it to keep it (Ctrl+S).", 15000)
         else:
-            w._add_recent(str(path))  # noqa: SLF001
+            self.project_path = str(path)
+            w.add_recent(str(path))
         frame = int(view.get("frame", 0))
         if 0 < frame < w.session.frame_count:
             w.session.seek(frame)
@@ -812,40 +829,85 @@ class EditorUI(QObject):
         self._update_title()
 
     # -- autosave / recovery --------------------------------------------------------------
-    def recovery_path(self) -> Path:
-        return Path(self.settings.fileName()).parent / f"recovery{PROJECT_SUFFIX}"
+    def needs_autosave(self) -> bool:
+        """Unsaved work: edits not saved, or a reconstruction that is in no project yet."""
+        d = self.doc
+        return d.has_reconstruction and (not d.undo_stack.isClean() or self.project_path is None)
 
-    def autosave(self) -> bool:
-        """Write the unsaved state to the recovery project (only when there are unsaved edits)."""
-        from core.project import save_project
+    def _schedule_autosave(self, *_args) -> None:
+        if self.needs_autosave():
+            self.autosave_timer.start()  # (re)started: saves once a burst of changes is over
 
-        if not self.doc.has_reconstruction or self.doc.undo_stack.isClean():
+    def autosave(self, wait: bool = False) -> bool:
+        """Write the unsaved work into this session's recovery folder, on a background thread
+        (``wait``: on this thread, e.g. at exit). Returns False when there was nothing to save.
+        A save already running makes this one follow it."""
+        if not self.needs_autosave():
             return False
-        try:
-            save_project(self.recovery_path(), self.make_project())
-        except Exception as e:  # noqa: BLE001 (autosave must never interrupt the user)
-            log.warning("autosave failed: %s", e)
-            return False
-        self.win.statusBar().showMessage("Autosaved", 2000)
+        if self._autosave_thread is not None and self._autosave_thread.is_alive():
+            if not wait:
+                self._autosave_again = True
+                return True
+            self._autosave_thread.join()
+        project = self.make_project(for_recovery=True)  # a snapshot: edits are copied, arrays shared
+        target = self.recovery.project_path
+        if wait:
+            self._write_autosave(target, project)
+            return True
+        self._autosave_thread = threading.Thread(target=self._write_autosave, args=(target, project),
+                                                 name="autosave", daemon=True)
+        self._autosave_thread.start()
         return True
 
-    def _remove_recovery(self) -> None:
-        p = self.recovery_path()
-        if p.is_dir():
-            shutil.rmtree(p, ignore_errors=True)
+    def _write_autosave(self, target: Path, project) -> None:
+        from core.project import save_project
 
-    def offer_recovery(self) -> bool:
-        """On start: if a recovery project exists (the last session did not end cleanly), offer it."""
-        p = self.recovery_path()
-        if not (p / "project.json").is_file():
+        try:
+            save_project(target, project)
+        except Exception as e:  # noqa: BLE001 (autosave must never interrupt the user)
+            log.warning("autosave into %s failed: %s", target, e)
+            self.autosaved.emit(False, f"Autosave failed: {e}")
+            return
+        self.autosaved.emit(True, "Autosaved")
+
+    def _wait_autosave(self) -> None:
+        if self._autosave_thread is not None:
+            self._autosave_thread.join()
+
+    def _on_autosaved(self, ok: bool, message: str) -> None:
+        self.win.statusBar().showMessage(message, 2000 if ok else 10000)
+        if self._autosave_again:
+            self._autosave_again = False
+            self.autosave_timer.start()
+
+    def offer_recovery(self, then_open: str | None = None) -> bool:
+        """On start: offer back the work of sessions that ended abnormally (crash, kill, power
+        loss). Returns True when recovered work is being opened. ``then_open``: the file the
+        app was started with (kept in the recent files when the recovered work opens instead)."""
+        orphans = self.recovery.orphans()
+        for o in [o for o in orphans if o.project is None]:
+            log.warning("an earlier session ended abnormally with nothing unsaved (%s)", o.marker)
+            self.recovery.discard(o)
+        work = [o for o in orphans if o.project is not None]
+        if not work:
+            if orphans:
+                self.win.statusBar().showMessage("FaceStudio did not close normally last time; nothing unsaved "
+                                                 "was lost.", 10000)
             return False
+        o = work[0]
+        what = Path(o.belongs_to).name if o.belongs_to else (Path(o.source).name if o.source else "a clip")
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(o.saved_at))
         b = QMessageBox.question(self.win, "Recover unsaved work",
-                                 f"FaceStudio did not close normally. Recover the unsaved edits from {p}?",
+                                 f"FaceStudio did not close normally. Recover the unsaved work on {what} "
+                                 f"(autosaved {when})?",
                                  QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
         if b != QMessageBox.StandardButton.Yes:
-            self._remove_recovery()
+            self.recovery.discard(o)
             return False
-        return self.open_project(str(p), recovered=True)
+        path = self.recovery.adopt(o)
+        if then_open:
+            self.win.add_recent(str(then_open))
+        return self.open_project(str(path), recovered=True)
 
     # ----------------------------------------------------------------------------------
     # export
@@ -870,16 +932,21 @@ class EditorUI(QObject):
         job = Job(export_edit, kind, path, w.session.path, d.rec, d.model, d.edits.copy(),
                   name=f"Exporting {kind}", in_process=True)
         self.settings.setValue("editor/last_dir", str(Path(path).parent))
-        w._start_job(job, True, on_finished=lambda _r: w.statusBar().showMessage(  # noqa: SLF001
+        w.start_job(job, lambda _r: w.statusBar().showMessage(
             f"Exported {path}", 10000))
         return True
 
     def shutdown(self) -> None:
+        """Stop the editor's threads. Unsaved work the user was not asked about (a close
+        without a decision, a quit by the system) is autosaved and offered at the next
+        start; after a decided close (saved or discarded) nothing is left behind."""
         self.autosave_timer.stop()
         self.viewport.shutdown()
         self.doc.undo_stack.cleanChanged.disconnect(self._on_clean_changed)
+        self.doc.undo_stack.indexChanged.disconnect(self._schedule_autosave)
         self.preview.stop()
-        if self.doc.undo_stack.isClean():
-            self._remove_recovery()
-        else:
-            self.autosave()  # unsaved work survives; offered on next start
+        self._wait_autosave()
+        keep = not self._end_decided and self.needs_autosave() and not self.doc.undo_stack.isClean()
+        if keep:
+            self.autosave(wait=True)
+        self.recovery.end_session(keep_work=keep)

@@ -14,11 +14,11 @@ This module holds no Qt, so the child process imports only core/ (and this modul
   picklable: module-level functions, dataclasses of numpy arrays), forwards progress,
   turns cancel into the child's ``multiprocessing.Event`` and terminates the child
   when it does not stop within a grace period; a crash of the child becomes an
-  exception. It blocks, so callers run it on a worker thread (``app.workers.Job``).
+  exception. It blocks, so callers run it on a worker thread (``app.jobs.Job``).
 - :func:`shutdown_workers`  stops every child (also registered with ``atexit``).
-- :func:`export_edit`, :func:`export_reenactment`  the app's composite jobs, here
-  because a function run in the child must be importable without Qt (the Reconstruct job
-  runs ``core.fitting.clip.reconstruct_clip`` directly).
+- :func:`track_clip_cached`, :func:`reconstruct_clip_cached` (``core.fitting.clip.reconstruct_clip``
+  through the result cache), :func:`export_edit`, :func:`export_reenactment`: the app's composite
+  jobs, here because a function run in the child must be importable without Qt.
 
 Pickling is only inter-process communication here, never a file format.
 """
@@ -34,6 +34,8 @@ import time
 import traceback
 import types
 from typing import Any, Callable
+
+import numpy as np
 
 from core.errors import UserFacingError
 from core.jobs import CancelToken, Cancelled, ProgressFn, report
@@ -223,16 +225,19 @@ atexit.register(shutdown_workers)
 
 def run_in_process(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None, *,
                    progress: ProgressFn | None = None, cancel: CancelToken | None = None,
-                   grace_s: float = CANCEL_GRACE_S) -> Any:
+                   grace_s: float = CANCEL_GRACE_S, where: dict | None = None) -> Any:
     """Call ``fn(*args, progress=..., cancel=..., **kwargs)`` in a worker process; blocks.
 
     ``fn`` must be a module-level function importable without Qt; arguments and result
     must be picklable. Raises :class:`Cancelled` after ``cancel`` (the child is
     terminated when it has not stopped ``grace_s`` seconds later), the child's
     :class:`UserFacingError` text as a UserFacingError, and :class:`WorkerCrashed` when
-    the call raised anything else or the child died.
+    the call raised anything else or the child died. ``where`` (a dict) receives the
+    worker's process id as ``where["pid"]``.
     """
     w = _acquire()
+    if where is not None:
+        where["pid"] = w.pid
     reusable = False
     cancel_sent_at: float | None = None
     try:
@@ -284,6 +289,71 @@ def run_in_process(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None
 
 # ---------------------------------------------------------------------------------------
 # the app's composite jobs (run in the child; importable without Qt)
+def track_clip_cached(path: str, max_frames: int | None = None, progress: ProgressFn | None = None,
+                      cancel: CancelToken | None = None):
+    """Track ``path`` (``core.tracking.track_video``), or take the result from the result cache
+    (the same file content, settings and program version): the GUI's Track action."""
+    from core.result_cache import ResultCache
+    from core.tracking import track_video
+
+    cache = ResultCache()
+    key = cache.key(path, "track", dict(max_frames=max_frames))
+    track = cache.get_track(key, path)
+    if track is not None:
+        report(progress, 1, 1, "taken from the cache")
+        return track
+    track = track_video(path, max_frames=max_frames, progress=progress, cancel=cancel)
+    cache.put_track(key, track)
+    return track
+
+
+def _track_digest(track) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for a in (track.landmarks, track.valid):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def reconstruct_clip_cached(path: str, model_spec: str = "builtin", track=None, max_frames: int | None = None,
+                            progress: ProgressFn | None = None, cancel: CancelToken | None = None):
+    """``core.fitting.clip.reconstruct_clip`` through the result cache (core.result_cache): the
+    GUI's Reconstruct job. The track and the reconstruction are each taken from the cache when
+    the same clip was tracked / fitted with the same settings and program version, so a crash or
+    a restart does not cost them again. Returns a ``ClipReconstruction`` (track, reconstruction,
+    model: built here in the worker process, which spares the GUI process ~1-2 s of numpy).
+    """
+    from core.fitting.clip import ClipReconstruction, reconstruct_clip
+    from core.model.registry import load_model
+    from core.result_cache import ResultCache
+
+    cache = ResultCache()
+    track_key = cache.key(path, "track", dict(max_frames=max_frames))
+    if track is None:
+        track = cache.get_track(track_key, path)
+        if track is not None:
+            report(progress, 0, 1, "tracking: taken from the cache")
+    rec = None
+    if track is not None:
+        rec = cache.get_reconstruction(_reconstruction_key(cache, path, model_spec, max_frames, track), path)
+    if rec is not None:
+        report(progress, 1, 1, "taken from the cache")
+        return ClipReconstruction(track, rec, load_model(rec.model_spec or model_spec))
+    tracked_here = track is None
+    clip = reconstruct_clip(path, model_spec, max_frames=max_frames, track=track, progress=progress, cancel=cancel)
+    if tracked_here:
+        cache.put_track(track_key, clip.track)
+    cache.put_reconstruction(_reconstruction_key(cache, path, model_spec, max_frames, clip.track),
+                             clip.reconstruction)
+    return clip
+
+
+def _reconstruction_key(cache, path: str, model_spec: str, max_frames: int | None, track) -> str | None:
+    return cache.key(path, "reconstruction", dict(model=model_spec, max_frames=max_frames,
+                                                  track=_track_digest(track)))
+
+
 def export_edit(kind: str, path: str, source: str, rec, model, edits,
                 progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> None:
     """Export an edited reconstruction: ``kind`` is video, png, obj, ply, csv or json."""

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +32,7 @@ import numpy as np
 
 from core.model.face_model import FaceModel, LandmarkEmbedding
 from core.npz_io import load_npz_checked, save_npz_atomic
+from core.user_dirs import cache_dir
 
 METHOD_VERSION = "1"
 CANONICAL68_FILE = Path(__file__).resolve().parents[2] / "resources" / "rig" / "canonical_landmarks68.json"
@@ -213,18 +213,9 @@ def compute_tracker_embedding(model: FaceModel, iterations: int = 8, ridge: floa
 
 
 # -- cache ----------------------------------------------------------------------------
-def cache_dir() -> Path:
-    """Where computed embeddings are cached: ``$FACESTUDIO_CACHE_DIR``, else ``$XDG_CACHE_HOME/facestudio`` or
-    ``~/.cache/facestudio``."""
-    if os.environ.get("FACESTUDIO_CACHE_DIR"):
-        return Path(os.environ["FACESTUDIO_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "facestudio"
-
-
 def model_hash(model: FaceModel) -> str:
-    """A hash of what an embedding depends on (the model's arrays, the canonical 68 points, the method's
-    version): the cache key."""
+    """A hash of what an embedding depends on (the model's arrays, the canonical 68 points, the
+    method's version): the cache key."""
     h = hashlib.sha256(METHOD_VERSION.encode())
     for arr in (model.mean, model.triangles, model.identity_basis, model.landmarks68):
         a = np.ascontiguousarray(arr)

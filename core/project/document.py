@@ -22,8 +22,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from core.atomic import write_text_atomic
 from core.checksum import sha256_of
 from core.errors import InputError
@@ -97,17 +95,6 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _track_arrays(track: TrackResult) -> dict[str, np.ndarray]:
-    # reuse TrackResult's own writer through a temp file would double the I/O; the
-    # arrays are the same ones TrackResult.save writes
-    return dict(
-        landmarks=track.landmarks.astype(np.float32), landmarks_raw=track.landmarks_raw.astype(np.float32),
-        valid=track.valid.astype(bool), bridged=track.bridged.astype(bool), segment=track.segment.astype(np.int32),
-        blendshapes=track.blendshapes.astype(np.float32), blendshape_names=np.asarray(track.blendshape_names, str),
-        pose=track.pose.astype(np.float32), fps=np.float64(track.fps), size=np.asarray(track.size, np.int64),
-        n_faces=track.n_faces.astype(np.int16), source=np.asarray(str(track.source)))
-
-
 def _read_json(path: Path) -> dict:
     jp = path / JSON_NAME
     if not path.is_dir():
@@ -147,7 +134,7 @@ def save_project(path: str | os.PathLike, project: Project) -> None:
         if project.reconstruction is not None:
             blocks["reconstruction"] = project.reconstruction.to_arrays()
         if project.track is not None:
-            blocks["track"] = _track_arrays(project.track)
+            blocks["track"] = project.track.to_arrays()
         for name, arrays in blocks.items():
             fname = f"{name}-{gen}.npz"
             save_npz_atomic(path / fname, arrays)
@@ -221,15 +208,7 @@ def load_project(path: str | os.PathLike) -> Project:
     track = None
     if "track" in data:
         fp, arrays, e = data["track"]
-        for k in ("landmarks", "valid", "blendshapes", "blendshape_names", "pose", "fps", "size"):
-            if k not in arrays:
-                raise InputError(f"{fp}: missing track array {k!r}")
-        track = TrackResult(
-            landmarks=arrays["landmarks"], valid=arrays["valid"].astype(bool), blendshapes=arrays["blendshapes"],
-            blendshape_names=arrays["blendshape_names"].astype(str), pose=arrays["pose"], fps=float(arrays["fps"]),
-            size=tuple(int(v) for v in arrays["size"]), landmarks_raw=arrays.get("landmarks_raw"),
-            bridged=arrays.get("bridged"), segment=arrays.get("segment"), n_faces=arrays.get("n_faces"),
-            source=str(arrays["source"]) if "source" in arrays else "")
+        track = TrackResult.from_arrays(arrays, str(fp))
         if "frames" in e and int(e["frames"]) != track.num_frames:
             raise InputError(f"{fp}: has {track.num_frames} frames, project.json says {e['frames']}")
         if rec is not None and track.num_frames != rec.num_frames:
