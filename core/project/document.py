@@ -22,7 +22,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from core.atomic import write_text_atomic
 from core.checksum import sha256_of
 from core.errors import InputError
