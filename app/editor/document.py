@@ -85,13 +85,8 @@ class EditorDocument(QObject):
         self.edits_changed.emit()
 
     def clear(self) -> None:
-        self.rec = self.model = self.track = None
-        self.names, self.bounds = [], None
-        self.edits = ExpressionEdits()
-        self._expr_cache = None
-        self.undo_stack.clear()
-        self.reconstruction_changed.emit()
-        self.edits_changed.emit()
+        """No reconstruction (another clip was opened, or a new project)."""
+        self.set_reconstruction(None, None)
 
     @property
     def num_frames(self) -> int:
