@@ -50,6 +50,23 @@ def reprojection_errors(meshes: ClipMeshes, track, frames: int) -> np.ndarray:
     return err
 
 
+def overlay_frame(frame: np.ndarray, meshes: ClipMeshes, f: int, track, vmax: float) -> np.ndarray:
+    """The ``overlay`` mode's picture of frame ``f`` (H, W, 3) uint8 RGB, without the legend:
+    the posed mesh's wireframe, the model's 68 landmarks (white) and each tracker point's
+    reprojection error as heat (blue 0 .. red >= ``vmax`` px; ``track`` a TrackResult), or
+    "no face tracked" where the frame has none. Also the batch report's thumbnail."""
+    img = draw_wireframe(frame, meshes.screen(f), meshes.triangles, colour=(0, 255, 0),
+                         alpha=max(0.1, wireframe_alpha(len(meshes.triangles))))
+    img = draw_landmarks(img, np.asarray(meshes.rec.landmarks68[f]), colour=(255, 255, 255), radius=1.5)
+    if f < track.num_frames and track.valid[f]:
+        L = len(meshes.model.embedding)
+        img, _ = draw_reprojection_error(img, track.landmarks[f, :L, :2], meshes.tracker_points(f), vmax=vmax,
+                                         radius=1.5)
+    else:
+        img = label(img, "no face tracked", (6, frame.shape[0] - 10))
+    return img
+
+
 def write_render_video(source, meshes: ClipMeshes, out_path, frames: int, mode: str, track=None,
                        alpha: float = 0.6, renderer=None, progress: Optional[ProgressFn] = None,
                        cancel: Optional[CancelToken] = None) -> RenderVideoResult:
@@ -74,7 +91,6 @@ def write_render_video(source, meshes: ClipMeshes, out_path, frames: int, mode: 
             err = reprojection_errors(meshes, track, frames)
             vmax = float(np.nanpercentile(err, 99)) if np.isfinite(err).any() else 1.0
             legend = heat_legend(vmax, height=max(60, H // 3), width=60)
-            lm68 = np.asarray(meshes.rec.landmarks68)
         elif mode == "pncc":
             depth_range = meshes.depth_range(frames)
         elif mode == "textured":
@@ -87,16 +103,7 @@ def write_render_video(source, meshes: ClipMeshes, out_path, frames: int, mode: 
                 check(cancel)
                 v = meshes.screen(f)
                 if mode == "overlay":
-                    img = draw_wireframe(frame, v, meshes.triangles, colour=(0, 255, 0),
-                                         alpha=max(0.1, wireframe_alpha(len(meshes.triangles))))
-                    img = draw_landmarks(img, lm68[f], colour=(255, 255, 255), radius=1.5)
-                    if track.valid[f]:
-                        L = err.shape[1]
-                        img, _ = draw_reprojection_error(img, track.landmarks[f, :L, :2],
-                                                         meshes.tracker_points(f), vmax=vmax, radius=1.5)
-                    else:
-                        img = label(img, "no face tracked", (6, H - 10))
-                    img = paste(img, legend, "top-right", max_fraction=0.4)
+                    img = paste(overlay_frame(frame, meshes, f, track, vmax), legend, "top-right", max_fraction=0.4)
                 elif mode == "shaded":
                     out = renderer.render(v, size, "shaded")
                     base = frame if alpha < 1 else np.zeros_like(frame)
