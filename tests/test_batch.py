@@ -199,48 +199,18 @@ def cluster(tmp_path_factory):
                 p.kill()
 
 
-def test_resume_recomputes_nothing_complete_and_redoes_a_truncated_output(cluster, clips, tmp_path):
-    address, _ = cluster
-    out = tmp_path / "out"
-    args = ("batch", str(clips["a"]), str(clips["b"]), "-o", str(out), "--scheduler", address)
-    r = run_cli(*args)
-    assert r.returncode == 0, r.stderr
-    assert f"cluster at {address}" in r.stderr
-    first = records(out)
-    assert len(first) == 2
-    for rec in first.values():
-        assert_complete(out, rec)
-        assert any(k.startswith("project/") for k in rec["outputs"])  # whole clips: projects
-    keep, redo = sorted(first)
-    keep_files = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in (out / keep).rglob("*") if p.is_file()}
-    redo_record = (out / redo / "metrics.json").read_bytes()
-    victim = next(out / redo / k for k in first[redo]["outputs"] if k.endswith(".npz"))
-    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])  # a truncated output
-
-    r = run_cli(*args, "--resume")
-    assert r.returncode == 0, r.stderr
-    assert re.search(rf"\[\d/2\] {keep} kept", r.stderr) and re.search(rf"\[\d/2\] {redo} done", r.stderr), r.stderr
-    assert "1 kept from an earlier run" in r.stdout
-    now = records(out)
-    # nothing of the complete clip was touched
-    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in (out / keep).rglob("*") if p.is_file()} == keep_files
-    # the damaged one was computed again and is complete
-    assert_complete(out, now[redo])
-    assert (out / redo / "metrics.json").read_bytes() != redo_record
-    with open(out / "report.csv", newline="") as f:
-        assert sorted(row["status"] for row in csv.DictReader(f)) == ["done", "done"]
-
-
-def test_a_worker_killed_mid_clip_loses_nothing(cluster, clips, tmp_path):
-    """SIGKILL the worker process running a clip once it has started it: the scheduler gives the
-    task to the other worker (the nanny restarts the killed one) and every clip completes."""
+@pytest.fixture(scope="module")
+def killed_run(cluster, clips, tmp_path_factory):
+    """A batch of three clips on the real cluster whose worker process is killed (SIGKILL) while it
+    runs a clip. Returns (outdir, the batch command's arguments, its exit code, stderr, the clip
+    that was running)."""
     from distributed import Client
 
     address, _ = cluster
-    out = tmp_path / "out"
-    inputs = [str(clips[k]) for k in ("a", "b", "c")]
-    batch = subprocess.Popen([sys.executable, str(REPO / "main.py"), "batch", *inputs, "-o", str(out), "--scheduler",
-                              address, "--steps", "render"], cwd=REPO, stdout=subprocess.PIPE,
+    out = tmp_path_factory.mktemp("killed") / "out"
+    args = ["batch", *(str(clips[k]) for k in ("a", "b", "c")), "-o", str(out), "--scheduler", address,
+            "--steps", "render"]
+    batch = subprocess.Popen([sys.executable, str(REPO / "main.py"), *args], cwd=REPO, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     killed = None
     try:
@@ -259,18 +229,53 @@ def test_a_worker_killed_mid_clip_loses_nothing(cluster, clips, tmp_path):
                     if killed:
                         break
                 time.sleep(0.05)
-        stdout, stderr = batch.communicate(timeout=300)
+        _, stderr = batch.communicate(timeout=300)
     finally:
         if batch.poll() is None:
             batch.kill()
+    return out, args, batch.returncode, stderr, killed
+
+
+def test_a_worker_killed_mid_clip_loses_nothing(killed_run, cluster):
+    """The scheduler gives the killed worker's task to the other worker (the nanny restarts the
+    killed one) and every clip completes, the killed one on its second start."""
+    out, _, returncode, stderr, killed = killed_run
     assert killed is not None, "no clip was seen running"
-    assert batch.returncode == 0, stderr
+    assert returncode == 0, stderr
+    assert f"cluster at {cluster[0]}" in stderr
     recs = records(out)
     assert len(recs) == 3
     for rec in recs.values():
         assert_complete(out, rec)
+        assert any(k.startswith("project/") for k in rec["outputs"]) and "overlay.mp4" in rec["outputs"]
     assert recs[killed]["attempt"] == 2  # started again after its worker died
     assert not list(out.glob("*/.attempts.json"))
+
+
+def test_resume_recomputes_nothing_complete_and_redoes_a_truncated_output(killed_run):
+    out, args, *_ = killed_run
+    first = records(out)
+    redo, *keep = sorted(first)
+    keep_files = {p: (p.stat().st_mtime_ns, p.read_bytes()) for k in keep for p in (out / k).rglob("*") if p.is_file()}
+    redo_record = (out / redo / "metrics.json").read_bytes()
+    victim = next(out / redo / k for k in first[redo]["outputs"] if k.endswith(".npz"))
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])  # a truncated output
+
+    r = run_cli(*args, "--resume")
+    assert r.returncode == 0, r.stderr
+    for k in keep:
+        assert re.search(rf"\[\d/3\] {k} kept", r.stderr), r.stderr
+    assert re.search(rf"\[\d/3\] {redo} done", r.stderr), r.stderr
+    assert "2 kept from an earlier run" in r.stdout
+    # nothing of the complete clips was touched
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for k in keep for p in (out / k).rglob("*")
+            if p.is_file()} == keep_files
+    # the damaged one was computed again and is complete
+    now = records(out)
+    assert_complete(out, now[redo])
+    assert (out / redo / "metrics.json").read_bytes() != redo_record
+    with open(out / "report.csv", newline="") as f:
+        assert sorted(row["status"] for row in csv.DictReader(f)) == ["done"] * 3
 
 
 # ---------------------------------------------------------------------------------------------
