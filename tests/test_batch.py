@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI, REPO, shared_path
+from conftest import IN_CI, REPO, shared_path
 
 FRAMES = 6
 

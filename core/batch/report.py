@@ -29,6 +29,7 @@ from core.batch.inputs import ClipSpec
 from core.batch.metrics import HIST_EDGES_PX
 from core.batch.record import RECORD_NAME, read_record
 from core.errors import InputError
+from core.jobs import CancelToken, ProgressFn, check, report
 
 INDEX_NAME = "batch.json"
 INDEX_FORMAT = "facestudio.batch"
@@ -109,24 +110,50 @@ class ReportRow:
         return f"{self.clip_id}/project" if any(k.startswith("project/") for k in self.outputs) else None
 
 
-def load_rows(outdir) -> tuple[dict, list[ReportRow]]:
+def load_rows(outdir, progress: ProgressFn | None = None, cancel: CancelToken | None = None
+              ) -> tuple[dict, list[ReportRow]]:
     """The batch index and one row per clip in input order, each from the clip's ``metrics.json``
-    as it is on disk now (a clip without a record: "not run")."""
+    as it is on disk now (a clip without a record: "not run"). InputError for a folder that is
+    not a batch."""
     outdir = Path(outdir)
     index = read_index(outdir)
-    return index, rows_from(outdir, index["clips"], {})
+    return index, rows_from(outdir, index["clips"], {}, progress, cancel)
 
 
-def rows_from(outdir: Path, clips: list, records: dict[str, dict]) -> list[ReportRow]:
+def rows_from(outdir: Path, clips: list, records: dict[str, dict], progress: ProgressFn | None = None,
+              cancel: CancelToken | None = None) -> list[ReportRow]:
     """Rows for ``clips`` (ClipSpecs or the index's dicts) from ``records`` by clip id, else from
     the records on disk."""
     rows = []
-    for c in clips:
+    for i, c in enumerate(clips):
+        check(cancel)
+        report(progress, i, len(clips), "reading the clips' records")
         cid, path = (c.clip_id, c.path) if isinstance(c, ClipSpec) else (str(c["clip_id"]), str(c["path"]))
         rec = records.get(cid) or read_record(Path(outdir) / cid)
         status = (rec or {}).get("status", "not run")
         rows.append(ReportRow(cid, path, status, rec))
     return rows
+
+
+def load_clip_arrays(outdir, clip_id: str, progress: ProgressFn | None = None, cancel: CancelToken | None = None):
+    """(Reconstruction, TrackResult, FaceModel) of a clip saved as arrays (``reconstruction.npz``
+    and ``track.npz``: a clip cut short by --max-frames); InputError naming the file when one is
+    missing or damaged. A whole clip's results are a project instead: open that."""
+    from core.fitting.reconstruction import Reconstruction
+    from core.model.registry import load_model
+    from core.tracking.result import TrackResult
+
+    d = Path(outdir) / clip_id
+    report(progress, 0, 3, "reading the reconstruction")
+    rec = Reconstruction.load(d / "reconstruction.npz")
+    check(cancel)
+    report(progress, 1, 3, "reading the track")
+    track = TrackResult.load(d / "track.npz")
+    check(cancel)
+    report(progress, 2, 3, "loading the face model")
+    model = load_model(rec.model_spec or "builtin")
+    report(progress, 3, 3, "done")
+    return rec, track, model
 
 
 def write_reports(outdir, rows: list[ReportRow], title: str = "FaceStudio batch", summary: str = "") -> None:
