@@ -400,3 +400,30 @@ def test_jitter_is_the_median_second_difference():
     rep = np.zeros(F, bool)
     rep[1:] = True
     assert np.isnan(landmark_jitter(shaky, fitted, rep))  # copied fits are no measurement
+
+
+def test_progress_bar_on_a_terminal_and_in_a_log():
+    import io
+
+    from app.commands.batch import BatchBar
+    from core.batch.runner import BatchStatus
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    st = BatchStatus(total=13, done=4, failed=1, resumed=1, running=2, elapsed_s=75, eta_s=190)
+    term = Terminal()
+    bar = BatchBar(term)
+    bar(st, None)
+    bar(st, dict(status="failed", clip_id="d0-12345678", error="d0.mp4: no face"))
+    bar.close()
+    text = term.getvalue()
+    assert "\rbatch [" in text and "5/13  done 4 (1 kept)  failed 1  running 2  1m15s  ETA 3m10s" in text
+    assert "failed: d0-12345678: d0.mp4: no face\n" in text and text.endswith("\n")
+    log = io.StringIO()
+    bar = BatchBar(log)
+    bar(st, None)  # no redraws in a log
+    bar(st, dict(status="done", clip_id="d1-1", usage=dict(wall_s=12.34)))
+    bar(st, dict(status="failed", clip_id="d0-1", error="no face"))
+    assert log.getvalue() == "[5/13] d1-1 done in 12.3 s\n[5/13] d0-1 FAILED: no face\n"

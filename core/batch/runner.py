@@ -86,11 +86,11 @@ def open_cluster(options: ClusterOptions) -> Iterator[Cluster]:
     import dask
     from distributed import Client, LocalCluster
 
-    local = None
+    local = client = None
     try:
         if options.scheduler:
             try:
-                client = Client(options.scheduler, timeout="30s")
+                client = Client(options.scheduler, timeout="20s")
             except (OSError, TimeoutError) as e:
                 raise UserFacingError(f"--scheduler {options.scheduler}: cannot reach the Dask scheduler ({e}); "
                                       "is `dask scheduler` running there, and the address right?") from e
@@ -109,7 +109,6 @@ def open_cluster(options: ClusterOptions) -> Iterator[Cluster]:
         try:
             client.wait_for_workers(1, timeout=120)
         except TimeoutError as e:
-            client.close()
             raise UserFacingError(f"{description}: no worker joined within 120 s; start workers with "
                                   f"`dask worker {options.scheduler or 'ADDRESS'}`") from e
         check_workers(client, description)
@@ -119,13 +118,12 @@ def open_cluster(options: ClusterOptions) -> Iterator[Cluster]:
             dashboard = None
         yield Cluster(client, description, dashboard, local)
     finally:
-        if local is not None:
-            try:
+        try:
+            if client is not None:
                 client.close()
-            finally:
+        finally:
+            if local is not None:
                 local.close()
-        elif options.scheduler and "client" in locals():
-            client.close()
 
 
 def check_workers(client, description: str) -> dict:
