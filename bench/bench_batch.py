@@ -1,7 +1,8 @@
 """Batch throughput on Dask against a plain sequential loop, the cost per clip, and the projection.
 
     flock /work/.bench.lock .venv/bin/python bench/bench_batch.py [--max-frames N] [--steps track,reconstruct]
-        [--configs sequential,local-1x1,local-2x1,local-1x2,local-2x2,cluster-2x1] [--clips 'PATTERN'] > out/bench_batch.json
+        [--configs sequential,local-1x1,local-2x1,local-1x2,local-2x2,cluster-2x1] [--clips 'PATTERN']
+        [--decode] > out/bench_batch.json
 
 Every configuration runs the same clips (default: the 13 clips of ../shared/data/videos) with the
 same task (``core.batch.task.run_clip``, the batch's one clip pipeline) in a fresh process of
