@@ -220,8 +220,9 @@ def killed_run(cluster, clips, tmp_path_factory):
             while killed is None and time.monotonic() < deadline and batch.poll() is None:
                 for worker, keys in client.processing().items():
                     for key in keys:
-                        clip_id = re.match(r"facestudio-clip-(.+)-\d{8}-\d{6}-\d+-\d+$", str(key)).group(1)
-                        started = (out / clip_id / ".attempts.json").exists()
+                        m = re.match(r"facestudio-clip-(.+)-\d{8}-\d{6}-\d+-\d+$", str(key))
+                        clip_id = m.group(1) if m else None
+                        started = clip_id is not None and (out / clip_id / ".attempts.json").exists()
                         if started and not (out / clip_id / "metrics.json").exists():
                             os.kill(pids[worker], signal.SIGKILL)
                             killed = clip_id
