@@ -24,6 +24,8 @@ HELP = "reconstruct and QA many clips on Dask (local worker processes or a clust
 
 #: exit code when the batch ran to its end but some clips failed (each is in the report)
 EXIT_SOME_FAILED = 3
+#: while a batch runs, its report is rewritten this often (seconds)
+REPORT_EVERY_S = 300.0
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -87,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"batch: {cluster.description}; dashboard: {cluster.dashboard or 'not available'}", file=err)
         write_index(outdir, clips, job, "running", cluster=cluster.description, dashboard=cluster.dashboard)
         bar = BatchBar(err)
-        outcome = run_batch(cluster.client, clips, job, on_status=bar)
+        outcome = run_batch(cluster.client, clips, job, on_status=_with_interim_reports(bar, outdir, clips))
         bar.close()
     wall = time.perf_counter() - t0
     rows = rows_from(outdir, clips, outcome.records)
@@ -113,6 +115,27 @@ def run(args: argparse.Namespace) -> int:
         print("interrupted: run again with --resume to finish", file=err)
         return 130
     return EXIT_SOME_FAILED if failed else 0
+
+
+def _with_interim_reports(bar, outdir: Path, clips):
+    """The progress callback, also rewriting report.html / report.csv every REPORT_EVERY_S while a
+    long batch runs (the clips finished so far; the others "not run" yet)."""
+    from core.batch.report import rows_from, write_reports
+
+    records: dict[str, dict] = {}
+    last = [time.perf_counter()]
+
+    def on_status(status, record) -> None:
+        bar(status, record)
+        if record is not None:
+            records[record["clip_id"]] = record
+        if time.perf_counter() - last[0] >= REPORT_EVERY_S:
+            last[0] = time.perf_counter()
+            write_reports(outdir, rows_from(outdir, clips, records, from_disk=False),
+                          title=f"FaceStudio batch: {outdir.name}",
+                          summary=f"running: {status.finished} of {status.total} clips finished so far")
+
+    return on_status
 
 
 def _check_outdir(outdir: Path, is_batch: bool) -> None:

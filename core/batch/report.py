@@ -121,15 +121,15 @@ def load_rows(outdir, progress: ProgressFn | None = None, cancel: CancelToken | 
 
 
 def rows_from(outdir: Path, clips: list, records: dict[str, dict], progress: ProgressFn | None = None,
-              cancel: CancelToken | None = None) -> list[ReportRow]:
-    """Rows for ``clips`` (ClipSpecs or the index's dicts) from ``records`` by clip id, else from
-    the records on disk."""
+              cancel: CancelToken | None = None, from_disk: bool = True) -> list[ReportRow]:
+    """Rows for ``clips`` (ClipSpecs or the index's dicts) from ``records`` by clip id, else (with
+    ``from_disk``) from the records on disk, else "not run"."""
     rows = []
     for i, c in enumerate(clips):
         check(cancel)
         report(progress, i, len(clips), "reading the clips' records")
         cid, path = (c.clip_id, c.path) if isinstance(c, ClipSpec) else (str(c["clip_id"]), str(c["path"]))
-        rec = records.get(cid) or read_record(Path(outdir) / cid)
+        rec = records.get(cid) or (read_record(Path(outdir) / cid) if from_disk else None)
         status = (rec or {}).get("status", "not run")
         rows.append(ReportRow(cid, path, status, rec))
     return rows
