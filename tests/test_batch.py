@@ -428,3 +428,21 @@ def test_progress_bar_on_a_terminal_and_in_a_log():
     bar(st, dict(status="done", clip_id="d1-1", usage=dict(wall_s=12.34)))
     bar(st, dict(status="failed", clip_id="d0-1", error="no face"))
     assert log.getvalue() == "[5/13] d1-1 done in 12.3 s\n[5/13] d0-1 FAILED: no face\n"
+
+
+def test_interim_report_while_a_batch_runs(tmp_path, monkeypatch):
+    import io
+
+    from app.commands import batch as cmd
+    from core.batch.inputs import ClipSpec
+    from core.batch.record import write_record
+    from core.batch.runner import BatchStatus
+
+    clips = [ClipSpec("a-1", "/v/a.mp4", "builtin"), ClipSpec("b-2", "/v/b.mp4", "builtin")]
+    write_record(tmp_path / "b-2", dict(format="facestudio.batch.clip", status="done"))  # an earlier run's
+    monkeypatch.setattr(cmd, "REPORT_EVERY_S", 0.0)
+    on_status = cmd._with_interim_reports(cmd.BatchBar(io.StringIO()), tmp_path, clips)  # noqa: SLF001
+    on_status(BatchStatus(total=2, failed=1), dict(clip_id="a-1", status="failed", error="no face"))
+    text = (tmp_path / "report.csv").read_text().splitlines()
+    assert [r.split(",")[:3] for r in text[1:]] == [["a-1", "/v/a.mp4", "failed"], ["b-2", "/v/b.mp4", "not run"]]
+    assert "1 of 2 clips finished so far" in (tmp_path / "report.html").read_text()
