@@ -14,7 +14,8 @@ Fit figures (from a TrackResult and a Reconstruction of F frames):
 - ``fit_error_hist``: counts of the fitted frames' errors in the bins ``HIST_EDGES_PX`` plus one
   last bin for everything above (the report sums them over the clips).
 
-Cost figures (:class:`Usage`): wall and CPU seconds of the worker process, and its peak
+Cost figures (:class:`Usage`): wall and CPU seconds of the worker process (with its ffmpeg
+children), and its peak
 resident memory during the clip (Linux resets the peak through ``/proc/self/clear_refs``;
 where that is refused, the process's peak since it started). With one task thread per
 worker (the default), the process's CPU time is the clip's own.
@@ -76,8 +77,9 @@ def landmark_jitter(landmarks: np.ndarray, fitted: np.ndarray, repeated: np.ndar
 
 
 def _cpu_seconds() -> float:
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
+    """CPU seconds of this process and of its children that ended (ffmpeg encoding the QA videos)."""
+    ru, ch = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime + ch.ru_utime + ch.ru_stime
 
 
 def _status_kb(field: str) -> float | None:
