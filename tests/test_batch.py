@@ -283,7 +283,7 @@ def test_resume_recomputes_nothing_complete_and_redoes_a_truncated_output(killed
 # the parts, without a cluster
 
 def test_manifest_folders_globs_and_ids(clips, tmp_path):
-    from core.batch.inputs import clip_id, collect_clips, safe_name
+    from core.batch.inputs import check_models, clip_id, collect_clips, safe_name
     from core.errors import InputError
 
     manifest = tmp_path / "list.csv"
@@ -301,6 +301,13 @@ def test_manifest_folders_globs_and_ids(clips, tmp_path):
     two = collect_clips([str(manifest), str(clips["b"])])
     assert len(two) == 3 and len({c.clip_id for c in two}) == 3
     assert safe_name("my clip (1)") == "my_clip_1" and safe_name("...") == "clip"
+    # a model file is named to the workers by its absolute path (relative: to the manifest's folder)
+    manifest.write_text(f"{clips['a']},models/m.npz\n")
+    (model,) = {c.model for c in collect_clips([str(manifest)])}
+    assert model == str(tmp_path / "models" / "m.npz")
+    with pytest.raises(InputError, match="face model not found"):
+        check_models(collect_clips([str(manifest)]))
+    check_models(collect_clips([str(clips["a"])], model="builtin"))
     for bad, needle in ((f"{clips['a']},builtin,0\n", "at least 1"), ("missing.mp4\n", "not found"),
                         (f"{clips['a']},builtin,x\n", "whole number"), ("a,b,c,d\n", "columns")):
         manifest.write_text(bad)

@@ -64,7 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.batch.inputs import collect_clips
+    from core.batch.inputs import check_models, collect_clips
     from core.batch.report import is_batch_folder, rows_from, write_index, write_reports
     from core.batch.runner import ClusterOptions, open_cluster, run_batch
     from core.batch.task import BatchJob, parse_steps
@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"--{name.replace('_', '-')} {v}: must be at least {low}")
     steps = parse_steps(args.steps)
     clips = collect_clips(args.inputs, args.model, args.max_frames)
+    check_models(clips, here_too=not args.scheduler)
     outdir = Path(os.path.abspath(Path(args.output).expanduser()))
     _check_outdir(outdir, is_batch_folder(outdir))
     job = BatchJob(str(outdir), steps, retries=args.retries, resume=args.resume,

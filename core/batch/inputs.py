@@ -63,11 +63,37 @@ def collect_clips(inputs: list[str], model: str = "builtin", max_frames: int | N
     manifest row) or when no clip at all is found."""
     base = Path(cwd) if cwd is not None else Path.cwd()
     rows: list[tuple[str, str, int | None]] = []
+    model = model_spec(model, base)
     for spec in inputs:
         rows.extend(_expand(str(spec), base, model, max_frames))
     if not rows:
         raise InputError("no clips given: name video files, folders, globs or a CSV manifest")
     return _with_ids(rows)
+
+
+def model_spec(spec: str, base: Path) -> str:
+    """A model spec as the workers must see it: "builtin" and "ict" as they are (each worker looks
+    ICT-FaceKit up in its own search folders), a file or folder as an absolute path (relative to
+    ``base``), since the workers do not share this process's working folder."""
+    spec = str(spec).strip()
+    if spec in ("builtin", "ict"):
+        return spec
+    p = Path(spec).expanduser()
+    return os.path.abspath(p if p.is_absolute() else base / p)
+
+
+def check_models(clips: list[ClipSpec], here_too: bool = True) -> None:
+    """InputError, before any clip starts, for a model file or folder that does not exist and
+    (``here_too``: the workers run on this machine) for "ict" when ICT-FaceKit is not found."""
+    from core.model.registry import find_ict
+
+    for spec in sorted({c.model for c in clips}):
+        if spec == "ict":
+            if here_too:
+                find_ict()
+        elif spec != "builtin" and not Path(spec).exists():
+            raise InputError(f"--model {spec}: face model not found (expected builtin, ict, an .npz file or an "
+                             "ICT-FaceKit folder)")
 
 
 def _expand(spec: str, base: Path, model: str, max_frames: int | None) -> list[tuple[str, str, int | None]]:
@@ -126,7 +152,7 @@ def read_manifest(path: Path, model: str = "builtin", max_frames: int | None = N
             clip = path.parent / clip
         if not clip.exists():
             raise InputError(f"{where}: {clip}: not found")
-        row_model = cells[1] if len(cells) > 1 and cells[1] else model
+        row_model = model_spec(cells[1], path.parent) if len(cells) > 1 and cells[1] else model
         row_max = max_frames
         if len(cells) > 2 and cells[2]:
             try:
