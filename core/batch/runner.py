@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 TICK_S = 0.5
 #: task key prefix (the running count picks this batch's tasks out of the scheduler's)
 KEY_PREFIX = "facestudio-clip"
+#: Dask's setting for the workers' profiler (off for a LocalCluster; README: for `dask worker`, the
+#: environment variable DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False)
+WORKER_PROFILE = "distributed.worker.profile.enabled"
 
 
 def default_workers() -> int:
@@ -99,7 +102,10 @@ def open_cluster(options: ClusterOptions) -> Iterator[Cluster]:
             n = options.workers or default_workers()
             with dask.config.set({"distributed.scheduler.allowed-failures": options.retries + 1,
                                   # a task goes to a worker only when a thread is free: "running" is exact
-                                  "distributed.scheduler.worker-saturation": 1.0}):
+                                  "distributed.scheduler.worker-saturation": 1.0,
+                                  # the workers' statistical profiler samples every thread's stack 100
+                                  # times a second: ~4 % of a clip's CPU (1-7 % over 4 A/B pairs; NOTES.md, issue 18)
+                                  WORKER_PROFILE: False}):
                 local = LocalCluster(n_workers=n, threads_per_worker=options.threads, processes=True,
                                      host="127.0.0.1", dashboard_address=options.dashboard,
                                      memory_limit=options.memory_limit, silence_logs=logging.ERROR)

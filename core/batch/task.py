@@ -75,6 +75,13 @@ def run_clip(clip: ClipSpec, job: BatchJob) -> dict:
     """Process one clip into ``job.outdir/clip.clip_id/`` and return its record (the dict written
     to ``metrics.json``; with ``resumed: True`` when a complete earlier result was kept). Never
     raises for the clip's own failure: the record says ``status: "failed"`` and why."""
+    from core.render.memory import retain_freed_memory
+
+    # Freed heap is kept for reuse (bounded: 2 arenas x 64 MB) instead of going back to the OS at
+    # once, as Dask's nanny sets for its workers (MALLOC_TRIM_THRESHOLD_=65536): that churn made
+    # 10x the minor page faults and 17-20 % more CPU per clip (bench/bench_batch_settings.py,
+    # NOTES.md issue 18).
+    retain_freed_memory()
     clip_dir = Path(job.outdir) / clip.clip_id
     request = job.request(clip)
     if job.resume:
