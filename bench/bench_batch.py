@@ -2,7 +2,7 @@
 
     flock /work/.bench.lock .venv/bin/python bench/bench_batch.py [--max-frames N] [--steps track,reconstruct]
         [--configs sequential,local-1x1,local-2x1,local-1x2,local-2x2,cluster-2x1] [--clips 'PATTERN']
-        [--decode] > out/bench_batch.json
+        [--decode] [--partial out/bench_batch_partial.jsonl] > out/bench_batch.json
 
 Every configuration runs the same clips (default: the 13 clips of ../shared/data/videos) with the
 same task (``core.batch.task.run_clip``, the batch's one clip pipeline) in a fresh process of
@@ -25,7 +25,9 @@ delay from submission to the first compute, against the clip's compute time.
 
 ``--decode`` adds the cost of decoding each clip once (what every pass over the frames costs:
 tracking, the fit's image motion and the thumbnail each read the clip) to name the bottleneck.
-The projection for 12,000 one-minute clips (30 fps) uses the CPU seconds per frame and per clip.
+The projection for 12,000 one-minute clips (30 fps) fits CPU seconds per clip as a fixed cost plus
+a cost per frame (both >= 0; see ``linear_cost``): clips cut by ``--max-frames`` must still differ
+in length (the shared clips run 55 to 1008 frames, so ``--max-frames 200`` leaves 55-200).
 """
 from __future__ import annotations
 
@@ -88,10 +90,12 @@ def run_one(config: str, args) -> dict:
     job = BatchJob(str(out), parse_steps(args.steps), run_id=f"bench-{config}")
     result = dict(config=config, clips=len(clips), outdir=str(out))
     if config == "sequential":
+        decoded = count_decoded_frames()
         load = LoadSampler()
         t0, c0, m0 = time.perf_counter(), _cpu(), time.thread_time()
         records = [run_clip(c, job) for c in clips]
         main_cpu, proc_cpu = time.thread_time() - m0, _cpu() - c0
+        result["decoded_frames"] = decoded[0]
         # the loop's own parallelism: MediaPipe's, the decoder's, the image motion's and the flow pool's
         # threads work beside the main thread (the loop's critical path)
         result.update(wall_s=time.perf_counter() - t0, process_cpu_s=round(proc_cpu, 2),
@@ -102,6 +106,29 @@ def run_one(config: str, args) -> dict:
         result.update(extra)
     result.update(_figures(records, clips, result["wall_s"]))
     return result
+
+
+def count_decoded_frames() -> list[int]:
+    """Count every frame this process decodes from a video file from now on (converted or only
+    grabbed while seeking): how many passes over its frames a clip costs. Returns the counter
+    (a one-element list)."""
+    from core.video.source import VideoFileSource
+
+    count = [0]
+    decode_next, skip_next = VideoFileSource._decode_next, VideoFileSource._skip_next
+
+    def counted_decode(self):
+        frame = decode_next(self)
+        count[0] += frame is not None
+        return frame
+
+    def counted_skip(self):
+        ok = skip_next(self)
+        count[0] += bool(ok)
+        return ok
+
+    VideoFileSource._decode_next, VideoFileSource._skip_next = counted_decode, counted_skip
+    return count
 
 
 def _run_dask(config: str, clips, job, args) -> tuple[list[dict], dict]:
@@ -135,7 +162,8 @@ def _run_dask(config: str, clips, job, args) -> tuple[list[dict], dict]:
             # where a clip's process CPU counts its neighbour's too)
             extra["worker_cpu_s_total"] = round(sum(w1[w].user + w1[w].system - w0[w].user - w0[w].system
                                                     for w in w1 if w in w0), 2)
-            extra["scheduler_overhead"] = overhead(ts.data, t1)
+            nthreads = {w: info["nthreads"] for w, info in cluster.client.scheduler_info()["workers"].items()}
+            extra["scheduler_overhead"] = overhead(ts.data, t1, nthreads)
     finally:
         stop_cluster(procs)
     return [outcome.records[c.clip_id] for c in clips if c.clip_id in outcome.records], extra
@@ -144,7 +172,8 @@ def _run_dask(config: str, clips, job, args) -> tuple[list[dict], dict]:
 def start_cluster(n: int, threads: int) -> tuple[str, list[subprocess.Popen]]:
     """A ``dask scheduler`` and ``n`` ``dask worker`` processes on loopback (as a user starts them)."""
     d = Path(tempfile.mkdtemp(prefix="bench-dask-"))
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    # as the README starts workers: the profiler off, as the LocalCluster has it (core.batch.runner)
+    env = dict(os.environ, PYTHONPATH=str(REPO), DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED="False")
     dask = str(Path(sys.executable).with_name("dask"))
     sched_file = d / "scheduler.json"
     procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address",
@@ -177,11 +206,19 @@ def stop_cluster(procs: list[subprocess.Popen]) -> None:
             p.kill()
 
 
-def overhead(stream: list[dict], submitted_at: float) -> dict:
+def overhead(stream: list[dict], submitted_at: float, threads: dict[str, int]) -> dict:
     """The scheduler's share per clip from Dask's task stream (times are the workers' clocks,
-    this machine's wall clock here): per worker, the gaps between a clip's compute ending and
+    this machine's wall clock here): per task thread, the gaps between a clip's compute ending and
     the next one's starting (clips were waiting all along: every clip is submitted at once), and
-    the first compute's delay after submission, against the clips' compute times."""
+    the first compute's delay after submission, against the clips' compute times.
+
+    ``threads`` is each worker's task-thread count. The stream does not say which thread ran a
+    task, so with T threads a worker's computes are replayed in start order onto T slots: each
+    compute after the first T follows the slot that freed first (a worker is given a clip only
+    when a thread is free, ``worker-saturation`` 1.0). Gaps taken between consecutive computes of
+    a worker regardless of its threads would be negative whenever two clips overlap."""
+    import heapq
+
     by_worker: dict[str, list[tuple[float, float]]] = {}
     computes = []
     for t in stream:
@@ -190,17 +227,23 @@ def overhead(stream: list[dict], submitted_at: float) -> dict:
                 by_worker.setdefault(t["worker"], []).append((ss["start"], ss["stop"]))
                 computes.append(ss["stop"] - ss["start"])
     gaps = []
-    for spans in by_worker.values():
+    for worker, spans in by_worker.items():
         spans.sort()
-        gaps += [b[0] - a[1] for a, b in zip(spans, spans[1:])]
+        slots: list[float] = []          # end times of the computes running on the worker's threads
+        for start, stop in spans:
+            if len(slots) < max(1, threads.get(worker, 1)):
+                heapq.heappush(slots, stop)   # a thread's first clip: its delay is the submission's
+            else:
+                gaps.append(start - heapq.heapreplace(slots, stop))
     first = min((s for spans in by_worker.values() for s, _ in spans), default=None)
     # time.perf_counter() and the stream's time.time() differ by a constant: take the offset now
     offset = time.time() - time.perf_counter()
     mean_compute = statistics.fmean(computes) if computes else float("nan")
     mean_gap = statistics.fmean(gaps) if gaps else 0.0
-    return dict(tasks=len(computes), mean_compute_s=round(mean_compute, 3),
+    return dict(tasks=len(computes), mean_compute_s=round(mean_compute, 3), gaps=len(gaps),
                 mean_gap_between_clips_s=round(mean_gap, 4), max_gap_s=round(max(gaps, default=0.0), 4),
-                first_start_after_submit_s=round(first - (submitted_at + offset), 4) if first else None,
+                min_gap_s=round(min(gaps, default=0.0), 4),
+                first_start_after_submit_s=round(first - (submitted_at + offset), 4) if first is not None else None,
                 gap_per_clip_compute_pct=round(100 * mean_gap / mean_compute, 4) if computes else None)
 
 
@@ -219,7 +262,8 @@ def _figures(records: list[dict], clips, wall: float) -> dict:
         w, p = r.get("worker", "?"), (r.get("usage") or {}).get("peak_rss_mb")
         if p is not None:
             peaks[w] = max(peaks.get(w, 0.0), p)
-    per_clip = [dict(clip=r["clip_id"], frames=r.get("frames"), cpu_s=r["usage"]["cpu_s"],
+    per_clip = [dict(clip=r["clip_id"], frames=r.get("frames"), source_frames=r.get("source_frames"),
+                     input_bytes=r["input"].get("bytes"), cpu_s=r["usage"]["cpu_s"],
                      wall_s=r["usage"]["wall_s"], peak_rss_mb=r["usage"]["peak_rss_mb"],
                      fit_median_px=r.get("fit_median_px")) for r in done]
     return dict(
@@ -250,37 +294,111 @@ def decode_costs(clips) -> list[dict]:
     return out
 
 
-def projection(results: dict, decode: list[dict] | None, clips_n: int = 12000, seconds: float = 60.0,
-               fps: float = 30.0) -> dict:
-    """12,000 one-minute clips from the measured CPU cost: per clip c0 + c1 * frames (least squares
-    over the sequential loop's clips), on N cores at the 2-worker configuration's efficiency."""
+def linear_cost(frames, values, alike: str = "per frame") -> dict:
+    """``values`` per clip (CPU seconds, MB) as ``fixed + per_frame * frames`` with both terms >= 0.
+
+    frames, values : (K,) per clip. Least squares when the clips' lengths differ enough to tell
+    the two terms apart (longest >= 1.5x shortest, 3 clips or more); a negative term (noise on a
+    narrow spread of lengths) is dropped and the other refitted alone. Clips all of about one
+    length (every clip cut by ``--max-frames``) cannot separate them: then with ``alike`` "per
+    frame" the mean per frame (the fixed cost spread over the frames: an overestimate for longer
+    clips), with "fixed" the largest value as a fixed cost (for memory, mostly fixed)."""
     import numpy as np
 
-    seq = results.get("sequential")
-    if not seq or len(seq["per_clip"]) < 2:
+    f, v = np.asarray(frames, float), np.asarray(values, float)
+    out = dict(clips=int(f.size), frames_min=int(f.min()), frames_max=int(f.max()))
+    if f.size >= 3 and f.max() >= 1.5 * f.min():
+        A = np.stack([np.ones_like(f), f], 1)
+        (c0, c1), *_ = np.linalg.lstsq(A, v, rcond=None)
+        method = "least squares"
+        if c1 < 0:      # no per-frame cost measurable: a constant
+            c0, c1, method = float(v.mean()), 0.0, "constant (the per-frame term came out negative)"
+        elif c0 < 0:    # no fixed cost measurable: through the origin
+            c0, c1, method = 0.0, float(f @ v / (f @ f)), "through the origin (the fixed term came out negative)"
+    elif alike == "fixed":
+        c0, c1, method = float(v.max()), 0.0, "largest, as fixed (clip lengths too alike to fit)"
+    else:
+        c0, c1, method = 0.0, float(v.sum() / f.sum()), "mean per frame (clip lengths too alike to fit)"
+    pred = c0 + c1 * f
+    ss = float(((v - v.mean()) ** 2).sum())
+    out.update(method=method, fixed=round(float(c0), 3), per_frame=round(float(c1), 5),
+               r2=round(1 - float(((v - pred) ** 2).sum()) / ss, 3) if ss > 0 else None,
+               max_abs_residual=round(float(np.abs(v - pred).max()), 3))
+    return out
+
+
+def projection(results: dict, decode: list[dict] | None, clips_n: int = 12000, seconds: float = 60.0,
+               fps: float = 30.0) -> dict:
+    """12,000 one-minute clips (30 fps) from the measured costs.
+
+    CPU per clip = fixed + per-frame x frames, fitted over the clips of the 2-worker run (each
+    worker's cost with its neighbour beside it: what a worker per core pays; the sequential
+    loop's fit beside it). Wall time on N dedicated cores (one single-threaded worker each) =
+    total CPU / N / (1 - the scheduler's gap per clip): the workers are busy all along (every
+    clip is queued; the last clips' tail is negligible against 12,000), and a core shared with
+    other work gives proportionally less. Peak memory per worker from the same kind of fit;
+    disk traffic from the input's and outputs' bytes per frame; the decode share from one
+    decode pass's CPU and the passes counted in the sequential run."""
+    seq = results.get("sequential") or {}
+    dep_name = "local-2x1" if (results.get("local-2x1") or {}).get("per_clip") else "sequential"
+    dep = results.get(dep_name) or {}
+    if len(dep.get("per_clip", ())) < 2:
         return {}
-    f = np.array([p["frames"] for p in seq["per_clip"]], float)
-    c = np.array([p["cpu_s"] for p in seq["per_clip"]], float)
-    A = np.stack([np.ones_like(f), f], 1)
-    (c0, c1), *_ = np.linalg.lstsq(A, c, rcond=None)
     frames = seconds * fps
-    per_clip = c0 + c1 * frames
-    total_cpu_h = clips_n * per_clip / 3600
-    two = results.get("local-2x1") or {}
-    eff = (two.get("clip_cpu_s_total", 0) / two["wall_s"] / 2) if two.get("wall_s") else None
-    out = dict(clips=clips_n, frames_per_clip=int(frames), cpu_s_fixed_per_clip=round(float(c0), 2),
-               cpu_ms_per_frame=round(1000 * float(c1), 2), cpu_s_per_clip=round(float(per_clip), 1),
-               total_cpu_core_hours=round(total_cpu_h, 1),
-               two_worker_core_utilisation=round(eff, 3) if eff else None,
-               wall_hours_by_cores={str(n): round(total_cpu_h / n / (eff or 1.0), 1) for n in (2, 16, 64, 256)})
+    per_clip = dep["per_clip"]
+    cpu_fit = linear_cost([p["frames"] for p in per_clip], [p["cpu_s"] for p in per_clip])
+    cpu_clip = cpu_fit["fixed"] + cpu_fit["per_frame"] * frames
+    total_cpu_h = clips_n * cpu_clip / 3600
+    gaps = [r["scheduler_overhead"]["gap_per_clip_compute_pct"] for r in results.values()
+            if (r.get("scheduler_overhead") or {}).get("gap_per_clip_compute_pct") is not None]
+    over = max(0.0, max(gaps, default=0.0)) / 100
+    mem_fit = linear_cost([p["frames"] for p in per_clip], [p["peak_rss_mb"] for p in per_clip], alike="fixed")
+    steps = dep.get("steps", {})
+    step_cpu = sum(v["cpu_s"] for v in steps.values()) or 1.0
+    out = dict(clips=clips_n, frames_per_clip=int(frames), fitted_on=dep_name, cpu_fit=cpu_fit,
+               cpu_fit_sequential=linear_cost([p["frames"] for p in seq["per_clip"]],
+                                              [p["cpu_s"] for p in seq["per_clip"]]) if seq.get("per_clip") else None,
+               cpu_s_per_clip=round(cpu_clip, 1), total_cpu_core_hours=round(total_cpu_h, 1),
+               scheduler_overhead_fraction=round(over, 5),
+               wall_hours_by_cores={str(n): round(total_cpu_h / n / (1 - over), 1) for n in (2, 16, 64, 256)},
+               cores_for_wall_hours={str(h): int(-(-total_cpu_h // (h * (1 - over)))) for h in (24, 168)},
+               peak_rss_mb_fit=mem_fit,
+               peak_rss_mb_per_worker=round(mem_fit["fixed"] + mem_fit["per_frame"] * frames),
+               step_cpu_share={k: round(v["cpu_s"] / step_cpu, 3) for k, v in steps.items()})
+    used = sum(p["frames"] for p in per_clip)
+    if all(p.get("input_bytes") and p.get("source_frames") for p in per_clip):
+        # the part of each input file the clip read (its first `frames` of `source_frames`)
+        in_mb = sum(p["input_bytes"] * p["frames"] / p["source_frames"] for p in per_clip) / 2**20
+        out["input_mb_per_frame"] = round(in_mb / used, 4)
+    if seq.get("outdir"):
+        outputs = [sum(e["bytes"] for e in json.loads((Path(seq["outdir"]) / p["clip"] / "metrics.json")
+                                                      .read_text())["outputs"].values()) for p in seq["per_clip"]]
+        out["output_mb_per_frame"] = round(sum(outputs) / 2**20 / max(1, sum(p["frames"] for p in seq["per_clip"])), 4)
+        out["output_tb_total"] = round(out["output_mb_per_frame"] * frames * clips_n / 2**20, 2)
+    io = out.get("input_mb_per_frame", 0.0) + out.get("output_mb_per_frame", 0.0)
+    # the disk / network traffic of N workers at the projected CPU per clip
+    out["disk_mb_per_s_per_core"] = round(io * frames / cpu_clip, 3)
     if decode:
         dec_ms = 1000 * sum(d["decode_cpu_s"] for d in decode) / max(1, sum(d["frames"] for d in decode))
         out["decode_ms_per_frame_one_pass"] = round(dec_ms, 2)
-        out["decode_share_of_cpu_3_passes"] = round(3 * dec_ms / (1000 * float(c1)), 3) if c1 > 0 else None
-    outputs = [sum(e["bytes"] for e in json.loads((Path(seq["outdir"]) / p["clip"] / "metrics.json").read_text())
-                   ["outputs"].values()) for p in seq["per_clip"]]
-    out["output_mb_per_frame"] = round(sum(outputs) / 2**20 / max(1, f.sum()), 4)
-    out["output_tb_total"] = round(out["output_mb_per_frame"] * frames * clips_n / 2**20, 2)
+        if seq.get("decoded_frames") and seq.get("frames"):
+            passes = seq["decoded_frames"] / seq["frames"]
+            out["decode_passes_per_clip"] = round(passes, 2)
+            if cpu_fit["per_frame"] > 0:
+                out["decode_share_of_cpu"] = round(passes * dec_ms / (1000 * cpu_fit["per_frame"]), 3)
+    return out
+
+
+def machine() -> dict:
+    """The CPU model and memory of this machine (Linux /proc; empty elsewhere)."""
+    out = {}
+    try:
+        cpu = Path("/proc/cpuinfo").read_text()
+        out["cpu"] = next((ln.split(":", 1)[1].strip() for ln in cpu.splitlines() if ln.startswith("model name")), "")
+        mem = Path("/proc/meminfo").read_text().split()
+        out["memory_gb"] = round(int(mem[mem.index("MemTotal:") + 1]) / 2**20, 1)
+    except (OSError, ValueError):
+        pass
     return out
 
 
@@ -291,14 +409,19 @@ def main() -> int:
     ap.add_argument("--configs", default=",".join(CONFIGS))
     ap.add_argument("--clips", default=None, help="glob of clips (default: the shared videos)")
     ap.add_argument("--decode", action="store_true", help="also measure one decode pass per clip")
+    ap.add_argument("--partial", default=None, help="append each configuration's result to this file "
+                    "as it finishes (kept if the run is stopped before the end)")
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         print(json.dumps(run_one(args.one, args)))
         return 0
     results = {}
-    meta = dict(cpus=os.cpu_count(), started=time.strftime("%Y-%m-%d %H:%M:%S"), max_frames=args.max_frames,
-                steps=args.steps, load_average_at_start=list(os.getloadavg()))
+    meta = dict(cpus=os.cpu_count(), machine=machine(), started=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                commit=subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                      text=True).stdout.strip(),
+                max_frames=args.max_frames, steps=args.steps, configs=args.configs,
+                load_average_at_start=list(os.getloadavg()))
     for config in args.configs.split(","):
         cmd = [sys.executable, __file__, "--one", config, "--steps", args.steps]
         if args.max_frames:
@@ -310,6 +433,9 @@ def main() -> int:
             results[config] = dict(error=r.stderr[-3000:])
             continue
         results[config] = json.loads(r.stdout.strip().splitlines()[-1])
+        if args.partial:
+            with open(args.partial, "a", encoding="utf-8") as f:
+                f.write(json.dumps(results[config]) + "\n")
         print(f"{config}: {results[config]['wall_s']} s, load {results[config]['load_average']}", file=sys.stderr)
     seq = results.get("sequential", {})
     for name, r in results.items():
