@@ -359,6 +359,11 @@ def projection(results: dict, decode: list[dict] | None, clips_n: int = 12000, s
                cpu_fit_sequential=linear_cost([p["frames"] for p in seq["per_clip"]],
                                               [p["cpu_s"] for p in seq["per_clip"]]) if seq.get("per_clip") else None,
                cpu_s_per_clip=round(cpu_clip, 1), total_cpu_core_hours=round(total_cpu_h, 1),
+               # the clips' mean per frame, fixed cost included: the fit's check (a fit over clips of
+               # 55-200 frames split the two terms with R^2 0.62 and projected 56 s where whole clips,
+               # 183-1008 frames, had no fixed part and gave 67 s: NOTES.md, issue 18)
+               cpu_s_per_clip_by_mean_per_frame=round(sum(p["cpu_s"] for p in per_clip) * frames
+                                                      / max(1, sum(p["frames"] for p in per_clip)), 1),
                scheduler_overhead_fraction=round(over, 5),
                wall_hours_by_cores={str(n): round(total_cpu_h / n / (1 - over), 1) for n in (2, 16, 64, 256)},
                cores_for_wall_hours={str(h): int(-(-total_cpu_h // (h * (1 - over)))) for h in (24, 168)},
