@@ -206,8 +206,8 @@ def apply_damage(folder: Path, damage: tuple, outside: Path) -> None:
         doc = _doc(folder)
         if not doc:
             return
-        node = doc if where == "top" else doc.get("model") if where == "model" else doc.get("arrays") \
-            if where == "arrays" else (doc.get("arrays") or {}).get(where) if isinstance(doc.get("arrays"), dict) else None
+        arrays = doc.get("arrays") if isinstance(doc.get("arrays"), dict) else {}
+        node = {"top": doc, "model": doc.get("model"), "arrays": arrays}.get(where, arrays.get(where))
         if not isinstance(node, dict):
             return
         if action == "delete":

@@ -399,7 +399,8 @@ def _check_against_source(project: Project, jp: Path) -> None:
         return
     frames, size = source_frames(src)
     rec, track = project.reconstruction, project.track
-    for what, F in (("reconstruction", rec.num_frames if rec else None), ("track", track.num_frames if track else None)):
+    counts = (("reconstruction", rec.num_frames if rec else None), ("track", track.num_frames if track else None))
+    for what, F in counts:
         if F is not None and F != frames:
             raise InputError(f"{jp}: the {what} has {F} frames but the project's source {src} has {frames}; "
                              "the arrays belong to another clip or the project is damaged")
