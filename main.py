@@ -72,7 +72,7 @@ def run_command(args: argparse.Namespace) -> int:
     if threading.current_thread() is threading.main_thread():  # (signal handlers live there)
         previous = {sig: signal.signal(sig, _raise_terminated) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        return int(args._run(args) or 0)
+        return int(args._run(args) or 0)  # noqa: SLF001 (argparse's namespace: set by the subcommand)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_SIGINT

@@ -68,6 +68,23 @@ def ensure_folder(folder: str | os.PathLike, what: str = "cannot create the fold
     return folder
 
 
+def check_writable(path: str | os.PathLike) -> Path:
+    """Make sure a file can be written at ``path`` before the work that produces it starts:
+    its folder is created when missing and a temp file is made and removed there.
+    OutputError naming ``path`` and the cause (read-only file system, no permission...)."""
+    path = Path(path)
+    ensure_folder(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    except OSError as e:
+        raise output_error(path, e) from e
+    os.close(fd)
+    remove_quietly(tmp)
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder; give a file name")
+    return path
+
+
 def is_temp_name(name: str) -> bool:
     """True for the name of a temp file made by ``atomic_open`` (``.<target>.<random>.tmp``)."""
     return name.startswith(".") and name.endswith(TEMP_SUFFIX) and name.count(".") >= 3

@@ -9,6 +9,7 @@ also writes one mesh per frame (model space, cm). Prints a one-line summary.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -30,11 +31,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mesh-format", choices=("obj", "ply"), default="obj", help="mesh format for --export-meshes (default obj)")
 
 
-def _load_track(inp: Path, progress):
-    from core.tracking import TrackResult, track_video
+def _load_track(inp: Path, progress, project: Path | None = None):
+    """The input's track: a ``track`` result .npz, a project's saved track, or tracked now."""
+    from core.project.validate import load_track_file
+    from core.tracking import track_video
 
     if inp.suffix.lower() == ".npz":
-        return TrackResult.load(inp)
+        return load_track_file(inp)
+    if project is not None:
+        from core.project import load_project
+
+        track = load_project(project).track
+        if track is not None:
+            return track
     return track_video(str(inp), progress=progress)
 
 
@@ -50,20 +59,27 @@ def _frames_of(inp: Path, track):
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.errors import InputError
+    from app.commands import offline_input, output_path
+    from app.commands.track import faces_note
+    from core.atomic import check_writable
     from core.fitting import FitSettings, reconstruct
     from core.jobs import ConsoleProgress
     from core.model.registry import load_model
 
-    inp = Path(args.input)
-    if not inp.exists():
-        raise InputError(f"{inp}: input not found")
+    given = offline_input(args.input)
+    inp = given.path
+    out_file = output_path(args.output, (".npz",))
+    if args.export_meshes:
+        check_writable(Path(args.export_meshes) / f"frame_00000.{args.mesh_format}")
     t0 = time.perf_counter()
     bar = ConsoleProgress("track")
     try:
-        track = _load_track(inp, bar)
+        track = _load_track(inp, bar, given.project)
     finally:
         bar.close()
+    note = faces_note(track)
+    if note:
+        print(f"{args.input}: {note}", file=sys.stderr)
     model = load_model(args.model)
     t1 = time.perf_counter()
     bar = ConsoleProgress("fit")
@@ -73,12 +89,12 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     t_fit = time.perf_counter() - t1
-    rec.save(args.output)
+    rec.save(out_file)
     if args.export_meshes:
+        from core.atomic import ensure_folder
         from core.model.mesh_io import write_obj, write_ply
 
-        out = Path(args.export_meshes)
-        out.mkdir(parents=True, exist_ok=True)
+        out = ensure_folder(args.export_meshes)
         bar = ConsoleProgress("meshes")
         try:
             for f in range(rec.num_frames):

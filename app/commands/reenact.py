@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 from app.commands import add_model_argument
 
@@ -35,20 +34,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.commands import offline_input, output_path
     from core.errors import InputError
     from core.jobs import ConsoleProgress
     from core.model.registry import load_model
     from core.reenact.pipeline import ReenactmentPipeline
     from core.reenact.transfer import TransferSettings
+    from core.video.writer import VIDEO_OUT_EXTS
 
-    out = Path(args.output)
-    if out.suffix.lower() not in (".mp4", ".m4v", ".mov", ".mkv"):
-        raise InputError(f"{out}: the output must be a video file (.mp4)")
     if args.max_frames is not None and args.max_frames < 1:
         raise InputError(f"--max-frames {args.max_frames}: must be at least 1")
-    for what, spec in (("source", args.source), ("target", args.target)):
-        if not str(spec).startswith(("simcam:", "webcam:")) and not Path(spec).exists():
-            raise InputError(f"{spec}: {what} not found")
+    source = offline_input(args.source, "source").path
+    target = offline_input(args.target, "target").path
+    out = output_path(args.output, VIDEO_OUT_EXTS, what="output video")
     try:
         settings = TransferSettings.from_attributes(args.transfer, mode=args.mode)
     except ValueError as e:
@@ -58,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     progress = ConsoleProgress("reenact")
     t = time.perf_counter()
     try:
-        res = pipe.export(args.source, args.target, out, max_frames=args.max_frames,
+        res = pipe.export(str(source), str(target), out, max_frames=args.max_frames,
                           keep_audio=not args.no_audio, progress=progress)
     finally:
         progress.close()

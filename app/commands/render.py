@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 from app.commands import add_model_argument
 
@@ -40,14 +39,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.commands import offline_input, output_path
     from core.errors import InputError
     from core.jobs import ConsoleProgress
     from core.qa.inputs import is_project, prepare, prepare_project
     from core.qa.render_video import write_render_video
+    from core.video.writer import VIDEO_OUT_EXTS
 
-    out = Path(args.output)
     if not 0.0 <= args.alpha <= 1.0:
         raise InputError(f"--alpha {args.alpha}: must be between 0 and 1")
+    offline_input(args.input)  # live specs, FIFOs, missing paths: one clear line
+    out = output_path(args.output, VIDEO_OUT_EXTS)
     if args.mode is None:
         args.mode = "edited" if is_project(args.input) else "overlay"
     if args.mode == "edited":

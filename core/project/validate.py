@@ -15,11 +15,15 @@ checks, each failure an InputError naming the file and what is wrong:
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.errors import InputError
+
+if TYPE_CHECKING:
+    from core.fitting.reconstruction import Reconstruction
+    from core.tracking.result import TrackResult
 
 #: largest project.json (and reconstruction metadata) read, bytes
 MAX_JSON_BYTES = 16 << 20
@@ -230,3 +234,29 @@ def check_reconstruction_arrays(data: dict[str, np.ndarray], where: str) -> int:
         _finite(co, "corrective", where, what, limit=CORRECTIVE_LIMIT_CM)
         _finite(data["corrective_weight"], "corrective_weight", where, what, limit=1e3)
     return F
+
+
+def load_track_file(path) -> TrackResult:
+    """A ``track`` result ``.npz`` (core.tracking.TrackResult), checked like a project's."""
+    from pathlib import Path
+
+    from core.npz_io import load_npz_checked
+    from core.tracking.result import TrackResult
+
+    path = Path(path)
+    data = load_npz_checked(path)
+    check_track_arrays(data, str(path))
+    return TrackResult.from_arrays(data, str(path))
+
+
+def load_reconstruction_file(path) -> Reconstruction:
+    """A ``reconstruct`` result ``.npz`` (core.fitting.Reconstruction), checked like a project's."""
+    from pathlib import Path
+
+    from core.fitting.reconstruction import Reconstruction
+    from core.npz_io import load_npz_checked
+
+    path = Path(path)
+    data = load_npz_checked(path)
+    check_reconstruction_arrays(data, str(path))
+    return Reconstruction.from_arrays(data, str(path))

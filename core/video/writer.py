@@ -38,6 +38,14 @@ _WRITE_FAILURES = ("No space left", "Read-only file system", "Permission denied"
 _serial = itertools.count()
 
 
+def _cause_line(lines: list[str]) -> str:
+    """The line of an ffmpeg log that says why it failed (see ``VideoWriter._ffmpeg_log``)."""
+    for line in lines:
+        if any(k in line for k in _WRITE_FAILURES):
+            return line.strip()
+    return lines[-1].strip() if lines else "ffmpeg error"
+
+
 def partial_name(path: Path, pid: int, n: int) -> Path:
     """The hidden temporary file a writer to ``path`` fills: ``.STEM.PID.N.partial.SUFFIX``."""
     return path.with_name(f".{path.stem}.{pid}.{n}.partial{path.suffix}")
@@ -210,17 +218,23 @@ class VideoWriter:
                            str(muxed)])
         if proc.returncode != 0:
             remove_quietly(muxed)
-            tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
-            raise self._failure(f"adding the audio of {self.audio_from} failed", " ".join(tail) or "ffmpeg error")
+            cause = _cause_line(proc.stderr.decode("utf-8", "replace").strip().splitlines())
+            raise self._failure(f"adding the audio of {self.audio_from} failed", cause)
         os.replace(muxed, self._tmp)
         self.audio_kept = True
 
     def _ffmpeg_log(self) -> str:
+        """The cause from ffmpeg's log: a line saying the file could not be written (disk
+        full, read-only...) wherever it is, else the last line (ffmpeg's last words are often a
+        consequence, "Nothing was written into output file")."""
         if self._log is None:
             return "ffmpeg error"
-        self._log.seek(0)
-        lines = self._log.read().decode("utf-8", "replace").strip().splitlines()
-        return lines[-1] if lines else "ffmpeg error"
+        try:
+            self._log.seek(0)
+            lines = self._log.read().decode("utf-8", "replace").strip().splitlines()
+        except OSError:
+            return "ffmpeg error"
+        return _cause_line(lines)
 
     def _failure(self, what: str, message: str) -> UserFacingError:
         """OutputError when ffmpeg could not write (disk full, read-only...), else a UserFacingError."""
