@@ -235,3 +235,62 @@ def test_missing_output_folders_are_created_and_several_faces_are_named(tmp_path
     assert stat.S_IMODE(out.stat().st_mode) == 0o644  # 0600 before
     assert "several faces in 1 frame(s) (up to 2); the largest face is followed" in err
     assert int(np.load(out)["n_faces"][0]) == 2
+
+
+# -- signals ------------------------------------------------------------------------------------
+def _children(pid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of a process's children."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for c in (task / "children").read_text().split():
+            try:
+                out.append((int(c), Path(f"/proc/{c}/cmdline").read_bytes().replace(b"\0", b" ").decode()))
+            except OSError:
+                pass
+    return out
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("sig,code", [("SIGTERM", 143), ("SIGINT", 130)])
+def test_a_signal_during_an_export_leaves_nothing(tmp_path, clip_fit, sig, code):
+    """SIGTERM during an export left .NAME.PID.partial.mp4 and an ffmpeg that kept running."""
+    import signal
+    import time
+
+    from core.fitting import Reconstruction
+    from core.video import VideoWriter, open_source
+
+    clip, _track, rec = clip_fit
+    n = 20 * FRAMES  # long enough to be caught in the middle
+    with open_source(str(clip)) as src:
+        frames = [f for _, f in src.frames()]
+    with VideoWriter(tmp_path / "long.mp4", fps=25) as w:
+        for i in range(n):
+            w.write(frames[i % FRAMES])
+    r = Reconstruction.load(rec)
+    for k in ("expression", "rotation", "translation", "scale", "landmarks68", "fit_error_px", "valid", "segment"):
+        setattr(r, k, np.concatenate([getattr(r, k)] * 20))
+    r.corrective = None if r.corrective is None else np.concatenate([r.corrective] * 20)
+    r.save(tmp_path / "long.npz")
+    out = tmp_path / "out" / "render.mp4"
+    p = subprocess.Popen([sys.executable, str(REPO / "main.py"), "render", str(tmp_path / "long.mp4"),
+                          "--reconstruction", str(tmp_path / "long.npz"), "--mode", "nmfc", "-o", str(out)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    encoder = None
+    while encoder is None and p.poll() is None and time.monotonic() < deadline:
+        encoder = next((c for c, cmd in _children(p.pid) if "ffmpeg" in cmd and "rawvideo" in cmd), None)
+        time.sleep(0.05)
+    assert encoder is not None, p.communicate()[1][-2000:]
+    p.send_signal(getattr(signal, sig))
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == code, err[-2000:]
+    assert "Traceback" not in err
+    assert not _running(encoder), "the encoder (ffmpeg) outlived the command"
+    assert os.listdir(out.parent) == [], os.listdir(out.parent)  # no .render.PID.N.partial.mp4
