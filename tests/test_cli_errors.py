@@ -294,3 +294,25 @@ def test_a_signal_during_an_export_leaves_nothing(tmp_path, clip_fit, sig, code)
     assert "Traceback" not in err
     assert not _running(encoder), "the encoder (ffmpeg) outlived the command"
     assert os.listdir(out.parent) == [], os.listdir(out.parent)  # no .render.PID.N.partial.mp4
+
+
+def test_a_faststart_mp4_cut_in_half_is_reported_truncated(tmp_path, capfd):
+    """Before: exit 0 on half the frames, nothing said, the demuxer's 'partial file' lines on stderr."""
+    from core.video import VideoWriter, open_source
+
+    d6 = shared_path("data", "videos", "d6.mp4")
+    n = 48
+    with open_source(str(d6)) as src, VideoWriter(tmp_path / "clip.mp4", fps=src.fps, audio_from=d6) as w:
+        for _, frame in src.frames(0, n):
+            w.write(frame)
+    data = (tmp_path / "clip.mp4").read_bytes()
+    assert data[4:8] == b"ftyp" and b"moov" in data[:4096]  # the index at the front (faststart)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    rc = app_main.main(["track", str(cut), "-o", str(tmp_path / "t.npz")])
+    err = capfd.readouterr().err.strip().splitlines()
+    assert rc == 2 and not (tmp_path / "t.npz").exists()
+    assert len(err) == 1 and "first " in err[0], err
+    assert err == [f"error: {cut}: the file is truncated: only the first {err[0].split('first ')[1].split()[0]} of "
+                   f"the {n} frames it announces can be decoded (an interrupted download or copy); "
+                   "get the complete file"], err

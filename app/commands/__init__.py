@@ -94,6 +94,8 @@ def offline_input(spec: str, what: str = "input", allow_project: bool = True) ->
                 or stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
         raise InputError(f"{p}: is {kind}; FaceStudio reads video files, images and folders of images "
                          "(save the stream to a file first)")
+    if stat.S_ISREG(st.st_mode):
+        check_complete(p)
     if is_project(p):
         if not allow_project:
             raise InputError(f"{p}: is a FaceStudio project folder, which this command does not take; "
@@ -105,8 +107,27 @@ def offline_input(spec: str, what: str = "input", allow_project: bool = True) ->
         if not proj.source or not src.exists():
             raise InputError(f"{p}: is a project whose source clip {proj.source or '(none)'} was not found")
         print(f"{p}: project folder: using its source {src}", file=sys.stderr)
+        if src.is_file():
+            check_complete(src)
         return OfflineInput(src, p)
     return OfflineInput(p)
+
+
+def check_complete(path: Path) -> None:
+    """InputError when a video file is cut short (an interrupted download or copy): a command
+    never processes part of a clip as if it were all of it. Other files pass unchecked."""
+    from core.errors import InputError
+    from core.video import open_source
+    from core.video.source import VIDEO_EXTS
+
+    if path.suffix.lower() not in VIDEO_EXTS:
+        return
+    with open_source(str(path)) as src:
+        if src.truncated:
+            announced = getattr(src, "announced_frame_count", src.frame_count)
+            raise InputError(f"{path}: the file is truncated: only the first {src.frame_count} of the {announced} "
+                             "frames it announces can be decoded (an interrupted download or copy); get the "
+                             "complete file")
 
 
 def output_path(spec: str, suffixes: tuple[str, ...] = (), what: str = "output") -> Path:

@@ -19,6 +19,7 @@ files are decoded on demand, with a small LRU cache of recent frames.
 from __future__ import annotations
 
 import bisect
+import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -31,6 +32,12 @@ from core.errors import InputError
 from core.video.ffmpeg_tools import probe, scan_video_packets
 from core.video.images import (IMAGE_EXTS, check_frame_size, list_images, load_image,
                                to_rgb_uint8)
+
+# OpenCV's FFmpeg backend prints the decoder's complaints ("partial file", "error while decoding
+# MB ...") straight to stderr, over the command's own one-line message; the damage they describe
+# is reported by this module (``truncated``, InputError). Set before the first capture opens;
+# a value the user set (to see them) is kept.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 VIDEO_EXTS = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".gif")
 #: Frame rate given to still images and image folders unless told otherwise.
