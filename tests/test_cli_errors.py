@@ -316,3 +316,27 @@ def test_a_faststart_mp4_cut_in_half_is_reported_truncated(tmp_path, capfd):
     assert err == [f"error: {cut}: the file is truncated: only the first {err[0].split('first ')[1].split()[0]} of "
                    f"the {n} frames it announces can be decoded (an interrupted download or copy); "
                    "get the complete file"], err
+
+
+def test_shaded_render_draws_no_mesh_where_there_is_no_face(tmp_path, clip_fit):
+    """Frames 3-5 have no face (valid False: their fit is borrowed from a neighbour): before, the
+    grey mesh was drawn on them anyway."""
+    from core.fitting import Reconstruction
+    from core.model.registry import load_model
+    from core.qa.clip import ClipMeshes
+    from core.qa.render_video import write_render_video
+    from core.render import RenderThread
+    from core.video import open_source, read_clip
+
+    clip, _track, rec_path = clip_fit
+    rec = Reconstruction.load(rec_path)
+    rec.valid[3:6] = False
+    out = tmp_path / "shaded.mp4"
+    with open_source(str(clip)) as src, RenderThread() as rt:
+        write_render_video(src, ClipMeshes(rec, load_model("builtin")), out, FRAMES, "shaded", alpha=1.0,
+                           renderer=rt)
+    frames, _ = read_clip(str(out))
+    H = frames[0].shape[0]
+    drawn = [float((f[: H - 30] > 40).mean()) for f in frames]  # above the "no face" label
+    assert all(d > 0.05 for d in drawn[:3] + drawn[6:]), drawn   # the mesh alone on black
+    assert all(d == 0.0 for d in drawn[3:6]), drawn

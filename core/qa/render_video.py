@@ -7,6 +7,10 @@ Modes:
             Needs the TrackResult of the clip; frames without a tracked face show no heat.
   shaded    the fitted mesh, smooth-shaded, blended over the frame with opacity
             ``alpha`` (alpha 1 on a black background: the mesh alone).
+
+Frames without a fitted face (``Reconstruction.valid`` False: their fit is borrowed from the
+nearest fitted frame) show no mesh in any mode: the frame (black in nmfc, pncc and shaded with
+alpha 1) labelled "no face".
   nmfc      the normalised mean face coordinate encoding (black background).
   pncc      the PNCC encoding (Eq. 6.2) with one depth range for the whole clip.
   textured  the face texture of the first fitted frame carried by the mesh to every frame
@@ -85,8 +89,20 @@ def write_render_video(source, meshes: ClipMeshes, out_path, frames: int, mode: 
             ref_frame = source.read(ref)
             ref_pixels = meshes.screen(ref)[:, :2]
         with VideoWriter(out_path, fps=source.fps, audio_from=source.path or None) as writer:
+            fitted = np.asarray(meshes.rec.valid, bool)
             for f, frame in source.frames(0, frames):
                 check(cancel)
+                if not fitted[f]:
+                    # no face in this frame: its fit is only borrowed from the nearest fitted frame
+                    # (Reconstruction.valid), so no mesh is drawn; the frame (or black, where the
+                    # mode shows the mesh alone) says so
+                    blank = mode in ("nmfc", "pncc") or (mode == "shaded" and alpha >= 1)
+                    img = label(np.zeros_like(frame) if blank else frame, "no face", (6, H - 10))
+                    if mode == "overlay":
+                        img = paste(img, legend, "top-right", max_fraction=0.4)
+                    writer.write(img)
+                    report(progress, f + 1, frames, mode)
+                    continue
                 v = meshes.screen(f)
                 if mode == "overlay":
                     img = draw_wireframe(frame, v, meshes.triangles, colour=(0, 255, 0),
