@@ -31,6 +31,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-frames", type=int, default=None, metavar="N",
                    help="use only the first N frames of the source (and of a target video)")
     p.add_argument("--no-audio", action="store_true", help="do not copy the source's audio")
+    p.add_argument("--full-size", action="store_true",
+                   help="a still target larger than 2048 px is worked on at most 2048 px on its long side "
+                        "(the whole picture scaled, or a crop around a small face) and the output has that "
+                        "size; --full-size puts every frame back into the picture at its own size (slow)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,10 +61,13 @@ def run(args: argparse.Namespace) -> int:
     t = time.perf_counter()
     try:
         res = pipe.export(str(source), str(target), out, max_frames=args.max_frames,
-                          keep_audio=not args.no_audio, progress=progress)
+                          keep_audio=not args.no_audio, progress=progress, full_size=args.full_size)
     finally:
         progress.close()
     elapsed = time.perf_counter() - t
+    if res.target_reduced:
+        print(f"{args.target}: {res.target_work}; output {res.output_size[1]}x{res.output_size[0]}"
+              f"{'' if args.full_size else ' (--full-size for the picture at its own size)'}", file=sys.stderr)
     print(f"{args.source} -> {args.target}: {res.frames} frames ({args.mode} mode, {args.transfer}) "
           f"in {elapsed:.1f} s -> {out}", file=sys.stdout)
     return 0

@@ -161,7 +161,8 @@ class VideoWriter:
             frame = np.pad(frame, ((0, self.output_size[0] - h), (0, self.output_size[1] - w), (0, 0)),
                            mode="edge")
         try:
-            self._proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+            # the array's own buffer: no copy (a 16000x16000 frame is 768 MB)
+            self._proc.stdin.write(memoryview(np.ascontiguousarray(frame)).cast("B"))
         except OSError:  # ffmpeg ended: its log says why
             self._proc.wait()
             message = self._ffmpeg_log()
