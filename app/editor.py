@@ -1,9 +1,8 @@
 """The expression editor's document and machinery (no widgets): the edit state with undo,
 the off-thread preview renderer and the reconstruct job function.
 
-- :func:`reconstruct_clip` (defined in :mod:`app.process_jobs`, re-exported) tracks
-  (unless a track is given) and fits a clip; the Reconstruct action runs it in the
-  app's worker process.
+- the Reconstruct action runs ``core.fitting.clip.reconstruct_clip`` (track unless a track
+  is given, then fit) in the app's worker process.
 - :class:`EditorDocument` holds the reconstruction, the model and the
   :class:`~core.edits.ExpressionEdits`; every change goes through its QUndoStack as an
   :class:`EditCommand` holding before/after snapshots (the edits are small), and a
@@ -21,9 +20,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-# the reconstruct job runs in a worker process, so it lives in the Qt-free app.process_jobs
 from app.newest_request import NewestRequestThread
-from app.process_jobs import TRACK_SHARE, reconstruct_clip  # noqa: F401 (re-exported)
 from core.edits import EditedFrameRenderer, EditRange, ExpressionEdits
 from core.edits.export import model_bounds
 from core.errors import InputError, UserFacingError
@@ -55,7 +52,7 @@ def read_project_for_editing(path: str, progress: ProgressFn | None = None, canc
         model = load_model(project.model_spec or "builtin") if project.reconstruction is not None else None
         check(cancel)
         report(progress, 2, 3, "opening the video")
-        src, first = MediaSession.prepare(project.source)
+        src, first = MediaSession.prepare(str(project.source_path))
     except UserFacingError:
         raise
     except Exception as e:  # noqa: BLE001 (a damaged project must not take the app down)
@@ -176,31 +173,38 @@ class EditorDocument(QObject):
         self._expr_cache = None
         self.edits_changed.emit()
 
-    def _push(self, text: str, change, merge_key: str = "") -> None:
+    def _push(self, text: str, change, merge_key: str = "") -> bool:
+        """Apply ``change`` (a function of an ExpressionEdits) as one undoable step; False when
+        it changed nothing."""
         before = self.edits.to_dict()
         trial = self.edits.copy()
         change(trial)
         after = trial.to_dict()
         if after == before:
-            return
+            return False
         self.undo_stack.push(EditCommand(self, text, before, after, merge_key))
+        return True
 
     def begin_gesture(self) -> None:
         """Start a new slider gesture: following set_offset calls merge into one undo step."""
         self._gesture += 1
 
     def set_offset(self, name: str, frame: int, value: float, gesture: bool = True) -> None:
-        """The user's offset of ``name`` at ``frame`` (sets that frame's key; a single key is a
-        constant offset over the clip)."""
+        """The user's offset of ``name`` at ``frame``, as shown (sets that frame's key; a single
+        key is a constant offset over the clip). Outside the edit range nothing can show, so
+        nothing changes and ``edits_changed`` tells the panel to show the values again."""
         key = f"slider:{name}:{frame}:{self._gesture}" if gesture else ""
-        self._push(f"Change {name}", lambda e: e.set_key(name, frame, value), key)
+        k = self.names.index(name) if name in self.names else -1
+        limit = float(np.ptp(self.bounds[k])) if self.bounds is not None and k >= 0 else None
+        if not self._push(f"Change {name}", lambda e: e.set_shown_offset(name, frame, value, limit), key):
+            self.edits_changed.emit()
 
     def set_key(self, names, frame: int) -> None:
         """Key ``names`` at ``frame`` with their current offsets (K)."""
         names = [n for n in names if n in self.names]
         if not names:
             return
-        values = {n: float(self.edits.offset(n, frame)) for n in names}
+        values = {n: self.edits.key_value(n, frame) for n in names}
 
         def change(e):
             for n in names:

@@ -24,23 +24,21 @@ from PySide6.QtWidgets import (
 
 from app.editor import EditorDocument, PreviewWorker, read_project_for_editing
 from app.error_reporting import show_error
-from app.process_jobs import export_edit, reconstruct_clip_with_model
+from app.jobs import Job
+from app.process_jobs import export_edit
 from app.recovery import RECOVERY_KEY, RecoveryStore
-from app.workers import Job
-from core.edits import PROJECT_KEY, posed_vertices
+from app.viewport import MODE_LABELS, MODES, PRESETS, ViewportController
+from core.edits import PROJECT_KEY
 from core.errors import UserFacingError
 # imported at start-up, not on first use: the first import of core.render costs ~25 ms of
 # GUI thread, which would land in the turn that puts a reconstruction on screen
-from core.flow import flow_pair, repeated_frames
+from core.flow import clip_vertex_flow_scales, flow_pair
 from core.flow.colour import flow3d_to_rgb  # Eq. 6.5 HSV coding
 from core.model.registry import remember_model
-from core.render import nmfc_reference
-from core.render.geometry import VertexNormals
 from core.render.overlay import heat_colours
 from widgets.curve_editor import CurveEditor, FitErrorPlot
 from widgets.expression_panel import ExpressionPanel
 from widgets.video_view import ColouredPointsItem, SegmentsOverlayItem
-from widgets.viewport3d import MODE_LABELS, MODES, PRESETS, Viewport3D
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +99,7 @@ class EditorUI(QObject):
         self.last_preview_full = True  # the last shown preview was full resolution
         self._edges = None
         self._repeated = np.zeros(0, bool)  # (F,) frames that repeat their predecessor's picture
+        self._clip_flow_scales = None  # (cm, px) flow colour scales of the reconstruction
         self._selected: str | None = None
         # the expression rows of a finished reconstruction are built one event-loop turn
         # later (see _on_reconstruction_changed); the serial drops a superseded build
@@ -117,7 +116,8 @@ class EditorUI(QObject):
         self._connect()
         # crash recovery: this window's session marker and autosave folder (app.recovery)
         settings_dir = Path(self.settings.fileName()).parent
-        self.recovery = RecoveryStore(settings_dir / "sessions", legacy_project=settings_dir / f"recovery{PROJECT_SUFFIX}")
+        self.recovery = RecoveryStore(settings_dir / "sessions",
+                                      legacy_project=settings_dir / f"recovery{PROJECT_SUFFIX}")
         self.recovery.begin_session()
         self._end_decided = False  # the user saved or discarded at close: no recovery needed
         self._autosave_thread: threading.Thread | None = None
@@ -127,7 +127,7 @@ class EditorUI(QObject):
         self.autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosaved.connect(self._on_autosaved)
-        self._update_actions()
+        self.update_actions()
 
     # ----------------------------------------------------------------------------------
     # construction
@@ -140,7 +140,7 @@ class EditorUI(QObject):
 
     def _build_panels(self) -> None:
         s = self.settings
-        self.viewport = Viewport3D()
+        self.viewport = ViewportController(parent=self)
         mode = str(s.value("view/viewport_mode", "shaded"))
         self.viewport.set_mode(mode if mode in MODES else "shaded")
         preset = str(s.value("view/viewport_preset", "camera"))
@@ -179,7 +179,7 @@ class EditorUI(QObject):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         lay.addLayout(bar)
-        lay.addWidget(self.viewport, 1)
+        lay.addWidget(self.viewport.widget, 1)
         R, B = Qt.DockWidgetArea.RightDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea
         self.viewport_dock = self._dock("3D viewport", box, R)
         self.expressions = ExpressionPanel()
@@ -221,7 +221,7 @@ class EditorUI(QObject):
             v.set_overlay_has_data(name, False)
 
     def _act(self, text, slot, shortcut=None, tip="", checkable=False) -> QAction:
-        return self.win._action(text, slot, shortcut, tip, checkable)  # noqa: SLF001
+        return self.win.new_action(text, slot, shortcut, tip, checkable)
 
     def _build_actions(self) -> None:
         w = self.win
@@ -271,34 +271,17 @@ class EditorUI(QObject):
                             ("csv", "Expression curves (&CSV)..."), ("json", "Expression curves (&JSON)...")):
             self.export_actions[kind] = self._act(label, lambda k=kind: self.export_dialog(k))
 
-        mb = w.menuBar()
-        file_menu = w.file_menu
-        first = file_menu.actions()[0]
-        file_menu.insertActions(first, [self.act_new, self.act_open_project])
-        file_menu.insertSeparator(first)
-        quit_action = w.act_quit
-        file_menu.insertActions(quit_action, [self.act_save, self.act_save_as])
-        export_menu = file_menu.addMenu("&Export")
-        export_menu.addActions(list(self.export_actions.values()))
-        file_menu.insertMenu(quit_action, export_menu)
-        file_menu.insertSeparator(quit_action)
-        edit = QAction("&Edit", w)  # placeholder to position the menu after File
-        edit_menu = mb.addMenu("&Edit")
-        mb.insertMenu(mb.actions()[1], edit_menu)
-        del edit
-        edit_menu.addActions([self.act_undo, self.act_redo])
-        edit_menu.addSeparator()
-        edit_menu.addActions([self.act_set_key, self.act_delete_key, self.act_prev_key, self.act_next_key])
-        edit_menu.addSeparator()
-        edit_menu.addAction(self.act_reconstruct)
-        vm = w.view_menu
-        vm.insertSeparator(w.panels_menu.menuAction())
-        vm.insertActions(w.panels_menu.menuAction(), list(self.compare_actions.values()))
-        vm.insertSeparator(w.panels_menu.menuAction())
-        vm.insertActions(w.panels_menu.menuAction(), list(self.overlay_actions.values()))
-        vm.insertSeparator(w.panels_menu.menuAction())
-        w.playback_menu.addAction(self.act_loop)
-        w.track_menu.addAction(self.act_reconstruct)
+        mn = w.menus
+        mn.add("file", "project", self.act_new, self.act_open_project)
+        mn.add("file", "save", self.act_save, self.act_save_as)
+        mn.add_submenu("file", "export", "&Export").addActions(list(self.export_actions.values()))
+        mn.add("edit", "undo", self.act_undo, self.act_redo)
+        mn.add("edit", "keys", self.act_set_key, self.act_delete_key, self.act_prev_key, self.act_next_key)
+        mn.add("edit", "reconstruct", self.act_reconstruct)
+        mn.add("view", "compare", *self.compare_actions.values())
+        mn.add("view", "overlays", *self.overlay_actions.values())
+        mn.add("playback", "options", self.act_loop)
+        mn.add("track", "reconstruct", self.act_reconstruct)
         tb = w.toolbar
         tb.insertAction(w.act_cancel, self.act_reconstruct)
         tb.addSeparator()
@@ -468,12 +451,17 @@ class EditorUI(QObject):
         if self.viewport.mode in ("flow", "flow_arrows") and d.num_frames > 1:
             a, b = flow_pair(self._repeated, f)
             flow = d.rec.vertices(d.model, b, E[b]) - d.rec.vertices(d.model, a, E[a])
-            vmax = float(max(np.percentile(np.linalg.norm(flow, axis=1), 99), 1e-6))
-            flow_rgb = flow3d_to_rgb(flow, vmax)
-        img_pts = posed_vertices(d.model, d.rec, f, d.rec.expression[f])[:, :2]
-        self.viewport.set_mesh(V, self._normals(V), d.rec.rotation[f], image=self.win.session.frame,
+            flow_rgb = flow3d_to_rgb(flow, self._flow_scales()[0])  # the clip's scale (core.flow.colour)
+        img_pts = d.rec.posed_vertices(d.model, f)[:, :2]
+        self.viewport.set_mesh(V, d.rec.rotation[f], image=self.win.session.frame,
                                image_points=img_pts, flow=flow, flow_colours=flow_rgb,
                                landmarks=d.model.landmarks68)
+
+    def _flow_scales(self) -> tuple[float, float]:
+        """The clip's flow colour scales (model cm, image px): core.flow.clip_vertex_flow_scales."""
+        if self._clip_flow_scales is None:
+            self._clip_flow_scales = clip_vertex_flow_scales(self.doc.rec, self.doc.model)
+        return self._clip_flow_scales
 
     def _update_overlays(self) -> None:
         d, v = self.doc, self.win.view
@@ -485,7 +473,7 @@ class EditorUI(QObject):
             return
         f = self.index
         E = d.edited_expressions()
-        P = posed_vertices(d.model, d.rec, f, E[f])
+        P = d.rec.posed_vertices(d.model, f, E[f])
         if v.overlay_enabled("mesh"):
             if self._edges is None:
                 e = _edges(np.asarray(d.model.triangles))
@@ -496,7 +484,7 @@ class EditorUI(QObject):
         if v.overlay_enabled("error"):
             tr = d.track
             if tr is not None and f < tr.num_frames and tr.valid[f] and d.model.embedding is not None:
-                fitted_P = posed_vertices(d.model, d.rec, f, d.rec.expression[f])
+                fitted_P = d.rec.posed_vertices(d.model, f)
                 pts = d.model.embedded_points(fitted_P)[:, :2]
                 obs = tr.landmarks[f, :len(pts), :2]
                 err = np.linalg.norm(obs - pts, axis=1)
@@ -507,12 +495,11 @@ class EditorUI(QObject):
         if v.overlay_enabled("flow") and d.num_frames > 1:
             a, b = flow_pair(self._repeated, f)
             g = b if a == f else a
-            Q = posed_vertices(d.model, d.rec, g, E[g])
+            Q = d.rec.posed_vertices(d.model, g, E[g])
             disp = (Q - P) * (1 if g > f else -1)
             idx = np.arange(0, len(P), max(1, len(P) // MAX_FLOW_ARROWS))
             seg = np.stack([P[idx, :2], P[idx, :2] + 3.0 * disp[idx, :2]], axis=1)
-            mag = np.linalg.norm(disp[idx], axis=1)
-            self.flow_item.set_segments(seg, flow3d_to_rgb(disp[idx], float(max(np.percentile(mag, 98), 1e-6))))
+            self.flow_item.set_segments(seg, flow3d_to_rgb(disp[idx], self._flow_scales()[1]))
             has_flow = True
         v.set_overlay_has_data("flow", has_flow)
 
@@ -570,7 +557,7 @@ class EditorUI(QObject):
         self.curves.set_range(None if self.doc.edits.edit_range is None else
                               self.doc.edits.to_dict()["range"])
         self._update_title()
-        self._update_actions()
+        self.update_actions()
 
     def _update_curves(self) -> None:
         if self._plots_pending:
@@ -594,13 +581,13 @@ class EditorUI(QObject):
             self.fit_error.set_errors(None)
             self.viewport.clear_mesh()
             self._update_overlays()
-            self._update_actions()
+            self.update_actions()
             return
         self.preview.set_reconstruction(d.model, d.rec)
         tri = np.asarray(d.model.triangles)
-        self._normals = VertexNormals(tri, d.model.num_vertices)
-        self._repeated = repeated_frames(d.rec.expression, d.rec.scale, d.rec.translation)
-        self.viewport.set_topology(tri, d.model.num_vertices, nmfc_reference(d.model.mean, tri))
+        self._repeated = d.rec.repeated
+        self._clip_flow_scales = None  # computed when a flow view first needs them
+        self.viewport.set_topology(tri, d.model.num_vertices, d.model.mean)
         if self._selected not in d.names:
             self._selected = "jawOpen" if "jawOpen" in d.names else (d.names[0] if d.names else None)
         # (edits_changed follows at once: it puts the frame, the 3D mesh and the overlays on screen)
@@ -617,7 +604,7 @@ class EditorUI(QObject):
         else:
             self._plots_pending = False
             self._show_plots(self._rows_serial)
-        self._update_actions()
+        self.update_actions()
 
     def _show_plots(self, serial: int) -> None:
         """Second stage of showing a reconstruction: curve and fit-error plots, then the rows."""
@@ -642,7 +629,7 @@ class EditorUI(QObject):
             self._refresh_panel_values()
         if self.result_pending:
             self.result_pending = False
-            self.win._update_actions()  # noqa: SLF001
+            self.win.update_actions()
 
     # ----------------------------------------------------------------------------------
     # reconstruction
@@ -653,18 +640,19 @@ class EditorUI(QObject):
         track = s.track_result
         if track is not None and max_frames is not None and track.num_frames > max_frames:
             track = None
+        from core.fitting.clip import reconstruct_clip  # (its imports are the worker process's)
+        from core.result_cache import ResultCache
+
         # in a worker process (MediaPipe and the fit hold the GIL); it returns the model too
-        job = Job(reconstruct_clip_with_model, s.path, self.model_spec, track=track, max_frames=max_frames,
-                  name="Reconstructing", in_process=True)
-        w._start_job(job, True, on_finished=self._on_reconstructed)  # noqa: SLF001
+        job = Job(reconstruct_clip, s.path, self.model_spec, track=track, max_frames=max_frames,
+                  cache=ResultCache(), name="Reconstructing", in_process=True)
+        w.start_job(job, self._on_reconstructed)
         return True
 
     def _on_reconstructed(self, result) -> None:
-        track, rec, model = result
+        track, rec, model = result.track, result.reconstruction, result.model
         # the worker process built the model: reuse it here (opening a project needs it)
         remember_model(rec.model_spec or self.model_spec, model)
-        if self.win._job_path != self.win.session.path:  # noqa: SLF001
-            return
         self.win.session.set_track_result(track)
         self._defer_rows = self.result_pending = True
         self.doc.set_reconstruction(rec, model, track)
@@ -684,7 +672,8 @@ class EditorUI(QObject):
         dirty = "" if self.doc.undo_stack.isClean() else " *"
         self.win.setWindowTitle(f"{name}{dirty} - FaceStudio")
 
-    def _update_actions(self) -> None:
+    def update_actions(self) -> None:
+        """Enable the editor's actions for the current state."""
         w = self.win
         has = self.doc.has_reconstruction
         running = w.job_running
@@ -709,7 +698,8 @@ class EditorUI(QObject):
         settings = {"view": view}
         if for_recovery:
             settings[RECOVERY_KEY] = {"project_path": self.project_path}
-        return Project(source=str(Path(self.win.session.path).resolve()), model_spec=d.rec.model_spec or self.model_spec,
+        return Project(source=str(Path(self.win.session.path).resolve()),
+                       model_spec=d.rec.model_spec or self.model_spec,
                        reconstruction=d.rec, track=d.track, edits={PROJECT_KEY: d.edits.to_dict()},
                        settings=settings)
 
@@ -729,7 +719,7 @@ class EditorUI(QObject):
             return False
         self.project_path = str(path)
         self.doc.undo_stack.setClean()
-        self.win._add_recent(str(path))  # noqa: SLF001
+        self.win.add_recent(str(path))
         self.settings.setValue("editor/last_dir", str(Path(path).parent))
         self.autosave_timer.stop()
         self._wait_autosave()
@@ -792,9 +782,9 @@ class EditorUI(QObject):
         if not recovered and not self.confirm_discard():
             return False
         job = Job(read_project_for_editing, str(path), name="Opening project")
-        job.failed.connect(lambda msg: self._on_project_failed(str(path), msg))
-        # (not a "user" job for the window: the failure message is shown here, titled for it)
-        w._start_job(job, False, on_finished=lambda r: self._on_project_read(str(path), recovered, r))  # noqa: SLF001
+        # (the failure message is shown here, titled for it)
+        w.start_job(job, lambda r: self._on_project_read(str(path), recovered, r),
+                    on_failed=lambda msg: self._on_project_failed(str(path), msg))
         w.statusBar().showMessage(f"Opening project {path}...")
         return True
 
@@ -805,8 +795,8 @@ class EditorUI(QObject):
     def _on_project_read(self, path: str, recovered: bool, result) -> None:
         project, edits, model, src, first = result
         w = self.win
-        w.session.adopt(project.source, src, first)
-        w.media_opened.emit(project.source)  # (drops the reconstruction of another clip)
+        w.session.adopt(str(project.source_path), src, first)
+        w.media_opened.emit(str(project.source_path))  # (drops the reconstruction of another clip)
         if project.track is not None:
             w.session.set_track_result(project.track)
         if project.reconstruction is not None:
@@ -827,7 +817,7 @@ class EditorUI(QObject):
                 + ". Save it to keep it (Ctrl+S).", 15000)
         else:
             self.project_path = str(path)
-            w._add_recent(str(path))  # noqa: SLF001
+            w.add_recent(str(path))
         frame = int(view.get("frame", 0))
         if 0 < frame < w.session.frame_count:
             w.session.seek(frame)
@@ -919,7 +909,7 @@ class EditorUI(QObject):
             return False
         path = self.recovery.adopt(o)
         if then_open:
-            self.win._add_recent(str(then_open))  # noqa: SLF001
+            self.win.add_recent(str(then_open))
         return self.open_project(str(path), recovered=True)
 
     # ----------------------------------------------------------------------------------
@@ -945,7 +935,7 @@ class EditorUI(QObject):
         job = Job(export_edit, kind, path, w.session.path, d.rec, d.model, d.edits.copy(),
                   name=f"Exporting {kind}", in_process=True)
         self.settings.setValue("editor/last_dir", str(Path(path).parent))
-        w._start_job(job, True, on_finished=lambda _r: w.statusBar().showMessage(  # noqa: SLF001
+        w.start_job(job, lambda _r: w.statusBar().showMessage(
             f"Exported {path}", 10000))
         return True
 

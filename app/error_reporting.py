@@ -51,7 +51,8 @@ def setup_logging(log_dir: Path | None = None) -> Path:
         log_dir = Path(tempfile.gettempdir())
     path = log_dir / LOG_FILE_NAME
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s [%(threadName)s] %(message)s"))
+    handler.setFormatter(logging.Formatter(
+        "%(asctime)s %(process)d %(levelname)s %(name)s [%(threadName)s] %(message)s"))
     for name in ("facestudio", "app", "core", "widgets"):
         lg = logging.getLogger(name)
         lg.setLevel(logging.INFO)

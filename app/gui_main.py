@@ -86,6 +86,10 @@ def start_gui(input_path: str | None, settings=None, offer_recovery: bool = True
 
     from app.crash_guard import install_crash_guard
     from app.error_reporting import install_exception_hook, setup_logging
+    from core.render.memory import retain_freed_memory
+
+    # before any worker thread exists: the malloc arena cap bounds the freed memory kept
+    retain_freed_memory()
     app = create_application()
     log_path = setup_logging()
     install_crash_guard(log_path)

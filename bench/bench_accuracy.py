@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from bench_fitting import SHARED, cached_track  # noqa: E402  (also puts the repo on sys.path)
+from _common import SHARED, cached_track
 
 
 def read_pts(path) -> np.ndarray:
@@ -53,7 +53,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", nargs="+", default=["builtin", "ict"])
     args = ap.parse_args()
-    from core.fitting import FitSettings, basis_landmarks68, fit_video, reconstruct
+    from core.fitting import basis_landmarks68, fit_video, reconstruct
     from core.fitting.weights import ibug68_point_weights
     from core.model.registry import load_model
 

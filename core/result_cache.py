@@ -114,6 +114,7 @@ class ResultCache:
         return self.root / f"{kind}-{key}.npz"
 
     def get_arrays(self, kind: str, key: str | None) -> dict[str, np.ndarray] | None:
+        """The arrays of entry ``kind``/``key``, or None (missing, damaged, or no key)."""
         if key is None:
             return None
         f = self._file(kind, key)
@@ -172,6 +173,7 @@ class ResultCache:
         return track
 
     def put_track(self, key: str | None, track) -> None:
+        """Keep a TrackResult under ``key``."""
         self.put_arrays("track", key, track.to_arrays())
 
     def get_reconstruction(self, key: str | None, source: str):
@@ -190,4 +192,31 @@ class ResultCache:
         return rec
 
     def put_reconstruction(self, key: str | None, rec) -> None:
+        """Keep a Reconstruction under ``key``."""
         self.put_arrays("reconstruction", key, rec.to_arrays())
+
+
+def track_digest(track) -> str:
+    """sha256 of a TrackResult's landmarks and validity: what a fit of it depends on."""
+    h = hashlib.sha256()
+    for a in (track.landmarks, track.valid):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def track_cached(path: str, max_frames: int | None = None, cache: ResultCache | None = None,
+                 progress=None, cancel=None):
+    """``core.tracking.track_video(path, max_frames)``, or its earlier result from ``cache``
+    (default: the user's result cache). The GUI's Track action runs this."""
+    from core.jobs import report
+    from core.tracking import track_video
+
+    cache = cache if cache is not None else ResultCache()
+    key = cache.key(path, "track", dict(max_frames=max_frames))
+    track = cache.get_track(key, path)
+    if track is not None:
+        report(progress, 1, 1, "taken from the cache")
+        return track
+    track = track_video(path, max_frames=max_frames, progress=progress, cancel=cancel)
+    cache.put_track(key, track)
+    return track

@@ -10,7 +10,8 @@ import tracemalloc
 
 import numpy as np
 
-from core.reenact.warp import WarpSettings, dense_warp
+from core.warp.dense import dense_warp
+from core.warp.settings import WarpSettings
 
 
 def _grid_mesh(n: int = 8) -> tuple[np.ndarray, np.ndarray]:

@@ -57,27 +57,29 @@ def test_entries_round_trip_damage_and_budget(tmp_path):
     assert left == ["track-big5.npz"]
 
 
-def test_gui_jobs_take_results_from_the_cache(tmp_path, clip, monkeypatch):
-    monkeypatch.setenv("FACESTUDIO_RESULTS_DIR", str(tmp_path / "results"))
-    from app import process_jobs
+def test_reconstruct_clip_takes_results_from_the_cache(tmp_path, clip, monkeypatch):
+    import core.fitting.clip
+    import core.tracking.tracker
+    from core.fitting import reconstruct_clip
+    from core.result_cache import track_cached
 
-    track1, rec1 = process_jobs.reconstruct_clip(str(clip), "builtin", max_frames=12)
-    assert rec1.num_frames == 12 and track1.valid.all()
+    cache = ResultCache(tmp_path / "results")
+    first = reconstruct_clip(str(clip), "builtin", max_frames=12, cache=cache)
+    assert first.reconstruction.num_frames == 12 and first.track.valid.all()
 
     # a second run (e.g. after a crash) computes nothing: tracking and fitting must not run
-    import core.fitting
-    import core.tracking
-
     def boom(*a, **k):
         raise AssertionError("computed again instead of taken from the cache")
-    monkeypatch.setattr(core.tracking, "track_video", boom)
-    monkeypatch.setattr(core.fitting, "reconstruct", boom)
-    track2, rec2 = process_jobs.reconstruct_clip(str(clip), "builtin", max_frames=12)
-    np.testing.assert_array_equal(track2.landmarks, track1.landmarks)
-    np.testing.assert_array_equal(rec2.expression, rec1.expression)
-    np.testing.assert_array_equal(rec2.identity, rec1.identity)
-    assert rec2.source == str(clip)
-    assert process_jobs.track_clip_cached(str(clip), max_frames=12).num_frames == 12
-    # other settings: computed (here: refused by the patched functions)
+    monkeypatch.setattr(core.tracking.tracker, "track_video", boom)
+    monkeypatch.setattr(core.fitting.clip, "reconstruct", boom)
+    again = reconstruct_clip(str(clip), "builtin", max_frames=12, cache=cache)
+    np.testing.assert_array_equal(again.track.landmarks, first.track.landmarks)
+    np.testing.assert_array_equal(again.reconstruction.expression, first.reconstruction.expression)
+    np.testing.assert_array_equal(again.reconstruction.identity, first.reconstruction.identity)
+    assert again.reconstruction.source == str(clip)
+    assert track_cached(str(clip), max_frames=12, cache=cache).num_frames == 12
+    # other settings: computed (here: refused by the patched functions); no cache: computed
     with pytest.raises(AssertionError, match="computed again"):
-        process_jobs.reconstruct_clip(str(clip), "builtin", max_frames=13)
+        reconstruct_clip(str(clip), "builtin", max_frames=13, cache=cache)
+    with pytest.raises(AssertionError, match="computed again"):
+        reconstruct_clip(str(clip), "builtin", max_frames=12)

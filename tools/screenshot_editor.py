@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(REPO / "out" / "screenshots"))
     args = ap.parse_args(argv)
 
-    from widgets.viewport3d import MODES, PRESETS
+    from app.viewport import MODES, PRESETS
 
     app, w = open_window(args.size)
     ed = w.editor

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.model.arkit import GROUPS as ARKIT_GROUPS
 from widgets.frame_view import FrameView
 from widgets.presenter_window import PresenterWindow
 
@@ -36,7 +37,8 @@ SOURCE_KINDS = (("Webcam", "webcam"), ("Simulated camera (file)", "simcam"), ("V
 MODES = (("Head (expression + pose + gaze)", "head"), ("Face (target keeps its pose)", "face"),
          ("Self (source = target)", "self"))
 ATTRIBUTES = ("expression", "pose", "gaze")
-GROUPS = ("brows", "eyes", "mouth", "jaw")
+#: the expression groups that can be switched off: core's one table (core.model.arkit)
+GROUPS = ARKIT_GROUPS
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.m4v *.avi *.mkv *.webm);;All files (*)"
 TARGET_FILTER = ("Photos and videos (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.mp4 *.mov *.m4v "
                  "*.avi *.mkv *.webm);;All files (*)")

@@ -61,8 +61,8 @@ class FrameFitter:
 
     def fit(self, obs: np.ndarray, weight: np.ndarray | None = None,
             seed_expression: np.ndarray | None = None) -> FrameFit:
-        """obs (L, 2) pixels; weight (L,) extra per-point factor (e.g. 0 for missing);
-        seed_expression (Ke,) e.g. mapped tracker blendshapes, used when there is
+        """Fit one frame: obs (L, 2) pixels; weight (L,) extra per-point factor (e.g. 0 for
+        missing); seed_expression (Ke,) e.g. mapped tracker blendshapes, used when there is
         no previous frame."""
         s = self.settings
         Ke = self.lb.shape[0]

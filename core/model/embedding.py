@@ -149,7 +149,8 @@ def compute_tracker_embedding(model: FaceModel, iterations: int = 8, ridge: floa
     inner = np.arange(17, 68)
 
     reg = model.regions
-    face_tris = np.flatnonzero(reg["face"][model.triangles].all(1)) if "face" in reg else np.arange(len(model.triangles))
+    face_tris = (np.flatnonzero(reg["face"][model.triangles].all(1)) if "face" in reg
+                 else np.arange(len(model.triangles)))
     iris_tris = {}
     for side, first in (("right", 468), ("left", 473)):
         key = f"{side}_iris"
@@ -213,6 +214,8 @@ def compute_tracker_embedding(model: FaceModel, iterations: int = 8, ridge: floa
 
 # -- cache ----------------------------------------------------------------------------
 def model_hash(model: FaceModel) -> str:
+    """A hash of what an embedding depends on (the model's arrays, the canonical 68 points, the method's
+    version): the cache key."""
     h = hashlib.sha256(METHOD_VERSION.encode())
     for arr in (model.mean, model.triangles, model.identity_basis, model.landmarks68):
         a = np.ascontiguousarray(arr)
@@ -235,7 +238,7 @@ def attach_tracker_embedding(model: FaceModel, use_cache: bool = True) -> FaceMo
                 model.embedding = emb
                 model.validate()
                 return model
-        except Exception:  # unreadable cache: recompute below
+        except Exception:  # noqa: BLE001 (an unreadable cache is recomputed below)
             pass
     emb, report = compute_tracker_embedding(model)
     model.embedding = emb

@@ -78,11 +78,25 @@ class Project:
 
     @property
     def source_path(self) -> Path:
-        """The source as a path: ``source`` when absolute, else relative to the project folder."""
+        """The source as a path: ``source`` when absolute, else relative to the project folder
+        (the one rule for every reader of a project: the editor, ``render``, the QA commands);
+        a project not saved yet has only the current directory to go by."""
         p = Path(self.source).expanduser()
         if p.is_absolute() or self.folder is None:
             return p
         return (Path(self.folder) / p).resolve()
+
+    def reconstruction_and_source(self) -> tuple[Reconstruction, Path]:
+        """What rendering a project needs: its reconstruction and its source video's path
+        (:attr:`source_path`). InputError, naming the project, when either is missing."""
+        where = self.folder or self.source or "the project"
+        if self.reconstruction is None:
+            raise InputError(f"{where}: the project has no reconstruction yet; reconstruct it first")
+        src = self.source_path
+        if not self.source or not src.exists():
+            raise InputError(f"{where}: the project's source video {self.source or '(none)'} was not found "
+                             f"(looked for {src})")
+        return self.reconstruction, src
 
 
 #: array files a save writes: ``<kind>-<generation>[-<8 hex>].npz`` (the bare form: older saves)

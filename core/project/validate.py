@@ -205,6 +205,8 @@ def check_reconstruction_arrays(data: dict[str, np.ndarray], where: str) -> int:
     _arr(data, "fit_error_px", where, "f", (F,), what)
     _arr(data, "valid", where, "biu", (F,), what)
     _arr(data, "segment", where, "iu", (F,), what)
+    if "repeated" in data:
+        _arr(data, "repeated", where, "biu", (F,), what)
     _finite(ident, "identity", where, what, limit=IDENTITY_LIMIT)
     _finite(expr, "expression", where, what)
     lo, hi = EXPRESSION_RANGE

@@ -125,5 +125,6 @@ class TrackResult:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "TrackResult":
+        """Read a ``.npz`` written by :meth:`save`; InputError naming the file when it is not a track result."""
         path = Path(path)
         return cls.from_arrays(load_npz_checked(path), str(path))
