@@ -274,7 +274,8 @@ def test_a_signal_during_an_export_leaves_nothing(tmp_path, clip_fit, sig, code)
         for i in range(n):
             w.write(frames[i % FRAMES])
     r = Reconstruction.load(rec)
-    for k in ("expression", "rotation", "translation", "scale", "landmarks68", "fit_error_px", "valid", "segment"):
+    for k in ("expression", "rotation", "translation", "scale", "landmarks68", "fit_error_px", "valid", "segment",
+              "repeated"):
         setattr(r, k, np.concatenate([getattr(r, k)] * 20))
     r.corrective = None if r.corrective is None else np.concatenate([r.corrective] * 20)
     r.save(tmp_path / "long.npz")

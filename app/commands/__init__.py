@@ -68,12 +68,14 @@ class OfflineInput:
     project: Path | None = None
 
 
-def offline_input(spec: str, what: str = "input", allow_project: bool = True) -> OfflineInput:
+def offline_input(spec: str, what: str = "input", allow_project: bool = True, announce: bool = True
+                  ) -> OfflineInput:
     """Resolve a command's INPUT (a video, image, image folder or project folder).
 
     InputError, naming the input, for live specs (a camera has no end to process offline),
     FIFOs, devices and sockets, and paths that do not exist. A project folder stands for its
-    source clip (checked to exist); ``allow_project`` False refuses it with a clear message.
+    source clip (checked to exist; ``announce``: say so on stderr); ``allow_project`` False
+    refuses it with a clear message.
     """
     from core.errors import InputError
     from core.qa.inputs import is_project
@@ -106,7 +108,8 @@ def offline_input(spec: str, what: str = "input", allow_project: bool = True) ->
         src = proj.source_path
         if not proj.source or not src.exists():
             raise InputError(f"{p}: is a project whose source clip {proj.source or '(none)'} was not found")
-        print(f"{p}: project folder: using its source {src}", file=sys.stderr)
+        if announce:
+            print(f"{p}: project folder: using its source {src}", file=sys.stderr)
         if src.is_file():
             check_complete(src)
         return OfflineInput(src, p)

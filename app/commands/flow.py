@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.step < 1:
         raise InputError(f"--step {args.step}: must be at least 1")
-    given = offline_input(args.input)
+    given = offline_input(args.input, announce=False)  # (a project: its source and reconstruction)
     out = output_path(args.output, VIDEO_OUT_EXTS)
     if args.npz is not None:
         output_path(args.npz, (".npz",), what="--npz file")

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0.0 <= args.alpha <= 1.0:
         raise InputError(f"--alpha {args.alpha}: must be between 0 and 1")
-    offline_input(args.input)  # live specs, FIFOs, missing paths: one clear line
+    offline_input(args.input, announce=False)  # live specs, FIFOs, missing paths: one clear line
     out = output_path(args.output, VIDEO_OUT_EXTS)
     if args.mode is None:
         args.mode = "edited" if is_project(args.input) else "overlay"
