@@ -1,15 +1,17 @@
 """Live reenactment soak: does the live pipeline run for hours? (prints JSON)
 
-Runs ``core.reenact.live.LivePipeline`` (no Qt) with a simulated camera playing
-../shared/data/videos/d6.mp4 in real time, looping, driving a target for ``--minutes``
+Runs the live reenactment exactly as the GUI's panel starts it, without Qt
+(``core.reenact.session.prepare_target`` and ``open_live``: a ``LivePipeline`` with its grab/track
+and render threads) with a simulated camera playing ../shared/data/videos/d6.mp4 in real time,
+looping, driving a target for ``--minutes``
 (default 60), and samples every ``--interval`` seconds (default 10): resident memory
 (VmRSS), the glibc heap (``mallinfo2``: bytes in use and bytes held), Python's traced
 memory when ``--tracemalloc`` is on, output fps, grab-to-output latency, frames out,
 dropped frames, threads and open files.
 
-Targets (``--target``): ``still`` (a portrait cropped to 512x512, as the GUI's live
-preview does) or ``video`` (a clip fitted whole, the preview driving its first frame,
-as the GUI does for a video target); ``both`` runs the two one after the other.
+Targets (``--target``): ``still`` (portraits/stills/d9.jpg, at most 512 px as the preview
+shows it) or ``video`` (videos/d3.mp4 fitted whole, the preview driving its first frame);
+``both`` runs the two one after the other.
 
 The summary per target compares each sample after ``--settle`` minutes (default 2) with
 the sample at that time: RSS growth in MB per minute (least squares over the samples
@@ -76,37 +78,14 @@ def open_files() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-def prepare_target(kind: str, model, size: int, video_frames: int):
-    """(FittedFace, target frame (H, W, 3) uint8) like the GUI's live preview prepares them."""
-    from core.reenact.faces import fit_face
-    from core.reenact.live import fit_photo_to_size
-    from core.tracking.tracker import track_image
-    from core.video import open_source, read_clip
-
-    if kind == "still":
-        photo = SHARED / "portraits" / "stills" / "d9.jpg"
-        with open_source(str(photo)) as src:
-            img = src.read(0)
-        frame = fit_photo_to_size(img, (size, size))
-        return fit_face(track_image(frame, source=photo.name), model, name=photo.name), frame, photo.name
-    from core.reenact.pipeline import ReenactmentPipeline
-
-    clip = SHARED / "videos" / "d3.mp4"
-    face = ReenactmentPipeline(model).prepare(str(clip), max_frames=video_frames)
-    frames, _ = read_clip(str(clip), 1)
-    return face, frames[0], f"{clip.name} (first {video_frames} frames fitted)"
-
-
-def soak(kind: str, minutes: float, interval: float, settle: float, size: int, video_frames: int,
-         trace_frames: int) -> dict:
-    from core.model.registry import load_model
-    from core.reenact.live import LivePipeline
+def soak(kind: str, minutes: float, interval: float, settle: float, trace_frames: int) -> dict:
+    from core.reenact.session import open_live, prepare_target
     from core.reenact.transfer import TransferSettings
-    from core.video import open_source
 
     heap = _mallinfo2()
-    model = load_model("builtin")
-    face, frame, target_name = prepare_target(kind, model, size, video_frames)
+    path = SHARED / "portraits" / "stills" / "d9.jpg" if kind == "still" else SHARED / "videos" / "d3.mp4"
+    target = prepare_target(str(path))
+    target_name = f"{path.name} ({target.kind}, preview {target.frame.shape[1]}x{target.frame.shape[0]})"
     clip = SHARED / "videos" / "d6.mp4"
     samples: list[dict] = []
     settled_snapshot = None
@@ -114,37 +93,39 @@ def soak(kind: str, minutes: float, interval: float, settle: float, size: int, v
     if trace_frames:
         tracemalloc.start(trace_frames)
     t_start = time.monotonic()
-    with open_source(f"simcam:{clip}") as cam:
-        pipe = LivePipeline(model, cam, face, frame, TransferSettings(mode="head"))
-        with pipe:
-            t_next = t_start + interval
-            while time.monotonic() - t_start < minutes * 60 and pipe.running:
-                time.sleep(max(0.0, t_next - time.monotonic()))
-                t_next += interval
-                st = pipe.stats()
-                used, held = heap()
-                s = dict(t_s=round(time.monotonic() - t_start, 1), rss_mb=round(rss_mb(), 1),
-                         heap_in_use_mb=None if used is None else round(used / 2**20, 1),
-                         heap_held_mb=None if held is None else round(held / 2**20, 1),
-                         fps=round(st.fps, 2), latency_ms=round(st.latency_ms, 1), frames=st.frames,
-                         dropped=st.dropped, threads=threading.active_count(), files=open_files(),
-                         load=round(os.getloadavg()[0], 2))
-                if trace_frames:
-                    s["traced_mb"] = round(tracemalloc.get_traced_memory()[0] / 2**20, 1)
-                    if settled_snapshot is None and s["t_s"] >= settle * 60:
-                        settled_snapshot = tracemalloc.take_snapshot()
-                    elif settled_snapshot is not None:
-                        snap = tracemalloc.take_snapshot()
-                        top = snap.compare_to(settled_snapshot, "traceback")[:12]
-                        growth_sites = [dict(kb=round(d.size_diff / 1024, 1), count=d.count_diff,
-                                             where=[f"{fr.filename.replace(str(REPO) + '/', '')}:{fr.lineno}"
-                                                    for fr in d.traceback][:trace_frames]) for d in top]
-                        print(json.dumps(dict(t_s=s["t_s"], rss_mb=s["rss_mb"], traced_mb=s["traced_mb"],
-                                              grew=growth_sites[:6])), file=sys.stderr, flush=True)
-                samples.append(s)
-                print(json.dumps(s), file=sys.stderr, flush=True)
-        if pipe.error is not None:
-            raise pipe.error
+    session = open_live(f"simcam:{clip}", target, TransferSettings(mode="head"))
+    pipe = session.pipe
+    try:
+        t_next = t_start + interval
+        while time.monotonic() - t_start < minutes * 60 and pipe.running:
+            time.sleep(max(0.0, t_next - time.monotonic()))
+            t_next += interval
+            st = pipe.stats()
+            used, held = heap()
+            s = dict(t_s=round(time.monotonic() - t_start, 1), rss_mb=round(rss_mb(), 1),
+                     heap_in_use_mb=None if used is None else round(used / 2**20, 1),
+                     heap_held_mb=None if held is None else round(held / 2**20, 1),
+                     fps=round(st.fps, 2), latency_ms=round(st.latency_ms, 1), frames=st.frames,
+                     dropped=st.dropped, threads=threading.active_count(), files=open_files(),
+                     load=round(os.getloadavg()[0], 2))
+            if trace_frames:
+                s["traced_mb"] = round(tracemalloc.get_traced_memory()[0] / 2**20, 1)
+                if settled_snapshot is None and s["t_s"] >= settle * 60:
+                    settled_snapshot = tracemalloc.take_snapshot()
+                elif settled_snapshot is not None:
+                    snap = tracemalloc.take_snapshot()
+                    top = snap.compare_to(settled_snapshot, "traceback")[:12]
+                    growth_sites = [dict(kb=round(d.size_diff / 1024, 1), count=d.count_diff,
+                                         where=[f"{fr.filename.replace(str(REPO) + '/', '')}:{fr.lineno}"
+                                                for fr in d.traceback][:trace_frames]) for d in top]
+                    print(json.dumps(dict(t_s=s["t_s"], rss_mb=s["rss_mb"], traced_mb=s["traced_mb"],
+                                          grew=growth_sites[:6])), file=sys.stderr, flush=True)
+            samples.append(s)
+            print(json.dumps(s), file=sys.stderr, flush=True)
+    finally:
+        session.close()
+    if pipe.error is not None:
+        raise pipe.error
     if trace_frames:
         tracemalloc.stop()
     return dict(target=target_name, kind=kind, summary=summarise(samples, settle), samples=samples,
@@ -180,15 +161,12 @@ def main(argv=None) -> int:
     ap.add_argument("--interval", type=float, default=10.0, help="seconds between samples (default 10)")
     ap.add_argument("--settle", type=float, default=2.0, help="minutes before growth is counted (default 2)")
     ap.add_argument("--target", choices=("still", "video", "both"), default="both")
-    ap.add_argument("--size", type=int, default=512, help="side of the still target (default 512)")
-    ap.add_argument("--video-frames", type=int, default=150, help="frames of the video target fitted (default 150)")
     ap.add_argument("--tracemalloc", type=int, default=0, metavar="N",
                     help="trace Python allocations with N frames per traceback (slows the pipeline)")
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args(argv)
     kinds = ("still", "video") if args.target == "both" else (args.target,)
-    runs = [soak(k, args.minutes, args.interval, args.settle, args.size, args.video_frames, args.tracemalloc)
-            for k in kinds]
+    runs = [soak(k, args.minutes, args.interval, args.settle, args.tracemalloc) for k in kinds]
     result = dict(benchmark="live_soak", source="simcam:d6.mp4 (looping)", minutes=args.minutes,
                   interval_s=args.interval, transfer="head: expression,pose,gaze",
                   targets=dict(rss_slope_mb_per_min="< 1 after the settle time",
