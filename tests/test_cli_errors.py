@@ -341,3 +341,27 @@ def test_shaded_render_draws_no_mesh_where_there_is_no_face(tmp_path, clip_fit):
     drawn = [float((f[: H - 30] > 40).mean()) for f in frames]  # above the "no face" label
     assert all(d > 0.05 for d in drawn[:3] + drawn[6:]), drawn   # the mesh alone on black
     assert all(d == 0.0 for d in drawn[3:6]), drawn
+
+
+def test_the_gui_shows_the_same_message(monkeypatch):
+    """app.error_reporting.show_exception: the GUI's dialog for any exception (Save, Open,
+    exports) uses the command line's message; a bug also gets its traceback as details."""
+    pytest.importorskip("PySide6")
+    import app.error_reporting as er
+
+    shown = []
+    monkeypatch.setattr(er, "show_error", lambda parent, title, message, details="": shown.append(
+        (title, message, details)))
+    e = OSError(errno.EROFS, "Read-only file system", "/media/cd/p.fsproj/project.json")
+    assert er.show_exception(None, "Cannot save project", e) == user_message(e)
+    assert shown[-1] == ("Cannot save project", user_message(e), "")
+    try:
+        int("x") + None  # noqa: B018 (a bug: ValueError is a data error, TypeError is not)
+    except ValueError as bad_data:
+        er.show_exception(None, "Open", bad_data, "clip.mp4")
+        assert shown[-1][1].startswith("clip.mp4: cannot be processed") and shown[-1][2] == ""
+    try:
+        None + 1  # noqa: B018
+    except TypeError as bug:
+        er.show_exception(None, "Save", bug, "p.fsproj")
+    assert "this is a bug" in shown[-1][1] and "Traceback" in shown[-1][2]
