@@ -88,6 +88,7 @@ def write_render_video(source, meshes: ClipMeshes, out_path, frames: int, mode: 
             ref_pixels = meshes.screen(ref)[:, :2]
         with VideoWriter(out_path, fps=source.fps, audio_from=source.path or None) as writer:
             fitted = np.asarray(meshes.rec.valid, bool)
+            times = source.timestamps  # (a variable frame rate keeps its timing)
             for f, frame in source.frames(0, frames):
                 check(cancel)
                 if not fitted[f]:
@@ -98,7 +99,7 @@ def write_render_video(source, meshes: ClipMeshes, out_path, frames: int, mode: 
                     img = label(np.zeros_like(frame) if blank else frame, "no face", (6, H - 10))
                     if mode == "overlay":
                         img = paste(img, legend, "top-right", max_fraction=0.4)
-                    writer.write(img)
+                    writer.write(img, t=float(times[f]))
                     report(progress, f + 1, frames, mode)
                     continue
                 v = meshes.screen(f)
@@ -125,7 +126,7 @@ def write_render_video(source, meshes: ClipMeshes, out_path, frames: int, mode: 
                 else:  # textured
                     out = renderer.render(v, size, "textured", texture=ref_frame, source_pixels=ref_pixels)
                     img = blend_over(frame, out.image, out.mask, 1.0)
-                writer.write(img)
+                writer.write(img, t=float(times[f]))
                 report(progress, f + 1, frames, mode)
         return RenderVideoResult(writer.frames_written, mode, writer.audio_kept, vmax)
     finally:

@@ -165,6 +165,7 @@ class ReenactmentPipeline:
                 raise InputError(f"{source_spec}: a live source cannot be exported offline; "
                                  "use the live preview")
             fps = float(probe_src.fps) or 30.0
+            times = probe_src.timestamps  # output frame i shows source frame i, at its time
         source = self.prepare(source_spec, max_frames=max_frames,
                               progress=sub_progress(progress, 0, 300, total, "source"), cancel=cancel)
         work = None
@@ -189,7 +190,8 @@ class ReenactmentPipeline:
             for frame in self.render_frames(source, target, target_spec,
                                             progress=sub_progress(progress, 400, 600, total, "rendering"),
                                             cancel=cancel, still=None if work is None else work.image):
-                writer.write(work.compose_full(frame) if compose else frame)
+                writer.write(work.compose_full(frame) if compose else frame,
+                             t=float(times[res.frames]) if res.frames < len(times) else res.frames / fps)
                 res.frames += 1
         res.output_size = tuple(writer.size or (0, 0))
         res.seconds["render"] = time.perf_counter() - t1

@@ -67,6 +67,12 @@ class VideoSource:
         """Frame ``i`` as (H, W, 3) uint8 RGB. IndexError when out of range."""
         raise NotImplementedError
 
+    @property
+    def timestamps(self) -> np.ndarray:
+        """(frame_count,) float64 presentation time of each frame in seconds from the first:
+        a video file's own (variable frame rates included), ``i / fps`` for the others."""
+        return np.arange(max(self.frame_count, 0)) / float(self.fps or NOMINAL_FPS)
+
     def read_latest(self) -> tuple[int, np.ndarray]:
         """Live sources only: (index, frame) of the newest frame."""
         raise TypeError(f"{self.kind} source {self.path} is not live; use read(i) or frames()")
@@ -384,6 +390,12 @@ class VideoFileSource(VideoSource):
         # Reopening is the one start position that is exact for every container.
         self._open_capture()
         self._next = 0
+
+    @property
+    def timestamps(self) -> np.ndarray:
+        """(frame_count,) float64 seconds from the first frame, from the packets' timestamps."""
+        pts = np.asarray(self._pts[:self.frame_count], np.float64)
+        return pts - pts[0] if pts.size else pts
 
     @property
     def announced_frame_count(self) -> int:

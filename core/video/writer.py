@@ -125,9 +125,13 @@ class VideoWriter:
         self._proc: Optional[subprocess.Popen] = None
         self._log = None
         self._closed = False
+        #: presentation times (s) of the frames written, when the caller gives them
+        self._times: Optional[list[float]] = None
+        #: seconds of video written (frames / fps, or from the frames' own times)
+        self.duration = 0.0
 
     # -- writing ----------------------------------------------------------------------
-    def _start(self, h: int, w: int) -> None:
+    def _start(self, h: int, w: int, timed: bool = False) -> None:
         self.size = (h, w)
         self.output_size = (h + h % 2, w + w % 2)
         oh, ow = self.output_size
@@ -135,17 +139,24 @@ class VideoWriter:
             self._log = tempfile.TemporaryFile()
         except OSError as e:
             raise output_error(tempfile.gettempdir(), e, "cannot create a temporary file") from e
+        # frames with their own times: no B-frames (decode order = presentation order, so
+        # core.video.mp4_timing can give each frame its time), a fine time base, the index
+        # last (moved to the front when the times are in)
+        timing = ["-bf", "0", "-video_track_timescale", "90000"] if timed else ["-movflags", "+faststart"]
         cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{ow}x{oh}", "-r", f"{self.fps:.6g}",
                "-i", "-", "-an", "-c:v", "libx264", "-preset", "fast", "-crf", str(self.crf),
-               "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(self._tmp)]
+               "-pix_fmt", "yuv420p", *timing, str(self._tmp)]
         # its own process group: a Ctrl+C in the terminal reaches this process only, which
         # then ends ffmpeg itself (abort) after deleting nothing it still writes to
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                       stderr=self._log, process_group=0)
 
-    def write(self, frame: np.ndarray) -> None:
-        """Append one (H, W, 3) uint8 RGB frame."""
+    def write(self, frame: np.ndarray, t: Optional[float] = None) -> None:
+        """Append one (H, W, 3) uint8 RGB frame; ``t``: its presentation time in seconds from
+        the first frame (give it for every frame of a variable-frame-rate clip, e.g.
+        ``source.timestamps[i]``, so the output keeps the clip's timing and its audio stays in
+        sync; None for all frames: a constant ``fps``)."""
         if self._closed:
             raise ValueError(f"{self.path}: the writer is closed")
         frame = np.asarray(frame)
@@ -155,7 +166,8 @@ class VideoWriter:
         if self._proc is None:
             if self.size is not None and self.size != (h, w):
                 raise ValueError(f"frame is {h}x{w} (HxW) but the writer was made for {self.size}")
-            self._start(h, w)
+            self._times = [] if t is not None else None
+            self._start(h, w, timed=t is not None)
         elif (h, w) != self.size:
             raise ValueError(f"frame is {h}x{w} (HxW) but the video is {self.size}")
         if (h, w) != self.output_size:
@@ -169,6 +181,10 @@ class VideoWriter:
             message = self._ffmpeg_log()
             self._cleanup()
             raise self._failure("writing the video failed", message) from None
+        if self._times is not None:
+            if t is None:
+                raise ValueError(f"{self.path}: give every frame a time, or none")
+            self._times.append(float(t))
         self.frames_written += 1
 
     # -- finishing --------------------------------------------------------------------
@@ -190,8 +206,13 @@ class VideoWriter:
             self._cleanup()
             raise self._failure("encoding the video failed", message)
         try:
+            self.duration = self.frames_written / self.fps
+            if self._times is not None:
+                self._apply_times()
             if self._audio:
                 self._mux_audio()
+            elif self._times is not None:
+                self._remux_faststart()
             os.replace(self._tmp, self.path)
         except OSError as e:
             raise output_error(self.path, e) from e
@@ -211,8 +232,33 @@ class VideoWriter:
                 pass
         self._cleanup()
 
+    def _apply_times(self) -> None:
+        """Frames given their own times: unless those are the constant rate already, the
+        track's sample durations become them (core.video.mp4_timing)."""
+        from core.video.mp4_timing import set_frame_times
+
+        t = np.asarray(self._times, np.float64)
+        steps = np.diff(t)
+        if steps.size and np.all(np.abs(steps - 1.0 / self.fps) <= 0.02 / self.fps):
+            return  # a constant rate: as encoded
+        try:
+            self.duration = set_frame_times(self._tmp, t - t[0])
+        except ValueError as e:
+            raise UserFacingError(f"{self.path}: cannot give the frames their times ({e})") from e
+
+    def _remux_faststart(self) -> None:
+        """Move the index to the front (a timed file is encoded with it last)."""
+        moved = self._tmp.with_name(self._tmp.name.replace(".partial", ".audio"))
+        proc = run_ffmpeg(["-y", "-loglevel", "error", "-i", str(self._tmp), "-map", "0:v:0", "-c", "copy",
+                           "-movflags", "+faststart", str(moved)])
+        if proc.returncode != 0:
+            remove_quietly(moved)
+            cause = _cause_line(proc.stderr.decode("utf-8", "replace").strip().splitlines())
+            raise self._failure("finishing the video failed", cause)
+        os.replace(moved, self._tmp)
+
     def _mux_audio(self) -> None:
-        duration = self.frames_written / self.fps
+        duration = self.duration
         muxed = self._tmp.with_name(self._tmp.name.replace(".partial", ".audio"))
         proc = run_ffmpeg(["-y", "-loglevel", "error", "-i", str(self._tmp), "-i", str(self.audio_from),
                            "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac",
