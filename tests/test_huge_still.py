@@ -56,3 +56,25 @@ def test_a_small_picture_is_left_alone(tmp_path, portrait):
     cv2.imwrite(str(path), portrait)
     ws = load_working_still(path)
     assert not ws.reduced and ws.image.shape == (720, 720, 3) and ws.describe() == "720x720"
+
+
+def test_a_qa_render_of_a_huge_still_is_bounded(tmp_path, portrait):
+    """render on a picture larger than 2048 px renders at 2048 (it took 35 s a frame and wrote a
+    16000x16000 video at the picture's size), unless asked (max_side None: --full-size)."""
+    from core.qa.inputs import prepare
+    from core.qa.render_video import write_render_video
+    from core.render import RenderThread
+    from core.video import probe
+
+    path = tmp_path / "big.jpg"
+    cv2.imwrite(str(path), cv2.resize(portrait, (2600, 2600)))
+    inp = prepare(str(path), need_track=True)
+    try:
+        with RenderThread() as rt:
+            res = write_render_video(inp.source, inp.meshes, tmp_path / "r.mp4", inp.frames, "overlay",
+                                     track=inp.track, renderer=rt)
+    finally:
+        inp.source.close()
+    assert res.size == (WORK_MAX_SIDE, WORK_MAX_SIDE)
+    info = probe(tmp_path / "r.mp4")
+    assert (info["width"], info["height"]) == (WORK_MAX_SIDE, WORK_MAX_SIDE)

@@ -31,9 +31,10 @@ from PIL import Image
 
 from core.errors import InputError
 from core.jobs import ProgressFn, report
+from core.video.writer import OUTPUT_MAX_SIDE
 
 #: longest side of the working image (see the module docstring for why)
-WORK_MAX_SIDE = 2048
+WORK_MAX_SIDE = OUTPUT_MAX_SIDE
 #: a face narrower than this in the scaled whole picture is worked on in a crop instead
 MIN_WORK_FACE = 256
 #: width of the crop around a small face, in face sizes

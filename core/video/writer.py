@@ -32,6 +32,10 @@ from core.video.ffmpeg_tools import ffmpeg_exe, probe, run_ffmpeg
 #: x264 constant-rate factors: lower is better quality and bigger files.
 QUALITY_CRF = {"high": 18, "medium": 23, "low": 28}
 VIDEO_OUT_EXTS = (".mp4", ".m4v", ".mov", ".mkv")
+#: the longest side of the videos the commands write from huge pictures unless asked for the
+#: source's size (``--full-size``): work and output stay those of ordinary footage
+#: (core.reenact.still says why 2048)
+OUTPUT_MAX_SIDE = 2048
 #: what ffmpeg prints when the output cannot be written (its log's last line is the cause)
 _WRITE_FAILURES = ("No space left", "Read-only file system", "Permission denied", "Disk quota",
                    "Input/output error")
