@@ -102,7 +102,7 @@ def start_gui(input_path: str | None, settings=None, offer_recovery: bool = True
     def open_initial() -> None:
         # however the app was started (a file, a project, nothing): work left by a session
         # that ended abnormally comes first
-        if offer_recovery and win.editor.offer_recovery(then_open=input_path):
+        if offer_recovery and win.editor.io.offer_recovery(then_open=input_path):
             if input_path:
                 win.statusBar().showMessage(f"Recovered unsaved work; {input_path} was not opened "
                                             "(it is in File > Open recent).", 15000)
@@ -140,7 +140,13 @@ def run_gui(input_path: str | None) -> int:
     from PySide6.QtCore import QTimer
 
     # (a smoke test must not stop at the recovery question)
-    app, win = start_gui(input_path, offer_recovery=not autoquit)
+    try:
+        app, win = start_gui(input_path, offer_recovery=not autoquit)
+    except Exception as e:  # noqa: BLE001 (a start-up failure: a message, a log entry, exit code 1)
+        log.exception("FaceStudio could not start")
+        print(f"error: FaceStudio could not start: {type(e).__name__}: {e} (details in the log file)",
+              file=sys.stderr)
+        return 1
     if autoquit:
         win.first_frame_shown.connect(lambda: QTimer.singleShot(ms, win.close))
         # Safety net: a smoke test must never hang (e.g. on a modal dialog).
@@ -161,5 +167,9 @@ def create_main_window(settings=None):
     from app.panels import install_panels
 
     win = MainWindow(settings=settings)
-    win.controllers = install_panels(win)
+    try:
+        win.controllers = install_panels(win)
+    except BaseException:
+        win.shutdown()  # its threads (preview, viewport) must not outlive a failed start
+        raise
     return win

@@ -119,7 +119,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self._connect()
-        from app.editor_ui import EditorUI  # the expression editor: panels, project, export
+        from app.editor import EditorUI  # the expression editor: panels, project, export
         self.editor = EditorUI(self)
         self.update_actions()
         self.resize(1400, 900)
@@ -271,9 +271,9 @@ class MainWindow(QMainWindow):
         """Open a file, folder or ``webcam:N`` (a project folder opens the project). On failure
         shows a message box, keeps what was open before, and returns False."""
         path = str(path)
-        from app.editor_ui import is_project_folder
+        from app.editor import is_project_folder
         if not from_project and is_project_folder(path):
-            return self.editor.open_project(path)
+            return self.editor.io.open_project(path)
         try:
             self.session.open(path)
         except UserFacingError as e:
@@ -527,7 +527,7 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        if not self._shut_down and not self.editor.confirm_close():
+        if not self._shut_down and not self.editor.io.confirm_close():
             event.ignore()
             return
         self.shutdown()

@@ -111,10 +111,7 @@ class RecoveryStore:
         if self.session_id is None or keep_work:
             return
         shutil.rmtree(self.project_path, ignore_errors=True)
-        try:
-            self.marker_path.unlink()
-        except FileNotFoundError:
-            pass
+        self.marker_path.unlink(missing_ok=True)
 
     def discard_own_work(self) -> None:
         """Drop this session's autosave (the work was saved or discarded by the user)."""
@@ -162,10 +159,7 @@ class RecoveryStore:
         if orphan.project is not None:
             shutil.rmtree(orphan.project, ignore_errors=True)
         if orphan.marker is not None:
-            try:
-                orphan.marker.unlink()
-            except FileNotFoundError:
-                pass
+            orphan.marker.unlink(missing_ok=True)
 
     def adopt(self, orphan: Orphan) -> Path:
         """Make an orphan's autosaved work this session's own; returns the folder to open.
@@ -181,8 +175,5 @@ class RecoveryStore:
         shutil.rmtree(target, ignore_errors=True)
         os.replace(orphan.project, target)
         if orphan.marker is not None:
-            try:
-                orphan.marker.unlink()
-            except FileNotFoundError:
-                pass
+            orphan.marker.unlink(missing_ok=True)
         return target

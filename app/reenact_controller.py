@@ -39,7 +39,6 @@ from core.errors import InputError, UserFacingError
 # while a target is being prepared.
 from core.reenact.session import (
     MODEL_SPEC, LiveSession, LiveTarget, Recorder, export_source_file, open_live, prepare_target,
-    transfer_settings_from,
 )
 from core.video import VideoWriter
 from widgets.reenact_panel import ReenactPanel
@@ -138,7 +137,8 @@ class ReenactController(QObject):
                     or self._stopping is not None)
 
     def transfer_settings(self):
-        return transfer_settings_from(self._settings)
+        """The core TransferSettings the panel shows."""
+        return self._settings
 
     # -- errors ---------------------------------------------------------------------------
     def _error(self, title: str, message: str) -> None:
@@ -306,8 +306,8 @@ class ReenactController(QObject):
             self.live.pipe.recalibrate()
             self.panel.set_status("Recalibrated: the source's next frame is its new neutral.")
 
-    def _on_settings(self, settings: dict) -> None:
-        self._settings = dict(settings)
+    def _on_settings(self, settings) -> None:
+        self._settings = settings
         if self.live is not None:
             self.live.pipe.set_settings(transfer=self.transfer_settings())
 

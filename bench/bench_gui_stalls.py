@@ -131,7 +131,7 @@ def main() -> int:
     app = QApplication.instance() or QApplication(sys.argv)
     tmp = Path(tempfile.mkdtemp(prefix="stalls_"))
     w = MainWindow(settings=QSettings(str(tmp / "s.ini"), QSettings.Format.IniFormat))
-    w.editor.ask_to_save = False
+    w.editor.io.ask_to_save = False
     w.resize(1300, 860)
     w.show()
     pump_until(app, lambda: True)
@@ -161,11 +161,11 @@ def main() -> int:
 
     proj = str(tmp / "clip.fsproj")
     with StallProbe() as p:
-        assert ed.save_project(proj)
+        assert ed.io.save_project(proj)
         pump_until(app, lambda: True)
     out["save_project"] = p.summary()
     with StallProbe() as p:
-        assert ed.open_project(proj)  # read on a worker thread, then shown over a few turns
+        assert ed.io.open_project(proj)  # read on a worker thread, then shown over a few turns
         pump_until(app, lambda: not w.job_running)
     out["open_project"] = p.summary()
 

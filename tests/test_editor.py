@@ -66,7 +66,7 @@ def _assert_off_gui_thread(job, beat: Heartbeat, what: str) -> None:
 def _window(qtbot, tmp_path, name="settings.ini"):
     settings = QSettings(str(tmp_path / name), QSettings.Format.IniFormat)
     w = MainWindow(settings=settings)
-    w.editor.ask_to_save = False
+    w.editor.io.ask_to_save = False
     qtbot.addWidget(w)
     w.resize(1300, 860)
     w.show()
@@ -98,7 +98,7 @@ def test_edit_session_end_to_end(qtbot, tmp_path, errors):
     # -- reconstruct in the background; the GUI keeps ticking
     beat = Heartbeat()
     staged = []
-    ed.doc.reconstruction_changed.connect(lambda: staged.append(ed.expressions.building or ed._plots_pending))  # noqa: SLF001
+    ed.doc.reconstruction_changed.connect(lambda: staged.append(ed.result_pending))
     assert ed.reconstruct(max_frames=FRAMES)
     assert _wait_job(qtbot, w) == "finished", errors
     _assert_off_gui_thread(w.job, beat, "reconstruction")
@@ -114,7 +114,7 @@ def test_edit_session_end_to_end(qtbot, tmp_path, errors):
     with qtbot.waitSignal(ed.preview_shown, timeout=10_000):
         ed.expressions.rows["jawOpen"].slider.setValue(700)
     assert doc.edits.offset("jawOpen", 5) == pytest.approx(0.7)
-    assert ed.preview.handled_off_gui_thread  # the edited frame was rendered on the preview thread
+    assert ed.preview.worker.handled_off_gui_thread  # the edited frame was rendered on the preview thread
     assert np.abs(ed.viewport._V - v0).max() > 0.05  # noqa: SLF001 (cm: the jaw moved)
     edited = w.view.displayed_image()
     diff = np.abs(edited.astype(int) - original.astype(int)).sum(2) > 30
@@ -138,12 +138,12 @@ def test_edit_session_end_to_end(qtbot, tmp_path, errors):
     slider.setSliderDown(True)
     with qtbot.waitSignal(ed.preview_shown, timeout=10_000):
         slider.setValue(600)
-    assert not ed.last_preview_full
+    assert not ed.preview.last_full
     drag_img = w.view.displayed_image()
     assert drag_img.shape == original.shape  # upsampled into the full frame
     with qtbot.waitSignal(ed.preview_shown, timeout=10_000):
         slider.setSliderDown(False)
-    assert ed.last_preview_full
+    assert ed.preview.last_full
     full_img = w.view.displayed_image()
     # the half-resolution preview is the same edit, a little softer: close to the full frame
     changed = np.abs(full_img.astype(int) - original.astype(int)).sum(2) > 30
@@ -158,7 +158,7 @@ def test_edit_session_end_to_end(qtbot, tmp_path, errors):
     print(f"drag preview: {same:.3f} of the pixels outside the edited box unchanged")
     assert outside.mean() > 0.2 and same > 0.98
     assert doc.edits.offset("jawOpen", 5) == pytest.approx(0.6)
-    ed.act_undo.trigger()  # back to +0.7 (the drag is one undo step)
+    ed.actions.undo.trigger()  # back to +0.7 (the drag is one undo step)
     assert doc.edits.offset("jawOpen", 5) == pytest.approx(0.7)
 
     # -- two keyframes: a ramp from +0.7 at frame 5 to 0 at frame 20
@@ -176,22 +176,22 @@ def test_edit_session_end_to_end(qtbot, tmp_path, errors):
 
     # -- undo / redo
     snapshot = doc.edits.to_dict()
-    ed.act_undo.trigger()
+    ed.actions.undo.trigger()
     assert doc.edits.offset("jawOpen", 20) == pytest.approx(0.7)
-    ed.act_undo.trigger()
+    ed.actions.undo.trigger()
     assert list(doc.edits.key_frames("jawOpen")) == [5]
-    ed.act_redo.trigger()
-    ed.act_redo.trigger()
+    ed.actions.redo.trigger()
+    ed.actions.redo.trigger()
     assert doc.edits.to_dict() == snapshot
 
     # -- save, reopen in a new window, same edit
     proj = str(tmp_path / "clip.fsproj")
-    assert ed.save_project(proj)
+    assert ed.io.save_project(proj)
     assert doc.undo_stack.isClean() and "*" not in w.windowTitle()
     w.shutdown()
     w2 = _window(qtbot, tmp_path, "settings2.ini")
     beat = Heartbeat()
-    with qtbot.waitSignal(w2.editor.project_loaded, timeout=60_000):
+    with qtbot.waitSignal(w2.editor.io.project_loaded, timeout=60_000):
         assert w2.open_media(proj)  # a project folder opens as a project (read on a worker thread)
     _wait_job(qtbot, w2)  # the plots and rows follow over a few event-loop turns
     _assert_off_gui_thread(w2.job, beat, "opening the project")
@@ -205,8 +205,8 @@ def test_edit_session_end_to_end(qtbot, tmp_path, errors):
     bad = tmp_path / "bad.fsproj"
     bad.mkdir()
     (bad / "project.json").write_text("{ not json")
-    with qtbot.waitSignal(w2.editor.project_failed, timeout=10_000):
-        assert w2.editor.open_project(str(bad))
+    with qtbot.waitSignal(w2.editor.io.project_failed, timeout=10_000):
+        assert w2.editor.io.open_project(str(bad))
     assert errors and "bad.fsproj" in errors[-1][1] and "project.json" in errors[-1][1]
     assert w2.editor.doc.edits.to_dict() == snapshot
 
@@ -291,20 +291,20 @@ def test_autosave_after_each_edit_and_recovery_linked_to_its_project(qtbot, tmp_
     assert w.open_media(clip)
     assert ed.reconstruct(max_frames=6)
     assert _wait_job(qtbot, w) == "finished", errors
-    assert ed.save_project(str(tmp_path / "mine.fsproj"))
+    assert ed.io.save_project(str(tmp_path / "mine.fsproj"))
     # an edit is autosaved shortly after, in the background, into this session's folder
-    with qtbot.waitSignal(ed.autosaved, timeout=20_000) as sig:
+    with qtbot.waitSignal(ed.io.autosaved, timeout=20_000) as sig:
         ed.doc.set_offset("browInnerUp", 2, 0.4, gesture=False)
-        assert ed.autosave_timer.isActive()
+        assert ed.io.autosave_timer.isActive()
     assert sig.args[0] is True
-    assert ed._autosave_thread is not None and ed._autosave_thread is not threading.current_thread()  # noqa: SLF001
-    auto = ed.recovery.project_path
+    assert ed.io._autosave_thread is not None and ed.io._autosave_thread is not threading.current_thread()  # noqa: SLF001
+    auto = ed.io.recovery.project_path
     doc = json.loads((auto / "project.json").read_text())
     assert doc["settings"]["recovery"]["project_path"] == str(tmp_path / "mine.fsproj")
 
     # a crash: the window goes away without shutdown(), its process counts as dead
     ed.preview.stop()
-    marker = ed.recovery.marker_path
+    marker = ed.io.recovery.marker_path
     marker.write_text(json.dumps({"pid": _dead_pid(), "process_start": None}))
     asked = []
 
@@ -313,25 +313,25 @@ def test_autosave_after_each_edit_and_recovery_linked_to_its_project(qtbot, tmp_
         return QMessageBox.StandardButton.Yes
     monkeypatch.setattr(QMessageBox, "question", staticmethod(answer))
     w2 = _window(qtbot, tmp_path, "settings.ini")  # the same settings folder: the next start
-    with qtbot.waitSignal(w2.editor.project_loaded, timeout=60_000):
-        assert w2.editor.offer_recovery(then_open=clip)
+    with qtbot.waitSignal(w2.editor.io.project_loaded, timeout=60_000):
+        assert w2.editor.io.offer_recovery(then_open=clip)
     assert asked == ["Recover unsaved work"]
     assert w2.editor.doc.edits.offset("browInnerUp", 2) == pytest.approx(0.4)
     assert not w2.editor.doc.undo_stack.isClean()  # recovered work is unsaved ...
-    assert w2.editor.project_path == str(tmp_path / "mine.fsproj")  # ... and belongs to its project
+    assert w2.editor.io.project_path == str(tmp_path / "mine.fsproj")  # ... and belongs to its project
     assert not marker.exists() and not auto.exists()  # adopted by the new session
 
     # a decided quit (Discard) leaves nothing behind, and the next start asks nothing
     monkeypatch.setattr(QMessageBox, "question",
                         staticmethod(lambda *a, **k: QMessageBox.StandardButton.Discard))
-    w2.editor.ask_to_save = True
-    assert w2.editor.confirm_close()
+    w2.editor.io.ask_to_save = True
+    assert w2.editor.io.confirm_close()
     w2.shutdown()
     assert not list((tmp_path / "sessions").glob("session-*"))
     asked.clear()
     monkeypatch.setattr(QMessageBox, "question", staticmethod(answer))
     w3 = _window(qtbot, tmp_path, "settings.ini")
-    assert not w3.editor.offer_recovery()
+    assert not w3.editor.io.offer_recovery()
     assert asked == []
     w3.shutdown()
 

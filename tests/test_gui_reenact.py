@@ -264,8 +264,8 @@ def test_panel_emits_the_users_intent(qtbot, bare, d6, still):
 
     with qtbot.waitSignal(p.settings_changed) as blocker:
         p.group_checks["mouth"].setChecked(False)
-    assert blocker.args[0]["groups"] == {"brows": True, "eyes": True, "cheeks": True, "nose": True, "mouth": False,
-                                         "jaw": True}
+    assert blocker.args[0].group_strength == {"brows": 1.0, "eyes": 1.0, "cheeks": 1.0, "nose": 1.0, "mouth": 0.0,
+                                              "jaw": 1.0}
     with qtbot.waitSignal(p.settings_changed) as blocker:
         p.mode.setCurrentIndex(p.mode.findData("face"))
     s = ctl.transfer_settings()

@@ -69,7 +69,7 @@ def test_render_project_finds_a_relative_source(tmp_path, elsewhere):
 
 def test_opening_a_project_for_editing_finds_a_relative_source(tmp_path, elsewhere):
     pytest.importorskip("PySide6")
-    from app.editor import read_project_for_editing
+    from app.editor.project_io import read_project_for_editing
 
     folder = _project(tmp_path)
     project, _edits, _model, src, first = read_project_for_editing(str(folder))

@@ -180,7 +180,7 @@ class Soak:
         if self.phase == "recover":
             if ed.doc.has_reconstruction and not w.job_running:
                 self.report["recovered"] = dict(
-                    project_path=ed.project_path, dirty=not ed.doc.undo_stack.isClean(),
+                    project_path=ed.io.project_path, dirty=not ed.doc.undo_stack.isClean(),
                     frames=ed.doc.num_frames,
                     edits={n: sorted(c.keys.items()) for n, c in ed.doc.edits.components.items()})
                 self.finish()
@@ -230,15 +230,15 @@ class Soak:
                 return
             self.finish()
         elif self.phase == "dirty":
-            rp = ed.recovery.project_path
-            saved = rp is not None and (rp / "project.json").is_file() and not ed.autosave_timer.isActive() \
-                and not (ed._autosave_thread is not None and ed._autosave_thread.is_alive())  # noqa: SLF001
+            rp = ed.io.recovery.project_path
+            saved = rp is not None and (rp / "project.json").is_file() and not ed.io.autosave_timer.isActive() \
+                and not (ed.io._autosave_thread is not None and ed.io._autosave_thread.is_alive())  # noqa: SLF001
             if saved and elapsed > 2.0:
                 self._write_report(killed=True)
                 os.kill(os.getpid(), signal.SIGKILL)  # a crash: no clean-up of any kind
             elif elapsed > 60:
                 self.fail(f"the edit was not autosaved within 60 s (dirty: {not ed.doc.undo_stack.isClean()}, "
-                          f"project: {ed.project_path})")
+                          f"project: {ed.io.project_path})")
 
     def _do_next(self) -> None:
         from PySide6.QtCore import QPoint, Qt
@@ -277,9 +277,9 @@ class Soak:
         elif name == "keydel":
             self.key(Qt.Key.Key_K, Qt.KeyboardModifier.ShiftModifier, widget=w)
         elif name == "viewport":
-            combo = ed.mode_combo
+            combo = ed.panels.mode_combo
             combo.setCurrentIndex((combo.currentIndex() + 1) % combo.count())
-            presets = list(ed.preset_buttons.values())
+            presets = list(ed.panels.preset_buttons.values())
             b = presets[(self._step // 4) % len(presets)]
             QTest.mouseClick(b, Qt.MouseButton.LeftButton)
         elif name == "compare":
@@ -291,7 +291,7 @@ class Soak:
             self.key(Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier, widget=w)
         elif name == "save":
             # (what Save as... does once the dialog returned a folder)
-            if not ed.save_project(str(Path(self.args.settings) / "soak.fsproj")):
+            if not ed.io.save_project(str(Path(self.args.settings) / "soak.fsproj")):
                 self.report["errors"].append(["save", "save_project returned False"])
         elif name == "export":
             if w.job_running:

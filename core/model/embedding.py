@@ -214,8 +214,8 @@ def compute_tracker_embedding(model: FaceModel, iterations: int = 8, ridge: floa
 
 # -- cache ----------------------------------------------------------------------------
 def model_hash(model: FaceModel) -> str:
-    """A hash of what an embedding depends on (the model's arrays, the canonical 68 points, the method's
-    version): the cache key."""
+    """A hash of what an embedding depends on (the model's arrays, the canonical 68 points, the
+    method's version): the cache key."""
     h = hashlib.sha256(METHOD_VERSION.encode())
     for arr in (model.mean, model.triangles, model.identity_basis, model.landmarks68):
         a = np.ascontiguousarray(arr)

@@ -27,7 +27,6 @@ from core.model.registry import load_model
 from core.reenact.faces import fit_face
 from core.reenact.live import LivePipeline, fit_photo_to_size
 from core.reenact.pipeline import ReenactmentPipeline
-from core.reenact.transfer import TransferSettings
 from core.tracking.tracker import track_image
 from core.video import open_source
 
@@ -179,15 +178,6 @@ def open_live(source_spec: str, target: LiveTarget, transfer, opened=None,
     if opened is not None:
         opened(session)
     return session
-
-
-def transfer_settings_from(d: dict):
-    """Core TransferSettings from the panel's plain settings dict (see ReenactPanel.settings)."""
-    return TransferSettings(
-        mode=d["mode"], expression=bool(d["expression"]), pose=bool(d["pose"]), gaze=bool(d["gaze"]),
-        expression_strength=float(d["expression_strength"]), pose_strength=float(d["pose_strength"]),
-        gaze_strength=float(d["gaze_strength"]),
-        group_strength={g: 1.0 if on else 0.0 for g, on in d["groups"].items()})
 
 
 class Recorder(threading.Thread):
