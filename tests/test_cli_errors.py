@@ -282,7 +282,10 @@ def test_a_signal_during_an_export_leaves_nothing(tmp_path, clip_fit, sig, code)
     out = tmp_path / "out" / "render.mp4"
     p = subprocess.Popen([sys.executable, str(REPO / "main.py"), "render", str(tmp_path / "long.mp4"),
                           "--reconstruction", str(tmp_path / "long.npz"), "--mode", "nmfc", "-o", str(out)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         # a test run started in the background inherits SIGINT ignored: the command
+                         # gets the default a terminal gives it
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 240
     encoder = None
     while encoder is None and p.poll() is None and time.monotonic() < deadline:
