@@ -85,15 +85,18 @@ def test_damaged_arrays_with_recomputed_checksums_are_refused(proj, what, block,
 
 
 def test_arrays_of_another_clip_length_are_refused(tmp_path):
-    """90 frames of arrays for a 587-frame source in the issue; here F frames for F + 3."""
-    src = make_source(tmp_path / "clip", F + 3)
+    """More frames than the source has: the arrays belong to another clip (fewer is a project of
+    the clip's first frames, which the editor makes with a frame limit)."""
+    src = make_source(tmp_path / "clip", F - 1)
     p = tmp_path / "p.fsproj"
     save_project(p, Project(source=str(src), model_spec="builtin", reconstruction=make_reconstruction(),
                             track=make_track()))
     with pytest.raises(InputError, match=rf"the reconstruction has {F} frames but the project's source .*clip "
-                                         rf"has {F + 3}"):
+                                         rf"has only {F - 1}"):
         load_project(p)
     assert load_project(p, check_source=False).reconstruction.num_frames == F
+    make_source(tmp_path / "clip", F + 3)  # the clip's first F frames: a project of its beginning
+    assert load_project(p).reconstruction.num_frames == F
 
 
 @pytest.mark.parametrize("value", [True, 1.0, "1", None, 0])

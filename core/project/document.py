@@ -301,7 +301,7 @@ def _json_stamp(path: Path) -> tuple | None:
 def load_project(path: str | os.PathLike, check_source: bool = True) -> Project:
     """Read a project folder; InputError naming the file and the problem when anything is off.
 
-    check_source : compare the arrays' frame count (and frame size) with the source clip when
+    check_source : check the arrays' frame count (at most the clip's) and frame size against the source when
     the source is there (a missing source is not an error here: the caller reports it when it
     needs the pictures). Never writes (read-only media are fine) and takes no lock: when a save
     replaces project.json while this reads, the new one is read instead (up to 5 times).
@@ -404,7 +404,8 @@ def source_frames(src: Path) -> tuple[int, tuple[int, int]]:
 
 
 def _check_against_source(project: Project, jp: Path) -> None:
-    """The arrays belong to the source: the same frame count and frame size."""
+    """The arrays belong to the source: its frame size, and no more frames than it has (they
+    cover its first F frames)."""
     src = project.source_path
     try:
         if not src.exists():
@@ -415,9 +416,10 @@ def _check_against_source(project: Project, jp: Path) -> None:
     rec, track = project.reconstruction, project.track
     counts = (("reconstruction", rec.num_frames if rec else None), ("track", track.num_frames if track else None))
     for what, F in counts:
-        if F is not None and F != frames:
-            raise InputError(f"{jp}: the {what} has {F} frames but the project's source {src} has {frames}; "
-                             "the arrays belong to another clip or the project is damaged")
+        # (fewer frames: a project of the clip's beginning, as the editor makes with a frame limit)
+        if F is not None and F > frames:
+            raise InputError(f"{jp}: the {what} has {F} frames but the project's source {src} has only "
+                             f"{frames}; the arrays belong to another clip or the project is damaged")
     if rec is not None and tuple(rec.image_size) not in ((0, 0), size):
         raise InputError(f"{jp}: the reconstruction was made on {rec.image_size[1]}x{rec.image_size[0]} frames "
                          f"but the source {src} is {size[1]}x{size[0]}")
