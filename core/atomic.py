@@ -68,16 +68,35 @@ def ensure_folder(folder: str | os.PathLike, what: str = "cannot create the fold
     return folder
 
 
+def _temp_beside(path: Path) -> tuple[int, str]:
+    """(fd, name) of a new, uniquely named temp file beside ``path`` (its folder created when
+    missing); OutputError naming ``path`` when the folder cannot take it."""
+    ensure_folder(path.parent)
+    try:
+        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    except OSError as e:
+        raise output_error(path, e) from e
+
+
+def pid_alive(pid) -> bool:
+    """Whether process ``pid`` exists (a leftover's owner that is gone left it for good)."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
+
+
 def check_writable(path: str | os.PathLike) -> Path:
     """Make sure a file can be written at ``path`` before the work that produces it starts:
     its folder is created when missing and a temp file is made and removed there.
     OutputError naming ``path`` and the cause (read-only file system, no permission...)."""
     path = Path(path)
-    ensure_folder(path.parent)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
-    except OSError as e:
-        raise output_error(path, e) from e
+    fd, tmp = _temp_beside(path)
     os.close(fd)
     remove_quietly(tmp)
     if path.is_dir():
@@ -105,11 +124,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", encoding: str | None 
     naming ``p``; other exceptions pass unchanged. The temp file is removed either way.
     """
     path = Path(path)
-    ensure_folder(path.parent)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
-    except OSError as e:
-        raise output_error(path, e) from e
+    fd, tmp = _temp_beside(path)
     try:
         os.fchmod(fd, new_file_mode(path))
         with os.fdopen(fd, mode, encoding=encoding) as f:

@@ -27,6 +27,7 @@ import sys
 import time
 from pathlib import Path
 
+from core.atomic import pid_alive
 from core.errors import OutputError, ProjectLockedError, output_error, os_error_text
 
 LOCK_NAME = ".lock"
@@ -63,18 +64,6 @@ def describe_holder(info: dict) -> str:
     if isinstance(since, (int, float)):
         text += f", since {time.strftime('%Y-%m-%d %H:%M', time.localtime(since))}"
     return text
-
-
-def _alive(pid) -> bool:
-    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's process
-        return True
-    return True
 
 
 class ProjectLock:
@@ -156,7 +145,7 @@ def lock_project(folder: str | os.PathLike, kind: str = "session", program: str 
             info = holder_of(folder)
             # (a record of a process that is gone was left by one killed before it could clear it:
             # the real holder has not written its own yet)
-            session = info.get("kind") == "session" and _alive(info.get("pid"))
+            session = info.get("kind") == "session" and pid_alive(info.get("pid"))
             if session or time.monotonic() >= deadline:
                 os.close(fd)
                 raise ProjectLockedError(

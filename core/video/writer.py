@@ -25,7 +25,7 @@ from typing import Iterable, Optional, Union
 import cv2
 import numpy as np
 
-from core.atomic import ensure_folder, remove_quietly
+from core.atomic import ensure_folder, pid_alive, remove_quietly
 from core.errors import InputError, OutputError, UserFacingError, output_error
 from core.video.ffmpeg_tools import ffmpeg_exe, probe, run_ffmpeg
 
@@ -55,16 +55,6 @@ def partial_name(path: Path, pid: int, n: int) -> Path:
     return path.with_name(f".{path.stem}.{pid}.{n}.partial{path.suffix}")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: alive
-        return True
-    return True
-
-
 def remove_stale_partials(path: Path) -> list[Path]:
     """Delete the temporary files of writers to ``path`` whose process no longer exists
     (killed outright, so no cleanup ran). Returns what was removed."""
@@ -76,7 +66,7 @@ def remove_stale_partials(path: Path) -> list[Path]:
         return removed
     for name in names:
         m = pattern.match(name)
-        if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+        if m and int(m.group(1)) != os.getpid() and not pid_alive(int(m.group(1))):
             remove_quietly(path.parent / name)
             removed.append(path.parent / name)
     return removed
