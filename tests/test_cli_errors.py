@@ -368,3 +368,20 @@ def test_the_gui_shows_the_same_message(monkeypatch):
     except TypeError as bug:
         er.show_exception(None, "Save", bug, "p.fsproj")
     assert "this is a bug" in shown[-1][1] and "Traceback" in shown[-1][2]
+
+
+def test_a_gui_job_fails_with_the_same_message(qtbot, monkeypatch):
+    """app.jobs.Job (Save, Open, exports...): a full disk is its one-line message, not 'failed
+    unexpectedly: OSError'."""
+    pytest.importorskip("PySide6")
+    from app.jobs import Job
+
+    def full(path, progress=None, cancel=None):
+        raise OSError(errno.ENOSPC, "No space left on device", path)
+
+    monkeypatch.setattr(Job, "synchronous", True)
+    job = Job(full, "/data/p.fsproj/track-2-abcdef12.npz", name="Saving project")
+    job.start()
+    assert job.outcome == "failed"
+    assert job.error == ("/data/p.fsproj/track-2-abcdef12.npz: no space left on the device; free some space "
+                         "or write to another disk (No space left on device)")
