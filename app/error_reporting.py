@@ -71,6 +71,25 @@ def show_error(parent: QWidget | None, title: str, message: str, details: str = 
         QMessageBox.critical(parent, title, message)
 
 
+def show_exception(parent: QWidget | None, title: str, exc: BaseException, subject: str | None = None) -> str:
+    """The one error policy in the GUI: a dialog with ``core.errors.user_message(exc, subject)``
+    (the file and the cause), which keeps whatever is open. A programming error (not
+    ``is_user_error``) is also logged with its traceback and the dialog says where. Returns
+    the message shown. ``subject``: what the action worked on (the project being saved...)."""
+    from core.errors import is_user_error, user_message
+
+    message = user_message(exc, subject)
+    details = ""
+    if not is_user_error(exc):
+        details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        log.error("%s: %s\n%s", title, message, details)
+        message += "\n\nFaceStudio keeps running; the details are in the log file."
+    else:
+        log.info("%s: %s", title, message)
+    show_error(parent, title, message, details)
+    return message
+
+
 class _Reporter(QObject):
     # A signal so that exceptions from any thread are shown by the GUI thread.
     report = Signal(str, str, str)

@@ -158,16 +158,19 @@ class Job(QObject):
             self.outcome = "cancelled"
             self._ended.set()
             self.cancelled.emit()
-        except UserFacingError as e:
-            self.outcome, self.error = "failed", str(e)
-            log.info("%s failed: %s", self.name, e)
-            self._ended.set()
-            self.failed.emit(self.error)
         except Exception as e:  # noqa: BLE001 (a job must never take the app down)
+            # the one error policy (core.errors): the user's situation (bad input, a read-only or
+            # full disk, too little memory) is its message naming the file; anything else a bug
+            from core.errors import is_user_error, user_message
+
             self.outcome = "failed"
-            self.error = (f"{self.name} failed unexpectedly: {type(e).__name__}: {e} "
-                          "(details in the log file)")
-            log.exception("%s crashed", self.name)
+            if isinstance(e, UserFacingError) or is_user_error(e):
+                self.error = user_message(e, self.name)
+                log.info("%s failed: %s", self.name, self.error)
+            else:
+                self.error = (f"{self.name} failed unexpectedly: {type(e).__name__}: {e} "
+                              "(details in the log file)")
+                log.exception("%s crashed", self.name)
             self._ended.set()
             self.failed.emit(self.error)
         else:

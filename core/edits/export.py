@@ -73,11 +73,15 @@ def export_video(path, source: str, rec: Reconstruction, model: FaceModel, edits
     On cancel or error the partial file is deleted and ``path`` is left untouched."""
     from core.video import VideoWriter
 
+    from core.video import open_source
+
     fps = float(rec.fps) if rec.fps and rec.fps > 0 else 30.0
+    with open_source(source) as src:  # the clip's own frame times (a variable frame rate keeps them)
+        times = src.timestamps if not src.is_live else None
     writer = VideoWriter(path, fps=fps, audio_from=source if keep_audio else None, quality=quality)
     try:
-        for _i, frame in iter_edited_frames(source, rec, model, edits, progress, cancel):
-            writer.write(frame)
+        for i, frame in iter_edited_frames(source, rec, model, edits, progress, cancel):
+            writer.write(frame, t=None if times is None else float(times[i]))
     except BaseException:
         writer.abort()
         raise

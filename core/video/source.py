@@ -19,6 +19,7 @@ video into memory: files are decoded on demand, with a small LRU cache of recent
 from __future__ import annotations
 
 import bisect
+import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -31,6 +32,12 @@ from core.errors import InputError
 from core.video.ffmpeg_tools import probe, scan_video_packets
 from core.video.images import (IMAGE_EXTS, check_frame_size, list_images, load_image,
                                to_rgb_uint8)
+
+# OpenCV's FFmpeg backend prints the decoder's complaints ("partial file", "error while decoding
+# MB ...") straight to stderr, over the command's own one-line message; the damage they describe
+# is reported by this module (``truncated``, InputError). Set before the first capture opens;
+# a value the user set (to see them) is kept.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 VIDEO_EXTS = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".gif")
 #: Frame rate given to still images and image folders unless told otherwise.
@@ -59,6 +66,12 @@ class VideoSource:
     def read(self, i: int) -> np.ndarray:
         """Frame ``i`` as (H, W, 3) uint8 RGB. IndexError when out of range."""
         raise NotImplementedError
+
+    @property
+    def timestamps(self) -> np.ndarray:
+        """(frame_count,) float64 presentation time of each frame in seconds from the first:
+        a video file's own (variable frame rates included), ``i / fps`` for the others."""
+        return np.arange(max(self.frame_count, 0)) / float(self.fps or NOMINAL_FPS)
 
     def read_latest(self) -> tuple[int, np.ndarray]:
         """Live sources only: (index, frame) of the newest frame."""
@@ -377,6 +390,12 @@ class VideoFileSource(VideoSource):
         # Reopening is the one start position that is exact for every container.
         self._open_capture()
         self._next = 0
+
+    @property
+    def timestamps(self) -> np.ndarray:
+        """(frame_count,) float64 seconds from the first frame, from the packets' timestamps."""
+        pts = np.asarray(self._pts[:self.frame_count], np.float64)
+        return pts - pts[0] if pts.size else pts
 
     @property
     def announced_frame_count(self) -> int:
