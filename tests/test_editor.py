@@ -21,7 +21,7 @@ if sys.platform == "linux" and not os.environ.get("DISPLAY"):
     pytest.skip("the editor's 3D viewport needs Xvfb (run under xvfb-run)", allow_module_level=True)
 
 from PySide6.QtCore import QSettings, QTimer  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
+from PySide6.QtWidgets import QFileDialog, QMessageBox  # noqa: E402
 
 from app.main_window import MainWindow  # noqa: E402
 from conftest import shared_path  # noqa: E402
@@ -357,3 +357,56 @@ def test_recovery_store_sessions(tmp_path):
     assert b.orphans() == []
     b.end_session(keep_work=False)
     assert not any((tmp_path / "s").iterdir())
+
+
+def test_a_project_open_in_another_window_opens_read_only(qtbot, tmp_path, errors, monkeypatch):
+    """One writer per project (core.project.lock): a second window is told who has it and
+    offered a read-only open; its Save goes to Save As, and the first window still saves."""
+    clip = str(shared_path("data", "videos", "d3.mp4"))
+    w = _window(qtbot, tmp_path)
+    ed = w.editor
+    assert w.open_media(clip)
+    assert ed.reconstruct(max_frames=6)
+    assert _wait_job(qtbot, w) == "finished", errors
+    proj = str(tmp_path / "mine.fsproj")
+    with qtbot.waitSignal(ed.io.project_saved, timeout=60_000):
+        assert ed.io.save_project(proj)
+    assert _wait_job(qtbot, w) == "finished", errors
+
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(
+        lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.No))
+    w2 = _window(qtbot, tmp_path, "settings2.ini")
+    w2.editor.io.ask_to_save = True
+    with qtbot.waitSignal(w2.editor.io.project_failed, timeout=60_000):
+        assert w2.editor.io.open_project(proj)
+    assert len(asked) == 1 and "open for editing in process" in asked[0] and "FaceStudio editor" in asked[0]
+    assert not w2.editor.doc.has_reconstruction  # declined: nothing opened
+
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes))
+    with qtbot.waitSignal(w2.editor.io.project_loaded, timeout=60_000):
+        assert w2.editor.io.open_project(proj)
+    _wait_job(qtbot, w2)
+    io2 = w2.editor.io
+    assert io2.read_only and "[read-only]" in w2.windowTitle()
+    w2.editor.doc.set_offset("jawOpen", 2, 0.5, gesture=False)
+    shown = []
+    monkeypatch.setattr(QMessageBox, "information", staticmethod(lambda *a, **k: shown.append(a[2])))
+    other = str(tmp_path / "copy.fsproj")
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (other, "")))
+    with qtbot.waitSignal(io2.project_saved, timeout=60_000) as sig:
+        assert io2.save_project()  # Ctrl+S on a read-only project: Save As
+    assert sig.args == [other] and shown and "read-only" in shown[0]
+    assert _wait_job(qtbot, w2) == "finished", errors
+    assert not io2.read_only and "[read-only]" not in w2.windowTitle()
+
+    # the first window still holds its project and saves it
+    ed.doc.set_offset("browInnerUp", 2, 0.3, gesture=False)
+    with qtbot.waitSignal(ed.io.project_saved, timeout=60_000):
+        assert ed.io.save_project()
+    assert _wait_job(qtbot, w) == "finished", errors
+    from core.project import load_project
+
+    assert load_project(other).edits != load_project(proj).edits
+    w2.shutdown()
+    w.shutdown()

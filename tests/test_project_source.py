@@ -72,11 +72,12 @@ def test_opening_a_project_for_editing_finds_a_relative_source(tmp_path, elsewhe
     from app.editor.project_io import read_project_for_editing
 
     folder = _project(tmp_path)
-    project, _edits, _model, src, first = read_project_for_editing(str(folder))
+    opened = read_project_for_editing(str(folder))
     try:
-        assert first.shape == (512, 512, 3)
+        assert opened.first.shape == (512, 512, 3)
+        assert opened.lock is not None and not opened.read_only_reason
     finally:
-        src.close()
+        opened.release()
 
 
 def test_qa_inputs_of_a_project_use_the_same_rule(tmp_path, elsewhere):
