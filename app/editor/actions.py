@@ -36,11 +36,21 @@ class EditorActions:
         w.addAction(self.undo)
         w.addAction(self.redo)
         self.set_key = act("Set &key", editor.set_key, "K",
-                           "Key the selected component (or every edited one) at this frame")
+                           "Key the values not keyed yet (orange), else the selected component, at this frame")
+        self.auto_key = act("&Auto-key", editor.set_auto_key, None,
+                            "On: moving a slider sets a key at this frame. Off: it shows in orange until K",
+                            checkable=True)
+        self.auto_key.blockSignals(True)
+        self.auto_key.setChecked(editor.auto_key)
+        self.auto_key.blockSignals(False)
         self.delete_key = act("&Delete key", editor.delete_key, "Shift+K",
                               "Delete the selected component's key at this frame")
         self.next_key = act("Next key", lambda: editor.jump_key(1), "Ctrl+Right")
         self.prev_key = act("Previous key", lambda: editor.jump_key(-1), "Ctrl+Left")
+        self.next_worst = act("Next &worst frame", lambda: editor.jump_worst(1), "]",
+                              "Go to the next of the frames with the highest fit error (worst first)")
+        self.prev_worst = act("Previous w&orst frame", lambda: editor.jump_worst(-1), "[",
+                              "Go back to the previous of the worst frames")
         self.loop = act("&Loop playback", editor.set_loop, "Ctrl+L", "Play the clip in a loop", checkable=True)
         self.loop.setChecked(w.settings.value("view/loop", True, type=bool))
         self.compare_group = QActionGroup(w)
@@ -59,29 +69,39 @@ class EditorActions:
             a.blockSignals(False)
             self.overlays[name] = a
         self.exports = {kind: act(label, lambda k=kind: editor.export_dialog(k)) for kind, label in EXPORTS}
+        panels = editor.panels
+        self.maximise_viewport = act("&Maximise 3D viewport",
+                                     lambda: panels.set_viewport_maximised(not panels.viewport_maximised),
+                                     "Ctrl+Space", "Give the 3D viewport the whole window (again to go back)")
+        self.detach_viewport = act("&Detach 3D viewport",
+                                   lambda: panels.set_viewport_detached(not panels.viewport_dock.isFloating()),
+                                   None, "Show the 3D viewport in a window of its own")
 
         mn = w.menus
         mn.add("file", "project", self.new_project, self.open_project)
         mn.add("file", "save", self.save, self.save_as)
         mn.add_submenu("file", "export", "&Export").addActions(list(self.exports.values()))
         mn.add("edit", "undo", self.undo, self.redo)
-        mn.add("edit", "keys", self.set_key, self.delete_key, self.prev_key, self.next_key)
+        mn.add("edit", "keys", self.set_key, self.delete_key, self.auto_key, self.prev_key, self.next_key)
         mn.add("edit", "reconstruct", self.reconstruct)
         mn.add("view", "compare", *self.compare.values())
         mn.add("view", "overlays", *self.overlays.values())
+        mn.add("view", "qa", self.next_worst, self.prev_worst)
+        mn.add("view", "viewport", self.maximise_viewport, self.detach_viewport)
         mn.add("playback", "options", self.loop)
         mn.add("track", "reconstruct", self.reconstruct)
         tb = w.toolbar
         tb.insertAction(w.act_cancel, self.reconstruct)
         tb.addSeparator()
-        tb.addActions([self.undo, self.redo, self.set_key])
+        tb.addActions([self.undo, self.redo, self.set_key, self.auto_key])
         tb.addSeparator()
         tb.addActions(list(self.compare.values()))
 
     def update(self, has_reconstruction: bool, can_reconstruct: bool, job_running: bool) -> None:
         """Enable what makes sense now."""
         self.reconstruct.setEnabled(can_reconstruct)
-        for a in (self.save, self.save_as, self.set_key, self.delete_key, self.next_key, self.prev_key):
+        for a in (self.save, self.save_as, self.set_key, self.delete_key, self.next_key, self.prev_key,
+                  self.next_worst, self.prev_worst):
             a.setEnabled(has_reconstruction)
         for a in self.exports.values():
             a.setEnabled(has_reconstruction and not job_running)

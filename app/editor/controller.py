@@ -33,6 +33,7 @@ from app.jobs import Job
 from app.process_jobs import export_edit
 from app.viewport import MODES
 from core.model.registry import remember_model
+from core.qa.fit_error import worst_frames
 # imported at start-up, not on first use: the first import of core.render / core.flow costs
 # ~25 ms of GUI thread, which would land in the turn that puts a reconstruction on screen
 from core.qa.frame_scene import FrameScene
@@ -63,9 +64,16 @@ class EditorUI(QObject):
         p = self.panels
         self.viewport, self.expressions, self.curves, self.fit_error = p.viewport, p.expressions, p.curves, p.fit_error
         self.io = ProjectIO(self)
+        #: components whose curves stay shown besides the selected one (Ctrl+click, Pin)
+        self.pinned: list[str] = []
+        self.show_edited = self.settings.value("editor/curves_show_edited", False, type=bool)
+        #: a slider move keys at once (on) or is only shown until K (off, the default: K keys)
+        self.auto_key = self.settings.value("editor/auto_key", False, type=bool)
         self.actions = EditorActions(self)
         self.scene: FrameScene | None = None
         self.selected: str | None = None
+        self.worst: list[int] = []   # the worst frames by fit error, worst first
+        self._worst_pos = -1         # where ] / [ are in that list
         # the expression rows of a finished reconstruction are built over several event-loop
         # turns (see _on_reconstruction_changed); the serial drops a superseded build
         self._defer_rows = False
@@ -89,19 +97,29 @@ class EditorUI(QObject):
         e.offset_changed.connect(self._on_offset_changed)
         e.reset_requested.connect(d.reset)
         e.component_selected.connect(self.select_component)
+        e.pin_requested.connect(self.toggle_pin)
         e.components_ready.connect(self._on_rows_ready)
         c = self.curves
+        c.set_auto_key(self.auto_key)
+        c.set_show_edited(self.show_edited)
         c.seek_requested.connect(w.session.seek)
-        c.key_moved.connect(d.move_key)
+        c.keys_moved.connect(d.move_keys)
+        c.keys_deleted.connect(d.delete_keys)
+        c.key_type_requested.connect(d.set_key_type)
         c.set_key_requested.connect(self.set_key)
         c.delete_key_requested.connect(self.delete_key)
-        c.interpolation_changed.connect(d.set_interpolation)
+        c.auto_key_toggled.connect(self.set_auto_key)
+        c.component_selected.connect(self.select_component)
+        c.pin_toggled.connect(self.toggle_pin)
+        c.show_edited_toggled.connect(self.set_show_edited)
         c.range_changed.connect(d.set_range)
         self.fit_error.seek_requested.connect(w.session.seek)
         p.mode_combo.currentIndexChanged.connect(lambda i: self.set_viewport_mode(p.mode_combo.itemData(i)))
         for preset, b in p.preset_buttons.items():
             b.clicked.connect(lambda _c=False, preset=preset: self.set_viewport_preset(preset))
         self.viewport.view_moved.connect(lambda: p.show_preset(None))
+        p.maximise_button.clicked.connect(p.set_viewport_maximised)
+        p.detach_button.clicked.connect(p.set_viewport_detached)
         p.wire_check.toggled.connect(self._on_viewport_overlays)
         p.lm_check.toggled.connect(self._on_viewport_overlays)
 
@@ -119,7 +137,6 @@ class EditorUI(QObject):
     def set_viewport_preset(self, preset: str) -> None:
         self.viewport.set_preset(preset)
         self.panels.show_preset(preset)
-        self.settings.setValue("view/viewport_preset", preset)
 
     def _on_viewport_overlays(self) -> None:
         p = self.panels
@@ -154,6 +171,13 @@ class EditorUI(QObject):
         return self.doc.has_reconstruction and 0 <= self.index < self.doc.num_frames
 
     def _on_frame_shown(self, index: int, frame) -> None:
+        d = self.doc
+        if d.has_pending and d.pending_frame != index:
+            # auto-key off: a value not keyed belongs to its frame only (as in Blender)
+            names = d.discard_pending()
+            self.win.statusBar().showMessage(
+                f"Not keyed, so dropped: {', '.join(names)} (auto-key is off: press K to key a change "
+                "before going to another frame)", 8000)
         self.curves.set_position(index)
         self.fit_error.set_position(index)
         self.preview.invalidate()
@@ -171,7 +195,8 @@ class EditorUI(QObject):
         d = self.doc
         fitted, off, edited = d.frame_values(self.index)
         keyed = {n for n, c in d.edits.components.items() if self.index in c.keys}
-        self.expressions.set_values(d.names, fitted, off, edited, keyed, set(d.edits.components))
+        pending = set(d.pending) if d.pending_frame == self.index else set()
+        self.expressions.set_values(d.names, fitted, off, edited, keyed, set(d.edits.components), pending)
 
     def _update_viewport(self) -> None:
         if not self._frame_in_rec() or self.scene is None:
@@ -203,22 +228,59 @@ class EditorUI(QObject):
 
     # ----------------------------------------------------------------------------------
     # editing
-    def _on_drag_started(self, _name: str) -> None:
+    def _on_drag_started(self, name: str) -> None:
         self.preview.dragging = True
         self.doc.begin_gesture()
+        if name != self.selected:
+            self.select_component(name)  # the curve shown follows the slider being edited
 
     def _on_drag_finished(self, _name: str) -> None:
         self.preview.dragging = False
         self.preview.show()  # the full-resolution frame replaces the drag preview
 
     def _on_offset_changed(self, name: str, value: float) -> None:
-        if self._frame_in_rec():
+        if not self._frame_in_rec():
+            return
+        if name != self.selected:
+            self.select_component(name)
+        if self.auto_key:
             self.doc.set_offset(name, self.index, value)
+        else:
+            self.doc.set_pending(name, self.index, value)
+
+    def set_auto_key(self, on: bool) -> None:
+        """Auto-key on: a slider move keys at once; off: it shows until K keys it."""
+        self.auto_key = bool(on)
+        self.settings.setValue("editor/auto_key", self.auto_key)
+        self.curves.set_auto_key(self.auto_key)
+        a = self.actions.auto_key
+        if a.isChecked() != self.auto_key:
+            a.blockSignals(True)
+            a.setChecked(self.auto_key)
+            a.blockSignals(False)
+        if self.auto_key and self.doc.has_pending:
+            self.doc.commit_pending()  # what is shown becomes what is kept
+        self.win.statusBar().showMessage(
+            "Auto-key on: moving a slider keys it at this frame." if self.auto_key else
+            "Auto-key off: a slider move shows in orange until you press K to key it.", 6000)
 
     def select_component(self, name: str) -> None:
         self.selected = name
         if self.expressions.selected != name:
             self.expressions.select(name)
+        self._update_curves()
+
+    def toggle_pin(self, name: str) -> None:
+        """Keep ``name``'s curve shown beside the selected one (or stop)."""
+        if name in self.pinned:
+            self.pinned.remove(name)
+        elif name in self.doc.names:
+            self.pinned.append(name)
+        self._update_curves()
+
+    def set_show_edited(self, on: bool) -> None:
+        self.show_edited = bool(on)
+        self.settings.setValue("editor/curves_show_edited", self.show_edited)
         self._update_curves()
 
     def _selected_or_edited(self) -> list[str]:
@@ -227,8 +289,14 @@ class EditorUI(QObject):
         return list(self.doc.edits.components)
 
     def set_key(self) -> None:
-        if self._frame_in_rec():
-            self.doc.set_key(self._selected_or_edited(), self.index)
+        """K: key the pending values (auto-key off), else the selected component at this frame."""
+        if not self._frame_in_rec():
+            return
+        if self.doc.has_pending:
+            names = self.doc.commit_pending()
+            self.win.statusBar().showMessage(f"Keyed {', '.join(names)} at frame {self.index}.", 4000)
+            return
+        self.doc.set_key(self._selected_or_edited(), self.index)
 
     def delete_key(self) -> None:
         if self._frame_in_rec():
@@ -255,13 +323,47 @@ class EditorUI(QObject):
         self.curves.set_range(None if self.doc.edits.edit_range is None else self.doc.edits.to_dict()["range"])
         self.update_actions()
 
+    def shown_components(self) -> list[str]:
+        """The components whose curves the curve editor shows: the selected one, the pinned
+        ones, and (with "All edited") every edited one."""
+        d = self.doc
+        names = [self.selected] if self.selected in d.names else []
+        names += [n for n in self.pinned if n in d.names]
+        if self.show_edited:
+            names += [n for n in d.names if n in d.edits.components]
+        return list(dict.fromkeys(names))
+
     def _update_curves(self) -> None:
         if self._plots_pending:
             return  # a new reconstruction's plots are drawn a turn later (_show_plots)
-        if not self.doc.has_reconstruction or self.selected not in self.doc.names:
+        d = self.doc
+        if not d.has_reconstruction or self.selected not in d.names:
             self.curves.show_component(None)
             return
-        self.curves.show_component(self.selected, **self.doc.component_curves(self.selected))
+        pending = None
+        if d.pending_frame is not None:
+            n = self.selected if self.selected in d.pending else next(iter(d.pending), None)
+            if n is not None:
+                pending = (n, d.pending_frame, d.pending[n])
+        self.curves.set_channels(self.selected, {n: d.component_curves(n) for n in self.shown_components()},
+                                 pinned=self.pinned, pending=pending)
+
+    # ----------------------------------------------------------------------------------
+    # QA: the worst frames by fit error
+    def jump_worst(self, direction: int) -> None:
+        """Go to the next (1) or previous (-1) of the worst frames, worst first (] and [)."""
+        if not self.worst:
+            self.win.statusBar().showMessage("No fit error to go by: reconstruct the clip first.", 4000)
+            return
+        if self.index in self.worst:
+            self._worst_pos = self.worst.index(self.index)
+        self._worst_pos = int(np.clip(self._worst_pos + direction, 0, len(self.worst) - 1))
+        f = self.worst[self._worst_pos]
+        self.win.session.seek(f)
+        e = self.doc.rec.fit_error_px[f] if self.doc.has_reconstruction else float("nan")
+        self.win.statusBar().showMessage(
+            f"Worst frame {self._worst_pos + 1} of {len(self.worst)}: frame {f}, fit error {e:.2f} px "
+            "(] next, [ previous)", 6000)
 
     # ----------------------------------------------------------------------------------
     # a reconstruction on screen
@@ -275,6 +377,7 @@ class EditorUI(QObject):
         d = self.doc
         self.preview.invalidate()
         self._rows_serial += 1
+        self.worst, self._worst_pos = [], -1
         if d.rec is None:
             self.scene = None
             self._plots_pending = False
@@ -290,6 +393,9 @@ class EditorUI(QObject):
         self.scene = FrameScene(d.rec, d.model, d.track)
         self.preview.set_reconstruction(d.model, d.rec)
         self.viewport.set_topology(np.asarray(d.model.triangles), d.model.num_vertices, d.model.mean)
+        # a new reconstruction appears as the camera saw it, whatever view the last one had
+        self.set_viewport_preset("camera")
+        self.pinned = [n for n in self.pinned if n in d.names]
         if self.selected not in d.names:
             self.selected = "jawOpen" if "jawOpen" in d.names else (d.names[0] if d.names else None)
         # (edits_changed follows at once: it puts the frame, the 3D mesh and the overlays on screen)
@@ -316,7 +422,8 @@ class EditorUI(QObject):
         deferred = self._plots_pending
         self._plots_pending = False
         self.curves.set_clip(d.num_frames)
-        self.fit_error.set_errors(d.rec.fit_error_px, d.rec.valid)
+        self.worst = worst_frames(d.rec.fit_error_px)
+        self.fit_error.set_errors(d.rec.fit_error_px, d.rec.valid, self.worst)
         self._update_curves()
         self.expressions.set_components(d.names, d.bounds, rows_per_turn=ROWS_PER_TURN if deferred else 0)
 
@@ -396,6 +503,7 @@ class EditorUI(QObject):
 
     def shutdown(self) -> None:
         """Stop the editor's threads; unsaved work is handled by ``io.shutdown``."""
+        self.panels.set_viewport_maximised(False)  # (the saved layout is the normal one)
         self.viewport.shutdown()
         self.preview.stop()
         self.io.shutdown()
