@@ -16,3 +16,5 @@ def test_worst_frames_are_peaks_worst_first_and_skip_unfitted_frames():
     assert 12 not in w and 13 not in w and 25 not in w
     assert worst_frames(np.array([])) == []
     assert worst_frames(e, count=1) == [40]
+    assert worst_frames(np.full(30, 2.0)) == []  # fitted equally well everywhere: no worst frame
+    assert worst_frames(np.full(5, np.nan)) == []

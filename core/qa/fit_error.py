@@ -1,8 +1,9 @@
 """The worst frames of a reconstruction by its fit error, for stepping through them in QA.
 
 A frame is one of the worst when its fit error is a local peak (the highest within
-``radius`` frames on either side): a run of bad frames counts once, at its worst frame,
-so stepping through the list visits different moments instead of the neighbours of one.
+``radius`` frames on either side) above the clip's median error: a run of bad frames counts
+once, at its worst frame, so stepping through the list visits different moments instead of
+the neighbours of one, and a clip fitted equally well everywhere has none.
 """
 from __future__ import annotations
 
@@ -20,9 +21,12 @@ def worst_frames(errors: np.ndarray, count: int = 25, radius: int = 3) -> list[i
     if F == 0:
         return []
     v = np.where(np.isfinite(e), e, -np.inf)
+    if not np.isfinite(v).any():
+        return []
+    median = float(np.median(e[np.isfinite(e)]))
     peaks = []
     for f in range(F):
-        if not np.isfinite(v[f]):
+        if not np.isfinite(v[f]) or v[f] <= median:
             continue
         lo, hi = max(0, f - radius), min(F, f + radius + 1)
         window = v[lo:hi]
