@@ -356,6 +356,8 @@ class MainWindow(QMainWindow):
     def _on_media_changed(self) -> None:
         s = self.session
         self.transport.set_media(s.frame_count if not s.is_live else 0, s.fps, live=s.is_live)
+        self.view.set_pixel_aspect(getattr(s.source, "pixel_aspect", 1.0))
+        self.view.set_captions([])
         self.setWindowTitle(f"{s.display_name} - FaceStudio")
         if s.is_still:
             hint = "tracking the face..."

@@ -208,3 +208,52 @@ def test_a_new_reconstruction_appears_in_the_camera_view(qtbot, win):
     ed.viewport.widget.orbit_requested.emit(15.0, 0.0)
     assert not any(b.isChecked() for b in ed.panels.preset_buttons.values())
     assert isinstance(ed.panels.viewport_dock, QDockWidget)
+
+
+def test_non_square_pixels_in_the_viewer_and_in_exports(qtbot, tmp_path, errors, monkeypatch):
+    """d9 is 512x480 stored with a 15:16 sample aspect (a square picture): the viewer shows it
+    square, the video export keeps the pixels and says 15:16, the PNG frames are 480x480."""
+    from fractions import Fraction
+
+    from app.gui_main import create_main_window
+    from app.jobs import Job
+    from core.model.registry import load_model
+    from core.video import probe
+
+    monkeypatch.setattr(Job, "synchronous", True)  # the export runs here, its result at once
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = create_main_window(settings)
+    w.editor.io.ask_to_save = False
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    clip = str(shared_path("data", "videos", "d9.mp4"))
+    assert w.open_media(clip)
+    qtbot.waitUntil(lambda: w.session.frame is not None, timeout=20_000)
+    assert w.session.frame.shape[:2] == (480, 512)
+    rect = w.view.sceneRect()
+    assert rect.width() / rect.height() == pytest.approx(1.0, abs=1e-3)   # shown square
+    model = load_model("builtin")
+    rec = synthetic_reconstruction(model, clip, (480, 512))
+    from dataclasses import replace
+
+    rec = replace(rec, expression=rec.expression[:3], rotation=rec.rotation[:3], translation=rec.translation[:3],
+                  scale=rec.scale[:3], landmarks68=rec.landmarks68[:3], fit_error_px=rec.fit_error_px[:3],
+                  valid=rec.valid[:3], segment=rec.segment[:3], repeated=None)
+    w.editor.show_reconstruction(rec, model)
+    qtbot.waitUntil(lambda: not w.job_running, timeout=20_000)
+    out = tmp_path / "edited.mp4"
+    assert w.editor.export("video", str(out))
+    assert w.job.outcome == "finished", (w.job.error, errors)
+    info = probe(out)
+    assert (info["width"], info["height"]) == (512, 480) and info["sample_aspect"] == Fraction(15, 16)
+    assert info["width"] * info["sample_aspect"] / info["height"] == 1  # the picture's shape: square
+    frames = tmp_path / "frames"
+    assert w.editor.export("png", str(frames))
+    assert w.job.outcome == "finished", w.job.error
+    import cv2
+
+    pngs = sorted(frames.glob("*.png"))
+    assert len(pngs) == 3 and cv2.imread(str(pngs[0])).shape[:2] == (480, 480)
+    w.shutdown()

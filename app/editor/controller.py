@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from app.editor.actions import EditorActions
 from app.editor.document import EditorDocument
+from app.editor.legends import fit_error_legend, flow_direction_legend, flow_speed_legend
 from app.editor.panels import EditorPanels
 from app.editor.preview import EditedPreview
 from app.editor.project_io import ProjectIO
@@ -201,10 +202,13 @@ class EditorUI(QObject):
     def _update_viewport(self) -> None:
         if not self._frame_in_rec() or self.scene is None:
             return
-        m = self.scene.viewport_mesh(self.index, self.doc.edited_expressions(),
-                                     with_flow=self.viewport.mode in ("flow", "flow_arrows"))
+        with_flow = self.viewport.mode in ("flow", "flow_arrows")
+        m = self.scene.viewport_mesh(self.index, self.doc.edited_expressions(), with_flow=with_flow)
         self.viewport.set_mesh(m.vertices, m.rotation, image=self.win.session.frame, image_points=m.image_points,
                                flow=m.flow, flow_colours=m.flow_colours, landmarks=m.landmarks)
+        legend = flow_speed_legend(self.scene.flow_scales()[0], "mm", factor=10.0) if with_flow else None
+        if legend != self.viewport.widget.legend():
+            self.viewport.widget.set_legend(legend)
 
     def _update_overlays(self) -> None:
         v = self.win.view
@@ -212,6 +216,8 @@ class EditorUI(QObject):
         if not self._frame_in_rec() or self.scene is None:
             for n in items:
                 v.set_overlay_has_data(n, False)
+            if self.scene is None:
+                self._update_legends(False, False)
             return
         o = self.scene.overlays(self.index, self.doc.edited_expressions(), mesh=v.overlay_enabled("mesh"),
                                 error=v.overlay_enabled("error"), flow=v.overlay_enabled("flow"))
@@ -225,6 +231,17 @@ class EditorUI(QObject):
         v.set_overlay_has_data("mesh", self.scene.has_face(self.index))
         v.set_overlay_has_data("error", o.error_points is not None)
         v.set_overlay_has_data("flow", o.flow_segments is not None)
+        self._update_legends(o.error_points is not None, o.flow_segments is not None)
+
+    def _update_legends(self, error: bool, flow: bool) -> None:
+        """The colour bars of the overlays shown (units included)."""
+        v = self.win.view
+        shown = v.legends()
+        if error != ("error" in shown):
+            v.set_legend("error", fit_error_legend() if error else None)
+        if flow != ("flow" in shown):
+            v.set_legend("flow", flow_speed_legend(self.scene.flow_scales()[1], "px", arrows=True) if flow else None)
+            v.set_legend("flow_direction", flow_direction_legend() if flow else None)
 
     # ----------------------------------------------------------------------------------
     # editing
@@ -378,6 +395,7 @@ class EditorUI(QObject):
         self.preview.invalidate()
         self._rows_serial += 1
         self.worst, self._worst_pos = [], -1
+        self._update_legends(False, False)  # (rebuilt for the new clip's flow scale)
         if d.rec is None:
             self.scene = None
             self._plots_pending = False
