@@ -27,8 +27,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.error_reporting import show_error
-from app.session import MediaSession
 from app.jobs import Job, JobRunner
+from app.progress_text import ProgressText
+from app.session import MediaSession
 from app.menus import MenuBar
 from core.errors import UserFacingError
 from widgets.transport_bar import TransportBar
@@ -42,7 +43,9 @@ MAX_RECENT = 10
 
 
 class StatusBarProgress:
-    """The window's job progress: a bar and a Cancel button in the status bar (a ProgressView)."""
+    """The window's job progress: a bar and a Cancel button in the status bar (a ProgressView).
+    The status line says the stage, its real counts, the rate and the time left
+    (app.progress_text); it goes when the job ends, so no progress text outlives its job."""
 
     #: Progress reaches the widgets at most this often: QStatusBar.showMessage repaints
     #: synchronously, so 20 updates a second are too many while playing or editing.
@@ -51,16 +54,19 @@ class StatusBarProgress:
     def __init__(self, win: "MainWindow"):
         self.win = win
         self._shown_at = 0.0
+        self._text: ProgressText | None = None
+        self._last = ""  # the status line this view put up last
 
     def job_started(self, job: Job) -> None:
         w = self.win
         self._shown_at = 0.0
+        self._text = ProgressText(job.name, job.subject, job.unit)
         w.progress_bar.setRange(0, 0)  # busy until the first progress report
         w.progress_bar.setFormat(f"{job.name}...")
         w.progress_bar.show()
         w.cancel_button.setEnabled(True)
         w.cancel_button.show()
-        w.statusBar().showMessage(f"{job.name} {w.session.display_name}...")
+        self._show(f"{job.name} {job.subject}...".replace(" ...", "..."))
 
     def job_progress(self, job: Job, done: int, total: int, message: str) -> None:
         now = time.perf_counter()
@@ -68,15 +74,25 @@ class StatusBarProgress:
             return
         self._shown_at = now
         w = self.win
+        if self._text is None:
+            self._text = ProgressText(job.name, job.subject, job.unit)
+        status, bar = self._text.update(done, total, message)
         if total > 0:
             w.progress_bar.setRange(0, total)
             w.progress_bar.setValue(min(done, total))
-            w.progress_bar.setFormat("%v / %m")
-        w.statusBar().showMessage(f"{job.name}: {message}" if message else f"{job.name}...")
+        w.progress_bar.setFormat(bar)
+        self._show(status)
+
+    def _show(self, text: str) -> None:
+        self._last = text
+        self.win.statusBar().showMessage(text)
 
     def job_ended(self, job: Job) -> None:
         self.win.progress_bar.hide()
         self.win.cancel_button.hide()
+        if self.win.statusBar().currentMessage() == self._last:
+            self.win.statusBar().clearMessage()  # (the job's result or failure says what happened)
+        self._text = None
 
 
 class MainWindow(QMainWindow):
@@ -277,11 +293,13 @@ class MainWindow(QMainWindow):
         try:
             self.session.open(path)
         except UserFacingError as e:
+            log.warning("could not open %s: %s", path, e)
+            self._open_failed(path)
             show_error(self, "Cannot open", str(e))
-            self.statusBar().showMessage(f"Could not open {path}", 8000)
             return False
         except Exception as e:  # noqa: BLE001 (a decoder bug must not take the window down)
             log.exception("opening %s failed", path)
+            self._open_failed(path)
             show_error(self, "Cannot open", f"{path}: could not be opened ({type(e).__name__}: {e}).")
             return False
         self.jobs.cancel_all()  # their results belong to the media just replaced
@@ -292,6 +310,12 @@ class MainWindow(QMainWindow):
             if not self.track(user=False):
                 self._track_after_job = self.job_running
         return True
+
+    def _open_failed(self, path: str) -> None:
+        """Say which file could not be opened and what stays open (no earlier text stays up)."""
+        still = self.session.display_name
+        self.statusBar().showMessage(f"Could not open {Path(path).name}"
+                                     + (f"; {still} is still open." if still else "."), 15000)
 
     # ----------------------------------------------------------------------------------
     # recent files
@@ -364,6 +388,7 @@ class MainWindow(QMainWindow):
         elif s.is_live:
             hint = "live"
         else:
+            # (a project's source opens here too: its project says more once it is on screen)
             hint = f"{s.frame_count} frames at {s.fps:g} fps. Track > Track face (Ctrl+T) to track it."
         self.statusBar().showMessage(f"Opened {s.display_name}: {hint}", 10000)
         self.update_actions()
@@ -427,7 +452,8 @@ class MainWindow(QMainWindow):
         # content, same settings) comes from the result cache.
         from core.result_cache import track_cached  # (its imports are the worker process's)
 
-        job = Job(track_cached, s.path, name="Tracking", max_frames=max_frames, in_process=True)
+        job = Job(track_cached, s.path, name="Tracking", max_frames=max_frames, in_process=True,
+                  subject=s.display_name, unit="frames")
         self.start_job(job, self._on_track_finished, user=user)
         return True
 

@@ -33,6 +33,7 @@ from app.error_reporting import show_error
 # the offline export runs in a worker process, so it lives in the Qt-free app.process_jobs
 from app.process_jobs import export_reenactment
 from app.jobs import Job, JobRunner
+from app.progress_text import ProgressText
 from core.errors import InputError, UserFacingError
 # Imported here, on the GUI thread at start-up, rather than inside the jobs: compiling and
 # importing these modules holds the GIL for long stretches, which would stall the GUI
@@ -55,16 +56,21 @@ class _PanelProgress:
 
     def __init__(self, panel: ReenactPanel):
         self.panel = panel
+        self._text: ProgressText | None = None
 
     def job_started(self, job: Job) -> None:
+        self._text = ProgressText(job.name, job.subject, job.unit)
         self.panel.set_progress(job.name, 0, 0)
 
     def job_progress(self, job: Job, done: int, total: int, message: str) -> None:
-        self.panel.set_progress(job.name, done, total)
-        if message:
-            self.panel.set_status(f"{job.name}: {message}")
+        if self._text is None:
+            self._text = ProgressText(job.name, job.subject, job.unit)
+        status, bar = self._text.update(done, total, message)
+        self.panel.set_progress(bar, done, total)
+        self.panel.set_status(status)
 
     def job_ended(self, job: Job) -> None:
+        self._text = None
         self.panel.set_progress(None)
 
 
@@ -183,7 +189,7 @@ class ReenactController(QObject):
         self.target = None
         self.panel.set_target_status(f"preparing {Path(path).name}...")
         self._prep_job = self._run_job(
-            Job(prepare_target, path, model_spec=self.model_spec, name="Preparing target"),
+            Job(prepare_target, path, model_spec=self.model_spec, name="Preparing target", subject=Path(path).name),
             self._on_target_finished, self._on_target_failed, self._on_target_cancelled)
 
     def _on_target_finished(self, job: Job, target: LiveTarget) -> None:
@@ -411,7 +417,8 @@ class ReenactController(QObject):
         self._export_output = str(output)
         self._export_job = self._run_job(
             Job(export_reenactment, source_file, target_path, str(output), self.transfer_settings(),
-                model_spec=self.model_spec, name="Exporting", in_process=True),
+                model_spec=self.model_spec, name="Exporting", in_process=True, subject=Path(output).name,
+                unit="frames"),
             self._on_export_finished, self._on_export_failed, self._on_export_cancelled)
         self.panel.set_export_enabled(False)
         return True

@@ -421,7 +421,7 @@ class ReenactPanel(QWidget):
             self.progress_bar.setValue(min(done, total))
         else:
             self.progress_bar.setRange(0, 0)
-        self.progress_bar.setFormat(f"{label} %p%" if total > 0 else label)
+        self.progress_bar.setFormat(label)
 
     def set_export_enabled(self, enabled: bool) -> None:
         self.export_button.setEnabled(enabled)

@@ -472,7 +472,7 @@ class EditorUI(QObject):
 
         # in a worker process (MediaPipe and the fit hold the GIL); it returns the model too
         job = Job(reconstruct_clip, s.path, self.model_spec, track=track, max_frames=max_frames,
-                  cache=ResultCache(), name="Reconstructing", in_process=True)
+                  cache=ResultCache(), name="Reconstructing", in_process=True, subject=s.display_name)
         w.start_job(job, self._on_reconstructed)
         return True
 
@@ -514,7 +514,8 @@ class EditorUI(QObject):
             return False
         # in a worker process: the export renderer holds the GIL for long stretches
         job = Job(export_edit, kind, path, w.session.path, d.rec, d.model, d.edits.copy(),
-                  name=f"Exporting {kind}", in_process=True)
+                  name=f"Exporting {kind}", in_process=True, subject=Path(path).name,
+                  unit="frames" if kind in ("video", "png", "obj", "ply") else "")
         self.settings.setValue("editor/last_dir", str(Path(path).parent))
         w.start_job(job, lambda _r: w.statusBar().showMessage(f"Exported {path}", 10000))
         return True

@@ -203,14 +203,17 @@ class ProjectIO(QObject):
             return False
         if not recovered and not self.confirm_discard():
             return False
-        job = Job(read_project_for_editing, str(path), name="Opening project")
+        job = Job(read_project_for_editing, str(path), name="Opening project", subject=Path(path).name)
         # (the failure message is shown here, titled for it)
         w.start_job(job, lambda r: self._on_project_read(str(path), recovered, r),
                     on_failed=lambda msg: self._on_project_failed(str(path), msg))
-        w.statusBar().showMessage(f"Opening project {path}...")
         return True
 
     def _on_project_failed(self, path: str, message: str) -> None:
+        log.warning("could not open the project %s: %s", path, message)
+        still = self.win.session.display_name
+        self.win.statusBar().showMessage(f"Could not open the project {Path(path).name}"
+                                         + (f"; {still} is still open." if still else "."), 15000)
         show_error(self.win, "Cannot open project", message)
         self.project_failed.emit(path, message)
 
@@ -243,6 +246,13 @@ class ProjectIO(QObject):
         if 0 < frame < w.session.frame_count:
             w.session.seek(frame)
         self._update_title()
+        if not recovered:
+            rec = project.reconstruction
+            what = (f"{rec.num_frames} frames reconstructed, {len(edits.components)} component"
+                    f"{'s' if len(edits.components) != 1 else ''} edited" if rec is not None else
+                    "tracked" if project.track is not None else "not tracked yet")
+            w.statusBar().showMessage(f"Opened project {Path(path).name} ({w.session.display_name}: {what}).",
+                                      15000)
         self.project_loaded.emit(str(path))
 
     def new_project(self) -> None:
