@@ -125,6 +125,22 @@ class Soak:
         self.report["refcount_none"].append([t, sys.getrefcount(None)])
         if int(t) % 5 == 0:
             self.report["rss_mb"].append([t, round(_rss_mb(), 1)])
+        if self.args.tracemalloc and int(t) % 60 == 0 and t > 1:
+            import tracemalloc
+
+            snap = tracemalloc.take_snapshot()
+            if getattr(self, "_snap0", None) is None:
+                self._snap0 = snap
+            else:
+                top = snap.compare_to(self._snap0, "lineno")[:25]
+                self.report["tracemalloc_growth"] = [[t, str(x)] for x in top]
+        if self.args.census and int(t) % 60 == 0:
+            # which kinds of Python objects accumulate (for finding a leak)
+            import gc
+            from collections import Counter
+
+            counts = Counter(type(o).__name__ for o in gc.get_objects())
+            self.report.setdefault("census", []).append([t, dict(counts.most_common(40))])
 
     def _watchdog(self) -> None:
         while not self._finished:
@@ -361,10 +377,16 @@ def main(argv=None) -> int:
     ap.add_argument("--settings", default="", help="folder for settings, logs, saves (default: a temp folder)")
     ap.add_argument("--json", default="", help="write the report here")
     ap.add_argument("--hang-s", type=float, default=120.0, help="GUI silence that counts as a hang")
+    ap.add_argument("--census", action="store_true", help="count Python objects by type every minute")
+    ap.add_argument("--tracemalloc", action="store_true", help="report where Python memory grows (slow)")
     ap.add_argument("--keep-dirty", action="store_true", help="end killed with autosaved unsaved edits")
     ap.add_argument("--expect-recovery", action="store_true", help="start, accept recovery, report it")
     args = ap.parse_args(argv)
     args.settings = args.settings or tempfile.mkdtemp(prefix="facestudio-soak-")
+    if args.tracemalloc:
+        import tracemalloc
+
+        tracemalloc.start(8)
     return Soak(args).run()
 
 

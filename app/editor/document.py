@@ -22,8 +22,38 @@ from core.edits.export import model_bounds
 UNDO_LIMIT = 500
 
 
+def _parts(snapshot: dict) -> dict:
+    """An ExpressionEdits dict split into its undoable parts: ("component", name) and ("range",)."""
+    parts = {("component", n): c for n, c in (snapshot.get("components") or {}).items()}
+    parts[("range",)] = snapshot.get("range")
+    return parts
+
+
+def edit_delta(before: dict, after: dict) -> tuple[dict, dict]:
+    """(before, after) of only the parts that differ between two ExpressionEdits dicts; a part
+    missing on one side is None there. An undo step keeps just these, so its size goes with
+    what it changed, not with everything keyed so far."""
+    b, a = _parts(before), _parts(after)
+    changed = [k for k in b.keys() | a.keys() if b.get(k) != a.get(k)]
+    return {k: b.get(k) for k in changed}, {k: a.get(k) for k in changed}
+
+
+def apply_delta(snapshot: dict, parts: dict) -> dict:
+    """``snapshot`` (an ExpressionEdits dict) with ``parts`` put in (None removes a component)."""
+    out = dict(snapshot, components=dict(snapshot.get("components") or {}))
+    for key, value in parts.items():
+        if key == ("range",):
+            out["range"] = value
+        elif value is None:
+            out["components"].pop(key[1], None)
+        else:
+            out["components"][key[1]] = value
+    return out
+
+
 class EditCommand(QUndoCommand):
-    """One edit: restores ``before`` on undo and ``after`` on redo (ExpressionEdits dicts).
+    """One edit: puts back ``before`` on undo and ``after`` on redo: the changed parts of the
+    ExpressionEdits (see :func:`edit_delta`).
 
     Commands with the same non-empty ``merge_key`` in a row merge (a slider drag)."""
 
@@ -32,8 +62,7 @@ class EditCommand(QUndoCommand):
     def __init__(self, doc: "EditorDocument", text: str, before: dict, after: dict, merge_key: str = ""):
         super().__init__(text)
         self.doc = doc
-        self.before = before
-        self.after = after
+        self.before, self.after = edit_delta(before, after)
         self.merge_key = merge_key
 
     def id(self) -> int:  # noqa: A003 (Qt API)
@@ -42,14 +71,16 @@ class EditCommand(QUndoCommand):
     def mergeWith(self, other) -> bool:  # noqa: N802 (Qt API)
         if not isinstance(other, EditCommand) or other.merge_key != self.merge_key:
             return False
-        self.after = other.after
+        for k, v in other.before.items():
+            self.before.setdefault(k, v)  # (what this command changed first keeps its old value)
+        self.after.update(other.after)
         return True
 
     def redo(self) -> None:
-        self.doc._restore(self.after)  # noqa: SLF001
+        self.doc._apply(self.after)  # noqa: SLF001
 
     def undo(self) -> None:
-        self.doc._restore(self.before)  # noqa: SLF001
+        self.doc._apply(self.before)  # noqa: SLF001
 
 
 class EditorDocument(QObject):
@@ -149,8 +180,8 @@ class EditorDocument(QObject):
         return bool(np.max(np.abs(edited - fitted)) < 1e-4) if len(fitted) else True
 
     # -- changes (each one undoable) ----------------------------------------------------
-    def _restore(self, snapshot: dict) -> None:
-        self.edits = ExpressionEdits.from_dict(snapshot)
+    def _apply(self, parts: dict) -> None:
+        self.edits = ExpressionEdits.from_dict(apply_delta(self.edits.to_dict(), parts))
         self._expr_cache = None
         if not self._pushing:
             self.pending, self.pending_frame = {}, None  # (an undo or redo moves away from it)

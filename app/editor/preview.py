@@ -95,6 +95,7 @@ class EditedPreview(QObject):
         self.dragging = False  # a slider is held: previews at DRAG_PREVIEW_SCALE
         self.last_full = True  # the last shown preview was full resolution
         self.latencies_ms: list[float] = []  # request -> on screen, the newest 1000
+        self.shown_count = 0  # edited frames put on screen so far
         self._latest_serial = 0
         self._request_t: dict[int, tuple[float, bool]] = {}  # serial -> (time, full resolution)
         #: the last edited frame: (index, image, full resolution)
@@ -159,6 +160,7 @@ class EditedPreview(QObject):
         latency = (time.perf_counter() - t) * 1000.0 if t is not None else ms
         self.latencies_ms.append(latency)
         del self.latencies_ms[:-1000]
+        self.shown_count += 1
         self.shown.emit(index, latency)
 
     def stop(self) -> None:
