@@ -257,3 +257,49 @@ def test_non_square_pixels_in_the_viewer_and_in_exports(qtbot, tmp_path, errors,
     pngs = sorted(frames.glob("*.png"))
     assert len(pngs) == 3 and cv2.imread(str(pngs[0])).shape[:2] == (480, 480)
     w.shutdown()
+
+
+def test_correcting_a_frames_fit_by_dragging_a_point(qtbot, win):
+    """P shows the fit's points as handles; dragging one re-solves the frame and its neighbours
+    (core.edits.fit_correction), the point follows the hand, Ctrl+Z puts the fit back."""
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QMouseEvent
+
+    w, ed, doc = win, win.editor, win.editor.doc
+    _seek(qtbot, w, 10)
+    QTest.keyClick(w, Qt.Key.Key_P)
+    assert ed.fixing_fit
+    handles = ed.panels.overlay_items["handles"]
+    qtbot.waitUntil(lambda: handles.isVisible(), timeout=5000)
+    pts, ids = handles.handle_positions()
+    assert len(ids) == 68
+    k = 57  # the lower lip's middle
+    start = w.view.image_to_view(*pts[k])
+    end = w.view.image_to_view(pts[k][0], pts[k][1] + 12)
+    vp = w.view.viewport()
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+
+    def send(kind, p, button, buttons):
+        QApplication.sendEvent(vp, QMouseEvent(kind, QPointF(p), QPointF(vp.mapToGlobal(QPointF(p).toPoint())),
+                                               button, buttons, Qt.KeyboardModifier.NoModifier))
+
+    rec0 = doc.rec
+    send(QEvent.Type.MouseButtonPress, start, left, left)
+    for t in (0.3, 0.6, 1.0):
+        send(QEvent.Type.MouseMove, start + (end - start) * t, none, left)
+    send(QEvent.Type.MouseButtonRelease, end, left, none)
+    qtbot.waitUntil(lambda: doc.rec is not rec0 and not w.job_running, timeout=60_000)
+    assert [(p.frame, p.point) for p in doc.pins] == [(10, int(ids[k]))]
+    from core.edits.fit_correction import tracker_points
+
+    moved = np.linalg.norm(tracker_points(doc.rec, doc.model, 10)[ids[k]] - tracker_points(rec0, doc.model, 10)[ids[k]])
+    target = w.view.view_to_image(end)
+    left_px = np.linalg.norm(tracker_points(doc.rec, doc.model, 10)[ids[k]] - np.array([target.x(), target.y()]))
+    assert moved > 6 and left_px < 3, (moved, left_px)
+    assert not np.array_equal(doc.rec.expression[12], rec0.expression[12])    # a neighbour follows
+    np.testing.assert_array_equal(doc.rec.expression[20], rec0.expression[20])  # far frames do not
+    assert "Fit corrected" in w.statusBar().currentMessage()
+    doc.undo_stack.undo()
+    assert doc.rec is rec0 and doc.pins == []
+    QTest.keyClick(w, Qt.Key.Key_P)
+    assert not ed.fixing_fit and not handles.isVisible()

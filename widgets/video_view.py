@@ -18,7 +18,9 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter, QPainterPath, QPen, QPixmap, QPolygonF, QTransform,
 )
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView
+from PySide6.QtWidgets import (
+    QGraphicsItem, QGraphicsObject, QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView,
+)
 
 from widgets.legend import Legend, legend_size, paint_legend
 
@@ -190,6 +192,127 @@ class ColouredPointsItem(QGraphicsItem):
             pen.setCosmetic(True)
             painter.setPen(pen)
             painter.drawPoints(poly)
+
+
+class HandlesItem(QGraphicsObject):
+    """Points the user can drag (correcting a fit by hand): drawn as rings a few screen pixels
+    wide, the one under the mouse highlighted; pinned points as crosses at their targets.
+
+    ``set_handles(points (N, 2) image pixels, ids (N,) int)``; ``set_pins(targets (P, 2))``.
+    Signal ``dragged(id, x, y)``: handle ``id`` was dropped at image pixel (x, y).
+    """
+
+    dragged = Signal(int, float, float)
+    RADIUS_PX = 5.0
+    #: how near (screen pixels) a press must be to grab a handle
+    GRAB_PX = 9.0
+
+    def __init__(self, parent: QGraphicsItem | None = None):
+        super().__init__(parent)
+        self._pts = np.zeros((0, 2))
+        self._ids = np.zeros(0, int)
+        self._pins = np.zeros((0, 2))
+        self._drag: int | None = None
+        self._drag_pos: QPointF | None = None
+        self._hover: int | None = None
+        self._bounds = QRectF()
+        self.setAcceptHoverEvents(True)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+
+    def set_handles(self, points: np.ndarray, ids: np.ndarray) -> None:
+        self.prepareGeometryChange()
+        self._pts = np.asarray(points, np.float64).reshape(-1, 2)
+        self._ids = np.asarray(ids, int).reshape(-1)
+        self._update_bounds()
+
+    def set_pins(self, targets: np.ndarray) -> None:
+        self.prepareGeometryChange()
+        self._pins = np.asarray(targets, np.float64).reshape(-1, 2)
+        self._update_bounds()
+
+    def handle_positions(self) -> tuple[np.ndarray, np.ndarray]:
+        """(points (N, 2), ids (N,)) shown."""
+        return self._pts.copy(), self._ids.copy()
+
+    def _update_bounds(self) -> None:
+        allp = np.concatenate([self._pts, self._pins]) if len(self._pins) else self._pts
+        allp = allp[np.isfinite(allp).all(1)] if len(allp) else allp
+        if len(allp):
+            lo, hi = allp.min(0) - 40, allp.max(0) + 40
+            self._bounds = QRectF(lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1])
+        else:
+            self._bounds = QRectF()
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        return self._bounds
+
+    def _screen_scale(self) -> float:
+        """Screen pixels per image pixel (for hit testing at any zoom)."""
+        views = self.scene().views() if self.scene() is not None else []
+        if not views:
+            return 1.0
+        t = self.deviceTransform(views[0].viewportTransform())
+        return max(1e-6, (abs(t.m11()) + abs(t.m22())) / 2)
+
+    def index_at(self, pos: QPointF) -> int | None:
+        """Index of the handle within GRAB_PX screen pixels of ``pos`` (item coordinates)."""
+        if not len(self._pts):
+            return None
+        d = np.linalg.norm(self._pts - np.array([pos.x(), pos.y()]), axis=1) * self._screen_scale()
+        i = int(np.argmin(d))
+        return i if d[i] <= self.GRAB_PX else None
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        k = self._screen_scale()
+        r = self.RADIUS_PX / k
+        pin_pen = QPen(QColor(255, 60, 200), 2.0)
+        pin_pen.setCosmetic(True)
+        painter.setPen(pin_pen)
+        for x, y in self._pins:
+            painter.drawLine(QPointF(x - r, y - r), QPointF(x + r, y + r))
+            painter.drawLine(QPointF(x - r, y + r), QPointF(x + r, y - r))
+        for i, (x, y) in enumerate(self._pts):
+            if not (np.isfinite(x) and np.isfinite(y)):
+                continue
+            hot = i == self._hover or i == self._drag
+            pen = QPen(QColor(255, 255, 255) if hot else QColor(255, 220, 40), 2.0 if hot else 1.5)
+            pen.setCosmetic(True)
+            painter.setPen(pen)
+            painter.setBrush(QColor(255, 220, 40, 90) if hot else Qt.BrushStyle.NoBrush)
+            c = self._drag_pos if i == self._drag and self._drag_pos is not None else QPointF(x, y)
+            painter.drawEllipse(c, r * (1.4 if hot else 1.0), r * (1.4 if hot else 1.0))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+
+    def hoverMoveEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        i = self.index_at(event.pos())
+        if i != self._hover:
+            self._hover = i
+            self.update()
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        i = self.index_at(event.pos()) if event.button() == Qt.MouseButton.LeftButton else None
+        if i is None:
+            event.ignore()  # (the view pans)
+            return
+        self._drag, self._drag_pos = i, event.pos()
+        event.accept()
+        self.update()
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        if self._drag is not None:
+            self._drag_pos = event.pos()
+            self.update()
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        if self._drag is None:
+            return
+        i, pos = self._drag, event.pos()
+        self._drag, self._drag_pos = None, None
+        self.update()
+        if np.linalg.norm(self._pts[i] - np.array([pos.x(), pos.y()])) * self._screen_scale() >= 1.0:
+            self.dragged.emit(int(self._ids[i]), float(pos.x()), float(pos.y()))
 
 
 class CaptionItem(QGraphicsItem):

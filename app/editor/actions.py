@@ -47,6 +47,9 @@ class EditorActions:
                               "Delete the selected component's key at this frame")
         self.next_key = act("Next key", lambda: editor.jump_key(1), "Ctrl+Right")
         self.prev_key = act("Previous key", lambda: editor.jump_key(-1), "Ctrl+Left")
+        self.fix_fit = act("&Correct the fit by hand", editor.set_fixing_fit, "P",
+                           "Drag the fitted points where the face really is; the frame and its neighbours are "
+                           "re-solved", checkable=True)
         self.next_worst = act("Next &worst frame", lambda: editor.jump_worst(1), "]",
                               "Go to the next of the frames with the highest fit error (worst first)")
         self.prev_worst = act("Previous w&orst frame", lambda: editor.jump_worst(-1), "[",
@@ -89,7 +92,7 @@ class EditorActions:
         mn.add("view", "qa", self.next_worst, self.prev_worst)
         mn.add("view", "viewport", self.maximise_viewport, self.detach_viewport)
         mn.add("playback", "options", self.loop)
-        mn.add("track", "reconstruct", self.reconstruct)
+        mn.add("track", "reconstruct", self.reconstruct, self.fix_fit)
         tb = w.toolbar
         tb.insertAction(w.act_cancel, self.reconstruct)
         tb.addSeparator()
@@ -101,7 +104,7 @@ class EditorActions:
         """Enable what makes sense now."""
         self.reconstruct.setEnabled(can_reconstruct)
         for a in (self.save, self.save_as, self.set_key, self.delete_key, self.next_key, self.prev_key,
-                  self.next_worst, self.prev_worst):
+                  self.next_worst, self.prev_worst, self.fix_fit):
             a.setEnabled(has_reconstruction)
         for a in self.exports.values():
             a.setEnabled(has_reconstruction and not job_running)

@@ -32,6 +32,7 @@ from app.editor.preview import EditedPreview
 from app.editor.project_io import ProjectIO
 from app.jobs import Job
 from app.process_jobs import export_edit
+from core.edits.fit_correction import Pin, handle_points, refit_with_pins, tracker_points
 from app.viewport import MODES
 from core.model.registry import remember_model
 from core.qa.fit_error import worst_frames
@@ -73,6 +74,9 @@ class EditorUI(QObject):
         self.actions = EditorActions(self)
         self.scene: FrameScene | None = None
         self.selected: str | None = None
+        #: the fit is being corrected by hand: the video shows draggable points (P toggles)
+        self.fixing_fit = False
+        self._handle_ids = handle_points()
         self.worst: list[int] = []   # the worst frames by fit error, worst first
         self._worst_pos = -1         # where ] / [ are in that list
         # the expression rows of a finished reconstruction are built over several event-loop
@@ -90,8 +94,10 @@ class EditorUI(QObject):
     def _connect(self) -> None:
         w, d, p = self.win, self.doc, self.panels
         w.session.frame_shown.connect(self._on_frame_shown)
+        d.fit_changed.connect(self._on_fit_changed)
         d.edits_changed.connect(self._on_edits_changed)
         d.reconstruction_changed.connect(self._on_reconstruction_changed)
+        p.overlay_items["handles"].dragged.connect(self._on_handle_dragged)
         e = self.expressions
         e.drag_started.connect(self._on_drag_started)
         e.drag_finished.connect(self._on_drag_finished)
@@ -227,6 +233,13 @@ class EditorUI(QObject):
             items["error"].set_points(o.error_points, o.error_colours)
         if o.flow_segments is not None:
             items["flow"].set_segments(o.flow_segments, o.flow_colours)
+        handles = self.fixing_fit and self.scene.has_face(self.index)
+        if handles:
+            pts = tracker_points(self.doc.rec, self.doc.model, self.index)[self._handle_ids]
+            items["handles"].set_handles(pts, self._handle_ids)
+            pins = self.doc.pins_at(self.index)
+            items["handles"].set_pins(np.array([p.target for p in pins]) if pins else np.zeros((0, 2)))
+        v.set_overlay_has_data("handles", handles)
         # (the mesh counts as there when its overlay is merely switched off: the switch shows it)
         v.set_overlay_has_data("mesh", self.scene.has_face(self.index))
         v.set_overlay_has_data("error", o.error_points is not None)
@@ -366,7 +379,63 @@ class EditorUI(QObject):
                                  pinned=self.pinned, pending=pending)
 
     # ----------------------------------------------------------------------------------
-    # QA: the worst frames by fit error
+    # QA: the fit corrected by hand (pins), the worst frames by fit error
+    def set_fixing_fit(self, on: bool) -> None:
+        """Show the fit's points as handles to drag where the face really is (P toggles)."""
+        self.fixing_fit = bool(on)
+        a = self.actions.fix_fit
+        if a.isChecked() != self.fixing_fit:
+            a.blockSignals(True)
+            a.setChecked(self.fixing_fit)
+            a.blockSignals(False)
+        self.win.view.set_overlay_enabled("handles", self.fixing_fit)
+        if self.fixing_fit:
+            self.win.session.pause()
+            self.win.statusBar().showMessage(
+                "Correct the fit: drag a yellow point to where that feature really is; this frame and "
+                f"{self.fix_radius} on each side are re-solved (Ctrl+Z undoes). P to stop.", 15000)
+        self._update_overlays()
+
+    @property
+    def fix_radius(self) -> int:
+        return int(self.settings.value("editor/fix_radius", 6, type=int))
+
+    def _on_handle_dragged(self, point: int, x: float, y: float) -> None:
+        """A handle was dropped: pin the point there and re-solve the frames around it."""
+        d, w = self.doc, self.win
+        if not self._frame_in_rec() or w.job_running:
+            if w.job_running:
+                w.statusBar().showMessage(f"Wait for {w.job.name.lower()} to end, then drag again.", 6000)
+            self._update_overlays()
+            return
+        f = self.index
+        before = float(np.linalg.norm(tracker_points(d.rec, d.model, f)[point] - np.array([x, y])))
+        pins = [p for p in d.pins if not (p.frame == f and p.point == point)] + [Pin(f, int(point), (x, y))]
+        job = Job(refit_with_pins, d.base_rec, d.model, d.track, pins, self.fix_radius,
+                  name="Correcting the fit", subject=f"frame {f}")
+        base = d.base_rec
+        w.start_job(job, lambda r: self._on_refitted(r, pins, base, before))
+
+    def _on_refitted(self, result, pins, base, before: float) -> None:
+        d = self.doc
+        if base is not d.base_rec:
+            return  # another reconstruction came meanwhile
+        d.correct_fit(result.reconstruction, pins, result.frames)
+        after = float(result.moved_px[-1, 1]) if len(result.moved_px) else 0.0
+        fr = result.frames
+        self.win.statusBar().showMessage(
+            f"Fit corrected on frames {fr[0]}-{fr[-1]}: the point is {after:.1f} px from where you put it "
+            f"(was {before:.1f} px). Ctrl+Z undoes." if len(fr) else "Nothing to correct.", 10000)
+
+    def _on_fit_changed(self, frames) -> None:
+        d = self.doc
+        self.scene = FrameScene(d.rec, d.model, d.track)
+        self.preview.set_reconstruction(d.model, d.rec)
+        self.preview.invalidate()
+        self.worst = worst_frames(d.rec.fit_error_px)
+        self.fit_error.set_errors(d.rec.fit_error_px, d.rec.valid, self.worst)
+
+
     def jump_worst(self, direction: int) -> None:
         """Go to the next (1) or previous (-1) of the worst frames, worst first (] and [)."""
         if not self.worst:

@@ -83,14 +83,34 @@ class EditCommand(QUndoCommand):
         self.doc._apply(self.before)  # noqa: SLF001
 
 
+class FitCommand(QUndoCommand):
+    """A hand correction of the fit: swaps the whole Reconstruction (the corrected one shares
+    every array it did not change) and the pins that made it."""
+
+    def __init__(self, doc: "EditorDocument", text: str, before, after, pins_before: list, pins_after: list):
+        super().__init__(text)
+        self.doc = doc
+        self.before, self.after = before, after
+        self.pins_before, self.pins_after = list(pins_before), list(pins_after)
+
+    def redo(self) -> None:
+        self.doc._set_fit(self.after, self.pins_after)  # noqa: SLF001
+
+    def undo(self) -> None:
+        self.doc._set_fit(self.before, self.pins_before)  # noqa: SLF001
+
+
 class EditorDocument(QObject):
     """Reconstruction + model + edits with undo.
 
-    Signals: ``reconstruction_changed()``, ``edits_changed()`` (after any change, undo or redo).
+    Signals: ``reconstruction_changed()`` (a new clip's), ``edits_changed()`` (after any change,
+    undo or redo), ``fit_changed(frames)`` (the fit of these frames was corrected by hand, or
+    the correction undone: same clip, same edits).
     """
 
     reconstruction_changed = Signal()
     edits_changed = Signal()
+    fit_changed = Signal(object)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -108,6 +128,10 @@ class EditorDocument(QObject):
         self.pending: dict[str, float] = {}
         self.pending_frame: int | None = None
         self._pushing = False  # a new change is being applied (not an undo or redo)
+        #: the hand corrections' pins (core.edits.fit_correction.Pin) behind the current fit, and
+        #: the fit they correct (the reconstruction as it came from the fit or the project)
+        self.pins: list = []
+        self.base_rec = None
 
     # -- reconstruction ---------------------------------------------------------------
     @property
@@ -121,6 +145,7 @@ class EditorDocument(QObject):
         self.edits = edits.copy() if edits is not None else ExpressionEdits()
         self._expr_cache = None
         self.pending, self.pending_frame = {}, None
+        self.pins, self.base_rec = [], rec
         self.undo_stack.clear()
         self.reconstruction_changed.emit()
         self.edits_changed.emit()
@@ -185,6 +210,28 @@ class EditorDocument(QObject):
         self._expr_cache = None
         if not self._pushing:
             self.pending, self.pending_frame = {}, None  # (an undo or redo moves away from it)
+        self.edits_changed.emit()
+
+    # -- the fit corrected by hand ---------------------------------------------------------
+    def correct_fit(self, rec, pins: list, frames) -> None:
+        """Make ``rec`` (the same clip with some frames re-solved, core.edits.fit_correction)
+        the reconstruction, as one undo step; ``pins``: all pins behind it."""
+        frames = [int(f) for f in frames]
+        text = f"Correct the fit of frame{'s' if len(frames) != 1 else ''} " + (
+            f"{frames[0]}-{frames[-1]}" if len(frames) > 1 else str(frames[0]) if frames else "")
+        self.undo_stack.push(FitCommand(self, text, self.rec, rec, self.pins, pins))
+
+    def pins_at(self, frame: int) -> list:
+        return [p for p in self.pins if p.frame == int(frame)]
+
+    def _set_fit(self, rec, pins: list) -> None:
+        old = self.rec
+        self.rec, self.pins = rec, list(pins)
+        self._expr_cache = None
+        changed = np.flatnonzero(np.any(np.asarray(old.expression) != np.asarray(rec.expression), axis=1)
+                                 | np.any(np.asarray(old.translation) != np.asarray(rec.translation), axis=1)
+                                 | (np.asarray(old.scale) != np.asarray(rec.scale)))
+        self.fit_changed.emit([int(f) for f in changed])
         self.edits_changed.emit()
 
     # -- pending (unkeyed) values: auto-key off ------------------------------------------

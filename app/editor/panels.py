@@ -15,12 +15,12 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QDockWidget, QHBoxLayout, QT
 from app.viewport import MODE_LABELS, MODES, PRESETS, ViewportController
 from widgets.curve_editor import CurveEditor, FitErrorPlot
 from widgets.expression_panel import ExpressionPanel
-from widgets.video_view import ColouredPointsItem, SegmentsOverlayItem
+from widgets.video_view import ColouredPointsItem, HandlesItem, SegmentsOverlayItem
 
 PRESET_TIPS = {"camera": "The fitted camera view of this frame", "front": "Front view",
                "side": "Side view (profile)", "top": "Top view"}
 #: the video overlays: name -> z order (landmarks, the window's own, sit at 5)
-OVERLAYS = {"mesh": 6, "flow": 7, "error": 8}
+OVERLAYS = {"mesh": 6, "flow": 7, "error": 8, "handles": 12}
 
 
 class EditorPanels:
@@ -98,10 +98,12 @@ class EditorPanels:
         v = win.view
         self.overlay_items = {"mesh": SegmentsOverlayItem(QColor(90, 200, 255, 150), 1.0),
                               "error": ColouredPointsItem(3.0),
-                              "flow": SegmentsOverlayItem(QColor(255, 255, 255), 1.5)}
+                              "flow": SegmentsOverlayItem(QColor(255, 255, 255), 1.5),
+                              "handles": HandlesItem()}  # the fit corrected by hand: draggable points
         for name, z in OVERLAYS.items():
             v.add_overlay(name, self.overlay_items[name], z)
-            v.set_overlay_enabled(name, s.value(f"view/overlay_{name}", name == "mesh", type=bool))
+            on = False if name == "handles" else s.value(f"view/overlay_{name}", name == "mesh", type=bool)
+            v.set_overlay_enabled(name, on)
             v.set_overlay_has_data(name, False)
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
