@@ -291,7 +291,8 @@ def test_panel_emits_the_users_intent(qtbot, bare, d6, still):
     # the menu's actions are there and enabled
     texts = [a.text().replace("&", "") for a in ctl.menu.actions() if not a.isSeparator()]
     assert texts == ["Show reenact panel", "Choose target...", "Start / stop live preview",
-                     "Recalibrate neutral", "Record result...", "Export...", "Presenter view"]
+                     "Recalibrate neutral", "Record result...", "Start / stop recording (new file)", "Export...",
+                     "Presenter view"]
 
 
 def test_pipeline_failure_is_shown_and_the_panel_recovers(qtbot, bare, errors, d6, still, monkeypatch):
