@@ -20,14 +20,16 @@ from collections import deque
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
     QPushButton, QToolBar, QVBoxLayout, QWidget,
 )
 
-from app.error_reporting import show_error
+from app.error_reporting import readable, show_error
+from app.icons import app_icon, icon
 from app.jobs import Job, JobRunner
+from app.theme import THEME_LABELS, THEMES, apply_theme
 from app.progress_text import ProgressText
 from app.session import MediaSession
 from app.menus import MenuBar
@@ -102,12 +104,17 @@ class MainWindow(QMainWindow):
     first_frame_shown = Signal()
     media_opened = Signal(str)
     job_ended = Signal(str)
+    #: the theme changed (True: dark); the plots follow it
+    theme_changed = Signal(bool)
 
     def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.settings = settings if settings is not None else QSettings()
         self.setWindowTitle("FaceStudio")
+        self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
+        self.theme = str(self.settings.value("view/theme", "system"))
+        self.dark = apply_theme(self.theme)
         self.setDockOptions(QMainWindow.DockOption.AllowNestedDocks | QMainWindow.DockOption.AllowTabbedDocks
                             | QMainWindow.DockOption.AnimatedDocks)
 
@@ -135,6 +142,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self._connect()
+        hints = QGuiApplication.styleHints()
+        hints.colorSchemeChanged.connect(self._on_system_scheme)
         from app.editor import EditorUI  # the expression editor: panels, project, export
         self.editor = EditorUI(self)
         self.update_actions()
@@ -164,14 +173,21 @@ class MainWindow(QMainWindow):
         self.progress_bar.hide()
         self.cancel_button.hide()
 
-    def new_action(self, text: str, slot, shortcut=None, tip: str = "", checkable: bool = False) -> QAction:
-        """A window-wide action (its shortcut works even when the menu bar is hidden)."""
+    def new_action(self, text: str, slot, shortcut=None, tip: str = "", checkable: bool = False,
+                   icon_name: str = "", short: str = "") -> QAction:
+        """A window-wide action (its shortcut works even when the menu bar is hidden); ``icon_name``
+        one of resources/icons, ``short`` its text on the tool bar."""
         a = QAction(text, self)
+        if icon_name:
+            a.setIcon(icon(icon_name))
+        if short:
+            a.setIconText(short)
         if shortcut is not None:
             a.setShortcut(QKeySequence(shortcut))
         if tip:
             a.setStatusTip(tip)
-            a.setToolTip(tip)
+            keys = a.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            a.setToolTip(f"{tip} ({keys})" if keys else tip)
         a.setCheckable(checkable)
         if checkable:
             a.toggled.connect(slot)
@@ -183,7 +199,7 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         K = QKeySequence.StandardKey
         self.act_open = self.new_action("&Open video or image...", self.open_dialog, K.Open,
-                                     "Open a video file or an image")
+                                        "Open a video file or an image", icon_name="open", short="Open")
         self.act_open_folder = self.new_action("Open image &folder...", self.open_folder_dialog, "Ctrl+Shift+O",
                                             "Open a folder of images as a sequence")
         self.act_open_webcam = self.new_action("Open &webcam", lambda: self.open_media("webcam:0"), None,
@@ -196,17 +212,21 @@ class MainWindow(QMainWindow):
         self.act_first = self.new_action("&First frame", self.session.seek_start, Qt.Key.Key_Home)
         self.act_last = self.new_action("&Last frame", self.session.seek_end, Qt.Key.Key_End)
 
-        self.act_fit = self.new_action("&Fit to window", self.view.fit_to_window, "Ctrl+0")
+        self.act_fit = self.new_action("&Fit to window", self.view.fit_to_window, "Ctrl+0",
+                                       "Fit the frame to the view", icon_name="fit", short="Fit")
         self.act_zoom_in = self.new_action("Zoom &in", lambda: self.view.zoom_by(1.25), K.ZoomIn)
         self.act_zoom_out = self.new_action("Zoom &out", lambda: self.view.zoom_by(0.8), K.ZoomOut)
         self.act_actual_size = self.new_action("&Actual size", self.view.zoom_actual_size, "Ctrl+1")
         self.act_show_landmarks = self.new_action("Show &landmarks", self._on_show_landmarks, "L",
-                                               "Show or hide the tracked landmarks", checkable=True)
+                                                  "Show or hide the tracked landmarks", checkable=True,
+                                                  icon_name="landmarks", short="Landmarks")
         self.act_show_landmarks.setChecked(self.settings.value("view/show_landmarks", True, type=bool))
 
         self.act_track = self.new_action("&Track face", lambda: self.track(user=True), "Ctrl+T",
-                                      "Track the face in every frame (runs in the background)")
-        self.act_cancel = self.new_action("&Cancel job", self.cancel_job, Qt.Key.Key_Escape, "Stop the running job")
+                                         "Track the face in every frame (runs in the background)",
+                                         icon_name="track", short="Track")
+        self.act_cancel = self.new_action("&Cancel job", self.cancel_job, Qt.Key.Key_Escape, "Stop the running job",
+                                          icon_name="cancel", short="Cancel")
         self.act_about = self.new_action("&About FaceStudio", self._about)
 
     def _build_menus(self) -> None:
@@ -219,6 +239,16 @@ class MainWindow(QMainWindow):
         mn.add("view", "zoom", self.act_fit, self.act_zoom_in, self.act_zoom_out, self.act_actual_size)
         mn.add("view", "landmarks", self.act_show_landmarks)
         self.panels_menu = mn.add_submenu("view", "panels", "&Panels")
+        theme_menu = mn.add_submenu("view", "theme", "&Theme")
+        self.theme_group = QActionGroup(self)
+        self.theme_actions = {}
+        for t in THEMES:
+            a = theme_menu.addAction(THEME_LABELS[t])
+            a.setCheckable(True)
+            a.setChecked(t == self.theme)
+            a.triggered.connect(lambda _c=False, t=t: self.set_theme(t))
+            self.theme_group.addAction(a)
+            self.theme_actions[t] = a
         mn.add("playback", "transport", self.act_play, self.act_step_back, self.act_step_forward, self.act_first,
                self.act_last)
         mn.add("track", "track", self.act_track)
@@ -229,6 +259,7 @@ class MainWindow(QMainWindow):
         tb = QToolBar("Main")
         tb.setObjectName("main_toolbar")
         tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         tb.addActions([self.act_open, self.act_track, self.act_cancel])
         tb.addSeparator()
         tb.addActions([self.act_fit, self.act_show_landmarks])
@@ -481,7 +512,7 @@ class MainWindow(QMainWindow):
                 return
             self.statusBar().showMessage(message)
             if user:
-                QMessageBox.warning(self, job.name, message)
+                QMessageBox.warning(self, job.name, readable(message))
 
         def cancelled() -> None:
             if not current():
@@ -534,6 +565,20 @@ class MainWindow(QMainWindow):
             a.setEnabled(seekable)
         if getattr(self, "editor", None) is not None:
             self.editor.update_actions()
+
+    # ----------------------------------------------------------------------------------
+    # theme
+    def set_theme(self, theme: str) -> None:
+        """"system" (follow the desktop), "light" or "dark"."""
+        self.theme = theme if theme in THEMES else "system"
+        self.settings.setValue("view/theme", self.theme)
+        self.theme_actions[self.theme].setChecked(True)
+        self.dark = apply_theme(self.theme)
+        self.theme_changed.emit(self.dark)
+
+    def _on_system_scheme(self, _scheme) -> None:
+        if self.theme == "system":
+            self.set_theme("system")
 
     def _about(self) -> None:
         QMessageBox.about(self, "About FaceStudio",

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QWidget
 from app.error_reporting import show_error
 # the offline export runs in a worker process, so it lives in the Qt-free app.process_jobs
 from app.process_jobs import export_reenactment
+from app.icons import icon
 from app.jobs import Job, JobRunner
 from app.progress_text import ProgressText
 from core.errors import InputError, UserFacingError
@@ -676,8 +677,10 @@ def install_reenact_panel(main_window: QMainWindow) -> ReenactController:
         def add(_menu: str, _section: str, *items) -> None:
             menu.addActions(list(items))
 
-    def action(text: str, slot, tip: str, section: str = "live") -> QAction:
+    def action(text: str, slot, tip: str, section: str = "live", icon_name: str = "") -> QAction:
         a = QAction(text, main_window)
+        if icon_name:
+            a.setIcon(icon(icon_name))
         a.setStatusTip(tip)
         a.triggered.connect(lambda _checked=False: slot())
         add("reenact", section, a)
@@ -693,7 +696,7 @@ def install_reenact_panel(main_window: QMainWindow) -> ReenactController:
     controller.act_target = action("Choose &target...", lambda: (show_panel(), panel.browse_target()),
                                    "Choose the photo or video whose face is driven")
     controller.act_start = action("&Start / stop live preview", lambda: (show_panel(), panel.request_start_stop()),
-                                  "Start or stop the live reenactment preview")
+                                  "Start or stop the live reenactment preview", icon_name="live")
     controller.act_start.setShortcut("F6")
     controller.act_recalibrate = action("Recalibrate &neutral", controller.recalibrate,
                                         "Take the source's next frame as its rest pose and expression")
@@ -701,14 +704,14 @@ def install_reenact_panel(main_window: QMainWindow) -> ReenactController:
                                    "Record the live result to a video file (start / stop)", "output")
     controller.act_quick_record = action("Start / stop &recording (new file)", controller.toggle_quick_record,
                                          "Record the live result to a new file in the last recording folder, "
-                                         "no question asked", "output")
+                                         "no question asked", "output", icon_name="record")
     controller.act_quick_record.setShortcut("F7")
     controller.act_export = action("&Export...", lambda: (show_panel(), panel.request_export()),
                                    "Reenact a whole source video offline at full quality, keeping its audio",
                                    "output")
     controller.act_presenter = action("&Presenter view", lambda: panel.set_presenter_visible(True),
                                       "Show the live result big in its own window (F11 there: full screen)",
-                                      "output")
+                                      "output", icon_name="presenter")
     controller.act_presenter.setShortcut("F5")  # as slide software starts a presentation
 
     main_window.installEventFilter(controller)

@@ -42,7 +42,7 @@ from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-    QListWidget, QListWidgetItem, QSpinBox, QSplitter, QToolButton, QVBoxLayout, QWidget,
+    QListWidget, QListWidgetItem, QScrollArea, QSpinBox, QSplitter, QToolButton, QVBoxLayout, QWidget,
 )
 
 #: key types in the order the side panel offers them, with their labels (core.edits.KEY_TYPES)
@@ -67,6 +67,20 @@ def _plain_axes(plot: pg.PlotWidget) -> None:
     or short plot's frame axis "frame (x0.001)"."""
     for name in ("bottom", "left"):
         plot.getAxis(name).enableAutoSIPrefix(False)
+
+
+#: plot backgrounds and axis colours: (background, axis) per theme
+PLOT_THEMES = {True: ((32, 32, 36), (170, 170, 175)), False: ((250, 250, 250), (60, 60, 64))}
+
+
+def set_plot_theme(plot: pg.PlotWidget, dark: bool) -> None:
+    """A plot's background and axes for a dark or light window."""
+    bg, axis = PLOT_THEMES[bool(dark)]
+    plot.setBackground(bg)
+    for name in ("bottom", "left"):
+        ax = plot.getAxis(name)
+        ax.setPen(pg.mkPen(axis))
+        ax.setTextPen(pg.mkPen(axis))
 
 
 def _swatch(colour: QColor, dashed: bool = False) -> QIcon:
@@ -299,6 +313,7 @@ class CurveEditor(QWidget):
         self.channels.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.channels.setToolTip("The curves shown, in their colours: click one to edit it, untick to hide it")
         self.channels.setMinimumWidth(120)
+        self.channels.setMinimumHeight(40)
         self.channels.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.channels.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.channels.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -371,12 +386,18 @@ class CurveEditor(QWidget):
         rf.addRow(self.range_check)
         rf.addRow("Ease in", self.ease_in)
         rf.addRow("Ease out", self.ease_out)
-        side = QWidget()
-        sl = QVBoxLayout(side)
+        side_inner = QWidget()
+        sl = QVBoxLayout(side_inner)
         sl.setContentsMargins(0, 0, 0, 0)
         sl.addWidget(key_box)
         sl.addWidget(range_box)
         sl.addStretch(1)
+        side = QScrollArea()  # (a short dock scrolls the side panel instead of growing the window)
+        side.setWidget(side_inner)
+        side.setWidgetResizable(True)
+        side.setFrameShape(QScrollArea.Shape.NoFrame)
+        side.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        side.setMinimumWidth(side_inner.sizeHint().width() + 16)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
@@ -525,6 +546,10 @@ class CurveEditor(QWidget):
         self._setting = True
         self.cursor.setValue(frame)
         self._setting = False
+
+    def set_dark(self, dark: bool) -> None:
+        """Follow a dark or light window (the plot's background and axes)."""
+        set_plot_theme(self.plot, dark)
 
     def set_auto_key(self, on: bool) -> None:
         self._setting = True
@@ -815,5 +840,9 @@ class FitErrorPlot(QWidget):
         self._setting = True
         self.cursor.setValue(frame)
         self._setting = False
+
+    def set_dark(self, dark: bool) -> None:
+        """Follow a dark or light window (the plot's background and axes)."""
+        set_plot_theme(self.plot, dark)
 
 

@@ -59,7 +59,7 @@ TARGET_FILTER = ("Photos and videos (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.web
 #: file endings a target can have (photos and videos)
 TARGET_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".mp4", ".mov", ".m4v", ".avi",
                      ".mkv", ".webm")
-THUMB = 72
+THUMB = 52
 REC_STYLE = "QLabel { color: white; background: #c0392b; font-weight: bold; padding: 2px 8px; border-radius: 3px; }"
 
 
@@ -91,7 +91,7 @@ class TargetGallery(QListWidget):
         self.setFlow(QListView.Flow.LeftToRight)
         self.setWrapping(False)
         self.setIconSize(QSize(THUMB, THUMB))
-        self.setFixedHeight(THUMB + 42)
+        self.setFixedHeight(THUMB + 40)
         self.setMovement(QListView.Movement.Static)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
@@ -115,7 +115,7 @@ class TargetGallery(QListWidget):
             it.setToolTip(str(path))
             if thumb is not None:
                 it.setIcon(QIcon(QPixmap.fromImage(rgb_to_qimage(np.ascontiguousarray(thumb)))))
-            it.setSizeHint(QSize(THUMB + 40, THUMB + 36))
+            it.setSizeHint(QSize(THUMB + 48, THUMB + 22))
             self.addItem(it)
         self.set_current(current)
 
@@ -286,14 +286,14 @@ class ReenactPanel(QWidget):
             form.addRow(check, row)
             self.attr_checks[name], self.attr_sliders[name], self.attr_values[name] = check, slider, value
         self.group_checks: dict[str, QCheckBox] = {}
-        groups_row = QHBoxLayout()
-        for g in GROUPS:
+        groups_grid = QGridLayout()
+        for k, g in enumerate(GROUPS):
             c = QCheckBox(g)
             c.setChecked(True)
             c.setToolTip(f"Transfer the {g} part of the expression")
-            groups_row.addWidget(c)
+            groups_grid.addWidget(c, k // 3, k % 3)
             self.group_checks[g] = c
-        form.addRow("Groups", groups_row)
+        form.addRow("Groups", groups_grid)
         xfer_box = QGroupBox("Transfer")
         xfer_box.setLayout(form)
 
@@ -318,11 +318,15 @@ class ReenactPanel(QWidget):
         self.refresh_screens()
         self.virtual_camera_check = QCheckBox("Virtual camera")
         self.virtual_camera_check.setToolTip("Send the result to a virtual camera, for a video call or OBS")
-        buttons = QHBoxLayout()
-        for b in (self.start_button, self.recalibrate_button, self.record_button, self.export_button,
-                  self.presenter_button, self.screen_combo, self.virtual_camera_check):
-            buttons.addWidget(b)
-        buttons.addStretch(1)
+        # two rows (the live preview; what goes out of it), so a 1280 px screen holds the panel
+        buttons = QVBoxLayout()
+        for row_widgets in ((self.start_button, self.recalibrate_button, self.presenter_button, self.screen_combo),
+                            (self.record_button, self.export_button, self.virtual_camera_check)):
+            row = QHBoxLayout()
+            for b in row_widgets:
+                row.addWidget(b)
+            row.addStretch(1)
+            buttons.addLayout(row)
         self.progress_bar = QProgressBar()
         self.progress_bar.setTextVisible(True)
         self.cancel_button = QPushButton("Cancel")
@@ -454,7 +458,9 @@ class ReenactPanel(QWidget):
         self.screen_combo.clear()
         for k, sc in enumerate(QGuiApplication.screens()):
             g = sc.geometry()
-            self.screen_combo.addItem(f"Screen {k + 1}: {sc.name() or 'display'} {g.width()}x{g.height()}", k)
+            self.screen_combo.addItem(f"Screen {k + 1} ({g.width()}x{g.height()})", k)
+            self.screen_combo.setItemData(k, f"{sc.name() or 'display'} {g.width()}x{g.height()}",
+                                          Qt.ItemDataRole.ToolTipRole)
         if keep is not None and 0 <= keep < self.screen_combo.count():
             self.screen_combo.setCurrentIndex(keep)
         self.screen_combo.blockSignals(False)

@@ -125,6 +125,8 @@ class EditorUI(QObject):
         for preset, b in p.preset_buttons.items():
             b.clicked.connect(lambda _c=False, preset=preset: self.set_viewport_preset(preset))
         self.viewport.view_moved.connect(lambda: p.show_preset(None))
+        w.theme_changed.connect(self.set_dark)
+        self.set_dark(w.dark)
         p.maximise_button.clicked.connect(p.set_viewport_maximised)
         p.detach_button.clicked.connect(p.set_viewport_detached)
         p.wire_check.toggled.connect(self._on_viewport_overlays)
@@ -132,6 +134,11 @@ class EditorUI(QObject):
 
     # ----------------------------------------------------------------------------------
     # view options
+    def set_dark(self, dark: bool) -> None:
+        """The plots follow the window's theme."""
+        self.curves.set_dark(dark)
+        self.fit_error.set_dark(dark)
+
     def set_viewport_mode(self, mode: str) -> None:
         combo = self.panels.mode_combo
         self.viewport.set_mode(mode)

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDockWidget, QHBoxLayout, QToolButton, QVBoxLayout, QWidget
 
+from app.icons import icon
 from app.viewport import MODE_LABELS, MODES, PRESETS, ViewportController
 from widgets.curve_editor import CurveEditor, FitErrorPlot
 from widgets.expression_panel import ExpressionPanel
@@ -53,6 +54,8 @@ class EditorPanels:
             b.setToolTip(PRESET_TIPS[p])
             self.preset_buttons[p] = b
             bar.addWidget(b)
+        self.mode_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.mode_combo.setMinimumContentsLength(9)
         self.wire_check = QCheckBox("Wire")
         self.wire_check.setChecked(self.viewport.show_wireframe)
         self.lm_check = QCheckBox("Landmarks")
@@ -61,10 +64,12 @@ class EditorPanels:
         bar.addWidget(self.lm_check)
         bar.addStretch(1)
         self.maximise_button = QToolButton()
+        self.maximise_button.setIcon(icon("maximise"))
         self.maximise_button.setText("Maximise")
         self.maximise_button.setCheckable(True)
         self.maximise_button.setToolTip("Give the 3D viewport the whole window (Ctrl+Space toggles)")
         self.detach_button = QToolButton()
+        self.detach_button.setIcon(icon("detach"))
         self.detach_button.setText("Detach")
         self.detach_button.setCheckable(True)
         self.detach_button.setToolTip("Show the 3D viewport in a window of its own (put it on another "

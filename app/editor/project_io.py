@@ -19,7 +19,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from app.error_reporting import show_error
+from app.error_reporting import readable, show_error
 from app.jobs import Job
 from app.recovery import PROJECT_SUFFIX, RECOVERY_KEY, RecoveryStore
 from core.edits import PROJECT_KEY, ExpressionEdits
@@ -331,8 +331,8 @@ class ProjectIO(QObject):
         what = Path(o.belongs_to).name if o.belongs_to else (Path(o.source).name if o.source else "a clip")
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(o.saved_at))
         b = QMessageBox.question(self.win, "Recover unsaved work",
-                                 f"FaceStudio did not close normally. Recover the unsaved work on {what} "
-                                 f"(autosaved {when})?",
+                                 readable(f"FaceStudio did not close normally. Recover the unsaved work on {what} "
+                                          f"(autosaved {when})?"),
                                  QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
         if b != QMessageBox.StandardButton.Yes:
             self.recovery.discard(o)
