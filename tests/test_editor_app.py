@@ -48,23 +48,30 @@ def synthetic_reconstruction(model, source: str, size: tuple[int, int]):
         segment=np.zeros(F, np.int32), fps=25.0, image_size=(h, w), source=source)
 
 
-@pytest.fixture
-def win(qtbot, tmp_path, errors):
+def open_app(qtbot, tmp_path, clip: str):
+    """The app's whole window (its own settings file) on ``clip``, active: shortcuts work in the
+    active window, as a person types into the window in front."""
     from app.gui_main import create_main_window
-    from core.model.registry import load_model
 
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    w = create_main_window(settings)
+    w = create_main_window(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
     w.editor.io.ask_to_save = False
     qtbot.addWidget(w)
     w.resize(1280, 800)
     w.show()
     qtbot.waitExposed(w)
-    w.activateWindow()  # shortcuts work in the active window (a person types into the window in front)
+    w.activateWindow()
     qtbot.waitActive(w)
-    clip = str(shared_path("data", "videos", "d3.mp4"))
     assert w.open_media(clip)
     qtbot.waitUntil(lambda: w.session.frame is not None, timeout=20_000)
+    return w
+
+
+@pytest.fixture
+def win(qtbot, tmp_path, errors):
+    from core.model.registry import load_model
+
+    clip = str(shared_path("data", "videos", "d3.mp4"))
+    w = open_app(qtbot, tmp_path, clip)
     model = load_model("builtin")
     rec = synthetic_reconstruction(model, clip, w.session.frame.shape[:2])
     w.editor.show_reconstruction(rec, model)
@@ -215,22 +222,13 @@ def test_non_square_pixels_in_the_viewer_and_in_exports(qtbot, tmp_path, errors,
     square, the video export keeps the pixels and says 15:16, the PNG frames are 480x480."""
     from fractions import Fraction
 
-    from app.gui_main import create_main_window
     from app.jobs import Job
     from core.model.registry import load_model
     from core.video import probe
 
     monkeypatch.setattr(Job, "synchronous", True)  # the export runs here, its result at once
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    w = create_main_window(settings)
-    w.editor.io.ask_to_save = False
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
     clip = str(shared_path("data", "videos", "d9.mp4"))
-    assert w.open_media(clip)
-    qtbot.waitUntil(lambda: w.session.frame is not None, timeout=20_000)
+    w = open_app(qtbot, tmp_path, clip)
     assert w.session.frame.shape[:2] == (480, 512)
     rect = w.view.sceneRect()
     assert rect.width() / rect.height() == pytest.approx(1.0, abs=1e-3)   # shown square

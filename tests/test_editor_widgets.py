@@ -30,13 +30,18 @@ def curves(keys: dict[int, float]) -> dict:
                 interpolation="smooth")
 
 
+def shown(qtbot, widget, w: int, h: int):
+    """``widget`` shown at w x h, on screen."""
+    qtbot.addWidget(widget)
+    widget.resize(w, h)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
 @pytest.fixture
 def editor(qtbot):
-    ed = CurveEditor()
-    qtbot.addWidget(ed)
-    ed.resize(1100, 320)
-    ed.show()
-    qtbot.waitExposed(ed)
+    ed = shown(qtbot, CurveEditor(), 1100, 320)
     ed.set_clip(F)
     ed.set_channels("jawOpen", {"jawOpen": curves({10: 0.5, 40: 0.0}), "mouthSmileLeft": curves({20: -0.4})})
     ed.plot.setXRange(0, F - 1, padding=0)
@@ -128,11 +133,7 @@ def test_frame_all_and_frame_selected_zoom(qtbot, editor):
 
 
 def test_a_click_on_the_timeline_goes_to_the_clicked_frame(qtbot):
-    bar = TransportBar()
-    qtbot.addWidget(bar)
-    bar.resize(800, 40)
-    bar.show()
-    qtbot.waitExposed(bar)
+    bar = shown(qtbot, TransportBar(), 800, 40)
     bar.set_media(1000, 25.0)
     seeks = []
     bar.seek_requested.connect(seeks.append)
@@ -147,12 +148,8 @@ def test_a_click_on_the_timeline_goes_to_the_clicked_frame(qtbot):
 @pytest.fixture
 def panel(qtbot):
     p = ExpressionPanel()
-    qtbot.addWidget(p)
-    p.resize(500, 400)
     p.set_components(["jawOpen", "mouthSmileLeft"], np.array([[0, 1], [0, 1]]))
-    p.show()
-    qtbot.waitExposed(p)
-    return p
+    return shown(qtbot, p, 500, 400)
 
 
 def test_sliders_snap_to_zero_and_a_groove_click_changes_nothing(qtbot, panel):
@@ -198,11 +195,7 @@ def test_double_click_types_a_value(qtbot, panel):
 
 
 def test_a_click_on_the_fit_error_plot_goes_to_the_peak_near_it(qtbot):
-    p = FitErrorPlot()
-    qtbot.addWidget(p)
-    p.resize(800, 300)
-    p.show()
-    qtbot.waitExposed(p)
+    p = shown(qtbot, FitErrorPlot(), 800, 300)
     e = np.ones(100)
     e[42] = 9.0
     p.set_errors(e, worst=[42])

@@ -18,11 +18,10 @@ pytest.importorskip("pytestqt")
 if sys.platform == "linux" and not (os.environ.get("DISPLAY") or os.environ.get("QT_QPA_PLATFORM")):
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
-from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, QSettings, Qt, QUrl  # noqa: E402
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from app.reenact_controller import install_reenact_panel  # noqa: E402
 from conftest import shared_path  # noqa: E402
 
 pytestmark = pytest.mark.gui
@@ -30,17 +29,8 @@ START_TIMEOUT_MS = 60_000
 
 
 @pytest.fixture
-def live_panel(qtbot, tmp_path):
-    w = QMainWindow()
-    w.settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
-    w.setCentralWidget(QLabel("central"))
-    qtbot.addWidget(w)
-    ctl = install_reenact_panel(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w, ctl
-    ctl.shutdown()
+def live_panel(reenact_window):
+    return reenact_window
 
 
 def _drop(widget, paths):

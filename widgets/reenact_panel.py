@@ -77,7 +77,31 @@ def dropped_targets(mime) -> list[str]:
     return [p for p in paths if Path(p).suffix.lower() in TARGET_EXTENSIONS]
 
 
-class TargetGallery(QListWidget):
+class TargetDrops:
+    """Takes dropped photo and video files (a mixin for a QWidget): ``_targets_dropped(paths)``
+    is called with them; other drags are refused."""
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        if dropped_targets(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    dragMoveEvent = dragEnterEvent  # noqa: N815 (Qt API)
+
+    def dropEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        paths = dropped_targets(event.mimeData())
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self._targets_dropped(paths)
+
+    def _targets_dropped(self, paths: list[str]) -> None:
+        raise NotImplementedError
+
+
+class TargetGallery(TargetDrops, QListWidget):
     """Thumbnails of the targets used: click one to drive it, drop files to add them,
     right-click to remove one. Emits ``chosen(path)``, ``dropped(list)``, ``remove_requested(path)``."""
 
@@ -136,28 +160,11 @@ class TargetGallery(QListWidget):
         if m.exec(self.viewport().mapToGlobal(pos)) is a:
             self.remove_requested.emit(str(it.data(Qt.ItemDataRole.UserRole)))
 
-    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        if dropped_targets(event.mimeData()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        if dropped_targets(event.mimeData()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dropEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        paths = dropped_targets(event.mimeData())
-        if paths:
-            event.acceptProposedAction()
-            self.dropped.emit(paths)
-        else:
-            event.ignore()
+    def _targets_dropped(self, paths: list[str]) -> None:
+        self.dropped.emit(paths)
 
 
-class ReenactPanel(QWidget):
+class ReenactPanel(TargetDrops, QWidget):
     start_requested = Signal(str, str)
     stop_requested = Signal()
     target_chosen = Signal(str)
@@ -435,19 +442,8 @@ class ReenactPanel(QWidget):
         """The gallery's targets: [(path, thumbnail RGB or None)]."""
         self.gallery.set_items(items, current or self.target())
 
-    # -- drops on the previews ------------------------------------------------------------
-    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        if dropped_targets(event.mimeData()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dropEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        paths = dropped_targets(event.mimeData())
-        if not paths:
-            event.ignore()
-            return
-        event.acceptProposedAction()
+    # -- drops on the previews (TargetDrops) --------------------------------------------------
+    def _targets_dropped(self, paths: list[str]) -> None:
         self.targets_dropped.emit(paths)
 
     # -- screens ----------------------------------------------------------------------------

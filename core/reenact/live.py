@@ -300,7 +300,9 @@ class LivePipeline:
         if len(times) >= 3:
             render = float(np.median([t[3] for t in times]))
             track = float(np.median([t[2] for t in times]))
-            ahead = render - track - 0.004  # (a few ms early: the frame waits, not the renderer)
+            # a little early (a sixth of a render): on a busy machine the tracker's time varies, and a
+            # frame that waits costs less than a renderer that does
+            ahead = render - track - render / 6
             taken_at = self._taken_at
             delay = taken_at + ahead - time.monotonic()
             if delay > 0:
