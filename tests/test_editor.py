@@ -187,7 +187,9 @@ def test_edit_session_end_to_end(qtbot, tmp_path, errors):
 
     # -- save, reopen in a new window, same edit
     proj = str(tmp_path / "clip.fsproj")
-    assert ed.io.save_project(proj)
+    with qtbot.waitSignal(ed.io.project_saved, timeout=60_000):
+        assert ed.io.save_project(proj)  # written on a worker thread
+    assert w.job.ran_on.startswith("thread")
     assert doc.undo_stack.isClean() and "*" not in w.windowTitle()
     w.shutdown()
     w2 = _window(qtbot, tmp_path, "settings2.ini")
@@ -292,7 +294,8 @@ def test_autosave_after_each_edit_and_recovery_linked_to_its_project(qtbot, tmp_
     assert w.open_media(clip)
     assert ed.reconstruct(max_frames=6)
     assert _wait_job(qtbot, w) == "finished", errors
-    assert ed.io.save_project(str(tmp_path / "mine.fsproj"))
+    with qtbot.waitSignal(ed.io.project_saved, timeout=60_000):
+        assert ed.io.save_project(str(tmp_path / "mine.fsproj"))
     # an edit is autosaved shortly after, in the background, into this session's folder
     with qtbot.waitSignal(ed.io.autosaved, timeout=20_000) as sig:
         ed.doc.set_offset("browInnerUp", 2, 0.4, gesture=False)

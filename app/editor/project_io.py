@@ -32,6 +32,15 @@ log = logging.getLogger(__name__)
 AUTOSAVE_DELAY_MS = 1500
 
 
+def write_project(path: str, project, progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> None:
+    """``core.project.save_project`` as a job (a save is not cancelled half way: it is atomic)."""
+    from core.project import save_project
+
+    report(progress, 0, 1, "writing the project")
+    save_project(path, project)
+    report(progress, 1, 1, "saved")
+
+
 def is_project_folder(path: str) -> bool:
     """True when ``path`` is a folder holding a ``project.json``."""
     return Path(path).is_dir() and (Path(path) / "project.json").is_file()
@@ -85,6 +94,7 @@ class ProjectIO(QObject):
         self.settings = editor.settings
         self.project_path: str | None = None
         self.ask_to_save = True
+        self._save_job: Job | None = None
         # crash recovery: this window's session marker and autosave folder (app.recovery)
         settings_dir = Path(self.settings.fileName()).parent
         self.recovery = RecoveryStore(settings_dir / "sessions",
@@ -125,33 +135,58 @@ class ProjectIO(QObject):
                        reconstruction=d.rec, track=d.track, edits={PROJECT_KEY: d.edits.to_dict()},
                        settings=settings)
 
-    def save_project(self, path: str | None = None) -> bool:
-        """Save to ``path`` (or the current project path; asks when there is none)."""
-        from core.project import save_project
+    def save_project(self, path: str | None = None, wait: bool = False) -> bool:
+        """Save to ``path`` (or the current project path; asks when there is none).
 
+        The project is written on a worker thread (the GUI keeps running: a long clip's arrays
+        take seconds); ``project_saved(path)`` follows, or an error dialog. The work saved is
+        what it was when Save was chosen: edits made meanwhile stay unsaved (the title keeps
+        its star). ``wait`` saves on this thread and returns the outcome (closing the window).
+        Returns False when nothing was (or will be) saved.
+        """
         if not self.doc.has_reconstruction:
             return False
         path = path or self.project_path
         if path is None:
-            return self.save_project_as()
-        try:
-            save_project(path, self.make_project())
-        except (UserFacingError, OSError) as e:
-            show_error(self.win, "Cannot save project", f"{path}: {e}")
+            return self.save_project_as(wait=wait)
+        if self._save_job is not None and self._save_job.running:
+            self.win.statusBar().showMessage("Still saving the project...", 4000)
             return False
-        self.project_path = str(path)
-        self.doc.undo_stack.setClean()
-        self.win.add_recent(str(path))
+        project, index = self.make_project(), self.doc.undo_stack.index()
+        if wait:
+            from core.project import save_project
+
+            try:
+                save_project(path, project)
+            except (UserFacingError, OSError) as e:
+                self._on_save_failed(str(path), f"{path}: {e}")
+                return False
+            self._on_saved(str(path), index)
+            return True
+        self._save_job = Job(write_project, str(path), project, name="Saving project")
+        self.win.start_job(self._save_job, lambda _r: self._on_saved(str(path), index),
+                           on_failed=lambda msg: self._on_save_failed(str(path), msg))
+        self.win.statusBar().showMessage(f"Saving {path}...")
+        return True
+
+    def _on_saved(self, path: str, index: int) -> None:
+        self.project_path = path
+        if self.doc.undo_stack.index() == index:  # (no edit since Save was chosen)
+            self.doc.undo_stack.setClean()
+        self.win.add_recent(path)
         self.settings.setValue("editor/last_dir", str(Path(path).parent))
         self.autosave_timer.stop()
         self._wait_autosave()
         self.recovery.discard_own_work()  # everything is in the project now
+        self._schedule_autosave()  # (unless edits came meanwhile)
         self._update_title()
         self.win.statusBar().showMessage(f"Saved {path}", 6000)
-        self.project_saved.emit(str(path))
-        return True
+        self.project_saved.emit(path)
 
-    def save_project_as(self) -> bool:
+    def _on_save_failed(self, path: str, message: str) -> None:
+        show_error(self.win, "Cannot save project", message)
+
+    def save_project_as(self, wait: bool = False) -> bool:
         if not self.doc.has_reconstruction:
             return False
         start = self.settings.value("editor/last_dir", str(Path.home()))
@@ -162,7 +197,7 @@ class ProjectIO(QObject):
             return False
         if not path.endswith(PROJECT_SUFFIX):
             path += PROJECT_SUFFIX
-        return self.save_project(path)
+        return self.save_project(path, wait=wait)
 
     def open_project_dialog(self) -> None:
         start = self.settings.value("editor/last_dir", str(Path.home()))
@@ -180,7 +215,7 @@ class ProjectIO(QObject):
                                  QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
                                  | QMessageBox.StandardButton.Cancel)
         if b == QMessageBox.StandardButton.Save:
-            return self.save_project()
+            return self.save_project(wait=True)
         return b == QMessageBox.StandardButton.Discard
 
     def confirm_close(self) -> bool:
