@@ -8,14 +8,16 @@ already name the file and the cause).
 """
 from __future__ import annotations
 
+import html
 import logging
 import os
+import re
 import sys
 import threading
 import traceback
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QStandardPaths, Signal
+from PySide6.QtCore import QObject, QStandardPaths, Qt, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from core.errors import UserFacingError
@@ -61,14 +63,53 @@ def setup_logging(log_dir: Path | None = None) -> Path:
     return path
 
 
+#: a file name longer than this gets break opportunities (at _ - . after every so many characters)
+LONG_SEGMENT = 32
+_ZWSP = "\u200b"
+
+
+def _breakable(word: str) -> str:
+    """A long path's segments with zero-width spaces where a line may break: after each path
+    separator, and inside a segment longer than LONG_SEGMENT after a ``_``, ``-`` or ``.`` once 20
+    characters have passed (a camera's file name has no spaces and no slashes)."""
+    parts = re.split(r"([/\\])", word)
+    out = []
+    for part in parts:
+        if part in ("/", "\\"):
+            out.append(part + _ZWSP)
+        elif len(part) > LONG_SEGMENT:
+            run, chars = 0, []
+            for ch in part:
+                chars.append(ch)
+                run += 1
+                if (ch in "_-." and run >= 20) or run >= LONG_SEGMENT:
+                    chars.append(_ZWSP)
+                    run = 0
+            out.append("".join(chars))
+        else:
+            out.append(part)
+    return "".join(out)
+
+
+def readable(text: str) -> str:
+    """``text`` as rich text a message box wraps inside its edges: Qt wraps a message box's text at
+    spaces and a few punctuation marks only, so a long path or a camera's long file name ran to
+    the box's edge and past it. Long words get break opportunities (:func:`_breakable`)."""
+    if text.startswith("<") and Qt.mightBeRichText(text):
+        return text
+    words = [_breakable(w) if len(w) > LONG_SEGMENT else w for w in text.split(" ")]
+    return "<p>" + html.escape(" ".join(words), quote=False).replace("\n", "<br>") + "</p>"
+
+
 def show_error(parent: QWidget | None, title: str, message: str, details: str = "") -> None:
     """A modal error box (tests monkeypatch ``QMessageBox.critical``/``exec`` to avoid blocking)."""
     if details:
-        box = QMessageBox(QMessageBox.Icon.Critical, title, message, QMessageBox.StandardButton.Ok, parent)
+        box = QMessageBox(QMessageBox.Icon.Critical, title, readable(message), QMessageBox.StandardButton.Ok,
+                          parent)
         box.setDetailedText(details)
         box.exec()
     else:
-        QMessageBox.critical(parent, title, message)
+        QMessageBox.critical(parent, title, readable(message))
 
 
 def show_exception(parent: QWidget | None, title: str, exc: BaseException, subject: str | None = None) -> str:

@@ -91,13 +91,18 @@ class Job(QObject):
     synchronous = False
 
     def __init__(self, fn: Callable[..., Any], *args: Any, name: str = "Job",
-                 parent: QObject | None = None, in_process: bool = False, **kwargs: Any):
+                 parent: QObject | None = None, in_process: bool = False, subject: str = "", unit: str = "",
+                 **kwargs: Any):
         super().__init__(parent)
         self.fn = fn
         self.in_process = in_process
         self.args = args
         self.kwargs = kwargs
         self.name = name
+        #: what the job works on, for its progress line ("d6.mp4"); "" for nothing in particular
+        self.subject = subject
+        #: what the function's own done / total count ("frames"), "" when they are only a scale
+        self.unit = unit
         self.token = CancelToken()
         self._ended = threading.Event()
         self._started = False

@@ -107,7 +107,8 @@ def test_edit_session_end_to_end(qtbot, tmp_path, errors):
     assert np.nanmedian(doc.rec.fit_error_px) < 6.0
     assert ed.viewport.has_mesh and w.view.overlay_enabled("mesh")
 
-    # -- move a slider at frame 5: the mesh and the shown frame change
+    # -- move a slider at frame 5 with auto-key on (it keys): the mesh and the shown frame change
+    ed.set_auto_key(True)
     _seek(qtbot, w, 5)
     original = w.view.displayed_image()
     v0 = ed.viewport._V.copy()  # noqa: SLF001

@@ -9,8 +9,13 @@ exception hook, recovery offer), opens the input, tracks it (Ctrl+T) and reconst
 arrow keys, drag expression sliders, set and delete keys (K, Shift+K), switch viewport
 modes and presets, toggle original / side by side / edited (O, B, E), undo and redo, save
 the project, export PNG frames, start and stop live reenactment from a simulated camera
-(``simcam:``), open and close the presenter view (F5). Keys go through Qt's real key
-events and shortcuts; sliders and buttons get real mouse events.
+(``simcam:``), open and close the presenter view (F5); and the issue-19 interactions: auto-key
+on and off (a slider move shown until K), a typed slider value (double-click), box-selecting
+and dragging keys in the curve editor and framing them (Home), a click on the timeline, the
+worst frames (] and [), correcting the fit by dragging a point (P), the 3D viewport maximised
+and back (Ctrl+Space), recording the live result (F7), switching targets from the gallery
+while live, the theme. Keys go through Qt's real key events and shortcuts; sliders, plots and
+buttons get real mouse events.
 
 Watched all along: a heartbeat timer on the GUI thread (a watchdog thread ends the process
 with every thread's stack when the GUI stops answering for ``--hang-s``), the reference
@@ -75,6 +80,12 @@ class Soak:
         self.win.resize(1500, 950)
         self.editor = self.win.editor
         self.reenact = self.win.controllers["reenact"]
+        self.reenact.settings.setValue("reenact/record_dir", str(Path(self.args.settings)))
+        if self.args.target:
+            # a second target in the gallery to switch to while live (the first is the one given)
+            stills = Path(self.args.target).parent
+            other = next((str(p) for p in sorted(stills.glob("*.jpg")) if str(p) != self.args.target), None)
+            self.reenact.add_targets([p for p in (other, self.args.target) if p], choose=False)
         self.hb = QTimer()
         self.hb.setInterval(50)
         self.hb.timeout.connect(self._heartbeat)
@@ -178,6 +189,27 @@ class Soak:
                 time.sleep(0.005)
         QTest.keyClick(target, key, modifier or Qt.KeyboardModifier.NoModifier)
 
+    def drag(self, widget, a, b, steps: int = 6) -> None:
+        """A left-button drag from ``a`` to ``b`` (widget pixels): press, moves with the button held
+        (25 ms apart: pyqtgraph drops faster moves; QTest.mouseMove would move the X pointer with
+        no button held), release."""
+        from PySide6.QtCore import QEvent, QPointF, Qt
+        from PySide6.QtGui import QMouseEvent
+        from PySide6.QtWidgets import QApplication
+
+        left, none, mods = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+
+        def send(kind, p, button, buttons):
+            QApplication.sendEvent(widget, QMouseEvent(kind, p, QPointF(widget.mapToGlobal(p.toPoint())), button,
+                                                       buttons, mods))
+        send(QEvent.Type.MouseButtonPress, QPointF(a), left, left)
+        for k in range(1, steps + 1):
+            time.sleep(0.025)
+            self.app.processEvents()
+            send(QEvent.Type.MouseMove, QPointF(a.x() + (b.x() - a.x()) * k / steps,
+                                                a.y() + (b.y() - a.y()) * k / steps), none, left)
+        send(QEvent.Type.MouseButtonRelease, QPointF(b), left, none)
+
     def _act(self, name: str) -> None:
         self.report["actions"][name] = self.report["actions"].get(name, 0) + 1
         # how long until the GUI thread answers again (the next heartbeat after the action)
@@ -274,7 +306,8 @@ class Soak:
 
         w, ed, s = self.win, self.editor, self.win.session
         steps = ["scrub", "slider", "key", "viewport", "compare", "undo", "slider", "save", "export", "live",
-                 "presenter", "scrub", "keydel", "compare", "live", "presenter"]
+                 "presenter", "autokey", "curves", "timeline", "worst", "rec", "fixfit", "typed", "scrub", "keydel",
+                 "compare", "maximise", "live", "gallery", "rec", "presenter", "theme", "fixfit"]
         name = steps[self._step % len(steps)]
         self._step += 1
         if name == "scrub":
@@ -340,6 +373,75 @@ class Soak:
                 self.key(Qt.Key.Key_Escape, widget=panel.presenter)
             else:
                 self.key(Qt.Key.Key_F5, widget=w)
+        elif name == "autokey":
+            ed.actions.auto_key.trigger()                    # on / off in turn
+            row = ed.expressions.rows.get(SLIDER_NAMES[self._step % len(SLIDER_NAMES)])
+            if row is not None:
+                if s.playing:
+                    self.key(Qt.Key.Key_Space, widget=w)       # (a pending value goes with the frame)
+                sl = row.slider
+                y = sl.height() // 2
+                self.drag(sl, QPoint(sl.width() // 2, y), QPoint(sl.width() // 2 + 30, y))
+                self.key(Qt.Key.Key_K, widget=w)
+        elif name == "typed":
+            row = ed.expressions.rows.get(SLIDER_NAMES[self._step % len(SLIDER_NAMES)])
+            if row is not None:
+                if s.playing:
+                    self.key(Qt.Key.Key_Space, widget=w)
+                QTest.mouseDClick(row.value_label, Qt.MouseButton.LeftButton)
+                if row.typing:
+                    le = row.editor.lineEdit()
+                    le.selectAll()
+                    QTest.keyClicks(le, f"{0.1 * (self._step % 5):.2f}")
+                    QTest.keyClick(le, Qt.Key.Key_Return)
+                self.key(Qt.Key.Key_K, widget=w)
+        elif name == "curves":
+            c = ed.curves
+            c.plot.setFocus()
+            vb, vp = c.vb, c.plot.viewport()
+            from PySide6.QtCore import QPointF
+
+            def at(f, v):
+                return c.plot.mapFromScene(vb.mapViewToScene(QPointF(f, v)))
+            (x0, x1), (y0, y1) = c.view_range()
+            self.drag(vp, at(x0 + 0.05 * (x1 - x0), y1 - 0.05 * (y1 - y0)),
+                      at(x1 - 0.05 * (x1 - x0), y0 + 0.05 * (y1 - y0)))        # box-select what is shown
+            if c.keys.frames.size:
+                f, v = int(c.keys.frames[0]), float(c.keys.values[0])
+                self.drag(vp, at(f, v), at(min(c.num_frames - 1, f + 2), v + 0.05))   # move the selection
+            self.key(Qt.Key.Key_Home, widget=c.plot)                               # frame all
+        elif name == "timeline":
+            sl = w.transport.slider
+            QTest.mouseClick(sl, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                             QPoint(int(sl.width() * (0.2 + 0.6 * ((self._step * 7) % 10) / 10)), sl.height() // 2))
+        elif name == "worst":
+            self.key(Qt.Key.Key_BracketRight, widget=w)
+            self.key(Qt.Key.Key_BracketRight, widget=w)
+            self.key(Qt.Key.Key_BracketLeft, widget=w)
+        elif name == "fixfit":
+            if not ed.fixing_fit:
+                self.key(Qt.Key.Key_P, widget=w)
+                handles = ed.panels.overlay_items["handles"]
+                pts, ids = handles.handle_positions()
+                if len(ids) and handles.isVisible() and not w.job_running:
+                    k = (self._step * 5) % len(ids)
+                    a = w.view.image_to_view(*pts[k]).toPoint()
+                    self.drag(w.view.viewport(), a, a + QPoint(0, 6))
+            else:
+                self.key(Qt.Key.Key_P, widget=w)
+        elif name == "maximise":
+            self.key(Qt.Key.Key_Space, Qt.KeyboardModifier.ControlModifier, widget=w)
+            self.app.processEvents()
+            self.key(Qt.Key.Key_Space, Qt.KeyboardModifier.ControlModifier, widget=w)
+        elif name == "rec":
+            if self.reenact.running or self.reenact.recording:
+                self.key(Qt.Key.Key_F7, widget=w)
+        elif name == "gallery":
+            panel = self.reenact.panel
+            if self.reenact.running and not self.reenact.recording and len(panel.gallery.paths()) >= 2:
+                panel.choose_gallery_target(2)
+        elif name == "theme":
+            w.set_theme("dark" if w.theme != "dark" else "light")
         if s.frame_count > 1 and not s.playing and name not in ("save",):
             self.key(Qt.Key.Key_Space, widget=w)  # keep playing, as a person watching would
         self._act(name)

@@ -20,7 +20,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from app.error_reporting import show_error
+from app.error_reporting import readable, show_error
 from app.jobs import Job
 from app.recovery import PROJECT_SUFFIX, RECOVERY_KEY, RecoveryStore
 from core.edits import PROJECT_KEY, ExpressionEdits
@@ -304,14 +304,18 @@ class ProjectIO(QObject):
             self._set_lock(None)  # (reopening this window's own project: its lock is taken anew)
         # a recovered project is this session's autosave folder: the autosave writes it, so no
         # session lock there (its project's folder is locked when the work is saved back)
-        job = Job(read_project_for_editing, str(path), not recovered, name="Opening project")
+        job = Job(read_project_for_editing, str(path), not recovered, name="Opening project",
+                  subject=Path(path).name)
         # (the failure message is shown here, titled for it)
         w.start_job(job, lambda r: self._on_project_read(str(path), recovered, r),
                     on_failed=lambda msg: self._on_project_failed(str(path), msg))
-        w.statusBar().showMessage(f"Opening project {path}...")
         return True
 
     def _on_project_failed(self, path: str, message: str) -> None:
+        log.warning("could not open the project %s: %s", path, message)
+        still = self.win.session.display_name
+        self.win.statusBar().showMessage(f"Could not open the project {Path(path).name}"
+                                         + (f"; {still} is still open." if still else "."), 15000)
         show_error(self.win, "Cannot open project", message)
         self.project_failed.emit(path, message)
 
@@ -355,6 +359,13 @@ class ProjectIO(QObject):
         if self.read_only:
             w.statusBar().showMessage(f"Opened {Path(path).name} read-only: {self.read_only_reason}. "
                                       "Save As keeps your edits.", 15000)
+        elif not recovered:
+            rec = project.reconstruction
+            what = (f"{rec.num_frames} frames reconstructed, {len(edits.components)} component"
+                    f"{'s' if len(edits.components) != 1 else ''} edited" if rec is not None else
+                    "tracked" if project.track is not None else "not tracked yet")
+            w.statusBar().showMessage(f"Opened project {Path(path).name} ({w.session.display_name}: {what}).",
+                                      15000)
         self.project_loaded.emit(str(path))
 
     def _agree_read_only(self, path: str, reason: str) -> bool:
@@ -462,8 +473,8 @@ class ProjectIO(QObject):
         what = Path(o.belongs_to).name if o.belongs_to else (Path(o.source).name if o.source else "a clip")
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(o.saved_at))
         b = QMessageBox.question(self.win, "Recover unsaved work",
-                                 f"FaceStudio did not close normally. Recover the unsaved work on {what} "
-                                 f"(autosaved {when})?",
+                                 readable(f"FaceStudio did not close normally. Recover the unsaved work on {what} "
+                                          f"(autosaved {when})?"),
                                  QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
         if b != QMessageBox.StandardButton.Yes:
             self.recovery.discard(o)

@@ -4,7 +4,7 @@ Every source delivers frames as (H, W, 3) uint8 RGB arrays (origin top-left, upr
 container rotation metadata and EXIF orientation already applied) and has one interface:
 
   kind ("video" | "image" | "folder" | "webcam" | "simcam"), path, fps, frame_count
-  (-1 when live), size -> (H, W), rotation, is_live, has_audio, truncated;
+  (-1 when live), size -> (H, W), rotation, pixel_aspect, is_live, has_audio, truncated;
   read(i) for random access, frames(start, stop, step) / iteration for streaming,
   read_latest() for live sources (core/video/live.py), close() / context manager.
 
@@ -53,6 +53,11 @@ class VideoSource:
     frame_count: int = -1
     #: Clockwise degrees (0/90/180/270) applied to the stored frames to make them upright.
     rotation: int = 0
+    #: Width of one delivered pixel over its height as the picture is meant to be seen (the
+    #: container's sample aspect ratio, turned with the rotation): 15/16 for d9's 512x480
+    #: stored for a square picture. Frames are delivered as stored; a viewer or an export
+    #: that shows them as they were meant scales the width by it.
+    pixel_aspect: float = 1.0
     is_live: bool = False
     has_audio: bool = False
     #: True when the file holds fewer decodable frames than its header announced.
@@ -260,6 +265,8 @@ class VideoFileSource(VideoSource):
         self.fps = float(fps) if fps and fps > 0 and np.isfinite(fps) else (info["fps"] or NOMINAL_FPS)
         self.header_frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self.rotation = int(round(cap.get(cv2.CAP_PROP_ORIENTATION_META))) % 360
+        sar = float(info["sample_aspect"])
+        self.pixel_aspect = 1.0 / sar if self.rotation in (90, 270) else sar
         w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         check_frame_size(h, w, self.path)
         self._cache = _FrameCache()

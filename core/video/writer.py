@@ -19,6 +19,7 @@ import os
 import re
 import subprocess
 import tempfile
+from fractions import Fraction
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
@@ -83,11 +84,14 @@ class VideoWriter:
     ``audio_from``: a media file whose first audio track is copied into the output,
     trimmed to the video's length (nothing happens if it has no audio or is a folder of
     images; ``audio_kept`` says which; a missing file raises InputError). ``quality``: "high",
-    "medium", "low" or an x264 CRF number (0-51).
+    "medium", "low" or an x264 CRF number (0-51). ``pixel_aspect``: width over height of one
+    pixel as the frames are meant to be seen (a source's ``pixel_aspect``); written into the
+    file as its sample aspect ratio, so players show it at that shape (1: square pixels).
     """
 
     def __init__(self, path: Union[str, Path], fps: float, size: Optional[tuple[int, int]] = None,
-                 audio_from: Union[str, Path, None] = None, quality: Union[str, int] = "high"):
+                 audio_from: Union[str, Path, None] = None, quality: Union[str, int] = "high",
+                 pixel_aspect: float = 1.0):
         self.path = Path(path)
         if self.path.suffix.lower() not in VIDEO_OUT_EXTS:
             raise InputError(f"{self.path}: cannot write video with extension "
@@ -98,6 +102,9 @@ class VideoWriter:
         self.crf = QUALITY_CRF[quality] if isinstance(quality, str) else int(quality)
         if not 0 <= self.crf <= 51:
             raise ValueError(f"quality must be high/medium/low or a CRF in 0..51, got {quality}")
+        if not (pixel_aspect and 0.1 <= pixel_aspect <= 10):
+            raise ValueError(f"pixel_aspect must be in [0.1, 10], got {pixel_aspect}")
+        self.pixel_aspect = Fraction(pixel_aspect).limit_denominator(1000)
         self.audio_from = Path(audio_from) if audio_from else None
         self._audio = False
         # A folder of images (a valid source) simply has no audio; a missing file is an error.
@@ -141,6 +148,9 @@ class VideoWriter:
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{ow}x{oh}", "-r", f"{self.fps:.6g}",
                "-i", "-", "-an", "-c:v", "libx264", "-preset", "fast", "-crf", str(self.crf),
                "-pix_fmt", "yuv420p", *timing, str(self._tmp)]
+        if self.pixel_aspect != 1:
+            sar = self.pixel_aspect
+            cmd[cmd.index("-an"):cmd.index("-an")] = ["-vf", f"setsar={sar.numerator}/{sar.denominator}"]
         # its own process group: a Ctrl+C in the terminal reaches this process only, which
         # then ends ffmpeg itself (abort) after deleting nothing it still writes to
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
