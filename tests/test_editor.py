@@ -172,7 +172,7 @@ def test_edit_session_end_to_end(qtbot, tmp_path, errors):
     mid = doc.edits.offset("jawOpen", 12)
     assert 0.05 < mid < 0.65
     curves = doc.component_curves("jawOpen")
-    assert list(ed.curves.keys._frames) == [5, 20]  # noqa: SLF001
+    assert list(ed.curves.keys.frames) == [5, 20]
     np.testing.assert_allclose(curves["edited"], np.clip(curves["fitted"] + curves["offset"], 0, 1))
 
     # -- undo / redo
