@@ -2,8 +2,9 @@
 
 The source (video or image folder) is tracked and fitted, its expression, head pose
 and gaze are transferred onto the target (a photo or a video) and the target frames
-are warped accordingly (core.reenact). The output has the source's length, frame
-rate and audio, and the target's frame size.
+are warped accordingly (core.reenact), or rendered by a neural renderer trained on the
+target (``--renderer neural --renderer-model DIR``, from ``train-renderer``). The output has
+the source's length, frame rate and audio, and the target's frame size.
 """
 from __future__ import annotations
 
@@ -32,6 +33,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-frames", type=int, default=None, metavar="N",
                    help="use only the first N frames of the source (and of a target video)")
     p.add_argument("--no-audio", action="store_true", help="do not copy the source's audio")
+    p.add_argument("--renderer", choices=("warp", "neural"), default="warp",
+                   help="warp: the mesh-driven image warp (default); neural: a renderer trained on the "
+                        "target with train-renderer (--renderer-model)")
+    p.add_argument("--renderer-model", default=None, metavar="DIR", help="the trained renderer's folder")
+    p.add_argument("--device", default="auto", help="where the neural renderer runs: auto, cpu, cuda, cuda:N")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,8 +59,17 @@ def run(args: argparse.Namespace) -> int:
         settings = TransferSettings.from_attributes(args.transfer, mode=args.mode)
     except ValueError as e:
         raise InputError(f"--transfer {args.transfer}: {e}") from e
+    if args.renderer == "neural" and not args.renderer_model:
+        raise InputError("--renderer neural needs --renderer-model DIR (a folder made by train-renderer)")
+    if args.renderer_model and args.renderer != "neural":
+        raise InputError("--renderer-model is for --renderer neural")
     model = load_model(args.model)
-    pipe = ReenactmentPipeline(model, settings, model_spec=args.model)
+    factory = None
+    if args.renderer == "neural":
+        from core.neural.renderer import renderer_factory
+
+        factory = renderer_factory(args.renderer_model, model, args.device)
+    pipe = ReenactmentPipeline(model, settings, model_spec=args.model, renderer_factory=factory)
     progress = ConsoleProgress("reenact")
     t = time.perf_counter()
     try:
@@ -64,5 +79,5 @@ def run(args: argparse.Namespace) -> int:
         progress.close()
     elapsed = time.perf_counter() - t
     print(f"{args.source} -> {args.target}: {res.frames} frames ({args.mode} mode, {args.transfer}) "
-          f"in {elapsed:.1f} s -> {out}", file=sys.stdout)
+          f"in {elapsed:.1f} s with the {args.renderer} renderer -> {out}", file=sys.stdout)
     return 0
