@@ -20,12 +20,13 @@ HELP = "train-renderer: train the neural renderer (Head2Head++) of a target vide
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from core.neural.presets import DEFAULT_PRESET, PRESETS
+    from core.neural.presets import DEFAULT_HYBRID_PRESET, DEFAULT_PRESET, PRESETS
 
     p.add_argument("target", help="video of the target person, or a project folder with its reconstruction")
     p.add_argument("-o", "--output", required=True, metavar="RENDERER_DIR", help="folder for the trained renderer")
     p.add_argument("--preset", default=None, choices=sorted(PRESETS),
-                   help=f"network size (default {DEFAULT_PRESET}; 'paper' is the thesis's network, for a GPU)")
+                   help=f"network size and region (default {DEFAULT_PRESET}, with --hybrid {DEFAULT_HYBRID_PRESET}; "
+                        "'paper' is the thesis's network, for a GPU)")
     p.add_argument("--hybrid", action="store_true", default=None,
                    help="also feed the warp renderer's output: the network learns to correct the warp")
     budget = p.add_argument_group("budget (default: 30 minutes)")
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from core.jobs import ConsoleProgress
     from core.neural import store
     from core.neural.job import train_renderer
-    from core.neural.presets import DEFAULT_PRESET
+    from core.neural.presets import default_preset
     from core.neural.train import TrainSettings
 
     preset, hybrid = args.preset, args.hybrid
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         snapshots = tuple(float(x) for x in args.snapshots.split(",") if x.strip())
     except ValueError as e:
         raise InputError(f"--snapshots {args.snapshots}: expected minutes separated by commas") from e
-    settings = TrainSettings(preset=preset or DEFAULT_PRESET, hybrid=bool(hybrid), minutes=args.minutes,
+    settings = TrainSettings(preset=preset or default_preset(bool(hybrid)), hybrid=bool(hybrid), minutes=args.minutes,
                              iterations=args.iterations, device=args.device, seed=args.seed,
                              checkpoint_minutes=args.checkpoint_minutes, snapshots=snapshots, threads=args.threads)
     progress = ConsoleProgress("train-renderer")

@@ -34,6 +34,11 @@ from core.warp.raster import rasterize_triangle_ids
 BOX_SCALE = 1.6
 #: a pupil disc's radius, as a fraction of the eye's width
 PUPIL_RADIUS = 0.13
+#: the mouth region's box: this many times the mean mouth width (outer corners), plus the
+#: mouth's own travel over the clip (twice its 90th-percentile distance from the mean centre)
+MOUTH_BOX_SCALE = 2.4
+#: MediaPipe's outer mouth corners
+OUTER_MOUTH_CORNERS = (61, 291)
 
 
 @dataclass(frozen=True)
@@ -132,10 +137,40 @@ def fixed_box(points: np.ndarray, valid: np.ndarray, size: int, scale: float = B
     lo, hi = P.min(axis=1), P.max(axis=1)                  # (F', 2) each
     centre = ((lo + hi) / 2).mean(axis=0)
     side = float((hi - lo).max(axis=1).mean() * scale)
+    return _square(centre, side, size)
+
+
+def _square(centre: np.ndarray, side: float, size: int) -> CropBox:
     # whole pixels: an exact, resampling-free crop when the box lies inside the frame
     side = float(max(8, int(round(side))))
-    x0, y0 = np.round(centre - side / 2)
+    x0, y0 = np.round(np.asarray(centre) - side / 2)
     return CropBox(float(x0), float(y0), side, int(size))
+
+
+def mouth_region_box(points: np.ndarray, valid: np.ndarray, size: int,
+                     scale: float = MOUTH_BOX_SCALE) -> CropBox:
+    """The clip's one box around the mouth (a ``mouth`` region preset): centred on the mean
+    inner-lip centre, ``scale`` times the mean mouth width plus the mouth's travel (twice the
+    90th percentile of its centre's distance from the mean, the larger axis), so the mouth of
+    nearly every frame lies inside. points (F, 478, >=2) pixels; valid (F,) bool."""
+    P = np.asarray(points)[np.asarray(valid, bool)][..., :2].astype(np.float64)
+    P = P[np.isfinite(P[:, :468]).all(axis=(1, 2))]
+    if len(P) == 0:
+        raise ValueError("no frame with a face to place the mouth box")
+    centres = P[:, list(INNER_LIPS)].mean(axis=1)                            # (F', 2)
+    width = np.linalg.norm(P[:, OUTER_MOUTH_CORNERS[0]] - P[:, OUTER_MOUTH_CORNERS[1]], axis=1).mean()
+    centre = centres.mean(axis=0)
+    travel = np.percentile(np.abs(centres - centre), 90, axis=0).max()
+    return _square(centre, scale * width + 2 * travel, size)
+
+
+def region_box(region: str, points: np.ndarray, valid: np.ndarray, size: int) -> CropBox:
+    """The fixed box of a preset's region: "head" (``fixed_box``) or "mouth" (``mouth_region_box``)."""
+    if region == "head":
+        return fixed_box(points, valid, size)
+    if region == "mouth":
+        return mouth_region_box(points, valid, size)
+    raise ValueError(f"unknown region {region!r}")
 
 
 def opening_triangles(model: FaceModel, triangles: np.ndarray) -> np.ndarray:

@@ -33,7 +33,7 @@ from core.atomic import write_text_atomic
 from core.errors import InputError
 from core.jobs import CancelToken, ProgressFn, check, report
 from core.model.face_model import FaceModel
-from core.neural.conditioning import Conditioner, CropBox, fixed_box, mouth_centre
+from core.neural.conditioning import Conditioner, CropBox, mouth_centre, region_box
 from core.reenact.faces import FittedFace
 from core.warp import FrameRequest, WarpRenderer, WarpSettings
 
@@ -67,10 +67,16 @@ class Target:
 
 
 def load_target(spec: str, model_spec: str = "builtin", max_frames: int | None = None,
-                progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> Target:
+                progress: ProgressFn | None = None, cancel: CancelToken | None = None,
+                cache: str | Path | None = None) -> Target:
     """A target from a video (tracked and fitted as the reenactment fits a target,
     ``ReenactmentPipeline.prepare``) or from a project folder (its own reconstruction and track;
-    the track is made when the project has none). InputError for anything unusable."""
+    the track is made when the project has none). InputError for anything unusable.
+
+    cache : a folder (the renderer's ``data/``) where a video's track and fit are kept and found
+        again (keyed by the file, its size and time, the frame count and the model), so resuming
+        a training or evaluating it does not fit the clip again.
+    """
     from core.model.registry import load_model
     from core.project.document import JSON_NAME
     from core.reenact.faces import from_reconstruction
@@ -106,12 +112,43 @@ def load_target(spec: str, model_spec: str = "builtin", max_frames: int | None =
                                  "not a photo or a camera)")
             fps = float(src.fps) or 30.0
         model = load_model(model_spec)
-        face = ReenactmentPipeline(model, model_spec=model_spec).prepare(str(p), max_frames=max_frames,
-                                                                         progress=progress, cancel=cancel)
+        face = _cached_fit(Path(cache), p, model, model_spec, max_frames) if cache is not None else None
+        if face is None:
+            face = ReenactmentPipeline(model, model_spec=model_spec).prepare(str(p), max_frames=max_frames,
+                                                                             progress=progress, cancel=cancel)
+            if cache is not None:
+                Path(cache).mkdir(parents=True, exist_ok=True)
+                key = _fit_key(p, model_spec, max_frames)
+                face.track.save(Path(cache) / f"target_track_{key}.npz")
+                face.rec.save(Path(cache) / f"target_fit_{key}.npz")
         video = str(p)
     if face.num_frames < 20:
         raise InputError(f"{spec}: {face.num_frames} frames; a renderer needs a clip of at least 20 frames")
     return Target(str(spec), video, face, model, model_spec, fps)
+
+
+def _fit_key(video: Path, model_spec: str, max_frames: int | None) -> str:
+    st = video.stat()
+    ident = [str(video.resolve()), st.st_size, st.st_mtime_ns, model_spec, max_frames, DATA_VERSION]
+    return hashlib.sha256(json.dumps(ident).encode()).hexdigest()[:16]
+
+
+def _cached_fit(cache: Path, video: Path, model: FaceModel, model_spec: str,
+                max_frames: int | None) -> FittedFace | None:
+    """The FittedFace kept by ``load_target`` in ``cache``, or None (absent or unreadable)."""
+    from core.fitting.reconstruction import Reconstruction
+    from core.reenact.faces import from_reconstruction
+    from core.tracking.result import TrackResult
+
+    key = _fit_key(video, model_spec, max_frames)
+    tp, rp = cache / f"target_track_{key}.npz", cache / f"target_fit_{key}.npz"
+    if not (tp.is_file() and rp.is_file()):
+        return None
+    try:
+        track, rec = TrackResult.load(tp), Reconstruction.load(rp)
+    except (InputError, OSError, ValueError, KeyError):
+        return None
+    return from_reconstruction(rec, track, model, str(video))
 
 
 @dataclass
@@ -161,19 +198,20 @@ def reference_of(frame: int, references: list[int]) -> int:
     return references[(frame // REFERENCE_RUN) % len(references)]
 
 
-def _key(target: Target, size: int, hybrid: bool, warp: WarpSettings) -> str:
+def _key(target: Target, size: int, hybrid: bool, warp: WarpSettings, region: str) -> str:
     st = os.stat(target.video) if os.path.isfile(target.video) else None
     ident = dict(version=DATA_VERSION, video=os.path.abspath(target.video), frames=target.num_frames,
                  mtime=st.st_mtime_ns if st else None, bytes=st.st_size if st else None,
-                 model=target.model.name, size=size, hybrid=hybrid, warp=repr(warp),
+                 model=target.model.name, size=size, hybrid=hybrid, warp=repr(warp), region=region,
                  fit=hashlib.sha256(np.ascontiguousarray(target.face.seq.expression).tobytes()).hexdigest())
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:24]
 
 
 def prepare_clip(target: Target, size: int, hybrid: bool, folder: str | Path | None = None,
-                 warp: WarpSettings | None = None, progress: ProgressFn | None = None,
+                 warp: WarpSettings | None = None, region: str = "head", progress: ProgressFn | None = None,
                  cancel: CancelToken | None = None) -> ClipData:
-    """Crop, condition and (hybrid) warp every frame of ``target`` at ``size`` x ``size``.
+    """Crop, condition and (hybrid) warp every frame of ``target`` at ``size`` x ``size`` in the
+    fixed box of ``region`` ("head" or "mouth", ``core.neural.conditioning.region_box``).
 
     folder : where the arrays are kept (``folder/data``) and found again on a resume; None keeps
         them in memory only.
@@ -185,7 +223,7 @@ def prepare_clip(target: Target, size: int, hybrid: bool, folder: str | Path | N
     model, face = target.model, target.face
     N = target.num_frames
     data_dir = Path(folder) / "data" if folder is not None else None
-    key = _key(target, size, hybrid, warp)
+    key = _key(target, size, hybrid, warp, region)
     if data_dir is not None:
         cached = _load_cached(data_dir, key)
         if cached is not None:
@@ -193,7 +231,7 @@ def prepare_clip(target: Target, size: int, hybrid: bool, folder: str | Path | N
     valid = np.asarray(face.track.valid[:N], bool)
     train_end = split(N)
     # the box from the training frames alone: nothing of the held-out part is used
-    box = fixed_box(face.track.landmarks[:train_end], valid[:train_end], size)
+    box = region_box(region, face.track.landmarks[:train_end], valid[:train_end], size)
     refs = reference_frames(valid, train_end)
     cond_maker = Conditioner(model)
     renderer = WarpRenderer(model, warp) if hybrid else None

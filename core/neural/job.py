@@ -36,6 +36,10 @@ def train_renderer(target: str, folder: str | Path, settings: TrainSettings, mod
     folder = Path(folder)
     if settings.preset not in PRESETS:
         raise InputError(f"--preset {settings.preset}: expected one of {', '.join(PRESETS)}")
+    config = PRESETS[settings.preset]
+    if config.region == "mouth" and not settings.hybrid:
+        # a pure network on the mouth alone would paste a mouth into a head it cannot move
+        raise InputError(f"--preset {settings.preset} refines the warp's mouth: it needs --hybrid")
     if settings.minutes is not None and settings.minutes <= 0:
         raise InputError(f"--minutes {settings.minutes}: must be positive")
     if settings.iterations is not None and settings.iterations < 1:
@@ -48,8 +52,9 @@ def train_renderer(target: str, folder: str | Path, settings: TrainSettings, mod
                          "training, or choose another folder")
     total = sum(_SHARES)
     tgt = load_target(target, model_spec, max_frames, progress=sub_progress(progress, 0, _SHARES[0], total,
-                                                                             "fitting the target"), cancel=cancel)
-    data = prepare_clip(tgt, PRESETS[settings.preset].size, settings.hybrid, folder,
+                                                                             "fitting the target"), cancel=cancel,
+                      cache=folder / "data")
+    data = prepare_clip(tgt, config.size, settings.hybrid, folder, region=config.region,
                         progress=sub_progress(progress, _SHARES[0], _SHARES[1], total, "preparing frames"),
                         cancel=cancel)
     rec = tgt.face.rec

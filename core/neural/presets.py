@@ -18,6 +18,8 @@ class NetworkConfig:
     mouth : D_M's crop side (72 at 256, scaled with the crop)
     temporal_scales : D_D's frame steps (thesis: 1, 2, 4: three temporal scales)
     batch : windows per training step
+    region : "head" (the thesis: a box 1.6 times the face, the whole head drawn) or "mouth" (a
+        box around the mouth: a hybrid network refining the warp's mouth at a higher resolution)
     """
 
     name: str
@@ -30,6 +32,7 @@ class NetworkConfig:
     mouth: int = 72
     temporal_scales: tuple[int, ...] = (1, 2, 4)
     batch: int = 1
+    region: str = "head"
     description: str = ""
 
     def to_dict(self) -> dict:
@@ -59,21 +62,36 @@ def _mouth(size: int) -> int:
 PRESETS: dict[str, NetworkConfig] = {c.name: c for c in (
     NetworkConfig("paper", "c64 d128 d256 d512 R512x4", "R512x5 u256 u128 u64", 256,
                   ndf=64, d_layers=3, d_scales=2, mouth=72, batch=1,
-                  description="the thesis's layer code at 256x256 (a GPU)"),
+                  description="the thesis's layer code at 256x256, the whole head (a GPU)"),
     NetworkConfig("medium", "c32 d64 d128 d256 R256x3", "R256x3 u128 u64 u32", 256,
                   ndf=32, d_layers=3, d_scales=2, mouth=72, batch=2,
-                  description="half width at 256x256 (a small GPU)"),
-    NetworkConfig("cpu", "c16 d32 d64 d128 R128x2", "R128x2 u64 u32 u16", 128,
-                  ndf=32, d_layers=3, d_scales=2, mouth=_mouth(128), batch=2,
-                  description="the CPU default: 128x128, a quarter of the width"),
-    NetworkConfig("cpu-small", "c8 d16 d32 d64 R64x2", "R64x2 u32 u16 u8", 128,
+                  description="half the width and depth at 256x256 (a small GPU)"),
+    NetworkConfig("cpu", "c8 d16 d32 d64 R64x2", "R64x2 u32 u16 u8", 128,
                   ndf=16, d_layers=3, d_scales=2, mouth=_mouth(128), batch=2,
-                  description="128x128 at an eighth of the width (live preview on a slow CPU)"),
+                  description="the CPU default: the whole head at 128x128, an eighth of the width"),
+    NetworkConfig("cpu-mouth", "c8 d16 d32 d64 R64x2", "R64x2 u32 u16 u8", 128,
+                  ndf=16, d_layers=3, d_scales=2, mouth=64, batch=2, region="mouth",
+                  description="the CPU hybrid default: the cpu network on the mouth region (the warp elsewhere)"),
+    NetworkConfig("cpu-wide", "c16 d32 d64 d128 R128x2", "R128x2 u64 u32 u16", 128,
+                  ndf=32, d_layers=3, d_scales=2, mouth=_mouth(128), batch=2,
+                  description="the whole head at 128x128, a quarter of the width (a fast CPU)"),
     NetworkConfig("tiny", "c8 d16 d32 R32x1", "R32x1 u16 u8", 64,
                   ndf=8, d_layers=2, d_scales=1, mouth=_mouth(64), temporal_scales=(1, 2), batch=2,
                   description="64x64, for tests (trains in seconds)"),
+    NetworkConfig("tiny-mouth", "c8 d16 d32 R32x1", "R32x1 u16 u8", 64,
+                  ndf=8, d_layers=2, d_scales=1, mouth=32, temporal_scales=(1, 2), batch=2, region="mouth",
+                  description="64x64 on the mouth region, for tests"),
 )}
+#: the default preset of a pure network and of a hybrid one (the mouth refiner: see NOTES.md)
 DEFAULT_PRESET = "cpu"
+DEFAULT_HYBRID_PRESET = "cpu-mouth"
+REGIONS = ("head", "mouth")
+
+
+def default_preset(hybrid: bool) -> str:
+    """The preset used when none is named."""
+    return DEFAULT_HYBRID_PRESET if hybrid else DEFAULT_PRESET
+
 
 _TOKEN = re.compile(r"^([cdRu])(\d+)(?:x(\d+))?$")
 

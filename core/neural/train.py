@@ -55,7 +55,7 @@ FLOW_UNITS = 32
 class TrainSettings:
     """How to train (the command line's options; the thesis's values by default).
 
-    preset : a ``core.neural.networks.PRESETS`` name; hybrid : the warp's output as an input
+    preset : a ``core.neural.presets.PRESETS`` name; hybrid : the warp's output as an input
     minutes / iterations : the budget (either; both: whichever comes first; neither: 30 minutes)
     lambda_rec : weight of the VGG stand-in (the thesis's lambda_vgg = 10)
     lambda_feat : weight of feature matching (10); reconstruction : "l1+msssim", "l1" or "none"
