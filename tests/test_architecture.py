@@ -22,6 +22,7 @@ ALLOWED = {
     "edits": {"warp", "fitting", "model", "video", "project"},
     "reenact": {"warp", "fitting", "model", "tracking", "video"},
     "project": {"fitting", "tracking"},
+    "neural": {"reenact", "warp", "fitting", "model", "render", "tracking", "video", "project"},
 }
 
 

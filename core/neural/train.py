@@ -228,10 +228,14 @@ class Trainer:
             crops.append(x[i, :, y0:y0 + m, x0:x0 + m])
         return torch.stack(crops)
 
-    def step(self) -> dict[str, float]:
-        """One training step (see the module docstring); returns the losses as floats."""
-        s = self.scales[self.iteration % len(self.scales)]
-        batch = self.sample(s)
+    def step(self, batch: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
+        """One training step (see the module docstring) on ``batch`` (default: ``sample`` at the
+        step's temporal scale); returns the losses as floats."""
+        if batch is None:
+            s = self.scales[self.iteration % len(self.scales)]
+            batch = self.sample(s)
+        else:
+            s = (batch["cond"].shape[1] - 3) // 2
         st = self.settings
         cond_t = batch["cond"][:, 2:].flatten(0, 1)                 # (B T, C, S, S)
         real_t = batch["real"][:, 2:].flatten(0, 1)
