@@ -421,9 +421,46 @@ def test_neural_renderer_is_a_face_renderer_and_keeps_its_history(trained, targe
 
 
 # -- the commands ---------------------------------------------------------------------------------
-def _main(*args, timeout=600):
+def _main(*args, cache=None, timeout=600):
+    import os
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    if cache is not None:
+        env["FACESTUDIO_CACHE_DIR"] = str(cache)
     return subprocess.run([sys.executable, "main.py", *map(str, args)], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+                          timeout=timeout, env=env)
+
+
+def test_a_targets_renderers_are_found_by_their_manifest(tmp_path, monkeypatch):
+    """core.neural.library: the newest renderer trained on the target, beside it or in the
+    per-user folder; other targets' renderers and unreadable manifests are passed over."""
+    import os
+
+    from core.neural.library import default_folder, describe, find_renderer, renderers_dir
+
+    monkeypatch.setenv("FACESTUDIO_CACHE_DIR", str(tmp_path / "cache"))
+    target = tmp_path / "clip.mp4"
+    target.write_bytes(b"x")
+    other = tmp_path / "other.mp4"
+    assert find_renderer(target) is None
+    assert default_folder(target).parent == renderers_dir() and default_folder(target) != default_folder(other)
+
+    def make(folder, source, iterations, mtime):
+        folder.mkdir(parents=True)
+        m = dict(preset=dict(name="cpu-mouth"), hybrid=True,
+                 training=dict(source=str(source), iterations=iterations, seconds=90.0))
+        (folder / "manifest.json").write_text(json.dumps(m))
+        os.utime(folder / "manifest.json", (mtime, mtime))
+
+    make(renderers_dir() / "a", target, 10, 1000)
+    make(renderers_dir() / "b", other, 20, 3000)
+    make(tmp_path / "clip.mp4.renderer", target, 30, 2000)
+    (renderers_dir() / "broken").mkdir()
+    (renderers_dir() / "broken" / "manifest.json").write_text("{not json")
+    found = find_renderer(target)
+    assert found["folder"] == str(tmp_path / "clip.mp4.renderer") and found["iterations"] == 30
+    assert describe(found) == "cpu-mouth hybrid, 30 iterations (1.5 min)"
+    assert find_renderer(other)["iterations"] == 20
 
 
 def test_train_renderer_and_reenact_neural_end_to_end(tmp_path):
@@ -432,10 +469,16 @@ def test_train_renderer_and_reenact_neural_end_to_end(tmp_path):
     the warp's inside the crop box only."""
     src = shared_path("data", "videos", "d3.mp4")
     tgt = shared_path("data", "videos", "d10.mp4")
-    folder = tmp_path / "renderer"
-    r = _main("train-renderer", tgt, "-o", folder, "--preset", "tiny-mouth", "--hybrid", "--iterations", 4,
-              "--max-frames", 20, "--device", "auto", "--threads", 1)
+    cache = tmp_path / "cache"
+    # --renderer neural and no renderer for the target yet: a one-line user error
+    r = _main("reenact", "--source", src, "--target", tgt, "-o", tmp_path / "x.mp4", "--renderer", "neural",
+              cache=cache)
+    assert r.returncode == 2 and "no trained renderer" in r.stderr and "--renderer-model" in r.stderr
+    # without -o the renderer goes to the per-user renderers folder, where reenact finds it
+    r = _main("train-renderer", tgt, "--preset", "tiny-mouth", "--hybrid", "--iterations", 4,
+              "--max-frames", 20, "--device", "auto", "--threads", 1, cache=cache)
     assert r.returncode == 0, r.stderr[-2000:]
+    (folder,) = (cache / "renderers").iterdir()
     m = json.loads((folder / "manifest.json").read_text())
     if not torch.cuda.is_available():
         assert m["training"]["device"].startswith("cpu"), m["training"]["device"]
@@ -454,9 +497,9 @@ def test_train_renderer_and_reenact_neural_end_to_end(tmp_path):
     from core.video import probe, read_clip
 
     outs = {}
-    for name, extra in (("neural", ["--renderer", "neural", "--renderer-model", folder]), ("warp", [])):
+    for name, extra in (("neural", ["--renderer", "neural"]), ("warp", [])):
         out = tmp_path / f"{name}.mp4"
-        r = _main("reenact", "--source", src, "--target", tgt, "-o", out, "--max-frames", 8, *extra)
+        r = _main("reenact", "--source", src, "--target", tgt, "-o", out, "--max-frames", 8, *extra, cache=cache)
         assert r.returncode == 0, r.stderr[-2000:]
         info = probe(out)
         assert info["has_audio"] and info["has_video"] and info["frame_count"] == 8
@@ -472,9 +515,7 @@ def test_train_renderer_and_reenact_neural_end_to_end(tmp_path):
     # test_neural_renderer_is_a_face_renderer_and_keeps_its_history)
     far = ~cv2.dilate(inside.astype(np.uint8), np.ones((33, 33), np.uint8)).astype(bool)
     assert diff[:, far].mean() < 0.3 * diff[:, inside].mean(), (diff[:, far].mean(), diff[:, inside].mean())
-    # --renderer neural without a model, and a folder that is no renderer: one-line user errors
-    r = _main("reenact", "--source", src, "--target", tgt, "-o", tmp_path / "x.mp4", "--renderer", "neural")
-    assert r.returncode == 2 and "--renderer-model" in r.stderr
+    # a folder that is no renderer: a one-line user error
     r = _main("reenact", "--source", src, "--target", tgt, "-o", tmp_path / "x.mp4", "--renderer", "neural",
               "--renderer-model", tmp_path)
     assert r.returncode == 2 and "manifest.json" in r.stderr and "Traceback" not in r.stderr

@@ -15,6 +15,8 @@ Signals (GUI thread):
     record_stop_requested()
     export_requested(source_spec, target_path, output_path)   offline, full-quality export
     cancel_requested()                          cancel the job shown in the progress row
+    renderer_changed(name)                      "warp" or "neural" chosen
+    train_requested(target_path)                "Train renderer..." pressed for the target
 """
 from __future__ import annotations
 
@@ -38,6 +40,8 @@ SOURCE_KINDS = (("Webcam", "webcam"), ("Simulated camera (file)", "simcam"), ("V
 MODES = (("Head (expression + pose + gaze)", "head"), ("Face (target keeps its pose)", "face"),
          ("Self (source = target)", "self"))
 ATTRIBUTES = ("expression", "pose", "gaze")
+#: the renderer choice: (label, key)
+RENDERERS = (("Warp", "warp"), ("Neural (trained on the target)", "neural"))
 #: the expression groups that can be switched off: core's one table (core.model.arkit)
 GROUPS = ARKIT_GROUPS
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.m4v *.avi *.mkv *.webm);;All files (*)"
@@ -55,6 +59,8 @@ class ReenactPanel(QWidget):
     record_stop_requested = Signal()
     export_requested = Signal(str, str, str)
     cancel_requested = Signal()
+    renderer_changed = Signal(str)
+    train_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -116,6 +122,22 @@ class ReenactPanel(QWidget):
         tl = QVBoxLayout(tgt_box)
         tl.addLayout(tgt_row)
         tl.addWidget(self.target_status)
+        # the renderer: the mesh-driven warp, or a network trained on this target
+        self.renderer_choice = QComboBox()
+        for label, key in RENDERERS:
+            self.renderer_choice.addItem(label, key)
+        self.renderer_choice.setToolTip("Warp: the mesh-driven image warp. Neural: a rendering network "
+                                        "trained on this target (train-renderer)")
+        self.train_button = QPushButton("Train renderer...")
+        self.train_button.setToolTip("Train a neural renderer on this target video (runs in the background)")
+        ren_row = QHBoxLayout()
+        ren_row.addWidget(QLabel("Renderer"))
+        ren_row.addWidget(self.renderer_choice, 1)
+        ren_row.addWidget(self.train_button)
+        tl.addLayout(ren_row)
+        self.renderer_status = QLabel("")
+        self.renderer_status.setWordWrap(True)
+        tl.addWidget(self.renderer_status)
 
         # -- transfer ------------------------------------------------------------------
         self.mode = QComboBox()
@@ -230,6 +252,9 @@ class ReenactPanel(QWidget):
         self.record_button.clicked.connect(self.request_record)
         self.export_button.clicked.connect(self.request_export)
         self.cancel_button.clicked.connect(self.cancel_requested.emit)
+        self.renderer_choice.currentIndexChanged.connect(
+            lambda *_: self.renderer_changed.emit(self.renderer()))
+        self.train_button.clicked.connect(lambda: self.train_requested.emit(self.target()))
 
     def _on_source_kind(self, *_args) -> None:
         webcam = self.source_kind.currentData() == "webcam"
@@ -386,7 +411,7 @@ class ReenactPanel(QWidget):
         self.recalibrate_button.setEnabled(running and not busy)
         self.record_button.setEnabled((running and not busy) or self._recording)
         for w in (self.source_kind, self.webcam_index, self.source_path, self.source_browse,
-                  self.target_path, self.target_browse):
+                  self.target_path, self.target_browse, self.renderer_choice):
             w.setEnabled(not running and not busy)
         if not running:
             self.set_readout("stopped")
@@ -425,3 +450,22 @@ class ReenactPanel(QWidget):
 
     def set_export_enabled(self, enabled: bool) -> None:
         self.export_button.setEnabled(enabled)
+
+    def renderer(self) -> str:
+        """The chosen renderer: "warp" or "neural"."""
+        return str(self.renderer_choice.currentData())
+
+    def set_renderer(self, name: str, emit: bool = True) -> None:
+        """Choose "warp" or "neural" (``emit``: as if the user had)."""
+        self.renderer_choice.blockSignals(not emit)
+        try:
+            self.renderer_choice.setCurrentIndex(self.renderer_choice.findData(name))
+        finally:
+            self.renderer_choice.blockSignals(False)
+
+    def set_renderer_status(self, text: str) -> None:
+        """The line under the renderer choice (what is trained for the target, the frame rates)."""
+        self.renderer_status.setText(text)
+
+    def set_train_enabled(self, enabled: bool) -> None:
+        self.train_button.setEnabled(enabled)

@@ -36,7 +36,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--renderer", choices=("warp", "neural"), default="warp",
                    help="warp: the mesh-driven image warp (default); neural: a renderer trained on the "
                         "target with train-renderer (--renderer-model)")
-    p.add_argument("--renderer-model", default=None, metavar="DIR", help="the trained renderer's folder")
+    p.add_argument("--renderer-model", default=None, metavar="DIR",
+                   help="the trained renderer's folder (default: the newest one trained on the target, "
+                        "beside it as TARGET.renderer/ or in the per-user renderers folder)")
     p.add_argument("--device", default="auto", help="where the neural renderer runs: auto, cpu, cuda, cuda:N")
 
 
@@ -60,7 +62,14 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise InputError(f"--transfer {args.transfer}: {e}") from e
     if args.renderer == "neural" and not args.renderer_model:
-        raise InputError("--renderer neural needs --renderer-model DIR (a folder made by train-renderer)")
+        # the newest renderer trained on the target (beside it, or in the per-user renderers folder)
+        from core.neural.library import find_renderer
+
+        found = find_renderer(args.target)
+        if found is None:
+            raise InputError(f"{args.target}: no trained renderer found for this target; pass --renderer-model DIR "
+                             f"(a folder made by train-renderer) or train one: main.py train-renderer {args.target}")
+        args.renderer_model = found["folder"]
     if args.renderer_model and args.renderer != "neural":
         raise InputError("--renderer-model is for --renderer neural")
     model = load_model(args.model)

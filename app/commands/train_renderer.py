@@ -23,7 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from core.neural.presets import DEFAULT_HYBRID_PRESET, DEFAULT_PRESET, PRESETS
 
     p.add_argument("target", help="video of the target person, or a project folder with its reconstruction")
-    p.add_argument("-o", "--output", required=True, metavar="RENDERER_DIR", help="folder for the trained renderer")
+    p.add_argument("-o", "--output", default=None, metavar="RENDERER_DIR",
+                   help="folder for the trained renderer (default: the per-user renderers folder, where "
+                        "reenact --renderer neural and the GUI find it)")
     p.add_argument("--preset", default=None, choices=sorted(PRESETS),
                    help=f"network size and region (default {DEFAULT_PRESET}, with --hybrid {DEFAULT_HYBRID_PRESET}; "
                         "'paper' is the thesis's network, for a GPU)")
@@ -51,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
     from core.neural.presets import default_preset
     from core.neural.train import TrainSettings
 
+    if args.output is None:
+        from core.neural.library import default_folder
+
+        args.output = str(default_folder(args.target))
     preset, hybrid = args.preset, args.hybrid
     if args.resume:
         # a resumed training keeps its network unless the options name one (then they must match)
