@@ -289,14 +289,22 @@ def run_in_process(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None
 # ---------------------------------------------------------------------------------------
 # the app's composite jobs (run in the child; importable without Qt)
 def export_edit(kind: str, path: str, source: str, rec, model, edits,
-                progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> None:
-    """Export an edited reconstruction: ``kind`` is video, png, obj, ply, csv or json."""
+                progress: ProgressFn | None = None, cancel: CancelToken | None = None,
+                renderer_model: str | None = None) -> None:
+    """Export an edited reconstruction: ``kind`` is video, png, obj, ply, csv or json. The video
+    and png frames are rendered by the neural renderer in ``renderer_model`` when given (else the warp)."""
     from core.edits import export as ex
 
+    factory = None
+    if renderer_model and kind in ("video", "png"):
+        report(progress, 0, 0, "loading the neural renderer")
+        from core.neural.renderer import renderer_factory
+
+        factory = renderer_factory(renderer_model, model)
     if kind == "video":
-        ex.export_video(path, source, rec, model, edits, progress=progress, cancel=cancel)
+        ex.export_video(path, source, rec, model, edits, progress=progress, cancel=cancel, renderer_factory=factory)
     elif kind == "png":
-        ex.export_png_sequence(path, source, rec, model, edits, progress, cancel)
+        ex.export_png_sequence(path, source, rec, model, edits, progress, cancel, renderer_factory=factory)
     elif kind in ("obj", "ply"):
         ex.export_meshes(path, rec, model, edits, kind, False, progress, cancel)
     elif kind == "csv":

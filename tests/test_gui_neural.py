@@ -100,3 +100,73 @@ def test_train_renderer_from_the_panel_then_export_with_it(qtbot, panel, errors,
     with qtbot.waitSignal(ctl.live_stopped, timeout=60_000):
         ctl.stop()
     assert errors == []
+
+
+def test_editor_renders_edits_with_the_clips_neural_renderer(qtbot, tmp_path, errors, monkeypatch):
+    """View > Render edits with the neural renderer: refused with a message while the clip has
+    no renderer; with one (trained here), the edited frame comes from it (different from the
+    warp's inside the renderer's box, the same far outside it), and the video export uses it."""
+    import numpy as np
+    from PySide6.QtCore import QSettings
+
+    from app.main_window import MainWindow
+    from core.neural.job import train_renderer
+    from core.neural.library import default_folder
+    from core.neural.train import TrainSettings
+    from core.video import probe
+    from core.video.ffmpeg_tools import run_ffmpeg
+
+    if not os.environ.get("DISPLAY"):
+        pytest.skip("the editor's 3D viewport needs Xvfb (run under xvfb-run)")
+    monkeypatch.setenv("FACESTUDIO_CACHE_DIR", str(tmp_path / "cache"))
+    clip = tmp_path / "d10_short.mp4"
+    r = run_ffmpeg(["-i", str(shared_path("data", "videos", "d10.mp4")), "-t", "0.8", "-c:v", "libx264",
+                    "-preset", "ultrafast", "-c:a", "aac", str(clip)])
+    assert r.returncode == 0, r.stderr[-500:]
+
+    w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    w.editor.io.ask_to_save = False
+    qtbot.addWidget(w)
+    w.resize(1300, 860)
+    w.show()
+    qtbot.waitExposed(w)
+    ed = w.editor
+    assert w.open_media(str(clip))
+    assert ed.reconstruct(max_frames=20)
+    qtbot.waitUntil(lambda: not w.job_running, timeout=300_000)
+    assert w.job.outcome == "finished", errors
+
+    # no renderer for this clip: the action stays off and the status bar says how to train one
+    ed.actions.neural.setChecked(True)
+    assert not ed.actions.neural.isChecked() and ed.renderer_model is None
+    assert "no trained neural renderer" in w.statusBar().currentMessage()
+
+    w.session.seek(5)
+    qtbot.waitUntil(lambda: w.session.index == 5, timeout=10_000)
+    with qtbot.waitSignal(ed.preview_shown, timeout=30_000):
+        ed.expressions.rows["jawOpen"].slider.setValue(600)
+    warped = w.view.displayed_image().copy()
+
+    folder = default_folder(clip)
+    train_renderer(str(clip), folder, TrainSettings(preset="tiny-mouth", hybrid=True, iterations=4, device="cpu"))
+    with qtbot.waitSignal(ed.preview_shown, timeout=60_000):
+        ed.actions.neural.setChecked(True)
+    assert ed.actions.neural.isChecked() and ed.renderer_model == str(folder)
+    assert "neural renderer (tiny-mouth hybrid" in w.statusBar().currentMessage()
+    neural = w.view.displayed_image()
+    diff = np.abs(neural.astype(int) - warped.astype(int)).max(-1)
+    b = json.loads((folder / "manifest.json").read_text())["crop_box"]
+    x0, y0, x1, y1 = int(b["x0"]), int(b["y0"]), int(b["x0"] + b["side"]), int(b["y0"] + b["side"])
+    assert warped.shape == neural.shape
+    assert diff[max(y0, 0):y1, max(x0, 0):x1].mean() > 0.5     # the network's mouth region
+    outside = diff.copy()
+    outside[max(y0 - 2, 0):y1 + 2, max(x0 - 2, 0):x1 + 2] = 0
+    assert outside.max() == 0                                   # elsewhere exactly the warp's picture
+
+    out = tmp_path / "edited.mp4"
+    assert ed.export("video", str(out))
+    qtbot.waitUntil(lambda: not w.job_running, timeout=300_000)
+    assert w.job.outcome == "finished", errors
+    info = probe(out)
+    assert info["has_audio"] and info["frame_count"] >= 20
+    assert errors == []

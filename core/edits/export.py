@@ -46,13 +46,14 @@ def edited_expressions(rec: Reconstruction, model: FaceModel, edits: ExpressionE
 
 
 def iter_edited_frames(source: str, rec: Reconstruction, model: FaceModel, edits: ExpressionEdits,
-                       progress: ProgressFn | None = None, cancel: CancelToken | None = None
-                       ) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield (index, edited frame (H, W, 3) uint8 RGB) for the reconstruction's frames."""
+                       progress: ProgressFn | None = None, cancel: CancelToken | None = None,
+                       renderer_factory=None) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (index, edited frame (H, W, 3) uint8 RGB) for the reconstruction's frames
+    (``renderer_factory``: rendered by the neural renderer it makes, see EditedFrameRenderer)."""
     from core.video import open_source
 
     E = edited_expressions(rec, model, edits)
-    renderer = EditedFrameRenderer(model, rec)
+    renderer = EditedFrameRenderer(model, rec, renderer_factory=renderer_factory)
     F = rec.num_frames
     with open_source(source) as src:
         if src.is_live:
@@ -68,7 +69,7 @@ def iter_edited_frames(source: str, rec: Reconstruction, model: FaceModel, edits
 
 def export_video(path, source: str, rec: Reconstruction, model: FaceModel, edits: ExpressionEdits,
                  keep_audio: bool = True, quality="high", progress: ProgressFn | None = None,
-                 cancel: CancelToken | None = None) -> int:
+                 cancel: CancelToken | None = None, renderer_factory=None) -> int:
     """Write the edited clip as H.264 video (the source's audio kept). Returns frames written.
     On cancel or error the partial file is deleted and ``path`` is left untouched."""
     from core.video import VideoWriter
@@ -76,7 +77,7 @@ def export_video(path, source: str, rec: Reconstruction, model: FaceModel, edits
     fps = float(rec.fps) if rec.fps and rec.fps > 0 else 30.0
     writer = VideoWriter(path, fps=fps, audio_from=source if keep_audio else None, quality=quality)
     try:
-        for _i, frame in iter_edited_frames(source, rec, model, edits, progress, cancel):
+        for _i, frame in iter_edited_frames(source, rec, model, edits, progress, cancel, renderer_factory):
             writer.write(frame)
     except BaseException:
         writer.abort()
@@ -86,11 +87,13 @@ def export_video(path, source: str, rec: Reconstruction, model: FaceModel, edits
 
 
 def export_png_sequence(folder, source: str, rec: Reconstruction, model: FaceModel, edits: ExpressionEdits,
-                        progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> list[Path]:
+                        progress: ProgressFn | None = None, cancel: CancelToken | None = None,
+                        renderer_factory=None) -> list[Path]:
     """Edited frames as ``folder/frame_000000.png`` ...; returns the paths."""
     from core.video import write_png_sequence
 
-    return write_png_sequence((f for _i, f in iter_edited_frames(source, rec, model, edits, progress, cancel)),
+    return write_png_sequence((f for _i, f in iter_edited_frames(source, rec, model, edits, progress, cancel,
+                                                                 renderer_factory)),
                               folder)
 
 

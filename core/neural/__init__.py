@@ -10,5 +10,7 @@ torch lives here (and in its tests) only. Modules:
 - ``train``: the training loop, checkpoints and resume; ``sheets``: validation sheets;
 - ``store``: the renderer folder on disk (safetensors + JSON manifest, checked before loading);
 - ``device``: ``--device auto|cpu|cuda`` and what each device gets (AMP, channels-last on CUDA);
-- ``renderer``: ``NeuralRenderer``, a ``core.warp.FaceRenderer``.
+- ``renderer``: ``NeuralRenderer``, a ``core.warp.FaceRenderer``;
+- ``library``: which trained renderers a target has (torch-free: the GUI asks it before anything loads);
+- ``job``: a training from a target, start to end (``train-renderer``, the GUI's worker process).
 """
