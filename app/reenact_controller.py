@@ -38,6 +38,7 @@ from core.jobs import report
 # torch-free: which trained renderers a target has (core.neural.renderer loads them, in the jobs)
 from core.neural.library import default_folder, find_renderer, read_summary
 from core.neural.library import describe as describe_renderer
+from core.neural.progress import parse_progress
 # Imported here, on the GUI thread at start-up, rather than inside the jobs: compiling and
 # importing these modules holds the GIL for long stretches, which would stall the GUI
 # while a target is being prepared.
@@ -107,6 +108,8 @@ class ReenactController(QObject):
         self.train_minutes = 30.0
         self.train_preset: str | None = None
         self._fps_seen: dict[str, float] = {}     # renderer name -> the live frame rate last seen
+        self._train_folder: Path | None = None     # the folder of the training shown in the train view
+        self._sheet_mtime = None                   # the validation sheet shown (its file's mtime)
         self._pending_start: str | None = None      # source to start once the target is ready
         self._stopping: tuple[threading.Thread, LiveSession] | None = None
         self._stop_message = ""
@@ -516,15 +519,46 @@ class ReenactController(QObject):
             minutes = summary["minutes"] + self.train_minutes   # a finished training goes on
         self.panel.set_status(f"{'Resuming' if resume else 'Training'} the neural renderer of {Path(target).name} "
                               f"into {folder} ({minutes:g} min)...")
-        self._train_job = self._run_job(
-            Job(train_renderer_job, target, str(folder), preset=self.train_preset, hybrid=True, minutes=minutes,
-                resume=resume, model_spec=self.model_spec, name="Training renderer", in_process=True),
-            self._on_train_finished, self._on_train_failed, self._on_train_cancelled)
+        self._train_folder = folder
+        self._sheet_mtime = None
+        self.panel.train_view.clear()
+        self.panel.train_box.setVisible(True)
+        job = Job(train_renderer_job, target, str(folder), preset=self.train_preset, hybrid=True, minutes=minutes,
+                  resume=resume, model_spec=self.model_spec, name="Training renderer", in_process=True)
+        job.progress.connect(self._on_train_progress)
+        self._train_job = self._run_job(job, self._on_train_finished, self._on_train_failed,
+                                        self._on_train_cancelled)
         self.panel.train_button.setText("Stop training")
         return True
 
+    def _on_train_progress(self, done: int, total: int, message: str) -> None:
+        """A training step: its loss on the curve; a new validation sheet (written at each
+        checkpoint) in the view."""
+        step = parse_progress(message)
+        if step is not None:
+            self.panel.train_view.add_point(step["iteration"], step["g"], step["its_per_s"], step["eta_s"])
+        self._show_newest_sheet()
+
+    def _show_newest_sheet(self) -> None:
+        if self._train_folder is None:
+            return
+        path = Path(self._train_folder) / "validation" / "latest.png"
+        try:
+            mtime = path.stat().st_mtime_ns
+        except OSError:
+            return
+        if mtime == self._sheet_mtime:
+            return
+        import cv2
+
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is not None:
+            self._sheet_mtime = mtime
+            self.panel.train_view.set_sheet(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
     def _train_over(self, outcome: str, status: str) -> None:
         self.panel.train_button.setText("Train renderer...")
+        self._show_newest_sheet()   # the sheet of the last checkpoint
         self._lookup_renderer(self.panel.target())
         if status:
             self.panel.set_status(status)

@@ -43,6 +43,8 @@ def panel(qtbot, tmp_path, monkeypatch):
 
 
 def test_train_renderer_from_the_panel_then_export_with_it(qtbot, panel, errors, tmp_path):
+    import numpy as np
+
     from core.neural.library import default_folder, find_renderer
     from core.video import probe
     from core.video.ffmpeg_tools import run_ffmpeg
@@ -80,6 +82,10 @@ def test_train_renderer_from_the_panel_then_export_with_it(qtbot, panel, errors,
     assert m["preset"]["name"] == "tiny-mouth" and m["hybrid"] is True
     assert find_renderer(clip)["folder"] == str(folder)
     assert ctl.renderer_info is not None and "tiny-mouth hybrid" in p.renderer_status.text()
+    # the training view: the loss per iteration (from the progress messages) and the newest sheet
+    xs, ys = p.train_view.points()
+    assert p.train_box.isVisibleTo(p) and len(xs) >= 1 and xs == sorted(xs) and all(np.isfinite(ys))
+    assert p.train_view.has_sheet() and p.train_view.sheet.pixmap() is not None
     assert p.train_button.text() == "Train renderer..."
 
     # the export renders with it and keeps the source's audio

@@ -34,6 +34,7 @@ from core.model.arkit import GROUPS as ARKIT_GROUPS
 from core.reenact.transfer import TransferSettings
 from widgets.frame_view import FrameView
 from widgets.presenter_window import PresenterWindow
+from widgets.train_view import TrainView
 
 #: source kinds of the source picker: (label, key)
 SOURCE_KINDS = (("Webcam", "webcam"), ("Simulated camera (file)", "simcam"), ("Video file", "file"))
@@ -214,7 +215,12 @@ class ReenactPanel(QWidget):
         controls = QWidget()
         cl = QVBoxLayout(controls)
         cl.setContentsMargins(0, 0, 0, 0)
-        for w in (src_box, tgt_box, xfer_box):
+        # a renderer's training as it runs (shown by the controller while one trains)
+        self.train_view = TrainView()
+        self.train_box = QGroupBox("Renderer training")
+        QVBoxLayout(self.train_box).addWidget(self.train_view)
+        self.train_box.setVisible(False)
+        for w in (src_box, tgt_box, xfer_box, self.train_box):
             cl.addWidget(w)
         cl.addStretch(1)
         scroll = QScrollArea()

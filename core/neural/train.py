@@ -42,6 +42,7 @@ from core.neural.device import autocast, describe, grad_scaler, is_cuda, memory_
 from core.neural.losses import feature_matching, lsgan_d, lsgan_g, reconstruction
 from core.neural.networks import COND_CHANNELS, HYBRID_CHANNELS, DiscriminatorSet, Generator
 from core.neural.presets import PRESETS, NetworkConfig
+from core.neural.progress import progress_message
 
 #: the hybrid's mask starts near 0 (sigmoid(-2) = 0.12): the output starts as the warp's picture
 #: and the network learns where to correct it; the pure network starts half way
@@ -441,8 +442,7 @@ class Trainer:
             if on_update is not None:
                 on_update(update)
             done, total = self._progress(budget)
-            report(progress, done, total, f"iteration {self.iteration}  {its:.2f} it/s  "
-                                          f"G {losses['g']:.3f}  ETA {_fmt_eta(eta)}")
+            report(progress, done, total, progress_message(self.iteration, its, losses['g'], eta))
         update["sheet"] = str(self.save())
         for m in st.snapshots:  # a snapshot due exactly at the end of the budget
             if m not in self.snapshots_done and self.seconds >= m * 60 - 1e-6:
@@ -500,11 +500,6 @@ def _settings_dict(s: TrainSettings) -> dict:
     d = asdict(s)
     d["snapshots"] = list(s.snapshots)
     return d
-
-
-def _fmt_eta(seconds: float) -> str:
-    m, s = divmod(int(round(seconds)), 60)
-    return f"{m}:{s:02d}"
 
 
 def _write_png(path: Path, rgb: np.ndarray) -> None:
