@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
             ed.doc.begin_gesture()
             rows[n].slider.setValue(600)
     # the full-resolution edited frame is on screen once the preview thread is idle
-    shown = len(ed.preview.latencies_ms)
-    wait_until(app, lambda: len(ed.preview.latencies_ms) > shown and ed.preview.idle, 20)
+    shown = ed.preview.shown_count
+    wait_until(app, lambda: ed.preview.shown_count > shown and ed.preview.worker.idle, 20)
     written = 0
     for mode in MODES:
         ed.set_viewport_mode(mode)

@@ -118,6 +118,7 @@ class EditedPreview(QObject):
         self.dragging = False  # a slider is held: previews at DRAG_PREVIEW_SCALE
         self.last_full = True  # the last shown preview was full resolution
         self.latencies_ms: list[float] = []  # request -> on screen, the newest 1000
+        self.shown_count = 0  # edited frames put on screen so far
         self._latest_serial = 0
         self._request_t: dict[int, tuple[float, bool]] = {}  # serial -> (time, full resolution)
         #: the last edited frame: (index, image, full resolution)
@@ -153,12 +154,17 @@ class EditedPreview(QObject):
         else:
             self._request()
             return  # keep what is shown until the render arrives
+        view = self.win.view
         if self.compare_mode == "side_by_side":
-            self.win.view.set_frame(np.concatenate([frame, edited], axis=1))
+            view.set_frame(np.concatenate([frame, edited], axis=1))
+            captions = [(0, "Original"), (frame.shape[1], "Edited")]
         elif self.compare_mode == "original":
-            self.win.view.set_frame(frame)
+            view.set_frame(frame)
+            captions = [(0, "Original")] if self._in_rec() else []
         else:
-            self.win.view.set_frame(edited)
+            view.set_frame(edited)
+            captions = [(0, "Edited")] if edited is not frame else []
+        view.set_captions(captions)
 
     def _request(self) -> None:
         s = self.win.session
@@ -182,6 +188,7 @@ class EditedPreview(QObject):
         latency = (time.perf_counter() - t) * 1000.0 if t is not None else ms
         self.latencies_ms.append(latency)
         del self.latencies_ms[:-1000]
+        self.shown_count += 1
         self.shown.emit(index, latency)
 
     def stop(self) -> None:
