@@ -5,6 +5,14 @@
     .venv/bin/python bench/bench_neural.py quality --clip d9 [--train NAME:PRESET[:hybrid],...]
         [--minutes 5 | --iterations N] [--renderer NAME=DIR ...] [--device auto] [--threads N] [--step 1]
 
+``live``: the live preview (``core.reenact.live.LivePipeline``: simulated camera playing d6 ->
+track -> per-frame fit -> transfer -> renderer) driving ``--clip``'s first frame, with the
+warp and with the trained renderer ``--renderer-model`` (trained on that clip), ``--seconds``
+each: median output fps, grab-to-output latency and the render thread's stages.
+
+    .venv/bin/python bench/bench_neural.py live --clip d9 --renderer-model out/bench_neural/d9_hybrid
+        [--seconds 30] [--threads 2]
+
 ``speed``: for each preset, on the frames of the first ``--frames`` frames of ``--clip``
 (prepared at the preset's size and region): training iterations per second (``Trainer.step``
 at the preset's temporal scales in turn, after one warm-up step), and inference: the generator
@@ -150,6 +158,49 @@ def speed(args) -> dict:
         row["frame_stage_ms"] = {k: _median(v[2:] or v) for k, v in stage.items()}
         out["presets"][name] = row
         print(f"{name}: {json.dumps(row)}", file=sys.stderr, flush=True)
+    return out
+
+
+# -- live -----------------------------------------------------------------------------------------
+def live(args) -> dict:
+    _torch(args.threads)
+    from core.neural.renderer import renderer_factory
+    from core.reenact.live import LivePipeline
+    from core.reenact.transfer import TransferSettings
+    from core.video import open_source
+
+    target = _target(args.clip, None)
+    model = target.model
+    with open_source(target.video) as src:
+        frame0 = src.read(0)
+    clip = VIDEOS / "d6.mp4"
+    out = dict(source=f"simcam:{clip.name}", target=f"{args.clip} frame 0", seconds=args.seconds,
+               renderer_model=str(args.renderer_model), threads=args.threads, renderers={})
+    factory = renderer_factory(args.renderer_model, model, args.device)
+    for name, fac in (("warp", None), ("neural", factory)):
+        samples = []
+        with open_source(f"simcam:{clip}") as cam:
+            pipe = LivePipeline(model, cam, target.face, frame0, TransferSettings(mode="head"), renderer_factory=fac)
+            with pipe:
+                time.sleep(3.0)  # warm-up (tracker start, first fit, the network's first frames)
+                t_end = time.monotonic() + args.seconds
+                while time.monotonic() < t_end and pipe.running:
+                    time.sleep(1.0)
+                    samples.append(pipe.stats())
+            if pipe.error is not None:
+                raise pipe.error
+
+        def med(k):
+            return round(float(np.median([getattr(s, k) for s in samples])), 2) if samples else None
+
+        out["renderers"][name] = dict(
+            renderer=pipe.renderer_name, fps_median=med("fps"), latency_ms_median=med("latency_ms"),
+            track_ms_median=med("track_ms"), render_ms_median=med("render_ms"),
+            stages_ms_median={k: round(float(np.median([s.stages[k] for s in samples if k in s.stages])), 2)
+                              for k in dict.fromkeys(k for s in samples for k in s.stages)})
+        print(f"{name}: {json.dumps(out['renderers'][name])}", file=sys.stderr, flush=True)
+    out["load_average"] = list(os.getloadavg())
+    out["targets"] = dict(fps=">= 15", latency_ms="< 120")
     return out
 
 
@@ -304,14 +355,18 @@ def main(argv=None) -> int:
                    "unless --iterations)")
     q.add_argument("--iterations", type=int, default=None, help="training budget of each, in steps")
     q.add_argument("--renderer", action="append", default=[], metavar="NAME=DIR")
-    for p in (sp, q):
+    lv = sub.add_parser("live")
+    lv.add_argument("--clip", default="d9")
+    lv.add_argument("--renderer-model", required=True)
+    lv.add_argument("--seconds", type=float, default=30.0)
+    for p in (sp, q, lv):
         p.add_argument("--device", default="auto")
         p.add_argument("--threads", type=int, default=None)
         p.add_argument("--json", default=None, help="also write the result here")
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads or 1))
     t = time.perf_counter()
-    res = speed(args) if args.mode == "speed" else quality(args)
+    res = {"speed": speed, "quality": quality, "live": live}[args.mode](args)
     res["bench_seconds"] = round(time.perf_counter() - t, 1)
     text = json.dumps(res, indent=1)
     print(text)
