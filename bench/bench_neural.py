@@ -215,7 +215,7 @@ def _face_box(points: np.ndarray, shape, grow: float = 0.1) -> tuple[int, int, i
 
 
 def _train(clip: str, name: str, preset: str, hybrid: bool, minutes: float | None, iterations: int | None,
-           device: str, threads: int | None) -> Path:
+           device: str, threads: int | None, reconstruction: str = "l1+msssim") -> Path:
     from core.jobs import ConsoleProgress
     from core.neural import store
     from core.neural.job import train_renderer
@@ -225,6 +225,7 @@ def _train(clip: str, name: str, preset: str, hybrid: bool, minutes: float | Non
     resume = (folder / store.CHECKPOINT).is_file()
     settings = TrainSettings(preset=preset, hybrid=hybrid, minutes=minutes, iterations=iterations, device=device,
                              threads=threads, checkpoint_minutes=max(1.0, (minutes or 30) / 3),
+                             reconstruction=reconstruction,
                              snapshots=tuple(m for m in (5.0, 10.0, 20.0, 30.0) if m < (minutes or 30)))
     progress = ConsoleProgress(f"train {name}")
     try:
@@ -250,10 +251,11 @@ def quality(args) -> dict:
     renderers: dict[str, Path] = {}
     for spec in filter(None, args.train.split(",")):
         parts = spec.split(":")
-        name, preset, hybrid = parts[0], parts[1], len(parts) > 2 and parts[2] == "hybrid"
+        name, preset, hybrid = parts[0], parts[1], "hybrid" in parts[2:]
+        rec = next((p.split("=", 1)[1] for p in parts[2:] if p.startswith("rec=")), "l1+msssim")
         t = time.perf_counter()
         renderers[name] = _train(args.clip, name, preset, hybrid, args.minutes, args.iterations, args.device,
-                                  args.threads)
+                                  args.threads, rec)
         print(f"trained {name} in {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
     for spec in args.renderer:
         name, d = spec.split("=", 1)
@@ -350,7 +352,8 @@ def main(argv=None) -> int:
     q = sub.add_parser("quality")
     q.add_argument("--clip", default="d9")
     q.add_argument("--train", default="hybrid:cpu-mouth:hybrid",
-                   help="renderers to train here, NAME:PRESET[:hybrid] separated by commas ('' for none)")
+                   help="renderers to train here, NAME:PRESET[:hybrid][:rec=l1|l1+msssim|none] separated by "
+                        "commas ('' for none; rec: the reconstruction loss, TrainSettings.reconstruction)")
     q.add_argument("--minutes", type=float, default=None, help="training budget of each (default 5 minutes "
                    "unless --iterations)")
     q.add_argument("--iterations", type=int, default=None, help="training budget of each, in steps")
