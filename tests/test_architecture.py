@@ -23,6 +23,7 @@ ALLOWED = {
     "reenact": {"warp", "fitting", "model", "tracking", "video"},
     "project": {"fitting", "tracking", "video"},  # video: the frame count of the source a project names
     "batch": {"qa", "project", "fitting", "flow", "render", "model", "tracking", "video"},
+    "neural": {"reenact", "warp", "fitting", "model", "render", "tracking", "video", "project"},
 }
 
 
