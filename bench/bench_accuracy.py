@@ -52,14 +52,16 @@ def landmarks_at(model, vertex_ids, rec, frame: int = 0) -> np.ndarray:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", nargs="+", default=["builtin", "ict"])
+    ap.add_argument("--settings", default="{}", help="JSON of FitSettings overrides for the tracker fits")
     args = ap.parse_args()
     from core.fitting import FitSettings, basis_landmarks68, fit_video, reconstruct
+    fs = FitSettings(**json.loads(args.settings))
     from core.fitting.weights import ibug68_point_weights
     from core.model.registry import load_model
 
     img_dir = SHARED / "data" / "landmarks3d" / "aflw2000_3d_images"
     images = sorted(img_dir.glob("*.jpg"))
-    out = {"n_images": len(images)}
+    out = {"n_images": len(images), "settings": json.loads(args.settings)}
     for spec in args.models:
         model = load_model(spec)
         nmes, oracle, times, missed = [], [], [], []
@@ -82,7 +84,7 @@ def main() -> None:
                 missed.append(p.name)
                 continue
             t0 = time.perf_counter()
-            rec = reconstruct(tr, model, spec)
+            rec = reconstruct(tr, model, spec, fs)
             times.append(time.perf_counter() - t0)
             nmes.append(nme_box(rec.landmarks68[0], gt))
             jaw.append(nme_part(rec.landmarks68[0], gt, slice(0, 17)))
@@ -92,7 +94,7 @@ def main() -> None:
         p10 = SHARED / "data" / "landmarks2d" / "image_0010.png"
         tr = cached_track(p10, "ibug_image_0010")
         gt10 = read_pts(p10.with_suffix(".pts"))
-        rec = reconstruct(tr, model, spec)
+        rec = reconstruct(tr, model, spec, fs)
         if own68 is not None:
             out[spec + "_toolkit_multipie_table"] = dict(
                 aflw_nme_percent_mean=round(100 * float(np.mean(nmes_own)), 3),

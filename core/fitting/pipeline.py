@@ -8,7 +8,7 @@ import numpy as np
 from core.camera import OrthoCameras
 from core.errors import NoFaceError
 from core.fitting._blas import single_threaded_blas
-from core.fitting.basis import basis_from_embedding, basis_landmarks68
+from core.fitting.basis import LandmarkBasis, basis_from_embedding, basis_landmarks68
 from core.fitting.frame_fit import FrameFitter
 from core.fitting.reconstruction import Reconstruction
 from core.fitting.settings import FitSettings
@@ -34,6 +34,19 @@ def _inputs(track: TrackResult, model: FaceModel, s: FitSettings, raw: bool):
     seg = np.where(track.valid, track.segment, -1).astype(np.int32)
     seed = map_blendshapes(track.blendshape_names, track.blendshapes, model.expression_names)
     return obs, w, seg, seed
+
+
+def _tracker_prior(track: TrackResult, model: FaceModel, s: FitSettings):
+    """(centres (F, Ke), mask (Ke,), calm (F,) bool) of the tracker-score prior and the neutral
+    calibration (core/fitting/priors.py, neutral.py), or Nones when the prior is off."""
+    if s.tracker_prior <= 0 or track.blendshapes is None:
+        return None, None, None
+    from core.fitting.priors import calm_mask, has_scores, tracker_prior_centre
+
+    centre = tracker_prior_centre(track.blendshapes, track.blendshape_names, track.valid, model.expression_names,
+                                  np.asarray(model.expression_bounds, np.float64))
+    calm = calm_mask(track.blendshapes, track.blendshape_names, track.valid)
+    return centre, has_scores(model.expression_names, track.blendshape_names), calm
 
 
 def _landmarks68(model: FaceModel, identity, expression, cams: OrthoCameras, corrective=None) -> np.ndarray:
@@ -138,6 +151,7 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
     if not np.any(track.valid):
         raise NoFaceError(f"{track.source or 'input'}: no face was tracked in any frame, nothing to reconstruct")
     obs, w, seg, seed = _inputs(track, model, s, raw=s.video_uses_raw_landmarks and not per_frame)
+    prior, prior_mask, calm = _tracker_prior(track, model, s)
     basis = basis_from_embedding(model)
     bounds = np.asarray(model.expression_bounds, np.float64)
     F = obs.shape[0]
@@ -149,12 +163,15 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
                                         keep_flows=s.corrective)
         try:
             fs = s if motion is None else FitSettings(**{**s.to_dict(), "refine_rounds": s.refine_rounds_with_image_motion})
-            fit = fit_video(basis, obs, w, seg, bounds, fs, seed_expression=seed, progress=progress, cancel=cancel)
+            fit = fit_video(basis, obs, w, seg, bounds, fs, seed_expression=seed, progress=progress, cancel=cancel,
+                            prior_expression=prior, prior_mask=prior_mask, calm=calm)
         except BaseException:
             if motion is not None:
                 motion.stop()
             raise
         identity, expr, cams, err = fit.identity, fit.expression, fit.cameras, fit.fit_error_px
+        if fit.point_offsets is not None and np.any(fit.point_offsets):
+            basis = LandmarkBasis(basis.mean + fit.point_offsets, basis.identity, basis.expression)
         valid = fit.fitted & track.valid
         if motion is not None:
             try:
@@ -163,7 +180,8 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
                 report(progress, 0, 1, "image motion")
                 measured = motion.result()
                 check(cancel)
-                cams, expr, _ = refine_with_image_motion(basis, identity, expr, cams, valid, seg, measured, bounds, s)
+                cams, expr, _ = refine_with_image_motion(basis, identity, expr, cams, valid, seg, measured, bounds, s,
+                                                         prior, prior_mask)
                 err = np.where(fit.fitted, reprojection_error(basis, identity, expr, cams, obs, w), np.nan)
                 if s.corrective:
                     from core.fitting.corrective import learn_corrective
@@ -182,9 +200,10 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
         sub = np.unique(sub)
         # each sampled frame is its own segment: no temporal coupling between distant frames
         ident_fit = fit_video(basis, obs[sub], w[sub], np.arange(sub.size), bounds,
-                              FitSettings(**{**s.to_dict(), "refine_rounds": 1}), seed_expression=seed[sub])
+                              FitSettings(**{**s.to_dict(), "refine_rounds": 1}), seed_expression=seed[sub],
+                              prior_expression=None if prior is None else prior[sub], prior_mask=prior_mask)
         identity = ident_fit.identity
-        fitter = FrameFitter(basis, identity, tracker_point_weights(basis.num_points, s), bounds, s)
+        fitter = FrameFitter(basis, identity, tracker_point_weights(basis.num_points, s), bounds, s, prior_mask)
         Ke = basis.num_expressions
         expr = np.zeros((F, Ke))
         sc, R, t = np.full(F, np.nan), np.tile(np.eye(3), (F, 1, 1)), np.full((F, 2), np.nan)
@@ -206,7 +225,7 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
             # the factor cancels in a single-frame fit except against the priors, so it is dropped
             finite = np.isfinite(obs[f]).all(1)
             r = fitter.fit(np.where(finite[:, None], obs[f], 0.0), weight=None if finite.all() else finite * 1.0,
-                           seed_expression=seed[f])
+                           seed_expression=seed[f], prior_expression=None if prior is None else prior[f])
             expr[f], sc[f], R[f], t[f], err[f] = r.expression, r.scale, r.rotation, r.translation, r.error_px
             valid[f] = True
         # invalid frames copy the nearest fitted frame so every frame has a mesh and camera

@@ -30,6 +30,18 @@ class FitSettings:
     #: Gaussian, the box [0, 1] already bounds them; this only breaks ties between
     #: near-redundant blendshapes (e.g. mouthClose vs jawOpen) towards the smaller.
     expression_prior: float = 0.05
+    #: Prior on each frame's expressions centred on the tracker's own blendshape scores (read
+    #: against the clip's neutral, core/fitting/priors.py), as a fraction of each shape's
+    #: landmark curvature in that frame. 0 turns it off.
+    tracker_prior: float = 0.0
+    #: Neutral calibration (core/fitting/neutral.py): on the frames where the tracker's scores
+    #: say the face is at rest, per-point offsets between tracker points and model surface.
+    neutral_calibration: bool = True
+    #: The calibration's first solve multiplies the tracker-score prior on the calm frames by this.
+    neutral_pin: float = 10.0
+    #: Shrinkage of the per-point offsets towards 0, in calm frames' worth of evidence.
+    neutral_offset_frames: float = 5.0
+    neutral_pin_always: bool = False
     #: Box on identity coefficients, in std (the seeds' "+-3 sigma" choice).
     identity_bound: float = 3.0
     #: Second-difference penalty on expressions, as the half-width in frames of the

@@ -143,7 +143,7 @@ def compute_tracker_embedding(model: FaceModel, iterations: int = 8, ridge: floa
 
     if model.landmarks68 is None:
         raise ValueError(f"model {model.name!r} has no landmarks68; cannot align the canonical mesh")
-    canon = build_builtin_model()
+    canon = build_builtin_model(tracker_neutral=False)   # the canonical mesh itself
     cv = canon.mean.astype(np.float64)
     c68 = canonical_landmarks68(cv, canon.triangles)
     inner = np.arange(17, 68)
