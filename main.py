@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.errors import UserFacingError
 
     try:
-        return int(args._run(args) or 0)
+        return int(args._run(args) or 0)  # noqa: SLF001 (argparse's namespace: set by the subcommand)
     except UserFacingError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

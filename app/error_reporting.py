@@ -31,8 +31,10 @@ def default_log_dir() -> Path:
     env = os.environ.get(LOG_DIR_ENV)
     if env:
         return Path(env)
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
-    return Path(base or Path.home() / ".facestudio") / "logs"
+    # the generic data folder plus our name: AppLocalDataLocation would give
+    # ~/.local/share/FaceStudio/FaceStudio (organisation and application are both FaceStudio)
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation)
+    return (Path(base) / "FaceStudio" if base else Path.home() / ".facestudio") / "logs"
 
 
 def setup_logging(log_dir: Path | None = None) -> Path:
@@ -49,7 +51,8 @@ def setup_logging(log_dir: Path | None = None) -> Path:
         log_dir = Path(tempfile.gettempdir())
     path = log_dir / LOG_FILE_NAME
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"))
+    handler.setFormatter(logging.Formatter(
+        "%(asctime)s %(process)d %(levelname)s %(name)s [%(threadName)s] %(message)s"))
     for name in ("facestudio", "app", "core", "widgets"):
         lg = logging.getLogger(name)
         lg.setLevel(logging.INFO)

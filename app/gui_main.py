@@ -65,45 +65,48 @@ def create_application(argv: list[str] | None = None):
     return app
 
 
-def run_gui(input_path: str | None) -> int:
-    """Run the GUI until the user quits; returns the process exit code."""
+def gui_problem() -> str | None:
+    """Why the GUI cannot start here (no display, a broken Qt binding), or None."""
     if not _has_display():
         # Qt would abort the whole process here; say what to do instead.
-        print("error: no display. Run under a desktop session, use `xvfb-run -a python main.py`, "
-              "or set QT_QPA_PLATFORM=offscreen.", file=sys.stderr)
-        return 2
-
+        return ("no display. Run under a desktop session, use `xvfb-run -a python main.py`, "
+                "or set QT_QPA_PLATFORM=offscreen.")
     from app.qt_binding_check import binding_problem
-    problem = binding_problem()
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
+    return binding_problem()
 
+
+def start_gui(input_path: str | None, settings=None, offer_recovery: bool = True):
+    """Everything before the event loop: logging with the crash guard (stderr and fatal
+    errors copied into the log), the exception hook, the main window on screen, and a
+    queued first step: offer the work of a session that ended abnormally, then open
+    ``input_path`` (or the built-in photo). Returns (app, window). ``run_gui`` and the GUI
+    soak test (tools/gui_soak.py) both start the app this way.
+    """
     from PySide6.QtCore import QTimer
 
+    from app.crash_guard import install_crash_guard
     from app.error_reporting import install_exception_hook, setup_logging
+    from core.render.memory import retain_freed_memory
+
+    # before any worker thread exists: the malloc arena cap bounds the freed memory kept
+    retain_freed_memory()
     app = create_application()
     log_path = setup_logging()
-    log.info("FaceStudio starting (input=%s)", input_path)
+    install_crash_guard(log_path)
+    log.info("FaceStudio starting (pid %d, input=%s)", os.getpid(), input_path)
     install_exception_hook(log_path)
 
-    win = create_main_window()
+    win = create_main_window(settings)
     win.show()
 
-    autoquit = os.environ.get(AUTOQUIT_ENV)
-    if autoquit:
-        try:
-            ms = max(0, int(autoquit))
-        except ValueError:
-            print(f"error: {AUTOQUIT_ENV} must be a number of milliseconds, got {autoquit!r}", file=sys.stderr)
-            return 2
-        win.first_frame_shown.connect(lambda: QTimer.singleShot(ms, win.close))
-        # Safety net: a smoke test must never hang (e.g. on a modal dialog).
-        QTimer.singleShot(ms + 60_000, lambda: app.exit(1))
-
     def open_initial() -> None:
-        if not input_path and not autoquit and win.editor.offer_recovery():
-            return  # the last session ended without saving: its work is back
+        # however the app was started (a file, a project, nothing): work left by a session
+        # that ended abnormally comes first
+        if offer_recovery and win.editor.io.offer_recovery(then_open=input_path):
+            if input_path:
+                win.statusBar().showMessage(f"Recovered unsaved work; {input_path} was not opened "
+                                            "(it is in File > Open recent).", 15000)
+            return
         if input_path:
             win.open_media(input_path)
             return
@@ -114,8 +117,40 @@ def run_gui(input_path: str | None) -> int:
             return
         win.open_media(str(path))
 
-    # After the window is on screen, so an error dialog has a parent to sit on.
+    # After the window is on screen, so a dialog has a parent to sit on.
     QTimer.singleShot(0, open_initial)
+    return app, win
+
+
+def run_gui(input_path: str | None) -> int:
+    """Run the GUI until the user quits; returns the process exit code."""
+    problem = gui_problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    autoquit = os.environ.get(AUTOQUIT_ENV)
+    ms = 0
+    if autoquit:
+        try:
+            ms = max(0, int(autoquit))
+        except ValueError:
+            print(f"error: {AUTOQUIT_ENV} must be a number of milliseconds, got {autoquit!r}", file=sys.stderr)
+            return 2
+
+    from PySide6.QtCore import QTimer
+
+    # (a smoke test must not stop at the recovery question)
+    try:
+        app, win = start_gui(input_path, offer_recovery=not autoquit)
+    except Exception as e:  # noqa: BLE001 (a start-up failure: a message, a log entry, exit code 1)
+        log.exception("FaceStudio could not start")
+        print(f"error: FaceStudio could not start: {type(e).__name__}: {e} (details in the log file)",
+              file=sys.stderr)
+        return 1
+    if autoquit:
+        win.first_frame_shown.connect(lambda: QTimer.singleShot(ms, win.close))
+        # Safety net: a smoke test must never hang (e.g. on a modal dialog).
+        QTimer.singleShot(ms + 60_000, lambda: app.exit(1))
     code = app.exec()
     win.shutdown()
     log.info("FaceStudio exiting with code %d", code)
@@ -132,5 +167,9 @@ def create_main_window(settings=None):
     from app.panels import install_panels
 
     win = MainWindow(settings=settings)
-    win.controllers = install_panels(win)
+    try:
+        win.controllers = install_panels(win)
+    except BaseException:
+        win.shutdown()  # its threads (preview, viewport) must not outlive a failed start
+        raise
     return win

@@ -7,8 +7,9 @@ with :meth:`MainWindow.add_panel`, which lists them in View > Panels and keeps
 their layout across sessions.
 
 The shared state lives in :class:`~app.session.MediaSession` (``window.session``).
-Long jobs run through :class:`~app.workers.Job`; one job at a time, shown in the
-status bar with a Cancel button.
+Long jobs run through the window's :class:`~app.jobs.JobRunner` (``window.jobs``, started
+with :meth:`MainWindow.start_job`); one at a time, shown in the status bar with a Cancel
+button. Other parts of the app use only the window's public methods.
 """
 from __future__ import annotations
 
@@ -27,9 +28,9 @@ from PySide6.QtWidgets import (
 
 from app.error_reporting import show_error
 from app.session import MediaSession
-from app.workers import Job
+from app.jobs import Job, JobRunner
+from app.menus import MenuBar
 from core.errors import UserFacingError
-from core.tracking import track_video
 from widgets.transport_bar import TransportBar
 from widgets.video_view import VideoView
 
@@ -38,6 +39,44 @@ log = logging.getLogger(__name__)
 VIDEO_EXTENSIONS = ("mp4", "mov", "avi", "mkv", "webm", "m4v", "mpg", "mpeg", "wmv")
 IMAGE_EXTENSIONS = ("png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp")
 MAX_RECENT = 10
+
+
+class StatusBarProgress:
+    """The window's job progress: a bar and a Cancel button in the status bar (a ProgressView)."""
+
+    #: Progress reaches the widgets at most this often: QStatusBar.showMessage repaints
+    #: synchronously, so 20 updates a second are too many while playing or editing.
+    INTERVAL_S = 0.25
+
+    def __init__(self, win: "MainWindow"):
+        self.win = win
+        self._shown_at = 0.0
+
+    def job_started(self, job: Job) -> None:
+        w = self.win
+        self._shown_at = 0.0
+        w.progress_bar.setRange(0, 0)  # busy until the first progress report
+        w.progress_bar.setFormat(f"{job.name}...")
+        w.progress_bar.show()
+        w.cancel_button.setEnabled(True)
+        w.cancel_button.show()
+        w.statusBar().showMessage(f"{job.name} {w.session.display_name}...")
+
+    def job_progress(self, job: Job, done: int, total: int, message: str) -> None:
+        now = time.perf_counter()
+        if now - self._shown_at < self.INTERVAL_S and not (total > 0 and done >= total):
+            return
+        self._shown_at = now
+        w = self.win
+        if total > 0:
+            w.progress_bar.setRange(0, total)
+            w.progress_bar.setValue(min(done, total))
+            w.progress_bar.setFormat("%v / %m")
+        w.statusBar().showMessage(f"{job.name}: {message}" if message else f"{job.name}...")
+
+    def job_ended(self, job: Job) -> None:
+        self.win.progress_bar.hide()
+        self.win.cancel_button.hide()
 
 
 class MainWindow(QMainWindow):
@@ -67,10 +106,6 @@ class MainWindow(QMainWindow):
         lay.addWidget(self.transport)
         self.setCentralWidget(central)
 
-        self.job: Job | None = None
-        self._job_active = False  # from _start_job until the job's done signal is handled
-        self._job_path: str | None = None
-        self._job_user_started = False
         self._first_frame_done = False
         self._track_after_job = False
         self._shown_times: deque[float] = deque(maxlen=30)  # display times while playing (fps readout)
@@ -78,13 +113,15 @@ class MainWindow(QMainWindow):
         self._panels: list[QDockWidget] = []
 
         self._build_status_bar()
+        self.jobs = JobRunner(StatusBarProgress(self), self)
+        self.jobs.ended.connect(self._on_job_ended)
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
         self._connect()
-        from app.editor_ui import EditorUI  # the expression editor: panels, project, export
+        from app.editor import EditorUI  # the expression editor: panels, project, export
         self.editor = EditorUI(self)
-        self._update_actions()
+        self.update_actions()
         self.resize(1400, 900)
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
@@ -111,7 +148,8 @@ class MainWindow(QMainWindow):
         self.progress_bar.hide()
         self.cancel_button.hide()
 
-    def _action(self, text: str, slot, shortcut=None, tip: str = "", checkable: bool = False) -> QAction:
+    def new_action(self, text: str, slot, shortcut=None, tip: str = "", checkable: bool = False) -> QAction:
+        """A window-wide action (its shortcut works even when the menu bar is hidden)."""
         a = QAction(text, self)
         if shortcut is not None:
             a.setShortcut(QKeySequence(shortcut))
@@ -128,57 +166,48 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         K = QKeySequence.StandardKey
-        self.act_open = self._action("&Open video or image...", self.open_dialog, K.Open,
+        self.act_open = self.new_action("&Open video or image...", self.open_dialog, K.Open,
                                      "Open a video file or an image")
-        self.act_open_folder = self._action("Open image &folder...", self.open_folder_dialog, "Ctrl+Shift+O",
+        self.act_open_folder = self.new_action("Open image &folder...", self.open_folder_dialog, "Ctrl+Shift+O",
                                             "Open a folder of images as a sequence")
-        self.act_open_webcam = self._action("Open &webcam", lambda: self.open_media("webcam:0"), None,
+        self.act_open_webcam = self.new_action("Open &webcam", lambda: self.open_media("webcam:0"), None,
                                             "Show the live webcam (device 0)")
-        self.act_quit = self._action("&Quit", self.close, K.Quit)
+        self.act_quit = self.new_action("&Quit", self.close, K.Quit)
 
-        self.act_play = self._action("&Play / pause", self.session.toggle_play, Qt.Key.Key_Space)
-        self.act_step_back = self._action("Step &back", lambda: self.session.step(-1), Qt.Key.Key_Left)
-        self.act_step_forward = self._action("Step &forward", lambda: self.session.step(1), Qt.Key.Key_Right)
-        self.act_first = self._action("&First frame", self.session.seek_start, Qt.Key.Key_Home)
-        self.act_last = self._action("&Last frame", self.session.seek_end, Qt.Key.Key_End)
+        self.act_play = self.new_action("&Play / pause", self.session.toggle_play, Qt.Key.Key_Space)
+        self.act_step_back = self.new_action("Step &back", lambda: self.session.step(-1), Qt.Key.Key_Left)
+        self.act_step_forward = self.new_action("Step &forward", lambda: self.session.step(1), Qt.Key.Key_Right)
+        self.act_first = self.new_action("&First frame", self.session.seek_start, Qt.Key.Key_Home)
+        self.act_last = self.new_action("&Last frame", self.session.seek_end, Qt.Key.Key_End)
 
-        self.act_fit = self._action("&Fit to window", self.view.fit_to_window, "Ctrl+0")
-        self.act_zoom_in = self._action("Zoom &in", lambda: self.view.zoom_by(1.25), K.ZoomIn)
-        self.act_zoom_out = self._action("Zoom &out", lambda: self.view.zoom_by(0.8), K.ZoomOut)
-        self.act_actual_size = self._action("&Actual size", self.view.zoom_actual_size, "Ctrl+1")
-        self.act_show_landmarks = self._action("Show &landmarks", self._on_show_landmarks, "L",
+        self.act_fit = self.new_action("&Fit to window", self.view.fit_to_window, "Ctrl+0")
+        self.act_zoom_in = self.new_action("Zoom &in", lambda: self.view.zoom_by(1.25), K.ZoomIn)
+        self.act_zoom_out = self.new_action("Zoom &out", lambda: self.view.zoom_by(0.8), K.ZoomOut)
+        self.act_actual_size = self.new_action("&Actual size", self.view.zoom_actual_size, "Ctrl+1")
+        self.act_show_landmarks = self.new_action("Show &landmarks", self._on_show_landmarks, "L",
                                                "Show or hide the tracked landmarks", checkable=True)
         self.act_show_landmarks.setChecked(self.settings.value("view/show_landmarks", True, type=bool))
 
-        self.act_track = self._action("&Track face", lambda: self.track(user=True), "Ctrl+T",
+        self.act_track = self.new_action("&Track face", lambda: self.track(user=True), "Ctrl+T",
                                       "Track the face in every frame (runs in the background)")
-        self.act_cancel = self._action("&Cancel job", self.cancel_job, Qt.Key.Key_Escape, "Stop the running job")
-        self.act_about = self._action("&About FaceStudio", self._about)
+        self.act_cancel = self.new_action("&Cancel job", self.cancel_job, Qt.Key.Key_Escape, "Stop the running job")
+        self.act_about = self.new_action("&About FaceStudio", self._about)
 
     def _build_menus(self) -> None:
-        mb = self.menuBar()
-        m = self.file_menu = mb.addMenu("&File")
-        m.addActions([self.act_open, self.act_open_folder, self.act_open_webcam])
-        self.recent_menu = m.addMenu("Open &recent")
-        m.addSeparator()
-        m.addAction(self.act_quit)
+        self.menus = MenuBar(self.menuBar())
+        mn = self.menus
+        mn.add("file", "open", self.act_open, self.act_open_folder, self.act_open_webcam)
+        self.recent_menu = mn.add_submenu("file", "recent", "Open &recent")
+        mn.add("file", "quit", self.act_quit)
         self._rebuild_recent_menu()
-
-        m = self.view_menu = mb.addMenu("&View")
-        m.addActions([self.act_fit, self.act_zoom_in, self.act_zoom_out, self.act_actual_size])
-        m.addSeparator()
-        m.addAction(self.act_show_landmarks)
-        m.addSeparator()
-        self.panels_menu = m.addMenu("&Panels")
-
-        m = self.playback_menu = mb.addMenu("&Playback")
-        m.addActions([self.act_play, self.act_step_back, self.act_step_forward, self.act_first, self.act_last])
-
-        m = self.track_menu = mb.addMenu("&Track")
-        m.addActions([self.act_track, self.act_cancel])
-
-        m = mb.addMenu("&Help")
-        m.addAction(self.act_about)
+        mn.add("view", "zoom", self.act_fit, self.act_zoom_in, self.act_zoom_out, self.act_actual_size)
+        mn.add("view", "landmarks", self.act_show_landmarks)
+        self.panels_menu = mn.add_submenu("view", "panels", "&Panels")
+        mn.add("playback", "transport", self.act_play, self.act_step_back, self.act_step_forward, self.act_first,
+               self.act_last)
+        mn.add("track", "track", self.act_track)
+        mn.add("track", "cancel", self.act_cancel)
+        mn.add("help", "about", self.act_about)
 
     def _build_toolbar(self) -> None:
         tb = QToolBar("Main")
@@ -197,7 +226,7 @@ class MainWindow(QMainWindow):
         s.media_changed.connect(self._on_media_changed)
         s.track_changed.connect(self._refresh_overlay)
         s.playing_changed.connect(self.transport.set_playing)
-        s.playing_changed.connect(lambda _p: self._update_actions())
+        s.playing_changed.connect(lambda _p: self.update_actions())
         s.read_error.connect(lambda msg: self.statusBar().showMessage(f"Cannot show frame: {msg}", 8000))
         self.transport.play_toggled.connect(s.toggle_play)
         self.transport.step_requested.connect(s.step)
@@ -242,9 +271,9 @@ class MainWindow(QMainWindow):
         """Open a file, folder or ``webcam:N`` (a project folder opens the project). On failure
         shows a message box, keeps what was open before, and returns False."""
         path = str(path)
-        from app.editor_ui import is_project_folder
+        from app.editor import is_project_folder
         if not from_project and is_project_folder(path):
-            return self.editor.open_project(path)
+            return self.editor.io.open_project(path)
         try:
             self.session.open(path)
         except UserFacingError as e:
@@ -255,9 +284,8 @@ class MainWindow(QMainWindow):
             log.exception("opening %s failed", path)
             show_error(self, "Cannot open", f"{path}: could not be opened ({type(e).__name__}: {e}).")
             return False
-        if self.job_running:
-            self.job.cancel()  # its result belongs to the media just replaced
-        self._add_recent(path)
+        self.jobs.cancel_all()  # their results belong to the media just replaced
+        self.add_recent(path)
         self.media_opened.emit(path)
         if self.session.is_still:
             # a still is fast to track: do it at once (after the cancelled job, if any, ends)
@@ -273,7 +301,8 @@ class MainWindow(QMainWindow):
             value = [value]
         return [str(v) for v in (value or [])]
 
-    def _add_recent(self, path: str) -> None:
+    def add_recent(self, path: str) -> None:
+        """Put ``path`` first in File > Open recent."""
         if not path.startswith(("webcam:", "simcam:")):
             path = str(Path(path).resolve())
         recent = [p for p in self.recent_files() if p != path]
@@ -335,7 +364,7 @@ class MainWindow(QMainWindow):
         else:
             hint = f"{s.frame_count} frames at {s.fps:g} fps. Track > Track face (Ctrl+T) to track it."
         self.statusBar().showMessage(f"Opened {s.display_name}: {hint}", 10000)
-        self._update_actions()
+        self.update_actions()
 
     def _on_frame_shown(self, index: int, frame) -> None:
         self.view.set_frame(frame)
@@ -371,12 +400,14 @@ class MainWindow(QMainWindow):
     # ----------------------------------------------------------------------------------
     # tracking
     @property
-    def job_running(self) -> bool:
-        """A job runs, or its result is still being put on screen (a few event-loop turns).
+    def job(self) -> Job | None:
+        """The newest job the window started (finished or not)."""
+        return self.jobs.last
 
-        A job counts until its ``done`` signal has been handled: the job thread ends before
-        its queued ``finished``/``done`` signals reach the GUI thread."""
-        if self.job is not None and (self.job.running or self._job_active):
+    @property
+    def job_running(self) -> bool:
+        """A job runs, or its result is still being put on screen (a few event-loop turns)."""
+        if self.jobs.busy:
             return True
         editor = getattr(self, "editor", None)
         return editor is not None and editor.result_pending
@@ -388,60 +419,60 @@ class MainWindow(QMainWindow):
             if user and s.is_live:
                 self.statusBar().showMessage("Live sources are not tracked here; open a video or image.", 6000)
             return False
-        # track_video opens its own source from the path, so tracking never shares a
-        # decoder with the playback reader thread; a still is tracked in image mode.
-        # in a worker process: MediaPipe holds the GIL long enough to stall the GUI
-        job = Job(track_video, s.path, name="Tracking", max_frames=max_frames, in_process=True)
-        self._start_job(job, user)
+        # tracking opens its own source from the path, so it never shares a decoder with
+        # the playback reader thread; a still is tracked in image mode. In a worker process:
+        # MediaPipe holds the GIL long enough to stall the GUI. A clip tracked before (same
+        # content, same settings) comes from the result cache.
+        from core.result_cache import track_cached  # (its imports are the worker process's)
+
+        job = Job(track_cached, s.path, name="Tracking", max_frames=max_frames, in_process=True)
+        self.start_job(job, self._on_track_finished, user=user)
         return True
 
-    def _start_job(self, job: Job, user: bool, on_finished=None) -> None:
-        """Run ``job`` as the window's one job; ``on_finished(result)`` (default: tracking's handler)."""
-        self.job = job
-        self._job_active = True
-        self._progress_shown_at = 0.0
-        self._job_path = self.session.path
-        self._job_user_started = user
-        job.progress.connect(self._on_job_progress)
-        job.finished.connect(on_finished or self._on_track_finished)
-        job.failed.connect(self._on_job_failed)
-        job.cancelled.connect(self._on_job_cancelled)
-        job.done.connect(self._on_job_done)
-        self.progress_bar.setRange(0, 0)  # busy until the first progress report
-        self.progress_bar.setFormat(f"{job.name}...")
-        self.progress_bar.show()
-        self.cancel_button.setEnabled(True)
-        self.cancel_button.show()
-        self.statusBar().showMessage(f"{job.name} {self.session.display_name}...")
-        job.start()
-        self._update_actions()
+    def start_job(self, job: Job, on_finished, user: bool = True, on_failed=None, on_cancelled=None) -> Job:
+        """Run ``job`` as the window's one job (progress and Cancel in the status bar).
+
+        The callbacks run only while the media the job was started on is still open (the
+        user may have opened something else meanwhile). Without ``on_failed`` a failure is
+        shown in the status bar and, for a job the user started, in a message box.
+        """
+        path = self.session.path
+
+        def current() -> bool:
+            return path == self.session.path
+
+        def finished(result) -> None:
+            if current():
+                on_finished(result)
+
+        def failed(message: str) -> None:
+            if not current():
+                return
+            if on_failed is not None:
+                on_failed(message)
+                return
+            self.statusBar().showMessage(message)
+            if user:
+                QMessageBox.warning(self, job.name, message)
+
+        def cancelled() -> None:
+            if not current():
+                return
+            if on_cancelled is not None:
+                on_cancelled()
+            else:
+                self.statusBar().showMessage(f"{job.name} cancelled; the previous result (if any) is kept.", 8000)
+
+        self.jobs.start(job, finished, failed, cancelled, context=path)
+        self.update_actions()
+        return job
 
     def cancel_job(self) -> None:
-        if self.job_running:
-            self.job.cancel()
+        if self.jobs.cancel():
             self.cancel_button.setEnabled(False)
-            self.statusBar().showMessage(f"Cancelling {self.job.name.lower()}...")
-
-    #: Progress reaches the widgets at most this often: QStatusBar.showMessage repaints
-    #: synchronously, and with the GL viewport in the window every repaint composites
-    #: the whole window (tens of ms with software GL), so 20 updates a second are too many.
-    PROGRESS_UI_INTERVAL_S = 0.25
-
-    def _on_job_progress(self, done: int, total: int, message: str) -> None:
-        now = time.perf_counter()
-        if now - self._progress_shown_at < self.PROGRESS_UI_INTERVAL_S and not (total > 0 and done >= total):
-            return
-        self._progress_shown_at = now
-        if total > 0:
-            self.progress_bar.setRange(0, total)
-            self.progress_bar.setValue(min(done, total))
-            self.progress_bar.setFormat("%v / %m")
-        if self.job is not None:
-            self.statusBar().showMessage(f"{self.job.name}: {message}" if message else f"{self.job.name}...")
+            self.statusBar().showMessage(f"Cancelling {self.jobs.shown.name.lower()}...")
 
     def _on_track_finished(self, result) -> None:
-        if self._job_path != self.session.path:
-            return  # the user opened something else meanwhile
         self.session.set_track_result(result)
         n, valid = result.num_frames, int(result.valid.sum())
         name = self.session.display_name
@@ -455,32 +486,16 @@ class MainWindow(QMainWindow):
                     + (f", {bridged} bridged." if bridged else "."))
         self.statusBar().showMessage(text, 0 if valid == 0 else 15000)
 
-    def _on_job_failed(self, message: str) -> None:
-        if self._job_path != self.session.path:
-            return
-        self.statusBar().showMessage(message)
-        if self._job_user_started:
-            QMessageBox.warning(self, self.job.name if self.job is not None else "Tracking", message)
-
-    def _on_job_cancelled(self) -> None:
-        if self._job_path != self.session.path:
-            return
-        name = self.job.name if self.job is not None else "Tracking"
-        self.statusBar().showMessage(f"{name} cancelled; the previous result (if any) is kept.", 8000)
-
-    def _on_job_done(self) -> None:
-        self._job_active = False
-        outcome = self.job.outcome if self.job is not None else "finished"
-        self.progress_bar.hide()
-        self.cancel_button.hide()
-        self._update_actions()
-        self.job_ended.emit(outcome or "finished")
-        if self._track_after_job and not self._shut_down:
+    def _on_job_ended(self, job: Job) -> None:
+        self.update_actions()
+        self.job_ended.emit(job.outcome or "finished")
+        if self._track_after_job and not self._shut_down and not self.jobs.busy:
             self._track_after_job = False
             self.track(user=False)
 
     # ----------------------------------------------------------------------------------
-    def _update_actions(self) -> None:
+    def update_actions(self) -> None:
+        """Enable or disable the actions for the current state (also the editor's)."""
         s = self.session
         running = self.job_running
         seekable = s.is_open and not s.is_live and s.frame_count > 1
@@ -490,7 +505,7 @@ class MainWindow(QMainWindow):
         for a in (self.act_step_back, self.act_step_forward, self.act_first, self.act_last):
             a.setEnabled(seekable)
         if getattr(self, "editor", None) is not None:
-            self.editor._update_actions()  # noqa: SLF001
+            self.editor.update_actions()
 
     def _about(self) -> None:
         QMessageBox.about(self, "About FaceStudio",
@@ -505,15 +520,14 @@ class MainWindow(QMainWindow):
         self.editor.shutdown()
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
-        if self.job is not None and self.job.running:
-            self.job.cancel()
-            if not self.job.wait(10.0):
-                log.warning("%s did not stop within 10 s of cancel", self.job.name)
+        for job in self.jobs.cancel_all():
+            if not job.wait(10.0):
+                log.warning("%s did not stop within 10 s of cancel", job.name)
         self.session.close()
         self.settings.sync()
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        if not self._shut_down and not self.editor.confirm_discard():
+        if not self._shut_down and not self.editor.io.confirm_close():
             event.ignore()
             return
         self.shutdown()

@@ -13,8 +13,6 @@ def install_panels(win) -> dict:
 
     Returns the controllers by name, e.g. ``{"reenact": ReenactController}``.
     """
-    from PySide6.QtWidgets import QDockWidget
-
     from app.reenact_controller import install_reenact_panel
 
     controllers = {"reenact": install_reenact_panel(win)}
@@ -22,8 +20,6 @@ def install_panels(win) -> dict:
         # first run (no saved layout): the reenactment panel shares the bottom strip with
         # the curves as a tab, so the curves get the window's width and the 3D view and
         # the sliders keep the right-hand column
-        reenact = next((d for d in win.findChildren(QDockWidget) if d.windowTitle() == "Reenact"), None)
-        if reenact is not None:
-            win.tabifyDockWidget(win.editor.curves_dock, reenact)
-        win.editor.apply_default_layout()
+        win.tabifyDockWidget(win.editor.panels.curves_dock, controllers["reenact"].dock)
+        win.editor.panels.apply_default_layout()
     return controllers

@@ -14,11 +14,11 @@ This module holds no Qt, so the child process imports only core/ (and this modul
   picklable: module-level functions, dataclasses of numpy arrays), forwards progress,
   turns cancel into the child's ``multiprocessing.Event`` and terminates the child
   when it does not stop within a grace period; a crash of the child becomes an
-  exception. It blocks, so callers run it on a worker thread (``app.workers.Job``).
+  exception. It blocks, so callers run it on a worker thread (``app.jobs.Job``).
 - :func:`shutdown_workers`  stops every child (also registered with ``atexit``).
-- :func:`reconstruct_clip`, :func:`reconstruct_clip_with_model`, :func:`export_edit`,
-  :func:`export_reenactment`  the app's composite jobs, here
-  because a function run in the child must be importable without Qt.
+- :func:`export_edit`, :func:`export_reenactment`  the app's composite jobs, here
+  because a function run in the child must be importable without Qt (the Reconstruct job
+  runs ``core.fitting.clip.reconstruct_clip`` directly).
 
 Pickling is only inter-process communication here, never a file format.
 """
@@ -34,6 +34,7 @@ import time
 import traceback
 import types
 from typing import Any, Callable
+
 
 from core.errors import UserFacingError
 from core.jobs import CancelToken, Cancelled, ProgressFn, report
@@ -223,16 +224,19 @@ atexit.register(shutdown_workers)
 
 def run_in_process(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None, *,
                    progress: ProgressFn | None = None, cancel: CancelToken | None = None,
-                   grace_s: float = CANCEL_GRACE_S) -> Any:
+                   grace_s: float = CANCEL_GRACE_S, where: dict | None = None) -> Any:
     """Call ``fn(*args, progress=..., cancel=..., **kwargs)`` in a worker process; blocks.
 
     ``fn`` must be a module-level function importable without Qt; arguments and result
     must be picklable. Raises :class:`Cancelled` after ``cancel`` (the child is
     terminated when it has not stopped ``grace_s`` seconds later), the child's
     :class:`UserFacingError` text as a UserFacingError, and :class:`WorkerCrashed` when
-    the call raised anything else or the child died.
+    the call raised anything else or the child died. ``where`` (a dict) receives the
+    worker's process id as ``where["pid"]``.
     """
     w = _acquire()
+    if where is not None:
+        where["pid"] = w.pid
     reusable = False
     cancel_sent_at: float | None = None
     try:
@@ -284,52 +288,6 @@ def run_in_process(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None
 
 # ---------------------------------------------------------------------------------------
 # the app's composite jobs (run in the child; importable without Qt)
-TRACK_SHARE = 0.4  # share of reconstruct_clip's progress spent tracking
-
-
-def reconstruct_clip(path: str, model_spec: str = "builtin", track=None, max_frames: int | None = None,
-                     progress: ProgressFn | None = None, cancel: CancelToken | None = None):
-    """Track ``path`` (unless ``track`` is given) and fit the model over the whole clip.
-
-    Returns (TrackResult, Reconstruction). Progress runs 0..1000 over both stages.
-    """
-    from core.fitting import clip_frames, reconstruct
-    from core.model.registry import load_model
-    from core.tracking import track_video
-
-    total = 1000
-
-    def scaled(start: float, span: float, label: str):
-        def fn(done: int, sub_total: int, message: str = "") -> None:
-            frac = done / sub_total if sub_total > 0 else 0.0
-            report(progress, int(start + span * frac), total, f"{label}: {message}" if message else label)
-        return fn
-
-    if track is None:
-        track = track_video(path, max_frames=max_frames, progress=scaled(0, TRACK_SHARE * total, "tracking"),
-                            cancel=cancel)
-    model = load_model(model_spec)
-    rec = reconstruct(track, model, model_spec, progress=scaled(TRACK_SHARE * total, (1 - TRACK_SHARE) * total,
-                                                                 "fitting"), cancel=cancel,
-                      frames=clip_frames(path, track.num_frames))
-    report(progress, total, total, "done")
-    return track, rec
-
-
-def reconstruct_clip_with_model(path: str, model_spec: str = "builtin", track=None,
-                                max_frames: int | None = None, progress: ProgressFn | None = None,
-                                cancel: CancelToken | None = None):
-    """:func:`reconstruct_clip` that also returns the FaceModel: (TrackResult, Reconstruction, FaceModel).
-
-    Run in the worker process, it spares the GUI process from building the model (the
-    built-in rig takes ~1-2 s of GIL-holding numpy) right when the result arrives.
-    """
-    from core.model.registry import load_model
-
-    track, rec = reconstruct_clip(path, model_spec, track, max_frames, progress=progress, cancel=cancel)
-    return track, rec, load_model(rec.model_spec or model_spec)
-
-
 def export_edit(kind: str, path: str, source: str, rec, model, edits,
                 progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> None:
     """Export an edited reconstruction: ``kind`` is video, png, obj, ply, csv or json."""

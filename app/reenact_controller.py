@@ -1,5 +1,6 @@
 """The reenactment panel wired to core/reenact: target preparation, the live preview,
-recording and the offline export.
+recording and the offline export. The session logic without Qt (target preparation,
+opening the live source, the recorder) is core/reenact/session.py.
 
     controller = install_reenact_panel(main_window)   # adds the dock and a "Reenact" menu
 
@@ -7,7 +8,8 @@ Threads: the GUI thread never waits on a camera, a model or a file.
 
 - the face model, the target (a photo is tracked and fitted at preview size; a video is
   reconstructed with progress/cancel) and the opening of the live source run as
-  :class:`~app.workers.Job` s;
+  :class:`~app.jobs.Job` s, run by the controller's :class:`~app.jobs.JobRunner` (progress and
+  Cancel in the panel);
 - :class:`~core.reenact.live.LivePipeline` runs its own grab/track and fit/warp threads;
   a ~30 Hz QTimer polls ``latest()`` / ``stats()`` and shows them;
 - recording writes ``latest()`` at the camera's frame rate from its own thread
@@ -21,10 +23,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QWidget
@@ -32,219 +32,40 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QWidget
 from app.error_reporting import show_error
 # the offline export runs in a worker process, so it lives in the Qt-free app.process_jobs
 from app.process_jobs import export_reenactment
-from app.workers import Job
+from app.jobs import Job, JobRunner
 from core.errors import InputError, UserFacingError
-from core.jobs import CancelToken, ProgressFn, check, report
 # Imported here, on the GUI thread at start-up, rather than inside the jobs: compiling and
 # importing these modules holds the GIL for long stretches, which would stall the GUI
 # while a target is being prepared.
-from core.model.registry import load_model
-from core.reenact.faces import fit_face
-from core.reenact.live import LivePipeline, fit_photo_to_size
-from core.reenact.pipeline import ReenactmentPipeline
-from core.reenact.transfer import TransferSettings
-from core.tracking.tracker import track_image
-from core.video import VideoWriter, open_source
+from core.reenact.session import (
+    MODEL_SPEC, LiveSession, LiveTarget, Recorder, export_source_file, open_live, prepare_target,
+)
+from core.video import VideoWriter
 from widgets.reenact_panel import ReenactPanel
 
 log = logging.getLogger(__name__)
 
-#: longest side of a target photo in the live preview (the warp's cost grows with the pixels;
-#: the offline export uses the full-size target)
-LIVE_MAX_SIDE = 512
 #: GUI refresh of the preview (ms): ~30 Hz
 POLL_MS = 33
 #: how often the fps / latency readout is refreshed (s)
 READOUT_INTERVAL_S = 0.25
-MODEL_SPEC = "builtin"
 
+class _PanelProgress:
+    """The reenactment panel's progress row as the controller's job view (a ProgressView)."""
 
-# ----------------------------------------------------------------------------------------
-# work done off the GUI thread (plain functions: progress/cancel as in core/jobs.py)
-@dataclass
-class LiveTarget:
-    """A target ready for the live preview.
+    def __init__(self, panel: ReenactPanel):
+        self.panel = panel
 
-    path: the file the user chose; kind: "photo" or "video"; frame (H, W, 3) uint8 RGB: the
-    picture the preview warps (a photo resized to at most LIVE_MAX_SIDE, a video's first
-    frame); face: its core.reenact FittedFace (pixel quantities in ``frame``'s coordinates);
-    model: the face model it was fitted with.
-    """
+    def job_started(self, job: Job) -> None:
+        self.panel.set_progress(job.name, 0, 0)
 
-    path: str
-    kind: str
-    frame: np.ndarray
-    face: object
-    model: object
+    def job_progress(self, job: Job, done: int, total: int, message: str) -> None:
+        self.panel.set_progress(job.name, done, total)
+        if message:
+            self.panel.set_status(f"{job.name}: {message}")
 
-    @property
-    def name(self) -> str:
-        return Path(self.path).name
-
-
-def preview_size(h: int, w: int, max_side: int = LIVE_MAX_SIDE) -> tuple[int, int]:
-    """(H, W) of a photo in the preview: at most ``max_side`` on the long side, even sides."""
-    k = min(1.0, max_side / max(h, w))
-    return max(2, int(round(h * k / 2)) * 2), max(2, int(round(w * k / 2)) * 2)
-
-
-def prepare_target(path: str, model_spec: str = MODEL_SPEC, max_side: int = LIVE_MAX_SIDE,
-                   progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> LiveTarget:
-    """Load the model, then track and fit ``path`` (a photo or a video) for the live preview.
-
-    Raises InputError (unreadable file), NoFaceError (no face, naming the file), Cancelled.
-    """
-    report(progress, 0, 0, "loading the face model")
-    model = load_model(model_spec)
-    check(cancel)
-    with open_source(path) as src:
-        if src.is_live:
-            raise InputError(f"{path}: a camera cannot be the target; choose a photo or a video")
-        kind = "photo" if src.frame_count == 1 else "video"
-        first = src.read(0)
-    if kind == "photo":
-        report(progress, 0, 0, "tracking the face")
-        frame = fit_photo_to_size(first, preview_size(*first.shape[:2], max_side))
-        face = fit_face(track_image(frame, source=str(path)), model, name=str(path), cancel=cancel)
-    else:
-        # the whole clip: one identity for the person; the preview drives its first frame
-        face = ReenactmentPipeline(model, model_spec=model_spec).prepare(str(path), progress=progress,
-                                                                         cancel=cancel)
-        frame = first
-    return LiveTarget(str(path), kind, frame, face, model)
-
-
-def live_source_spec(spec: str) -> str:
-    """A plain video file becomes a simulated camera (played in real time); others stay."""
-    s = str(spec)
-    if s.lower().startswith(("webcam:", "simcam:")):
-        return s
-    return f"simcam:{s}"
-
-
-def export_source_file(spec: str) -> str:
-    """The video file behind a source spec, for the offline export (a webcam has none)."""
-    s = str(spec).strip()
-    if s.lower().startswith("webcam:"):
-        raise InputError(f"{s}: a live camera cannot be exported offline; use Record for the live "
-                         "result, or choose a video file as the source")
-    if s.lower().startswith("simcam:"):
-        s = s.split(":", 1)[1]
-    return s
-
-
-class TappedSource:
-    """A live source that remembers the newest frame it handed out (the source view shows it).
-
-    Everything else is the wrapped source's (``dropped``, ``fps``, ``close``...).
-    """
-
-    def __init__(self, source):
-        self._source = source
-        #: (H, W, 3) uint8 RGB: the frame the pipeline took last (None before the first)
-        self.last: np.ndarray | None = None
-
-    def read_latest(self, timeout: float | None = None):
-        index, frame = self._source.read_latest(timeout)
-        self.last = frame
-        return index, frame
-
-    def __getattr__(self, name):
-        return getattr(self._source, name)
-
-
-class LiveSession:
-    """An open live source and the running LivePipeline on it."""
-
-    def __init__(self, source, tap: TappedSource, pipe):
-        self.source = source
-        self.tap = tap
-        self.pipe = pipe
-        self.started = time.monotonic()
-        self.closed = False
-
-    @property
-    def fps(self) -> float:
-        fps = float(getattr(self.source, "fps", 0.0) or 0.0)
-        return fps if fps > 0 else 30.0
-
-    def close(self) -> bool:
-        """Stop the pipeline's threads and close the camera; True when every thread ended.
-        Safe to call twice."""
-        if self.closed:
-            return not self.pipe.running
-        self.closed = True
-        self.pipe.stop()
-        self.source.close()
-        return not self.pipe.running
-
-
-def open_live(source_spec: str, target: LiveTarget, transfer, opened=None,
-              progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> LiveSession:
-    """Open the live source and start a LivePipeline driving ``target`` (its threads run on).
-
-    ``opened``: called with the session as soon as it runs (so an owner shutting down
-    meanwhile can still close it).
-    """
-    report(progress, 0, 0, f"opening {source_spec}")
-    source = open_source(live_source_spec(source_spec))
-    try:
-        if not source.is_live:
-            raise InputError(f"{source_spec}: not a live source")
-        check(cancel)
-        tap = TappedSource(source)
-        pipe = LivePipeline(target.model, tap, target.face, target.frame, transfer)
-        pipe.start()
-    except BaseException:
-        source.close()
-        raise
-    session = LiveSession(source, tap, pipe)
-    if opened is not None:
-        opened(session)
-    return session
-
-
-def transfer_settings_from(d: dict):
-    """core TransferSettings from the panel's plain settings dict (see ReenactPanel.settings)."""
-    return TransferSettings(
-        mode=d["mode"], expression=bool(d["expression"]), pose=bool(d["pose"]), gaze=bool(d["gaze"]),
-        expression_strength=float(d["expression_strength"]), pose_strength=float(d["pose_strength"]),
-        gaze_strength=float(d["gaze_strength"]),
-        group_strength={g: 1.0 if on else 0.0 for g, on in d["groups"].items()})
-
-
-class Recorder(threading.Thread):
-    """Writes ``frames()`` (the live result) to a VideoWriter at ``fps`` frames per second of
-    wall-clock time, so the file plays at the speed it was seen (a frame the pipeline had
-    not replaced yet is written again)."""
-
-    def __init__(self, frames, writer, fps: float):
-        super().__init__(name="reenact-record", daemon=True)
-        self._frames = frames
-        self.writer = writer
-        self.fps = float(fps)
-        self.written = 0
-        self.error: BaseException | None = None
-        self._stop_event = threading.Event()
-
-    def stop(self) -> None:
-        self._stop_event.set()
-
-    def run(self) -> None:
-        t0 = time.monotonic()
-        try:
-            while not self._stop_event.wait(max(0.0, t0 + self.written / self.fps - time.monotonic())):
-                self.writer.write(self._frames())
-                self.written += 1
-            # frames still due when stop came (the writer may have been behind on a busy machine)
-            due = int((time.monotonic() - t0) * self.fps) + 1
-            while self.written < due:
-                self.writer.write(self._frames())
-                self.written += 1
-            self.writer.close()
-        except BaseException as e:  # reported by the controller
-            self.error = e
-            self.writer.abort()
+    def job_ended(self, job: Job) -> None:
+        self.panel.set_progress(None)
 
 
 # ----------------------------------------------------------------------------------------
@@ -274,7 +95,6 @@ class ReenactController(QObject):
         self._prep_job: Job | None = None
         self._start_job: Job | None = None
         self._export_job: Job | None = None
-        self._progress_job: Job | None = None       # the job shown in the panel's progress row
         self._pending_start: str | None = None      # source to start once the target is ready
         self._stopping: tuple[threading.Thread, LiveSession] | None = None
         self._stop_message = ""
@@ -286,6 +106,7 @@ class ReenactController(QObject):
         self._shut_down = False
         self._opened: list[LiveSession] = []  # sessions start jobs opened, not yet taken (closed at shutdown)
         self._opened_lock = threading.Lock()
+        self.jobs = JobRunner(_PanelProgress(panel), self)
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self._poll)
@@ -316,7 +137,8 @@ class ReenactController(QObject):
                     or self._stopping is not None)
 
     def transfer_settings(self):
-        return transfer_settings_from(self._settings)
+        """The core TransferSettings the panel shows."""
+        return self._settings
 
     # -- errors ---------------------------------------------------------------------------
     def _error(self, title: str, message: str) -> None:
@@ -328,32 +150,16 @@ class ReenactController(QObject):
         show_error(self.window if self.window is not None else self.panel, title, message)
 
     # -- jobs -----------------------------------------------------------------------------
-    def _show_progress(self, job: Job, done: int = 0, total: int = 0, message: str = "") -> None:
-        self._progress_job = job
-        self.panel.set_progress(job.name, done, total)
-        if message:
-            self.panel.set_status(f"{job.name}: {message}")
-
-    def _job_done(self, job: Job) -> None:
-        if self._progress_job is job:
-            self._progress_job = None
-            self.panel.set_progress(None)
-
     def cancel_job(self) -> None:
-        """Cancel the job shown in the progress row (target preparation or export)."""
-        if self._progress_job is not None and self._progress_job.running:
-            self._progress_job.cancel()
-            self.panel.set_status(f"Cancelling {self._progress_job.name.lower()}...")
+        """Cancel the job shown in the progress row (target preparation, start or export)."""
+        if self.jobs.cancel():
+            self.panel.set_status(f"Cancelling {self.jobs.shown.name.lower()}...")
 
     def _run_job(self, job: Job, on_finished, on_failed=None, on_cancelled=None) -> Job:
-        job.progress.connect(lambda d, t, m, job=job: self._show_progress(job, d, t, m))
-        job.finished.connect(lambda res, job=job: on_finished(job, res))
-        job.failed.connect(lambda msg, job=job: (on_failed or self._job_failed)(job, msg))
-        job.cancelled.connect(lambda job=job: (on_cancelled or self._job_cancelled)(job))
-        job.done.connect(lambda job=job: self._job_done(job))
-        self._show_progress(job)
-        job.start()
-        return job
+        """Start ``job`` on the controller's runner; the callbacks get (job, result / message)."""
+        return self.jobs.start(job, lambda res: on_finished(job, res),
+                               lambda msg: (on_failed or self._job_failed)(job, msg),
+                               lambda: (on_cancelled or self._job_cancelled)(job))
 
     def _job_failed(self, job: Job, message: str) -> None:
         self._error(job.name, message)
@@ -434,12 +240,11 @@ class ReenactController(QObject):
             return True
         self.panel.set_running(False, busy=True)
         self.panel.set_status(f"Starting the live preview from {source_spec}...")
-        self._start_job = Job(open_live, source_spec, self.target, self.transfer_settings(),
-                              opened=self._register_opened, name="Starting live preview")
-        self._start_job.finished.connect(lambda live, job=self._start_job: self._on_live_opened(job, live))
-        self._start_job.failed.connect(self._on_live_failed)
-        self._start_job.cancelled.connect(lambda: self.panel.set_running(False))
-        self._start_job.start()
+        self._start_job = self._run_job(
+            Job(open_live, source_spec, self.target, self.transfer_settings(), opened=self._register_opened,
+                name="Starting live preview"),
+            self._on_live_opened, lambda _job, msg: self._on_live_failed(msg),
+            lambda _job: self.panel.set_running(False))
         return True
 
     def _register_opened(self, live: LiveSession) -> None:  # called on the job's thread
@@ -501,8 +306,8 @@ class ReenactController(QObject):
             self.live.pipe.recalibrate()
             self.panel.set_status("Recalibrated: the source's next frame is its new neutral.")
 
-    def _on_settings(self, settings: dict) -> None:
-        self._settings = dict(settings)
+    def _on_settings(self, settings) -> None:
+        self._settings = settings
         if self.live is not None:
             self.live.pipe.set_settings(transfer=self.transfer_settings())
 
@@ -612,20 +417,17 @@ class ReenactController(QObject):
         return True
 
     def _on_export_finished(self, job: Job, result) -> None:
-        self._job_done(job)
         self.panel.set_export_enabled(True)
         secs = sum(result.seconds.values())
         self.panel.set_status(f"Exported {result.frames} frames to {result.output} in {secs:.0f} s.")
         self.export_ended.emit("finished")
 
     def _on_export_failed(self, job: Job, message: str) -> None:
-        self._job_done(job)
         self.panel.set_export_enabled(True)
         self._error("Reenact: export", message)
         self.export_ended.emit("failed")
 
     def _on_export_cancelled(self, job: Job) -> None:
-        self._job_done(job)
         self.panel.set_export_enabled(True)
         self.panel.set_status("Export cancelled; no file was written.")
         self.export_ended.emit("cancelled")
@@ -687,17 +489,21 @@ def install_reenact_panel(main_window: QMainWindow) -> ReenactController:
         main_window.addDockWidget(area, dock)
     controller = ReenactController(panel, main_window)
 
-    menu_bar = main_window.menuBar()
-    help_menu = next((a for a in menu_bar.actions() if a.text().replace("&", "") == "Help"), None)
-    menu = menu_bar.addMenu("&Reenact")
-    if help_menu is not None:  # keep Help last
-        menu_bar.insertMenu(help_menu, menu)
+    menus = getattr(main_window, "menus", None)
+    if menus is not None:
+        menu = menus.menu("reenact")
+        add = menus.add
+    else:  # a bare window (tests): a menu of its own
+        menu = main_window.menuBar().addMenu("&Reenact")
 
-    def action(text: str, slot, tip: str) -> QAction:
+        def add(_menu: str, _section: str, *items) -> None:
+            menu.addActions(list(items))
+
+    def action(text: str, slot, tip: str, section: str = "live") -> QAction:
         a = QAction(text, main_window)
         a.setStatusTip(tip)
         a.triggered.connect(lambda _checked=False: slot())
-        menu.addAction(a)
+        add("reenact", section, a)
         return a
 
     def show_panel() -> None:
@@ -706,8 +512,7 @@ def install_reenact_panel(main_window: QMainWindow) -> ReenactController:
 
     show = dock.toggleViewAction()
     show.setText("Show reenact &panel")
-    menu.addAction(show)
-    menu.addSeparator()
+    add("reenact", "panel", show)
     controller.act_target = action("Choose &target...", lambda: (show_panel(), panel.browse_target()),
                                    "Choose the photo or video whose face is driven")
     controller.act_start = action("&Start / stop live preview", lambda: (show_panel(), panel.request_start_stop()),
@@ -715,11 +520,13 @@ def install_reenact_panel(main_window: QMainWindow) -> ReenactController:
     controller.act_recalibrate = action("Recalibrate &neutral", controller.recalibrate,
                                         "Take the source's next frame as its rest pose and expression")
     controller.act_record = action("&Record result...", panel.request_record,
-                                   "Record the live result to a video file (start / stop)")
+                                   "Record the live result to a video file (start / stop)", "output")
     controller.act_export = action("&Export...", lambda: (show_panel(), panel.request_export()),
-                                   "Reenact a whole source video offline at full quality, keeping its audio")
+                                   "Reenact a whole source video offline at full quality, keeping its audio",
+                                   "output")
     controller.act_presenter = action("&Presenter view", lambda: panel.set_presenter_visible(True),
-                                      "Show the live result big in its own window (F11 there: full screen)")
+                                      "Show the live result big in its own window (F11 there: full screen)",
+                                      "output")
     controller.act_presenter.setShortcut("F5")  # as slide software starts a presentation
 
     main_window.installEventFilter(controller)

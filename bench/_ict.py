@@ -2,16 +2,12 @@
 ../shared (until core/model/registry.py lands) and a synthetic animated clip."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
+from _common import SHARED
 
 from core.camera import euler_to_matrix
 from core.render.geometry import triangulate
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("FACESTUDIO_SHARED", REPO.parent / "shared"))
 ICT_NPZ = SHARED / "models" / "ict_facekit" / "ict_facemodel_light.npz"
 FACE_VERTICES = 9409  # ICT "Face" geometry, vertices [0, 9408]
 

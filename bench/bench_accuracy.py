@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from bench_fitting import SHARED, cached_track  # noqa: E402  (also puts the repo on sys.path)
+from _common import SHARED, cached_track
 
 
 def read_pts(path) -> np.ndarray:

@@ -29,8 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from _common import REPO
 
 
 def stats(values) -> dict:
@@ -52,7 +51,7 @@ def main() -> int:
 
     app = create_application()
     w = MainWindow(settings=QSettings(str(Path(tempfile.mkdtemp()) / "s.ini"), QSettings.Format.IniFormat))
-    w.editor.ask_to_save = False
+    w.editor.io.ask_to_save = False
     w.resize(1300, 860)
     w.show()
 
@@ -75,11 +74,11 @@ def main() -> int:
 
     def move(slider, value) -> tuple[float, float, float, bool] | None:
         """Set ``value``; (gui ms, to-view ms, painted ms, full resolution) or None on timeout."""
-        n_before = len(ed.preview_latencies_ms)
+        n_before = ed.preview.shown_count
         t0 = time.perf_counter()
         slider.setValue(value)
         gui = (time.perf_counter() - t0) * 1000.0
-        if not pump(lambda: len(ed.preview_latencies_ms) > n_before, 10):
+        if not pump(lambda: ed.preview.shown_count > n_before, 10):
             return None
         to_view = (time.perf_counter() - t0) * 1000.0
         app.processEvents()  # the turn that repaints the view
@@ -100,10 +99,10 @@ def main() -> int:
                 res.append(r)
             if kind == "drag":
                 reduced = not getattr(ed, "last_preview_full", True)  # (code without drag previews: full)
-                n_before = len(ed.preview_latencies_ms)
+                n_before = ed.preview.shown_count
                 t0 = time.perf_counter()
                 slider.setSliderDown(False)  # release: the full-resolution frame follows
-                if reduced and pump(lambda: len(ed.preview_latencies_ms) > n_before and ed.last_preview_full, 10):
+                if reduced and pump(lambda: ed.preview.shown_count > n_before and ed.preview.last_full, 10):
                     release.append((time.perf_counter() - t0) * 1000.0)
         out[kind] = {"slider_to_frame_ms": stats([r[1] for r in res]),
                      "slider_to_painted_ms": stats([r[2] for r in res]),

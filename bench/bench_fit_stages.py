@@ -13,16 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from bench_fitting import SHARED, cached_track  # noqa: E402
+from _common import SHARED, cached_track
 
 
 def timed_fit(track, model, spec: str, settings, video: Path) -> dict:

@@ -28,33 +28,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-SHARED = REPO.parent / "shared"
-CACHE = REPO / "out" / "cache"
-
-
-def cached_track(path: Path, tag: str):
-    from core.tracking import TrackResult, track_image, track_video
-
-    CACHE.mkdir(parents=True, exist_ok=True)
-    out = CACHE / f"fitbench_track_{tag}.npz"
-    if out.exists():
-        return TrackResult.load(out)
-    if path.suffix.lower() in (".jpg", ".png", ".jpeg"):
-        import imageio.v3 as iio
-        img = iio.imread(path)[..., :3]
-        tr = track_image(img, source=str(path))
-    else:
-        tr = track_video(str(path))
-    tr.save(out)
-    return tr
+from _common import SHARED, cached_track
 
 
 def jitter(lm68: np.ndarray, valid: np.ndarray, segment: np.ndarray) -> float:
@@ -137,7 +116,8 @@ def eos_compare(model_spec: str, repeats: int) -> dict:
     tf = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        fit_video(b68, gt[None], ibug68_point_weights()[None], np.zeros(1, int), np.asarray(model.expression_bounds, float))
+        fit_video(b68, gt[None], ibug68_point_weights()[None], np.zeros(1, int),
+                  np.asarray(model.expression_bounds, float))
         tf.append(time.perf_counter() - t0)
     return {"eos_fit_shape_and_pose_ms_median": round(1000 * float(np.median(te)), 2),
             f"ours_{model_spec}_68pt_image_fit_ms_median": round(1000 * float(np.median(tf)), 2),
@@ -185,12 +165,13 @@ def main() -> None:
         rp = reconstruct(tr, model, args.model, fs, per_frame=True)
         tp = time.perf_counter() - t0
         # the other variant, both fits on the tracker's raw (unfiltered) landmarks
-        from core.tracking.result import TrackResult as _TR
-        tr_raw = _TR(landmarks=tr.landmarks_raw, valid=tr.valid, blendshapes=tr.blendshapes,
+        from core.tracking.result import TrackResult
+        tr_raw = TrackResult(landmarks=tr.landmarks_raw, valid=tr.valid, blendshapes=tr.blendshapes,
                      blendshape_names=tr.blendshape_names, pose=tr.pose, fps=tr.fps, size=tr.size,
                      bridged=tr.bridged, segment=tr.segment, source=tr.source)
         rp_raw = reconstruct(tr_raw, model, args.model, fs, per_frame=True)
-        rv_raw = reconstruct(tr_raw, model, args.model, FitSettings(**{**fs.to_dict(), "video_uses_raw_landmarks": True}),
+        raw_settings = FitSettings(**{**fs.to_dict(), "video_uses_raw_landmarks": True})
+        rv_raw = reconstruct(tr_raw, model, args.model, raw_settings,
                              frames=frames)
         basis = basis_from_embedding(model)
 
@@ -231,7 +212,8 @@ def main() -> None:
 
     tr = cached_track(SHARED / "data" / "videos" / f"{args.clips[0]}.mp4", args.clips[0])
     basis = basis_from_embedding(model)
-    ff = FrameFitter(basis, rv.identity.astype(float) if args.clips[0] == args.clips[-1] else np.zeros(basis.num_identity),
+    identity = rv.identity.astype(float) if args.clips[0] == args.clips[-1] else np.zeros(basis.num_identity)
+    ff = FrameFitter(basis, identity,
                      tracker_point_weights(basis.num_points), np.asarray(model.expression_bounds, float))
     seed = map_blendshapes(tr.blendshape_names, tr.blendshapes, model.expression_names)
     ts = []

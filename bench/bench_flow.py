@@ -15,20 +15,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _ict import SHARED, animation, load_ict, posed_frames  # noqa: E402
-from core.flow import dense_flow, flow_from_buffers  # noqa: E402
-from core.flow.evaluate import compare_flows, dis_flow  # noqa: E402
-from core.render import OffscreenRenderer  # noqa: E402
+from _common import SHARED
+from _ict import animation, load_ict, posed_frames
+from core.flow import dense_flow, flow_from_buffers
+from core.flow.evaluate import compare_flows, dis_flow
+from core.render import OffscreenRenderer
 
 
 def synthetic(frames: int, size=(480, 480)) -> dict:

@@ -35,18 +35,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import CACHE, SHARED, cached_track
 
-from core.flow import dense_flow  # noqa: E402
-from core.flow.evaluate import compare_flows, dis_flow, endpoint_error  # noqa: E402
-from core.qa.clip import ClipMeshes  # noqa: E402
-from core.render import OffscreenRenderer  # noqa: E402
-from core.video import open_source  # noqa: E402
+from core.flow import dense_flow
+from core.flow.evaluate import compare_flows, dis_flow, endpoint_error
+from core.qa.clip import ClipMeshes
+from core.render import OffscreenRenderer
+from core.video import open_source
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-CACHE = REPO / "out" / "cache"
 CLIPS = ("d6", "d9")
 #: (model spec, fit variant): "smoothed" = the tracker's filtered landmarks with the image-motion
 #: refinement and the per-clip corrective (what the app fits), "nocorrective" = the same without
@@ -55,19 +51,6 @@ CLIPS = ("d6", "d9")
 VARIANTS = (("builtin", "smoothed"), ("ict", "smoothed"), ("builtin", "nocorrective"), ("ict", "nocorrective"),
             ("builtin", "nomotion"), ("ict", "nomotion"))
 PAIRS = 100
-
-
-def cached_track(video: Path, clip: str):
-    """Whole-clip TrackResult, cached (same file as bench_fitting.py's cache)."""
-    from core.tracking import TrackResult, track_video
-
-    CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"fitbench_track_{clip}.npz"
-    if path.exists():
-        return TrackResult.load(path)
-    tr = track_video(str(video))
-    tr.save(path)
-    return tr
 
 
 def cached_reconstruction(clip: str, spec: str, track, landmarks: str = "smoothed"):

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from _common import REPO
 
 
 def main() -> int:
@@ -33,11 +32,15 @@ def main() -> int:
         n = src.frame_count
         seq = []
         for i in range(min(n, 60)):
-            t0 = time.perf_counter(); frame = src.read(i); seq.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            frame = src.read(i)
+            seq.append(time.perf_counter() - t0)
         rng = np.random.default_rng(0)
         rnd = []
         for i in rng.integers(0, n, 20):
-            t0 = time.perf_counter(); src.read(int(i)); rnd.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            src.read(int(i))
+            rnd.append(time.perf_counter() - t0)
         h, w = src.size
 
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "b.ini"), QSettings.Format.IniFormat)
@@ -47,7 +50,10 @@ def main() -> int:
     app.processEvents()
     disp = []
     for _ in range(30):
-        t0 = time.perf_counter(); win.view.set_frame(frame); app.processEvents(); disp.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        win.view.set_frame(frame)
+        app.processEvents()
+        disp.append(time.perf_counter() - t0)
 
     win.open_media(path)
     nominal_fps = win.session.fps

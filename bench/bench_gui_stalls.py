@@ -24,13 +24,11 @@ import traceback
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _common import VIDEOS
 
-from PySide6.QtCore import QSettings, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication
 
-SHARED = Path("/work/shared/data/videos")
 
 
 def run_queue_wait_s() -> float:
@@ -133,20 +131,20 @@ def main() -> int:
     app = QApplication.instance() or QApplication(sys.argv)
     tmp = Path(tempfile.mkdtemp(prefix="stalls_"))
     w = MainWindow(settings=QSettings(str(tmp / "s.ini"), QSettings.Format.IniFormat))
-    w.editor.ask_to_save = False
+    w.editor.io.ask_to_save = False
     w.resize(1300, 860)
     w.show()
     pump_until(app, lambda: True)
     out: dict = {}
 
-    assert w.open_media(str(SHARED / "d3.mp4"))
+    assert w.open_media(str(VIDEOS / "d3.mp4"))
     pump_until(app, lambda: True)
     with StallProbe() as p:
         assert w.track(user=False, max_frames=24)
         pump_until(app, lambda: not w.job_running)
     out["track_24"] = dict(p.summary(), outcome=w.job.outcome)
 
-    assert w.open_media(str(SHARED / "d6.mp4"))
+    assert w.open_media(str(VIDEOS / "d6.mp4"))
     pump_until(app, lambda: True)
     with StallProbe() as p:
         assert w.editor.reconstruct(max_frames=30)
@@ -163,11 +161,11 @@ def main() -> int:
 
     proj = str(tmp / "clip.fsproj")
     with StallProbe() as p:
-        assert ed.save_project(proj)
+        assert ed.io.save_project(proj)
         pump_until(app, lambda: True)
     out["save_project"] = p.summary()
     with StallProbe() as p:
-        assert ed.open_project(proj)  # read on a worker thread, then shown over a few turns
+        assert ed.io.open_project(proj)  # read on a worker thread, then shown over a few turns
         pump_until(app, lambda: not w.job_running)
     out["open_project"] = p.summary()
 

@@ -24,23 +24,17 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
+from _common import CACHE, DATA
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-from bench_tracking import _lag_frames, _rms_second_diff  # noqa: E402
-from core.tracking import track_frames, track_image, track_video  # noqa: E402
-from core.tracking.filtering import LIVE_PARAMS, OneEuroParams, face_width, one_euro, smooth_track  # noqa: E402
+from bench_tracking import _lag_frames, _rms_second_diff
+from core.tracking import track_frames, track_image, track_video
+from core.tracking.filtering import LIVE_PARAMS, OneEuroParams, face_width, one_euro, smooth_track
 
-SHARED = REPO.parent / "shared" / "data"
-CACHE = REPO / "out" / "cache"
 CLIPS = ("d6", "d9", "d12", "d14")
 FPS = 30.0
 GRID = [(mc, b) for mc in (0.5, 1.0, 1.5, 2.5) for b in (4.0, 10.0, 20.0, 40.0)]
@@ -57,16 +51,16 @@ def _cached(name: str, make) -> np.ndarray:
     return raw
 
 
-def _clip_raw(clip: str) -> np.ndarray:
+def clip_raw(clip: str) -> np.ndarray:
     def make():
-        r = track_video(str(SHARED / "videos" / f"{clip}.mp4"), max_frames=600)
+        r = track_video(str(DATA / "videos" / f"{clip}.mp4"), max_frames=600)
         return r.landmarks_raw[r.segment == 0]
     return _cached(clip, make)
 
 
 def _slide(freq_hz: float, amp_fw: float, n: int = 240) -> tuple[np.ndarray, np.ndarray]:
     """Raw landmarks (n, 478, 3) of d19.jpg slid on a sine, and the true x shift (n,) px."""
-    img = cv2.cvtColor(cv2.imread(str(SHARED / "portraits" / "stills" / "d19.jpg")), cv2.COLOR_BGR2RGB)
+    img = cv2.cvtColor(cv2.imread(str(DATA / "portraits" / "stills" / "d19.jpg")), cv2.COLOR_BGR2RGB)
     h, w0 = img.shape[:2]
     k = 360.0 / max(h, w0)
     img = cv2.resize(img, (int(w0 * k), int(h * k)), interpolation=cv2.INTER_AREA)
@@ -106,7 +100,7 @@ def _clip_figures(raw: np.ndarray, p: OneEuroParams | None) -> dict:
 def main() -> None:
     slow = _slide(0.25, 0.5)
     fast = _slide(1.0, 1.0)
-    clips = {c: _clip_raw(c) for c in CLIPS}
+    clips = {c: clip_raw(c) for c in CLIPS}
     rows = []
     settings = [("raw", None)] + [(f"mc{mc:g}_b{b:g}", OneEuroParams(mc, b)) for mc, b in GRID]
     for name, p in settings:

@@ -24,9 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-VIDEOS = REPO.parent / "shared" / "data" / "videos"
+from _common import VIDEOS
 
 
 def track_clip(name: str):

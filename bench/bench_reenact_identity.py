@@ -29,29 +29,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
+from _common import CACHE, DATA
 
-from bench_reenact_quality import PiecewiseAffineBaseline, cached_fit, cached_track, read_clip  # noqa: E402
+from bench_reenact_quality import PiecewiseAffineBaseline, cached_fit, cached_track, read_clip
 
-from core.fitting.pipeline import reconstruct  # noqa: E402
-from core.model.registry import load_model  # noqa: E402
-from core.reenact.faces import FittedFace, fit_face  # noqa: E402
-from core.reenact.render import WarpRenderer, driven_face, target_face  # noqa: E402
-from core.reenact.transfer import TransferSettings, transfer_sequence  # noqa: E402
-from core.reenact.warp import face_size  # noqa: E402
-from core.tracking.tracker import track_frames, track_image  # noqa: E402
+from core.fitting.pipeline import reconstruct
+from core.model.registry import load_model
+from core.reenact.faces import FittedFace, fit_face
+from core.reenact.transfer import TransferSettings, transfer_sequence
+from core.warp import FrameRequest, WarpRenderer
+from core.warp.fields import face_size
+from core.tracking.tracker import track_frames, track_image
 
-SHARED = REPO.parent / "shared" / "data"
-CACHE = REPO / "out" / "cache"
 
 
 def ict_identity(frames: list[np.ndarray], ict, name: str, step: int = 1) -> np.ndarray:
@@ -81,7 +75,7 @@ def relative_landmarks(target_pts: np.ndarray, source_pts: np.ndarray, source_re
 
 def evaluate_still(still_name: str, frames_src, source: FittedFace, model, ict, step: int,
                    renderer_settings=None) -> dict:
-    img = cv2.cvtColor(cv2.imread(str(SHARED / "portraits" / "stills" / f"{still_name}.jpg")), cv2.COLOR_BGR2RGB)
+    img = cv2.cvtColor(cv2.imread(str(DATA / "portraits" / "stills" / f"{still_name}.jpg")), cv2.COLOR_BGR2RGB)
     tr = track_image(img, source=f"{still_name}.jpg")
     target = fit_face(tr, model, name=f"{still_name}.jpg")
     n = len(frames_src)
@@ -89,15 +83,15 @@ def evaluate_still(still_name: str, frames_src, source: FittedFace, model, ict, 
     driven = transfer_sequence(source.seq, target.seq, settings, model.expression_names,
                                model.expression_bounds, target_frames=np.zeros(n, int))
     renderer = WarpRenderer(model, renderer_settings)
-    tface = target_face(model, target.seq.identity, target.seq.frame(0), tr.landmarks[0])
+    tface = target.target(model, 0)
     pwa = PiecewiseAffineBaseline(tr.landmarks[0])
     src_lm = source.track.landmarks
     ref = src_lm[int(np.flatnonzero(source.track.valid)[0])]
     outs = {"warp": [], "pwa": []}
     t = time.perf_counter()
     for i in range(n):
-        outs["warp"].append(renderer.render(img, tface, driven_face(model, driven.identity, driven.frame(i)),
-                                            target_key=0))
+        d = target.driven(model, 0, driven.frame(i))  # head mode: the target's identity
+        outs["warp"].append(renderer.render(FrameRequest(img, tface, d, 0)).image)
         pts = relative_landmarks(tr.landmarks[0], src_lm[i], ref) if source.track.valid[i] else tr.landmarks[0, :, :2]
         outs["pwa"].append(pwa.render(img, pts))
     render_s = time.perf_counter() - t
@@ -120,7 +114,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     model = load_model("builtin")
     ict = load_model("ict")
-    frames, fps = read_clip(SHARED / "videos" / "d0.mp4", args.frames)
+    frames, fps = read_clip(DATA / "videos" / "d0.mp4", args.frames)
     n = len(frames)
     track = cached_track(f"d0_{n}", lambda: track_frames(iter(frames), fps, max_frames=n, source="d0"))
     source = cached_fit(f"d0_{n}", track, model)
@@ -129,7 +123,8 @@ def main(argv=None) -> int:
     methods = ("warp", "pwa", "source")
     mean = {m: round(float(np.mean([results[s][m]["dai"] for s in results])), 3) for m in methods}
     print(json.dumps(dict(
-        benchmark="reenact_identity", source="d0.mp4", frames=n, identity_every=args.step, mode="head", render_model=model.name,
+        benchmark="reenact_identity", source="d0.mp4", frames=n, identity_every=args.step, mode="head",
+        render_model=model.name,
         identity_model=ict.name, identity_coefficients=int(ict.num_identity), metric="DAI (L1, lower is better)",
         stills=results, mean=mean,
         warp_better_than_pwa_on_every_still=all(results[s]["warp"]["dai"] < results[s]["pwa"]["dai"] for s in results),

@@ -16,25 +16,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from _common import DATA
 
-from core.model.registry import load_model  # noqa: E402
-from core.reenact.faces import fit_face  # noqa: E402
-from core.reenact.live import LivePipeline, fit_photo_to_size  # noqa: E402
-from core.reenact.transfer import TransferSettings  # noqa: E402
-from core.reenact.warp import WarpSettings  # noqa: E402
-from core.tracking.tracker import FaceTracker, track_image  # noqa: E402
-from core.video import open_source  # noqa: E402
+from core.model.registry import load_model
+from core.reenact.faces import fit_face
+from core.reenact.live import LivePipeline, fit_photo_to_size
+from core.reenact.transfer import TransferSettings
+from core.warp import WarpSettings
+from core.tracking.tracker import FaceTracker, track_image
+from core.video import open_source
 
-SHARED = REPO.parent / "shared" / "data"
 
 
 def tracker_throughput(path: Path, n: int = 150) -> float:
@@ -55,13 +52,13 @@ def main(argv=None) -> int:
     ap.add_argument("--photo", default="d9.jpg")
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--interior", default="ict", choices=("ict", "synthetic"),
-                    help="the photo's mouth interior (core.reenact.warp.WarpSettings.mouth_interior)")
+                    help="the photo's mouth interior (core.warp.WarpSettings.mouth_interior)")
     args = ap.parse_args(argv)
     model = load_model("builtin")
-    img = cv2.cvtColor(cv2.imread(str(SHARED / "portraits" / "stills" / args.photo)), cv2.COLOR_BGR2RGB)
+    img = cv2.cvtColor(cv2.imread(str(DATA / "portraits" / "stills" / args.photo)), cv2.COLOR_BGR2RGB)
     photo = fit_photo_to_size(img, (args.size, args.size))
     target = fit_face(track_image(photo, source=args.photo), model, name=args.photo)
-    clip = SHARED / "videos" / "d6.mp4"
+    clip = DATA / "videos" / "d6.mp4"
     samples = []
     with open_source(f"simcam:{clip}") as cam:
         pipe = LivePipeline(model, cam, target, photo, TransferSettings(mode="head"),

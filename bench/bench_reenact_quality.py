@@ -33,32 +33,26 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from _common import CACHE, VIDEOS
 
-from scipy.spatial import Delaunay  # noqa: E402
-from skimage.metrics import structural_similarity  # noqa: E402
+from scipy.spatial import Delaunay
+from skimage.metrics import structural_similarity
 
-from core.model.builtin import build_builtin_model  # noqa: E402
-from core.npz_io import load_npz_checked, save_npz_atomic  # noqa: E402
-from core.reenact.faces import FittedFace, fit_face  # noqa: E402
-from core.reenact.render import WarpRenderer, driven_face, target_face  # noqa: E402
-from core.reenact.warp import WarpSettings  # noqa: E402
-from core.reenact.transfer import FaceSequence, TransferSettings, transfer_sequence  # noqa: E402
-from core.reenact.warp import rasterize_triangle_ids, remap, triangle_affines  # noqa: E402
-from core.tracking.landmarker import Landmarker  # noqa: E402
-from core.tracking.result import TrackResult  # noqa: E402
-from core.tracking.tracker import track_frames, track_image  # noqa: E402
+from core.model.builtin import build_builtin_model
+from core.fitting.reconstruction import Reconstruction
+from core.reenact.faces import FittedFace, fit_face, from_reconstruction
+from core.reenact.transfer import TransferSettings, transfer_sequence
+from core.warp import FrameRequest, WarpRenderer, WarpSettings
+from core.warp.raster import rasterize_triangle_ids, remap, triangle_affines
+from core.tracking.landmarker import Landmarker
+from core.tracking.result import TrackResult
+from core.tracking.tracker import track_frames, track_image
 
-VIDEOS = REPO.parent / "shared" / "data" / "videos"
-CACHE = REPO / "out" / "cache"
 
 
 def read_clip(path: Path, n: int) -> tuple[list[np.ndarray], float]:
@@ -77,14 +71,12 @@ def cached_track(key: str, make) -> TrackResult:
 
 
 def cached_fit(key: str, track: TrackResult, model) -> FittedFace:
-    p = CACHE / f"fit_{model.name}_{key}.npz"
+    """The reenactment's fit of ``track`` (``fit_face``), its Reconstruction cached."""
+    p = CACHE / f"fit_rec_{model.name}_{key}.npz"
     if p.is_file():
-        d = load_npz_checked(p)
-        seq = FaceSequence(**{k: d[k] for k in ("identity", "expression", "rotation", "translation",
-                                                "scale", "gaze", "valid", "residual") if k in d})
-        return FittedFace(key, track, seq)
+        return from_reconstruction(Reconstruction.load(p), track, model, key)
     f = fit_face(track, model, name=key)
-    save_npz_atomic(p, {k: np.asarray(v) for k, v in dataclasses.asdict(f.seq).items() if v is not None})
+    f.rec.save(p)
     return f
 
 
@@ -172,18 +164,20 @@ def evaluate_clip(name: str, model, n: int, step: int, lm: Landmarker, variants=
     still_track = cached_track(f"{name}_still0", lambda: track_image(frames[0], source=f"{name}[0]"))
     source = cached_fit(f"{name}_{n}", track, model)
     target = cached_fit(f"{name}_still0", still_track, model)
-    renderers, drivens = {}, {}
+    renderers, drivens, owners = {}, {}, {}
     for vname, wchanges, tchanges in (("warp", {}, {}),) + tuple(variants):
         settings = TransferSettings(**{"mode": "self", **tchanges})
+        # the driven face is its identity's owner driven (self mode: the source, frame by frame)
+        owners[vname] = (source, True) if settings.mode == "self" else (target, False)
         drivens[vname] = transfer_sequence(source.seq, target.seq, settings, model.expression_names,
                                            model.expression_bounds, target_frames=np.zeros(n, int))
         renderers[vname] = WarpRenderer(model, WarpSettings(**wchanges))
     still = frames[0]
-    tface = target_face(model, target.seq.identity, target.seq.frame(0), still_track.landmarks[0])
+    tface = target.target(model, 0)
     pwa = PiecewiseAffineBaseline(still_track.landmarks[0])
     # self mode: the still is the source's frame 0; its own fit of that frame is the reference of
     # the head's motion (WarpRenderer.render)
-    refs = {m: driven_face(model, d.identity, d.frame(0)) for m, d in drivens.items()}
+    refs = {m: owners[m][0].driven(model, 0, d.frame(0)) for m, d in drivens.items()}
     methods = tuple(renderers) + ("still", "pwa")
     acc = {m: dict(psnr=[], ssim=[], aed=[], apd=[], ms=[]) for m in methods}
     per_frame = []  # (frame, method, psnr, ssim, aed, apd): for --dump
@@ -198,8 +192,9 @@ def evaluate_clip(name: str, model, n: int, step: int, lm: Landmarker, variants=
         for m, renderer in renderers.items():
             t = time.perf_counter()
             driven = drivens[m]
-            outs[m] = renderer.render(still, tface, driven_face(model, driven.identity, driven.frame(i)),
-                                      target_key=0, reference=refs[m])
+            owner, own_frames = owners[m]
+            d = owner.driven(model, i if own_frames else 0, driven.frame(i))
+            outs[m] = renderer.render(FrameRequest(still, tface, d, 0, refs[m])).image
             acc[m]["ms"].append((time.perf_counter() - t) * 1000)
         outs["still"] = still
         t = time.perf_counter()

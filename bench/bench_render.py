@@ -14,17 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _ict import animation, load_ict, posed_frames  # noqa: E402
-from core.render import OffscreenRenderer, RenderThread  # noqa: E402
+import _common  # noqa: F401  (the repository on sys.path)
+from _ict import animation, load_ict, posed_frames
+from core.render import OffscreenRenderer, RenderThread
 
 
 # llvmpipe's first ~10 frames are slower (scene/bin memory, shader variants): skip them.
@@ -130,7 +126,8 @@ def main():
         n = sum(1 for _ in rt.render_frames(iter(verts), size, "nmfc", buffers=True))
         stream = (time.perf_counter() - t0) / n
     print(json.dumps({"gl_renderer": r.gl_renderer, "load_average_1min_before_after": [load_before, os.getloadavg()[0]],
-                      "cpus": os.cpu_count(), "lp_num_threads": os.environ.get("LP_NUM_THREADS", "default (one per CPU)"),
+                      "cpus": os.cpu_count(),
+                      "lp_num_threads": os.environ.get("LP_NUM_THREADS", "default (one per CPU)"),
                       "frames_per_config": args.frames, "results": results,
                       "render_thread_face_nmfc_ids_ms_median": median_ms(ts[WARMUP:]),
                       "render_thread_stream_face_nmfc_ids_ms_mean": round(1000 * stream, 2),

@@ -15,23 +15,18 @@ import argparse
 import glob
 import json
 import os
-import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from _common import SHARED, VIDEOS
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-from core.tracking import track_frames, track_image  # noqa: E402
-from core.tracking.filtering import face_width, one_euro  # noqa: E402
-from core.tracking.model_file import tracker_model_path  # noqa: E402
+from core.tracking import track_frames, track_image
+from core.tracking.filtering import face_width, one_euro
+from core.tracking.model_file import tracker_model_path
 
-SHARED = Path(os.environ.get("FACESTUDIO_SHARED", REPO.parent / "shared"))
-VIDEOS = SHARED / "data" / "videos"
 
 
 def cv2_frames(path, limit=None):

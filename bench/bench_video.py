@@ -8,18 +8,16 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from core.video import VideoWriter, open_source  # noqa: E402
-from core.video.source import _FrameCache  # noqa: E402
+from _common import VIDEOS
+from core.video import VideoWriter, open_source
+from core.video.source import _FrameCache
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
 
 
 def bench_clip(path: Path, repeats: int, seeks: int) -> dict:
@@ -64,7 +62,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seeks", type=int, default=10)
     args = ap.parse_args()
-    out = {name: bench_clip(SHARED / f"{name}.mp4", args.repeats, args.seeks) for name in args.clips}
+    out = {name: bench_clip(VIDEOS / f"{name}.mp4", args.repeats, args.seeks) for name in args.clips}
     print(json.dumps(out, indent=1))
 
 

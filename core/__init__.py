@@ -1,0 +1,1 @@
+"""FaceStudio's computation: everything but the GUI (never imports Qt); see docs/ARCHITECTURE.md."""

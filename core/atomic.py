@@ -34,10 +34,12 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", encoding: str | None 
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (a temporary file beside it, then a rename)."""
     with atomic_open(path, "wb") as f:
         f.write(data)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically (a temporary file beside it, then a rename)."""
     with atomic_open(path, "w", encoding="utf-8") as f:
         f.write(text)

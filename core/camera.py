@@ -18,6 +18,37 @@ FRONTAL = np.diag([1.0, -1.0, -1.0])
 
 
 @dataclass
+class OrthoCamera:
+    """One frame's scaled orthographic camera: ``p = scale * rotation[:2] @ X + translation``.
+
+    scale : float   pixels per model unit (cm)
+    rotation : (3, 3) float64   proper rotation, model -> camera
+    translation : (2,) float64  pixels
+    """
+
+    scale: float
+    rotation: np.ndarray
+    translation: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.scale = float(self.scale)
+        self.rotation = np.asarray(self.rotation, np.float64)
+        self.translation = np.asarray(self.translation, np.float64)
+
+    def project(self, X: np.ndarray) -> np.ndarray:
+        """Model-space points X (..., N, 3) -> (..., N, 3) float64: x_px, y_px, depth_px."""
+        return project(X, self.scale, self.rotation, self.translation)
+
+    def scaled(self, k: float) -> "OrthoCamera":
+        """The same view of an image resized by ``k`` (pixels, depth and scale times k)."""
+        return OrthoCamera(self.scale * k, self.rotation, self.translation * k)
+
+    def copy(self) -> "OrthoCamera":
+        """A copy that shares no array with this camera."""
+        return OrthoCamera(self.scale, self.rotation.copy(), self.translation.copy())
+
+
+@dataclass
 class OrthoCameras:
     """Per-frame scaled orthographic cameras.
 
@@ -39,12 +70,13 @@ class OrthoCameras:
         Returns x, y in pixels and depth (pixels, larger = farther) as the last axis.
         """
         if frame is not None:
-            return project(X, self.scale[frame], self.rotation[frame], self.translation[frame])
+            return self.camera(frame).project(X)
         return project(X, self.scale, self.rotation, self.translation)
 
-    def frame(self, i: int) -> "OrthoCameras":
-        return OrthoCameras(self.scale[i:i + 1].copy(), self.rotation[i:i + 1].copy(),
-                            self.translation[i:i + 1].copy())
+    def camera(self, i: int) -> OrthoCamera:
+        """Frame ``i``'s camera (float64 copies)."""
+        return OrthoCamera(float(self.scale[i]), np.array(self.rotation[i], np.float64),
+                           np.array(self.translation[i], np.float64))
 
 
 def project(X: np.ndarray, scale, rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:
@@ -61,7 +93,8 @@ def project(X: np.ndarray, scale, rotation: np.ndarray, translation: np.ndarray)
         out = s * (X @ R.T)
         out[..., :2] += t
         return out
-    out = s[:, None, None] * np.einsum("fij,fnj->fni", R, X if X.ndim == 3 else np.broadcast_to(X, (R.shape[0],) + X.shape))
+    Xf = X if X.ndim == 3 else np.broadcast_to(X, (R.shape[0],) + X.shape)
+    out = s[:, None, None] * np.einsum("fij,fnj->fni", R, Xf)
     out[..., :2] += t[:, None, :]
     return out
 

@@ -15,6 +15,14 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("FACESTUDIO_SHARED", REPO.parent / "shared"))
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+# Tracking / reconstruction results of the GUI jobs are cached on disk (core.result_cache):
+# the tests use a fresh cache of their own, never the user's (set before any app import,
+# so worker processes started by the tests inherit it).
+if "FACESTUDIO_RESULTS_DIR" not in os.environ:
+    import tempfile
+
+    os.environ["FACESTUDIO_RESULTS_DIR"] = tempfile.mkdtemp(prefix="facestudio-test-results-")
+
 
 def shared_path(*parts: str) -> Path:
     """Path under ../shared; fails under CI and skips elsewhere when missing."""

@@ -110,6 +110,34 @@ def test_flow_step_and_reconstruction_reuse(d6, fitted, tmp_path):
     assert z["flow"].shape[0] == FRAMES - 3 and int(z["step"]) == 3
 
 
+def test_flow_colours_per_clip_by_default_or_per_frame(d6, fitted, tmp_path):
+    """The default normalisation is one per clip (colours compare across frames); ``--normalise
+    frame`` scales each frame by its own flow's 99th percentile: a frame slower than the clip's
+    is drawn brighter, a faster one darker."""
+    _, rec = fitted
+    panels = {}
+    for how in ("clip", "frame"):
+        out, npz = tmp_path / f"flow_{how}.mp4", tmp_path / f"flow_{how}.npz"
+        r = run_cli("flow", str(d6), "-o", str(out), "--reconstruction", str(rec), "--max-frames", "8",
+                    "--normalise", how, "--npz", str(npz))
+        assert r.returncode == 0, r.stderr
+        assert ("per frame" in r.stdout) == (how == "frame")
+        with open_source(str(out)) as src:
+            # the 3D panel's brightness (HSV value) over the face (the centre: legends are at the edges)
+            panels[how] = np.stack([f[120:360, 960 + 120:960 + 360].max(2) for _, f in src.frames()])
+    z = np.load(tmp_path / "flow_clip.npz")
+    r_clip = float(z["max_magnitude_3d"])
+    r_frame = np.array([np.percentile(np.linalg.norm(f.astype(np.float32)[m], axis=1), 99)
+                        for f, m in zip(z["flow"], z["mask"])])
+    clip, frame = (panels[h].reshape(len(panels[h]), -1).astype(np.float64) for h in ("clip", "frame"))
+    lit = clip > 8  # the face's moving pixels (off the face the panel is black either way)
+    b_clip = np.array([c[m].mean() for c, m in zip(clip, lit)])
+    b_frame = np.array([f[m].mean() for f, m in zip(frame, lit)])
+    clear = np.abs(r_frame / r_clip - 1) > 0.05  # frames clearly slower or faster than the clip
+    assert clear.sum() >= 2, r_frame / r_clip
+    np.testing.assert_array_equal(np.sign(b_frame - b_clip)[clear], np.sign(r_clip - r_frame)[clear])
+
+
 def test_flow_of_a_still_face_is_near_zero(d6, tmp_path):
     clip = still_clip(d6, tmp_path / "still.mp4", 12)
     out, npz = tmp_path / "still_flow.mp4", tmp_path / "still.npz"

@@ -149,7 +149,6 @@ def test_edited_and_exported_meshes_keep_the_frames_corrective(builtin, tmp_path
     mesh and exported meshes of an edited frame carry that frame's corrective, as the fit does."""
     from core.edits.export import export_meshes
     from core.edits.curves import ExpressionEdits
-    from core.edits.preview import posed_vertices
     from core.model.mesh_io import read_obj
 
     F, M = 4, 30
@@ -167,7 +166,7 @@ def test_edited_and_exported_meshes_keep_the_frames_corrective(builtin, tmp_path
     corr = np.einsum("nkc,nk->nc", C.offsets[2][C.index], C.weight)
     want = builtin.vertices(rec.identity, edited) + corr
     np.testing.assert_allclose(rec.vertices(builtin, 2, edited), want, atol=1e-5)
-    got = posed_vertices(builtin, rec, 2, edited)
+    got = rec.posed_vertices(builtin, 2, edited)
     np.testing.assert_allclose(got, cams.project(want.astype(np.float64), 2), atol=1e-3)
     # unposed OBJ export of the unedited clip: the reconstruction's own meshes
     paths = export_meshes(tmp_path, rec, builtin, ExpressionEdits(), "obj", posed=False)

@@ -53,14 +53,15 @@ def test_reconstruct_video_and_per_frame(model, tmp_path):
     assert (rec.segment[15:20] == -1).all() and rec.segment[25] == 1
     # noise-free input: what is left is the bias of the priors and the temporal smoothing
     assert np.nanmean(rec.fit_error_px[rec.valid]) < 1.0
-    X68 = model.mean[model.landmarks68] + np.tensordot(truth["identity"], model.identity_basis[:, model.landmarks68], 1) \
-        + np.tensordot(truth["expression"], model.expression_basis[:, model.landmarks68], 1)
+    l68 = model.landmarks68
+    X68 = model.mean[l68] + np.tensordot(truth["identity"], model.identity_basis[:, l68], 1) \
+        + np.tensordot(truth["expression"], model.expression_basis[:, l68], 1)
     gt68 = project(X68, truth["scale"], truth["rotation"], truth["translation"])[..., :2]
     assert np.linalg.norm(rec.landmarks68 - gt68, axis=-1)[rec.valid].mean() < 2.0
     assert np.isfinite(rec.landmarks68).all()  # invalid frames copy a neighbour
     rec.save(tmp_path / "r.npz")
     again = Reconstruction.load(tmp_path / "r.npz")
-    v = again.image_vertices(model, 3)
+    v = again.posed_vertices(model, 3)
     assert v.shape == (model.num_vertices, 3)
     pf = reconstruct(track, model, "ict-test", per_frame=True)
     assert pf.method == "per-frame" and not pf.valid[15:20].any()
@@ -87,7 +88,7 @@ def test_reconstruct_command_on_image(tmp_path, capsys):
     w, h = gt.max(0) - gt.min(0)
     nme = np.linalg.norm(rec.landmarks68[0] - gt, axis=1).mean() / np.sqrt(w * h)
     assert nme < 0.06, nme  # bench: 2.5 % on this image, 4.2 % mean over 15 images
-    assert (tmp_path / "meshes" / "frame_00000.obj").stat().st_size > 10000
+    assert (tmp_path / "meshes" / "mesh_000000.obj").stat().st_size > 10000
     line = capsys.readouterr().out
     assert "1 frames" in line and "mean fit error" in line
     assert main(["reconstruct", str(tmp_path / "missing.mp4"), "-o", str(out)]) == 2
@@ -113,7 +114,23 @@ def test_reconstruct_command_learns_the_corrective_unless_told_not_to(tmp_path):
     from core.model.registry import load_model
 
     m = load_model("builtin")
-    moved = np.linalg.norm(a.image_vertices(m, 6)[:, :2] - b.image_vertices(m, 6)[:, :2], axis=1)
+    moved = np.linalg.norm(a.posed_vertices(m, 6)[:, :2] - b.posed_vertices(m, 6)[:, :2], axis=1)
     # d6 raises her brows at frames 5-6 beyond what the rig's brow shapes do: the corrective
     # moves some of the face by pixels, most of it by far less
     assert moved.max() > 1.0 and np.median(moved) < 1.0, (moved.max(), np.median(moved))
+
+
+def test_per_frame_fit_fills_a_gap_from_the_nearest_fitted_frame(model):
+    """Frames without a face borrow the fit of the *nearest* fitted frame: with fitted frames
+    {0, 1, 9}, frames 2-4 copy frame 1 and frames 6-8 copy frame 9 (frame 5 is as far from
+    both and takes the later one)."""
+    track, _ = _track(model, 10, gap=slice(2, 9))
+    pf = reconstruct(track, model, "ict-test", per_frame=True)
+    assert pf.valid.tolist() == [True, True] + [False] * 7 + [True]
+    for f, src in ((2, 1), (3, 1), (4, 1), (5, 9), (6, 9), (7, 9), (8, 9)):
+        np.testing.assert_array_equal(pf.expression[f], pf.expression[src], err_msg=f"frame {f}")
+        np.testing.assert_array_equal(pf.translation[f], pf.translation[src], err_msg=f"frame {f}")
+    # the whole-video fit follows the same rule
+    wv = reconstruct(track, model, "ict-test")
+    for f, src in ((2, 1), (4, 1), (5, 9), (8, 9)):
+        np.testing.assert_array_equal(wv.expression[f], wv.expression[src], err_msg=f"frame {f}")

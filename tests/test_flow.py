@@ -150,3 +150,36 @@ def test_dis_flow_beats_zero_flow_on_a_real_pair():
     assert res["dis"].pixels == res["zero"].pixels > 1000
     assert res["dis"].rmse < res["zero"].rmse
     assert res["dis"].psnr > res["zero"].psnr
+
+
+def test_one_flow_normalisation_per_clip_for_the_editors_mesh_flow():
+    """The editor colours its vertex flow (viewport, overlay arrows) with the clip's scale: the
+    99th percentile of the fitted meshes' displacements over frame pairs spread over the clip,
+    the same rule as the QA video (core.flow.colour)."""
+    from core.flow import FLOW_PERCENTILE, clip_vertex_flow_scales, flow_pair, magnitude_scale
+    from core.fitting.reconstruction import Reconstruction
+    from core.model.registry import load_model
+
+    m = load_model("builtin")
+    F = 10
+    rng = np.random.default_rng(5)
+    E = np.clip(rng.normal(0.2, 0.2, (F, m.num_expressions)), 0, 1).astype(np.float32)
+    E[4] = E[3]  # a repeated picture: the flow at 3 is shown to frame 5
+    t = np.cumsum(rng.normal(0, 2, (F, 2)), 0).astype(np.float32) + 200
+    t[4] = t[3]
+    rec = Reconstruction(
+        model_name=m.name, model_spec="builtin", identity=np.zeros(m.num_identity, np.float32), expression=E,
+        expression_names=np.asarray(m.expression_names), rotation=np.tile(np.diag([1.0, -1, -1]).astype(np.float32),
+                                                                          (F, 1, 1)),
+        translation=t, scale=np.full(F, 10.0, np.float32), landmarks68=np.zeros((F, 68, 2), np.float32),
+        fit_error_px=np.zeros(F, np.float32), valid=np.ones(F, bool), segment=np.zeros(F, np.int32),
+        repeated=np.arange(F) == 4)
+    cm, px = clip_vertex_flow_scales(rec, m)
+    pairs = sorted({flow_pair(rec.repeated, f) for f in range(F)})
+    assert (3, 5) in pairs and (3, 4) not in pairs
+    want_cm = magnitude_scale(np.concatenate([np.linalg.norm(rec.vertices(m, b) - rec.vertices(m, a), axis=1)
+                                              for a, b in pairs]), FLOW_PERCENTILE)
+    want_px = magnitude_scale(np.concatenate([np.linalg.norm(rec.posed_vertices(m, b) - rec.posed_vertices(m, a),
+                                                             axis=1) for a, b in pairs]), FLOW_PERCENTILE)
+    assert cm == pytest.approx(want_cm, rel=1e-5) and px == pytest.approx(want_px, rel=1e-5)
+    assert px > 1.0  # the camera moves ~2 px a frame

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import shared_path
-from core.camera import FRONTAL, OrthoCameras, euler_to_matrix
+from core.camera import OrthoCameras, euler_to_matrix
 from core.fitting.image_motion import (FaceMotion, _motion_fit, apply_corrections, fuse_corrections,
                                        measure_motion)
 
@@ -45,7 +45,8 @@ def _rigid_motion_truth(F=90, N=150, seed=3):
     t = np.arange(F)
     yaw, pitch, roll = 0.25 * np.sin(t / 15), 0.1 * np.sin(t / 11 + 1), 0.05 * np.sin(t / 20)
     R = np.stack([euler_to_matrix(a, b, c) for a, b, c in zip(yaw, pitch, roll)])
-    truth = OrthoCameras(10 + 0.3 * np.sin(t / 25), R, np.stack([240 + 20 * np.sin(t / 9), 250 + 8 * np.cos(t / 13)], 1))
+    shift = np.stack([240 + 20 * np.sin(t / 9), 250 + 8 * np.cos(t / 13)], 1)
+    truth = OrthoCameras(10 + 0.3 * np.sin(t / 25), R, shift)
     return X, truth
 
 
@@ -126,6 +127,8 @@ def test_reconstruct_with_frames_follows_the_image_and_repeats(short_clip):
     assert np.array_equal(refined.expression[30], refined.expression[29])
     assert np.allclose(refined.translation[30], refined.translation[29])
     assert not np.allclose(plain.translation[30], plain.translation[29], atol=1e-3)
+    # and the reconstruction records it (the editor's flow view skips it), nothing else
+    assert np.flatnonzero(refined.repeated).tolist() == [30] and not plain.repeated.any()
     # the fitted points' motion agrees better with an independent dense flow (DIS)
     basis = basis_from_embedding(model)
 

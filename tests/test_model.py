@@ -194,7 +194,7 @@ def test_ict_folder_equals_npz(ict_npz_path, tmp_path):
 
 
 def test_ict_embedding(ict, tmp_path, monkeypatch):
-    from core.model import embedding as E
+    from core.model import embedding as E  # noqa: N812 (short: used on every line below)
     monkeypatch.setenv("FACESTUDIO_CACHE_DIR", str(tmp_path))
     model = ict.face_only()
     emb, rep = E.compute_tracker_embedding(model)

@@ -74,9 +74,21 @@ def _constant_source(seq, frame: int, n: int):
                         valid=np.ones(n, bool), residual=None if seq.residual is None else seq.residual[pick])
 
 
+def _face(model, identity, state, tracked=None, driven=False):
+    """A ProjectedFace of a synthetic state (no reconstruction): the model's mesh under the
+    state's camera."""
+    from core.warp import driven_face, target_face
+
+    cam = state.camera
+    screen = cam.project(model.vertices(identity, state.expression).astype(np.float64))
+    if driven:
+        return driven_face(model, identity, cam, screen, state.gaze)
+    return target_face(model, identity, cam, screen, state.gaze, tracked)
+
+
 def test_zero_source_motion_returns_the_target(model, portrait, source_clip):
-    from core.reenact.render import WarpRenderer, driven_face, target_face
     from core.reenact.transfer import TransferSettings, transfer_sequence
+    from core.warp import FrameRequest, WarpRenderer
 
     img, tr, tgt = portrait
     _, src, _ = source_clip
@@ -84,9 +96,9 @@ def test_zero_source_motion_returns_the_target(model, portrait, source_clip):
     driven = transfer_sequence(still_src, tgt.seq, TransferSettings(mode="head"), model.expression_names,
                                model.expression_bounds, target_frames=np.zeros(6, int))
     renderer = WarpRenderer(model)
-    tface = target_face(model, tgt.seq.identity, tgt.seq.frame(0), tr.landmarks[0])
+    tface = tgt.target(model, 0)
     for i in (0, 5):
-        out = renderer.render(img, tface, driven_face(model, driven.identity, driven.frame(i)), target_key=0)
+        out = renderer.render(FrameRequest(img, tface, tgt.driven(model, 0, driven.frame(i)), 0)).image
         assert out.shape == img.shape and out.dtype == np.uint8
         assert _psnr(out, img) > 35.0
 
@@ -145,16 +157,18 @@ def test_lost_face_holds_last_parameters_and_recovers(model, portrait, source_cl
 
 
 def test_warp_extension_is_smooth_and_follows_the_head(model):
-    from core.camera import FRONTAL, euler_to_matrix, project
-    from core.reenact.render import warp_triangles
-    from core.reenact.warp import WarpSettings, dense_warp, rigid_backward_affine
+    from core.camera import FRONTAL, OrthoCamera, euler_to_matrix
+    from core.warp import WarpSettings
+    from core.warp.dense import dense_warp
+    from core.warp.face import warp_triangles
+    from core.warp.rigid import rigid_backward_affine
 
     V = model.mean.astype(np.float64)
     tri = warp_triangles(model)
-    tcam = (12.0, FRONTAL, np.array([256.0, 250.0]))
-    dcam = (12.6, euler_to_matrix(0.25, 0.1, 0.15), np.array([270.0, 262.0]))
-    tgt = project(V, *tcam)
-    drv = project(V, *dcam)
+    tcam = OrthoCamera(12.0, FRONTAL, np.array([256.0, 250.0]))
+    dcam = OrthoCamera(12.6, euler_to_matrix(0.25, 0.1, 0.15), np.array([270.0, 262.0]))
+    tgt = tcam.project(V)
+    drv = dcam.project(V)
     # the fades alone (the face's own motion faded into the surroundings, no occlusion)
     w = dense_warp(drv, tgt, tri, (512, 512), rigid=rigid_backward_affine(tcam, dcam),
                    settings=WarpSettings(occlusion=False))
@@ -185,15 +199,17 @@ def test_neck_release_keeps_the_body_still_below_the_face(model):
     under the chin moves less (only the face's own motion carries over its edge); no folds."""
     import cv2
 
-    from core.camera import FRONTAL, project
-    from core.reenact.render import CHIN, EYE_OUTER_CORNERS, warp_triangles
-    from core.reenact.warp import WarpSettings, dense_warp, rigid_backward_affine
+    from core.camera import FRONTAL, OrthoCamera
+    from core.warp import WarpSettings
+    from core.warp.dense import dense_warp
+    from core.warp.face import CHIN, EYE_OUTER_CORNERS, warp_triangles
+    from core.warp.rigid import rigid_backward_affine
 
     V = model.mean.astype(np.float64)
     tri = warp_triangles(model)
-    tcam = (12.0, FRONTAL, np.array([256.0, 230.0]))
-    dcam = (13.2, FRONTAL, np.array([262.0, 236.0]))  # the head comes closer and slides
-    tgt, drv = project(V, *tcam), project(V, *dcam)
+    tcam = OrthoCamera(12.0, FRONTAL, np.array([256.0, 230.0]))
+    dcam = OrthoCamera(13.2, FRONTAL, np.array([262.0, 236.0]))  # the head comes closer and slides
+    tgt, drv = tcam.project(V), dcam.project(V)
     pts = model.embedded_points(drv)[:, :2]
     rows = (float(pts[list(EYE_OUTER_CORNERS), 1].mean()), float(pts[CHIN, 1]))
     temple = (int(rows[0]) - 25, int(pts[:468, 0].max()) + 8)
@@ -215,14 +231,13 @@ def test_neck_release_keeps_the_body_still_below_the_face(model):
 def test_head_motion_comes_from_the_rest_outline_not_the_camera_split(model):
     """Two fits may split a face's size differently between scale and identity (a still and a
     video of one person): the surroundings must not move for that, only for head motion."""
-    from core.camera import FRONTAL, euler_to_matrix
-    from core.reenact.render import rest_outline
-    from core.reenact.transfer import FaceState
-    from core.reenact.warp import rigid_backward_affine, rigid_backward_similarity
+    from core.camera import FRONTAL, OrthoCamera, euler_to_matrix
+    from core.warp.face import rest_outline
+    from core.warp.rigid import rigid_backward_affine, rigid_backward_similarity
 
     def state(scale, R, t, expr=None):
-        e = np.zeros(model.num_expressions) if expr is None else expr
-        return FaceState(e, R, np.asarray(t, float), float(scale), np.zeros((2, 2)))
+        """The camera of a face (the rest outline does not depend on the expression)."""
+        return OrthoCamera(float(scale), R, np.asarray(t, float))
 
     rng = np.random.default_rng(3)
     ident = rng.normal(0, 1.0, model.num_identity)
@@ -234,14 +249,15 @@ def test_head_motion_comes_from_the_rest_outline_not_the_camera_split(model):
     c = V.mean(0)
     bigger = (V - c) * 1.05 + c  # the other fit's rest face, about its own centre
     from core.camera import project
-    from core.reenact.render import UPPER_OUTLINE
+    from core.warp.face import UPPER_OUTLINE
+    c64 = c[None].astype(np.float64)
+    shift = project(c64, 10.0, FRONTAL, np.zeros(2))[0, :2] - project(c64, 10.0 / 1.05, FRONTAL, np.zeros(2))[0, :2]
     drv = project(bigger[list(UPPER_OUTLINE)].astype(np.float64), 10.0 / 1.05, FRONTAL,
-                  np.array([256.0, 250.0]) + (project(c[None].astype(np.float64), 10.0, FRONTAL, np.zeros(2))[0, :2]
-                                              - project(c[None].astype(np.float64), 10.0 / 1.05, FRONTAL, np.zeros(2))[0, :2]))[:, :2]
+                  np.array([256.0, 250.0]) + shift)[:, :2]
     assert np.abs(drv - tgt).max() < 1e-3  # the same pixels (float32 model)
     sim = rigid_backward_similarity(tgt, drv)
-    cam = rigid_backward_affine((10.0, FRONTAL, np.array([256.0, 250.0])),
-                                (10.0 / 1.05, FRONTAL, np.array([256.0, 250.0])))
+    cam = rigid_backward_affine(OrthoCamera(10.0, FRONTAL, np.array([256.0, 250.0])),
+                                OrthoCamera(10.0 / 1.05, FRONTAL, np.array([256.0, 250.0])))
     corner = np.array([100.0, 100.0, 1.0])
     assert np.hypot(*(sim @ corner - corner[:2])) < 0.01
     assert np.hypot(*(cam @ corner - corner[:2])) > 5.0  # what the camera comparison did
@@ -252,7 +268,8 @@ def test_head_motion_comes_from_the_rest_outline_not_the_camera_split(model):
     # a real head motion (turn, move, scale) is recovered like the camera's plane motion
     R = euler_to_matrix(0.0, 0.0, 0.2)  # an in-plane roll
     moved = rigid_backward_similarity(tgt, rest_outline(model, ident, state(11.0, R, [270.0, 240.0])))
-    cam = rigid_backward_affine((10.0, FRONTAL, np.array([256.0, 250.0])), (11.0, R, np.array([270.0, 240.0])))
+    cam = rigid_backward_affine(OrthoCamera(10.0, FRONTAL, np.array([256.0, 250.0])),
+                                OrthoCamera(11.0, R, np.array([270.0, 240.0])))
     assert np.abs(moved @ corner - cam @ corner).max() < 2.0
 
 
@@ -260,15 +277,17 @@ def test_occlusion_uncovered_background_comes_from_beside_the_face(model):
     """The face slides over the background: nothing off the driven face shows the target's face."""
     import cv2
 
-    from core.camera import FRONTAL, euler_to_matrix, project
-    from core.reenact.render import warp_triangles
-    from core.reenact.warp import WarpSettings, dense_warp, rigid_backward_affine
+    from core.camera import FRONTAL, OrthoCamera, euler_to_matrix
+    from core.warp import WarpSettings
+    from core.warp.dense import dense_warp
+    from core.warp.face import warp_triangles
+    from core.warp.rigid import rigid_backward_affine
 
     V = model.mean.astype(np.float64)
     tri = warp_triangles(model)
-    tcam = (12.0, FRONTAL, np.array([256.0, 250.0]))
-    dcam = (12.0, euler_to_matrix(0.3, 0.0, 0.0), np.array([236.0, 250.0]))  # turns and moves left
-    tgt, drv = project(V, *tcam), project(V, *dcam)
+    tcam = OrthoCamera(12.0, FRONTAL, np.array([256.0, 250.0]))
+    dcam = OrthoCamera(12.0, euler_to_matrix(0.3, 0.0, 0.0), np.array([236.0, 250.0]))  # turns and moves left
+    tgt, drv = tcam.project(V), dcam.project(V)
     rig = rigid_backward_affine(tcam, dcam)
 
     def hull(p):
@@ -295,7 +314,7 @@ def test_occlusion_uncovered_background_comes_from_beside_the_face(model):
 
 
 def test_synthesized_mouth_takes_the_targets_colours(model):
-    from core.reenact.fill import lip_colour, synthesize_mouth
+    from core.warp.mouth import lip_colour, synthesize_mouth
     from core.camera import FRONTAL, project
 
     pts = model.embedded_points(project(model.mean.astype(np.float64), 10.0, FRONTAL, np.array([200.0, 200.0])))
@@ -328,10 +347,9 @@ def test_still_target_mouth_interior_shows_ict_teeth(model, portrait):
     the same input gives the same pixels."""
     import cv2
 
-    from core.reenact.gaze import INNER_LIPS
-    from core.reenact.interior import shared_interior
-    from core.reenact.render import WarpRenderer, driven_face, target_face
-    from core.reenact.warp import WarpSettings
+    from core.warp import FrameRequest, WarpRenderer, WarpSettings
+    from core.warp.interior import shared_interior
+    from core.warp.landmarks import INNER_LIPS
 
     if shared_interior() is None:
         pytest.skip("ICT-FaceKit not available")
@@ -341,16 +359,17 @@ def test_still_target_mouth_interior_shows_ict_teeth(model, portrait):
     wide = rest.copy()
     for n, v in (("jawOpen", 0.5), ("mouthSmileLeft", 0.6), ("mouthSmileRight", 0.6)):
         wide.expression[names.index(n)] = v
-    tface = target_face(model, tgt.seq.identity, rest, tr.landmarks[0])
-    d_rest = driven_face(model, tgt.seq.identity, rest)
-    d_wide = driven_face(model, tgt.seq.identity, wide)
+    tface = tgt.target(model, 0)
+    d_rest = tgt.driven(model, 0, rest)
+    d_wide = tgt.driven(model, 0, wide)
     out = {}
     for kind in ("ict", "synthetic"):
         r = WarpRenderer(model, WarpSettings(mouth_interior=kind, gaze=False))
-        out[kind, "rest"] = r.render(img, tface, d_rest, target_key=0)
-        out[kind, "wide"] = r.render(img, tface, d_wide, target_key=0)
+        out[kind, "rest"] = r.render(FrameRequest(img, tface, d_rest, 0)).image
+        out[kind, "wide"] = r.render(FrameRequest(img, tface, d_wide, 0)).image
         if kind == "ict":
-            assert np.array_equal(out[kind, "wide"], r.render(img, tface, d_wide, target_key=0))  # no flicker
+            again = r.render(FrameRequest(img, tface, d_wide, 0)).image
+            assert np.array_equal(out[kind, "wide"], again)  # no flicker
     assert np.array_equal(out["ict", "rest"], out["synthetic", "rest"])  # closed: nothing filled
     opening = np.zeros(img.shape[:2], np.uint8)
     cv2.fillPoly(opening, [np.round(d_wide.points[list(INNER_LIPS)]).astype(np.int32)], 1)
@@ -418,20 +437,31 @@ def test_live_pipeline_runs_newest_first_and_takes_settings_while_running(model,
     clip = shared_path("data", "videos", "d0.mp4")
     with open_source(f"simcam:{clip}", loop=False) as cam:
         pipe = LivePipeline(model, cam, target, photo, TransferSettings(mode="head"))
+        moved = 0.0  # how far the outputs seen while running moved the photo (mean abs difference)
+
+        def look():
+            nonlocal moved
+            out = pipe.latest()
+            assert out.shape == photo.shape and out.dtype == np.uint8
+            moved = max(moved, float(np.abs(out.astype(int) - photo).mean()))
+
         with pipe:
             t_end = time.monotonic() + 20
             while pipe.stats().frames < 8 and time.monotonic() < t_end and pipe.running:
-                time.sleep(0.1)
+                time.sleep(0.05)
+                look()
             pipe.set_settings(transfer=TransferSettings(mode="face"))  # while running
             while pipe.running and time.monotonic() < t_end:
-                time.sleep(0.1)
+                time.sleep(0.05)
+                look()
         assert pipe.error is None, repr(pipe.error)
         st = pipe.stats()
-    out = pipe.latest()
-    assert out.shape == photo.shape and out.dtype == np.uint8
-    assert st.frames >= 10 and st.fps > 0 and st.latency_ms > 0
+    # a camera at its own frame rate: how many frames the pipeline gets to depends on the
+    # machine's load (the rest are dropped, newest first), not on the test
+    assert st.frames >= 3 and st.fps > 0 and st.latency_ms > 0
+    assert st.frames + st.dropped >= 0.9 * cam.frames_published
     # the source's face moved the photo's face
-    assert np.abs(out.astype(int) - photo).mean() > 0.5
+    assert moved > 0.5, moved
 
 
 def test_head_motion_is_measured_on_the_head_centre_plane(model, source_clip):
@@ -442,9 +472,10 @@ def test_head_motion_is_measured_on_the_head_centre_plane(model, source_clip):
     rotation move nothing at that picture."""
     from core.camera import FRONTAL, euler_to_matrix, project
     from core.reenact.faces import fit_face
-    from core.reenact.render import driven_face, head_motion, rest_outline_points, target_face
     from core.reenact.transfer import FaceState
     from core.tracking.tracker import track_image
+    from core.warp.face import rest_outline_points
+    from core.warp.rigid import head_motion
 
     ident = np.zeros(model.num_identity)
 
@@ -452,7 +483,7 @@ def test_head_motion_is_measured_on_the_head_centre_plane(model, source_clip):
         return FaceState(np.zeros(model.num_expressions), R, np.array([256.0, 250.0]), 10.0, np.zeros((2, 2)))
 
     t_state, d_state = state(FRONTAL), state(euler_to_matrix(0.0, np.radians(8.0), 0.0))  # a nod
-    tf, df = target_face(model, ident, t_state, None), driven_face(model, ident, d_state)
+    tf, df = _face(model, ident, t_state), _face(model, ident, d_state, driven=True)
     glabella = rest_outline_points(model, ident)[1]
     # points 9.5 cm behind the glabella: beside the ears and at the top of the head
     X = np.array([[-8.5, 0.5, 0.0], [8.5, 0.5, 0.0], [0.0, 11.0, 0.0], [-6.0, 8.0, 0.0]])
@@ -471,8 +502,8 @@ def test_head_motion_is_measured_on_the_head_centre_plane(model, source_clip):
     frames, clip, _ = source_clip
     st = track_image(frames[0], source="d3[0]")
     still = fit_face(st, model, name="d3[0]")
-    tface = target_face(model, still.seq.identity, still.seq.frame(0), st.landmarks[0])
-    ref = driven_face(model, clip.seq.identity, clip.seq.frame(0))
+    tface = still.target(model, 0)
+    ref = clip.driven(model, 0, clip.seq.frame(0))
     corners = np.array([[150.0, 60.0], [360.0, 60.0], [120.0, 300.0], [390.0, 300.0]])
 
     def moved(M, p=corners):
@@ -485,7 +516,7 @@ def test_head_motion_is_measured_on_the_head_centre_plane(model, source_clip):
                                atol=1e-9)
     # frame 20 turns the head by about 12 degrees: the plane through the head's centre, behind
     # the fit's pivot, moves unlike the face's outline (measured 15-30 px apart at the corners)
-    d20 = driven_face(model, clip.seq.identity, clip.seq.frame(20))
+    d20 = clip.driven(model, 20, clip.seq.frame(20))
     gap = np.linalg.norm(moved(head_motion(tface, d20, 9.5, reference=ref)) - moved(head_motion(tface, d20, None)),
                          axis=1)
     assert gap.min() > 8.0, gap
@@ -497,10 +528,9 @@ def test_mouth_rim_keeps_the_targets_lip_edge(model, portrait):
     the target's mean lip colour there. Inside the polygon both are the same interior."""
     import cv2
 
-    from core.reenact.gaze import INNER_LIPS
-    from core.reenact.interior import shared_interior
-    from core.reenact.render import WarpRenderer, driven_face, target_face
-    from core.reenact.warp import WarpSettings
+    from core.warp import FrameRequest, WarpRenderer, WarpSettings
+    from core.warp.interior import shared_interior
+    from core.warp.landmarks import INNER_LIPS
 
     if shared_interior() is None:
         pytest.skip("ICT-FaceKit not available")
@@ -509,9 +539,9 @@ def test_mouth_rim_keeps_the_targets_lip_edge(model, portrait):
     wide = tgt.seq.frame(0)
     for n, v in (("jawOpen", 0.4), ("mouthSmileLeft", 0.3), ("mouthSmileRight", 0.3)):
         wide.expression[names.index(n)] = v
-    tface = target_face(model, tgt.seq.identity, tgt.seq.frame(0), tr.landmarks[0])
-    d = driven_face(model, tgt.seq.identity, wide)
-    out = {kw: WarpRenderer(model, WarpSettings(gaze=False, **dict([kw]))).render(img, tface, d, target_key=0)
+    tface = tgt.target(model, 0)
+    d = tgt.driven(model, 0, wide)
+    out = {kw: WarpRenderer(model, WarpSettings(gaze=False, **dict([kw]))).render(FrameRequest(img, tface, d, 0)).image
            for kw in (("mouth_fill", False), ("mouth_rim", "target"), ("mouth_rim", "fill"))}
     inner = np.zeros(img.shape[:2], np.uint8)
     cv2.fillPoly(inner, [np.round(d.points[list(INNER_LIPS)] * 16).astype(np.int32)], 1, cv2.LINE_8, shift=4)
@@ -529,8 +559,8 @@ def test_self_mode_takes_the_source_fit_unsmoothed(model, source_clip):
     """Self mode drives the target with the source's own fit as is: with the clip itself as the
     target every frame comes back (nearly) unchanged. Smoothing the source (the other modes'
     default) would move each frame's face by the smoothing's residual against its own picture."""
-    from core.reenact.render import WarpRenderer, driven_face, target_face
     from core.reenact.transfer import TransferSettings, transfer_sequence
+    from core.warp import FrameRequest, WarpRenderer
 
     frames, clip, _ = source_clip
     F = len(clip.seq)
@@ -547,10 +577,9 @@ def test_self_mode_takes_the_source_fit_unsmoothed(model, source_clip):
     for name, drv in (("as is", d), ("smoothed", smooth)):
         q = []
         for i in (10, 20, 30):
-            tface = target_face(model, seq.identity, seq.frame(i), clip.track.landmarks[i])
-            ref = driven_face(model, drv.identity, drv.frame(i))  # self mode: the frame shown
-            out = renderer.render(frames[i], tface, driven_face(model, drv.identity, drv.frame(i)), target_key=i,
-                                  reference=ref)
+            tface = clip.target(model, i)
+            ref = clip.driven(model, i, drv.frame(i))  # self mode: the frame shown
+            out = renderer.render(FrameRequest(frames[i], tface, clip.driven(model, i, drv.frame(i)), i, ref)).image
             q.append(_psnr(out, frames[i]))
         quality[name] = float(np.mean(q))
     # as is: the frame itself up to float rounding (measured 168 dB); smoothed: every face moved

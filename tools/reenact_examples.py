@@ -23,7 +23,7 @@ from core.jobs import ConsoleProgress  # noqa: E402
 from core.model.registry import load_model  # noqa: E402
 from core.reenact.pipeline import ReenactmentPipeline, read_frames  # noqa: E402
 from core.reenact.transfer import TransferSettings  # noqa: E402
-from core.reenact.warp import WarpSettings  # noqa: E402
+from core.warp import WarpSettings  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 
@@ -46,7 +46,7 @@ def grid(sources: list[np.ndarray], outputs: list[np.ndarray], cell: int = 256) 
 def mouth_closeups(frames: list[np.ndarray], cell: int = 256) -> list[np.ndarray]:
     """Square crops around each frame's mouth (found by the tracker), 2.2 mouth widths wide;
     a black cell where no face is found."""
-    from core.reenact.gaze import MOUTH_CORNERS
+    from core.warp.landmarks import MOUTH_CORNERS
     from core.tracking.tracker import FaceTracker
     crops = []
     with FaceTracker(smooth=False) as tracker:
@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     ap.add_argument("--mode", default="head", choices=("head", "face"))
     ap.add_argument("--out", default=str(REPO / "out" / "examples"))
     ap.add_argument("--interior", default="ict", choices=("ict", "synthetic"),
-                    help="a still target's mouth interior (see core.reenact.warp.WarpSettings)")
+                    help="a still target's mouth interior (see core.warp.WarpSettings)")
     args = ap.parse_args(argv)
     still = Path(args.still) if Path(args.still).exists() else SHARED / "portraits" / "stills" / args.still
     out_dir = Path(args.out)

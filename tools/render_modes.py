@@ -152,7 +152,8 @@ def main() -> None:
             comp = frame.copy()
             comp[tex.mask] = (0.5 * tex.image[tex.mask] + 0.5 * 255 * np.array([0.2, 0.4, 1.0])).astype(np.uint8)
             save("textured_same_view_tinted", comp)
-            for name, yaw in (("textured_novel_view_yaw+25", np.radians(25)), ("textured_novel_view_yaw-25", -np.radians(25))):
+            views = (("textured_novel_view_yaw+25", np.radians(25)), ("textured_novel_view_yaw-25", -np.radians(25)))
+            for name, yaw in views:
                 novel = project(neutral, s, euler_to_matrix(yaw, 0.0, 0.0), tr)
                 save(name, rt.render(novel, (w, h), "textured", texture=frame, source_pixels=src[:, :2],
                                      background=(40, 40, 40)).image)

@@ -31,11 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(REPO / "out" / "screenshots"))
     args = ap.parse_args(argv)
 
-    from widgets.viewport3d import MODES, PRESETS
+    from app.viewport import MODES, PRESETS
 
     app, w = open_window(args.size)
     ed = w.editor
-    ed.ask_to_save = False
+    ed.io.ask_to_save = False
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if not w.open_media(args.input):
@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
             ed.doc.begin_gesture()
             rows[n].slider.setValue(600)
     # the full-resolution edited frame is on screen once the preview thread is idle
-    shown = len(ed.preview_latencies_ms)
-    wait_until(app, lambda: len(ed.preview_latencies_ms) > shown and ed.preview.idle, 20)
+    shown = ed.preview.shown_count
+    wait_until(app, lambda: ed.preview.shown_count > shown and ed.preview.worker.idle, 20)
     written = 0
     for mode in MODES:
         ed.set_viewport_mode(mode)

@@ -21,20 +21,14 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-GROUPS = ("brows", "eyes", "cheeks", "nose", "mouth", "jaw", "other")
+from core.model.arkit import GROUPS as ARKIT_GROUPS
+from core.model.arkit import OTHER, expression_group
+
+#: the rows' groups in display order: core's one table (core.model.arkit), then the rest
+GROUPS = ARKIT_GROUPS + (OTHER,)
 SLIDER_STEPS = 1000  # slider ticks per unit of offset
 OFFSET_RANGE = 1.0
 SELECTED_STYLE = "QToolButton { font-weight: bold; color: #ffb347; }"
-
-
-def component_group(name: str) -> str:
-    """Group of an ARKit-style component name (brows, eyes, cheeks, nose, mouth, jaw, other)."""
-    n = name.lower()
-    for prefix, group in (("brow", "brows"), ("eye", "eyes"), ("cheek", "cheeks"), ("nose", "nose"),
-                          ("mouth", "mouth"), ("jaw", "jaw"), ("tongue", "mouth")):
-        if n.startswith(prefix):
-            return group
-    return "other"
 
 
 class ValueBar(QWidget):
@@ -191,7 +185,7 @@ class ExpressionPanel(QWidget):
         self._group_rows = {g: [] for g in GROUPS}
         names = [str(n) for n in names]
         for n in names:
-            self._group_rows[component_group(n)].append(n)
+            self._group_rows[expression_group(n)].append(n)
         # the build plan: group headers and rows in display order
         self._pending = []
         for g in GROUPS:

@@ -9,7 +9,7 @@ Signals (GUI thread):
                                                 ``simcam:/path.mp4`` or a video file path
     stop_requested()
     target_chosen(target_path)                  a target photo/video was picked (prepare it now)
-    settings_changed(dict)                      the transfer settings, see :meth:`settings`
+    settings_changed(TransferSettings)          the transfer settings, see :meth:`settings`
     recalibrate_requested()
     record_requested(output_path)               start recording the result to a video file
     record_stop_requested()
@@ -28,6 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.model.arkit import GROUPS as ARKIT_GROUPS
+from core.reenact.transfer import TransferSettings
 from widgets.frame_view import FrameView
 from widgets.presenter_window import PresenterWindow
 
@@ -36,7 +38,8 @@ SOURCE_KINDS = (("Webcam", "webcam"), ("Simulated camera (file)", "simcam"), ("V
 MODES = (("Head (expression + pose + gaze)", "head"), ("Face (target keeps its pose)", "face"),
          ("Self (source = target)", "self"))
 ATTRIBUTES = ("expression", "pose", "gaze")
-GROUPS = ("brows", "eyes", "mouth", "jaw")
+#: the expression groups that can be switched off: core's one table (core.model.arkit)
+GROUPS = ARKIT_GROUPS
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.m4v *.avi *.mkv *.webm);;All files (*)"
 TARGET_FILTER = ("Photos and videos (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.mp4 *.mov *.m4v "
                  "*.avi *.mkv *.webm);;All files (*)")
@@ -46,7 +49,7 @@ class ReenactPanel(QWidget):
     start_requested = Signal(str, str)
     stop_requested = Signal()
     target_chosen = Signal(str)
-    settings_changed = Signal(dict)
+    settings_changed = Signal(object)  # core.reenact.transfer.TransferSettings
     recalibrate_requested = Signal()
     record_requested = Signal(str)
     record_stop_requested = Signal()
@@ -317,16 +320,15 @@ class ReenactPanel(QWidget):
         if emit:
             self.target_chosen.emit(str(path))
 
-    def settings(self) -> dict:
-        """The transfer settings as plain data: ``mode``; ``expression``/``pose``/``gaze`` (bool);
-        ``expression_strength``/``pose_strength``/``gaze_strength`` in [0, 1]; ``groups``
-        {brows, eyes, mouth, jaw: bool}."""
-        out: dict = {"mode": self.mode.currentData()}
+    def settings(self) -> TransferSettings:
+        """The transfer settings the panel shows (mode, attributes and their strengths in
+        [0, 1], expression groups switched on or off)."""
+        s = {"mode": self.mode.currentData()}
         for name in ATTRIBUTES:
-            out[name] = self.attr_checks[name].isChecked()
-            out[f"{name}_strength"] = self.attr_sliders[name].value() / 100.0
-        out["groups"] = {g: c.isChecked() for g, c in self.group_checks.items()}
-        return out
+            s[name] = self.attr_checks[name].isChecked()
+            s[f"{name}_strength"] = self.attr_sliders[name].value() / 100.0
+        return TransferSettings(**s, group_strength={g: 1.0 if c.isChecked() else 0.0
+                                                     for g, c in self.group_checks.items()})
 
     def set_attribute(self, name: str, on: bool | None = None, strength: float | None = None) -> None:
         """Set an attribute toggle and/or strength (0..1) as if the user did (emits settings_changed)."""

@@ -2,9 +2,9 @@
 
 Each output frame is [frame | mesh overlay | 3D flow (Eq. 6.5 HSV) | 2D flow (wheel)]
 for the flow of frame t to t+K (``--step K``), so the video has F-K frames; the colours
-use one normalisation per clip (the 99th percentile of the clip's flow magnitudes, see
-core/qa/flow_video.py). The source's audio is kept. Without ``--reconstruction`` the
-video is tracked and reconstructed first. ``--npz`` also writes the flow arrays
+use one normalisation per clip by default (the 99th percentile of the clip's flow magnitudes;
+``--normalise frame``: of each frame's own; see core/flow/colour.py). The source's audio is
+kept. Without ``--reconstruction`` the video is tracked and reconstructed first. ``--npz`` also writes the flow arrays
 (``flow`` (F-K, h, w, 3) float16 pixels, ``mask``, ``stride``: subsampled when the
 full-resolution array would exceed 256 MB).
 """
@@ -27,6 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--track", metavar="T.npz", help="use this track of INPUT instead of tracking (when fitting)")
     p.add_argument("--step", type=int, default=1, metavar="K", help="flow from frame t to t+K (default 1)")
     p.add_argument("--npz", metavar="FLOW.npz", help="also write the flow arrays to this .npz")
+    p.add_argument("--normalise", choices=("clip", "frame"), default="clip",
+                   help="colour scale: one for the whole clip (default: colours compare across frames) "
+                        "or one per frame (each frame's own pattern at full brightness)")
     add_model_argument(p, fitting_only=True)
     p.add_argument("--max-frames", type=int, default=None, metavar="N", help="use only the first N frames")
 
@@ -52,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
                 raise InputError(f"{args.input}: the flow over {args.step} frame(s) needs more than "
                                  f"{args.step} frames, but only {inp.frames} are used")
             res = write_flow_video(inp.source, inp.meshes, out, inp.frames, args.step, args.npz,
-                                   progress=bar)
+                                   progress=bar, normalisation=args.normalise)
         finally:
             inp.source.close()
     finally:
@@ -60,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     rec = inp.meshes.rec
     print(f"{args.input}: flow t -> t+{res.step} for {res.frames_written} frames, model {rec.model_name}"
           f"{' (fitted now)' if inp.reconstructed else ''}, colour scale {res.max_magnitude_3d:.2f} px (3D) / "
-          f"{res.max_magnitude_2d:.2f} px (2D), audio {'kept' if res.audio_kept else 'none'}, "
+          f"{res.max_magnitude_2d:.2f} px (2D){' per frame' if res.normalisation == 'frame' else ''}, "
+          f"audio {'kept' if res.audio_kept else 'none'}, "
           f"{time.perf_counter() - t0:.1f} s -> {out}"
           + (f" + {args.npz} (stride {res.npz_stride})" if args.npz else ""))
     return 0

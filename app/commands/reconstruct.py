@@ -3,8 +3,9 @@
 INPUT is a video, an image (F = 1), an image folder, or a ``track`` result
 ``.npz``. Tracks the face when needed, fits the face model over the whole clip
 (one identity, per-frame expressions and cameras; ``--per-frame`` for the fast
-frame-by-frame fitter) and writes a Reconstruction ``.npz``. ``--export-meshes DIR``
-also writes one mesh per frame (model space, cm). Prints a one-line summary.
+frame-by-frame fitter) and writes a Reconstruction ``.npz`` (``core.fitting.clip``).
+``--export-meshes DIR`` also writes one mesh per frame, ``DIR/mesh_000000.obj`` ... (model
+space, cm; the editor's mesh export). Prints a one-line summary.
 """
 from __future__ import annotations
 
@@ -22,72 +23,44 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="video file, image, image folder, or a track result .npz")
     p.add_argument("-o", "--output", required=True, help="output .npz (Reconstruction)")
     add_model_argument(p)
-    p.add_argument("--per-frame", action="store_true", help="fit frame by frame (the live fitter) instead of the whole-video fit")
+    p.add_argument("--per-frame", action="store_true",
+                   help="fit frame by frame (the live fitter) instead of the whole-video fit")
     p.add_argument("--no-corrective", action="store_true",
                    help="skip the per-clip corrective deformation from the face's optical flow (faster; "
                         "the mesh then moves only as the model's expressions can)")
     p.add_argument("--export-meshes", metavar="DIR", help="write one mesh per frame into DIR")
-    p.add_argument("--mesh-format", choices=("obj", "ply"), default="obj", help="mesh format for --export-meshes (default obj)")
-
-
-def _load_track(inp: Path, progress):
-    from core.tracking import TrackResult, track_video
-
-    if inp.suffix.lower() == ".npz":
-        return TrackResult.load(inp)
-    return track_video(str(inp), progress=progress)
-
-
-def _frames_of(inp: Path, track):
-    """The clip's frames for the image-motion refinement: the input video itself, or the
-    video a track result was made from when it is still there (None: refinement skipped)."""
-    from core.fitting import clip_frames
-
-    video = track.source if inp.suffix.lower() == ".npz" else str(inp)
-    if track.num_frames < 3 or not video or not Path(video).exists():
-        return None
-    return clip_frames(video, track.num_frames)
+    p.add_argument("--mesh-format", choices=("obj", "ply"), default="obj",
+                   help="mesh format for --export-meshes (default obj)")
 
 
 def run(args: argparse.Namespace) -> int:
     from core.errors import InputError
-    from core.fitting import FitSettings, reconstruct
+    from core.fitting import FitSettings
+    from core.fitting.clip import reconstruct_clip
     from core.jobs import ConsoleProgress
-    from core.model.registry import load_model
+    from core.tracking import TrackResult
 
     inp = Path(args.input)
     if not inp.exists():
         raise InputError(f"{inp}: input not found")
     t0 = time.perf_counter()
-    bar = ConsoleProgress("track")
+    source = TrackResult.load(inp) if inp.suffix.lower() == ".npz" else str(inp)
+    bar = ConsoleProgress("reconstruct")
     try:
-        track = _load_track(inp, bar)
+        clip = reconstruct_clip(source, args.model, FitSettings(corrective=not args.no_corrective),
+                                per_frame=args.per_frame, progress=bar)
     finally:
         bar.close()
-    model = load_model(args.model)
-    t1 = time.perf_counter()
-    bar = ConsoleProgress("fit")
-    try:
-        rec = reconstruct(track, model, args.model, FitSettings(corrective=not args.no_corrective),
-                          per_frame=args.per_frame, progress=bar, frames=_frames_of(inp, track))
-    finally:
-        bar.close()
-    t_fit = time.perf_counter() - t1
+    rec, model = clip.reconstruction, clip.model
+    t_track = 0.0 if isinstance(source, TrackResult) else float(clip.track.meta.get("processing_seconds", 0.0))
+    t_fit = time.perf_counter() - t0 - t_track
     rec.save(args.output)
     if args.export_meshes:
-        from core.model.mesh_io import write_obj, write_ply
+        from core.edits.export import export_meshes
 
-        out = Path(args.export_meshes)
-        out.mkdir(parents=True, exist_ok=True)
         bar = ConsoleProgress("meshes")
         try:
-            for f in range(rec.num_frames):
-                v = rec.vertices(model, f)
-                if args.mesh_format == "obj":
-                    write_obj(out / f"frame_{f:05d}.obj", v, model.triangles, model.uv)
-                else:
-                    write_ply(out / f"frame_{f:05d}.ply", v, model.triangles)
-                bar(f + 1, rec.num_frames, "")
+            export_meshes(args.export_meshes, rec, model, None, args.mesh_format, progress=bar)
         finally:
             bar.close()
     import numpy as np

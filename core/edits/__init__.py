@@ -7,9 +7,9 @@ The project's ``edits`` dict keeps the expression edits under the key ``"express
 from core.edits.curves import INTERPOLATIONS, PROJECT_KEY, ComponentEdit, EditRange, ExpressionEdits, smoothstep
 from core.edits.export import (edited_expressions, export_curves_csv, export_curves_json, export_meshes,
                                export_png_sequence, export_video, render_project)
-from core.edits.preview import EditedFrameRenderer, posed_vertices
+from core.edits.preview import EditedFrameRenderer
 
 __all__ = ["INTERPOLATIONS", "ComponentEdit", "EditRange", "ExpressionEdits", "smoothstep",
            "edited_expressions", "export_curves_csv", "export_curves_json", "export_meshes",
            "export_png_sequence", "export_video", "render_project", "EditedFrameRenderer",
-           "posed_vertices", "PROJECT_KEY"]
+           "PROJECT_KEY"]

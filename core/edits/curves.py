@@ -25,18 +25,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.errors import InputError
+from core.numeric import smoothstep
 
 INTERPOLATIONS = ("linear", "smooth")
 EDITS_FORMAT = "facestudio.edits"
 EDITS_VERSION = 1
 #: key of the expression edits in a project's ``edits`` dict
 PROJECT_KEY = "expression"
-
-
-def smoothstep(x: np.ndarray) -> np.ndarray:
-    """3x^2 - 2x^3 on [0, 1] (clipped): zero slope at both ends, so ease-in/out has no kink."""
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
+#: envelope values at or below this count as "outside the edit range" for a slider move
+_MIN_ENVELOPE = 1e-6
 
 
 def _monotone_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -78,6 +75,7 @@ class ComponentEdit:
         self.keys = {int(f): float(v) for f, v in self.keys.items()}
 
     def frames(self) -> np.ndarray:
+        """The key frames, sorted: (K,) int64."""
         return np.array(sorted(self.keys), dtype=np.int64)
 
     def evaluate(self, frames: np.ndarray | int) -> np.ndarray:
@@ -114,6 +112,8 @@ class EditRange:
     ease_out: float = 0.0
 
     def envelope(self, frames: np.ndarray | int) -> np.ndarray:
+        """The edit's weight at ``frames`` (scalar or (M,)): 0 outside the range, 1 inside it, smoothstep
+        ramps over the ease-in and ease-out."""
         t = np.asarray(frames, np.float64)
         inside = (t >= self.first) & (t <= self.last)
         w = inside.astype(np.float64)
@@ -137,6 +137,7 @@ class ExpressionEdits:
 
     # -- keyframes ----------------------------------------------------------------------
     def set_key(self, name: str, frame: int, offset: float) -> None:
+        """Set (or replace) the key of ``name`` at ``frame`` to ``offset``, before the range's envelope."""
         comp = self.components.setdefault(str(name), ComponentEdit())
         comp.keys[int(frame)] = float(offset)
 
@@ -159,15 +160,48 @@ class ExpressionEdits:
         value = comp.keys.pop(int(frame))
         comp.keys[int(new_frame)] = float(value if new_offset is None else new_offset)
 
+    def key_value(self, name: str, frame: int) -> float:
+        """The component's curve at ``frame`` before the edit range's envelope: the value a key
+        there must hold to leave the curve as it is (0 for a component without keys).
+
+        Keying the *shown* offset instead (:meth:`offset`, envelope included) would apply the
+        envelope twice inside an ease: a key of 0.8 eased to 0.4 would be re-keyed as 0.4,
+        and show 0.2.
+        """
+        comp = self.components.get(name)
+        return 0.0 if comp is None else float(comp.evaluate(int(frame)))
+
+    def set_shown_offset(self, name: str, frame: int, offset: float, limit: float | None = None) -> bool:
+        """Key ``name`` at ``frame`` so that the offset shown there (envelope included) is
+        ``offset``: what a slider move at that frame asks for.
+
+        Inside an ease the key is ``offset / envelope``, limited to ``[-limit, limit]`` (e.g.
+        the component's range: one frame into an ease the envelope is ~0.01, and an unlimited
+        key would lift the whole curve a hundredfold). Where the envelope is 0 (outside the
+        edit range, or at its first and last frame) no key can show an offset: nothing
+        changes and False is returned.
+        """
+        w = 1.0 if self.edit_range is None else float(self.edit_range.envelope(int(frame)))
+        if w <= _MIN_ENVELOPE:
+            return False
+        key = float(offset) / w
+        if limit is not None:
+            key = float(np.clip(key, -abs(limit), abs(limit)))
+        self.set_key(name, frame, key)
+        return True
+
     def has_key(self, name: str, frame: int) -> bool:
+        """Whether ``name`` has a key at ``frame``."""
         comp = self.components.get(name)
         return comp is not None and int(frame) in comp.keys
 
     def key_frames(self, name: str) -> np.ndarray:
+        """The key frames of ``name``, sorted: (K,) int64 (empty without keys)."""
         comp = self.components.get(name)
         return comp.frames() if comp is not None else np.zeros(0, np.int64)
 
     def set_interpolation(self, name: str, interpolation: str) -> None:
+        """Set how ``name``'s keys are interpolated (one of ``INTERPOLATIONS``); no-op without keys."""
         if interpolation not in INTERPOLATIONS:
             raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
         if name in self.components:
@@ -272,6 +306,7 @@ class ExpressionEdits:
         return cls(comps, rng)
 
     def copy(self) -> "ExpressionEdits":
+        """An independent copy (the editor's undo keeps snapshots)."""
         return ExpressionEdits(copy.deepcopy(self.components), copy.deepcopy(self.edit_range))
 
     def __eq__(self, other) -> bool:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 from typing import Iterator
 
@@ -23,7 +22,7 @@ import numpy as np
 
 from core.atomic import write_text_atomic
 from core.edits.curves import PROJECT_KEY, ExpressionEdits
-from core.edits.preview import EditedFrameRenderer, posed_vertices
+from core.edits.preview import EditedFrameRenderer
 from core.errors import InputError
 from core.fitting.reconstruction import Reconstruction
 from core.jobs import CancelToken, ProgressFn, check, report
@@ -95,10 +94,12 @@ def export_png_sequence(folder, source: str, rec: Reconstruction, model: FaceMod
                               folder)
 
 
-def export_meshes(folder, rec: Reconstruction, model: FaceModel, edits: ExpressionEdits, fmt: str = "obj",
+def export_meshes(folder, rec: Reconstruction, model: FaceModel, edits: ExpressionEdits | None, fmt: str = "obj",
                   posed: bool = False, progress: ProgressFn | None = None,
                   cancel: CancelToken | None = None) -> list[Path]:
-    """One edited mesh per frame: ``folder/mesh_000000.obj`` (or .ply)."""
+    """One mesh per frame, ``folder/mesh_000000.obj`` (or .ply), corrective included: the
+    fitted face (``edits`` None: the ``reconstruct`` command) or the edited one (the editor).
+    Model space (cm) or, with ``posed``, image space (``Reconstruction.posed_vertices``)."""
     from core.model.mesh_io import write_obj, write_ply
 
     fmt = fmt.lower().lstrip(".")
@@ -106,12 +107,12 @@ def export_meshes(folder, rec: Reconstruction, model: FaceModel, edits: Expressi
         raise ValueError(f"mesh format must be obj or ply, got {fmt!r}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    E = edited_expressions(rec, model, edits)
+    E = rec.expression if edits is None else edited_expressions(rec, model, edits)
     paths = []
     F = rec.num_frames
     for f in range(F):
         check(cancel)
-        V = posed_vertices(model, rec, f, E[f]) if posed else rec.vertices(model, f, E[f])
+        V = rec.posed_vertices(model, f, E[f]) if posed else rec.vertices(model, f, E[f])
         p = folder / f"mesh_{f:06d}.{fmt}"
         if fmt == "obj":
             write_obj(p, np.asarray(V, np.float32), model.triangles, model.uv)
@@ -138,6 +139,8 @@ def curves_table(rec: Reconstruction, model: FaceModel, edits: ExpressionEdits) 
 
 
 def export_curves_json(path, rec: Reconstruction, model: FaceModel, edits: ExpressionEdits) -> None:
+    """JSON of :func:`curves_table`: per component the fitted, offset and edited values per frame, and the
+    edits."""
     write_text_atomic(Path(path), json.dumps(curves_table(rec, model, edits), indent=1))
 
 
@@ -170,13 +173,8 @@ def render_project(project, out_path, progress: ProgressFn | None = None,
 
     if not isinstance(project, Project):
         project = load_project(project)
-    if project.reconstruction is None:
-        raise InputError(f"{project.source}: the project has no reconstruction yet; reconstruct it first")
-    rec = project.reconstruction
-    source = project.source
-    if not source or not os.path.exists(source):
-        raise InputError(f"{source or '(no source)'}: the project's source video is missing; "
-                         "it is needed to render the edit")
+    rec, source_path = project.reconstruction_and_source()
+    source = str(source_path)
     model = load_model(project.model_spec or rec.model_spec or "builtin")
     edits = ExpressionEdits.from_dict(project.edits.get(PROJECT_KEY) if project.edits else None,
                                       where=f"{source}: project edits")

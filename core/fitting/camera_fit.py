@@ -15,6 +15,7 @@ from scipy.interpolate import make_smoothing_spline
 from scipy.spatial.transform import Rotation
 
 from core.camera import FRONTAL, OrthoCameras
+from core.fitting.frames import nearest_index
 
 
 def fit_cameras(X: np.ndarray, x: np.ndarray, w: np.ndarray, iterations: int = 3,
@@ -55,7 +56,9 @@ def fit_cameras(X: np.ndarray, x: np.ndarray, w: np.ndarray, iterations: int = 3
         s = np.abs(s)
         t = mx - s[:, None] * np.einsum("fab,fb->fa", R[:, :2], mX)
     else:
-        s, R, t = init.scale.astype(np.float64).copy(), init.rotation.astype(np.float64).copy(), init.translation.astype(np.float64).copy()
+        s = init.scale.astype(np.float64).copy()
+        R = init.rotation.astype(np.float64).copy()
+        t = init.translation.astype(np.float64).copy()
     for _ in range(iterations):
         Y = X @ R.transpose(0, 2, 1)  # camera-frame points (F, L, 3)
         res = s[:, None, None] * Y[..., :2] + t[:, None] - x  # (F, L, 2)
@@ -138,10 +141,7 @@ def smooth_cameras(cams: OrthoCameras, weight: np.ndarray, segment: np.ndarray,
         have[frames] = True
     if not have.any():
         return OrthoCameras(out_s, out_R, out_t)
-    idx = np.flatnonzero(have)
-    nearest = idx[np.clip(np.searchsorted(idx, np.arange(F)), 0, idx.size - 1)]
-    prev = idx[np.clip(np.searchsorted(idx, np.arange(F)) - 1, 0, idx.size - 1)]
-    pick = np.where(np.abs(prev - np.arange(F)) < np.abs(nearest - np.arange(F)), prev, nearest)
+    pick = nearest_index(have)
     fill = ~have
     out_s[fill], out_R[fill], out_t[fill] = out_s[pick[fill]], out_R[pick[fill]], out_t[pick[fill]]
     return OrthoCameras(out_s, out_R, out_t)

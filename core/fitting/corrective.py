@@ -47,6 +47,7 @@ from core.camera import OrthoCameras
 from core.fitting.basis import LandmarkBasis, basis_from_embedding, basis_from_vertices
 from core.fitting.image_motion import _fuse_factor, _fuse_solve
 from core.fitting.settings import FitSettings
+from core.jobs import CancelToken
 from core.model.face_model import FaceModel
 from core.render.geometry import VertexNormals
 
@@ -226,8 +227,11 @@ def residual_mask(r: np.ndarray, measured: np.ndarray, vis: np.ndarray, seg: np.
 
 
 def _project2d(cams: OrthoCameras, X: np.ndarray) -> np.ndarray:
-    """(F, M, 2) float32 image positions of model points X (F, M, 3) under the cameras
-    (``p = s R[:2] X + t``), by batched matrix products. (float32: ~1e-4 px at 2,000 px.)"""
+    """Image positions (F, M, 2) float32 of model points X (F, M, 3) under the cameras.
+
+    ``p = s R[:2] X + t`` by batched float32 matrix products: the corrective projects every
+    control point of every frame several times, and float32 is ~1e-4 px at 2,000 px.
+    """
     R2t = np.asarray(cams.rotation, np.float32)[:, :2].transpose(0, 2, 1)        # (F, 3, 2)
     p = np.matmul(np.asarray(X, np.float32), R2t)
     p *= np.asarray(cams.scale, np.float32)[:, None, None]
@@ -237,7 +241,7 @@ def _project2d(cams: OrthoCameras, X: np.ndarray) -> np.ndarray:
 
 def learn_corrective(model: FaceModel, identity: np.ndarray, expression: np.ndarray, cams: OrthoCameras,
                      usable: np.ndarray, segment: np.ndarray, frames, settings: FitSettings,
-                     cancelled=None, flows: list | None = None,
+                     cancel: CancelToken | None = None, flows: list | None = None,
                      duplicate: np.ndarray | None = None) -> Corrective | None:
     """The corrective of a fitted clip (module docstring); None when the clip is too short or
     too little could be measured.
@@ -248,6 +252,7 @@ def learn_corrective(model: FaceModel, identity: np.ndarray, expression: np.ndar
     them (called once the fitted points are known: the flow may still be running), or None to
     compute them from ``frames`` (an iterable over the clip's images, RGB or grey uint8, aligned
     with the fit); duplicate (F,) bool: frames repeating their predecessor (their fit is a copy).
+    Returns None when ``cancel`` is cancelled before the flows are in.
     """
     s = settings
     F = expression.shape[0]
@@ -263,10 +268,10 @@ def learn_corrective(model: FaceModel, identity: np.ndarray, expression: np.ndar
     p = _project2d(cams, X)                                                           # (F, M, 2)
     del X
     if flows is None:
-        flows = face_flows(frames, p, seg >= 0, cancelled)
+        flows = face_flows(frames, p, seg >= 0, cancel)
     elif callable(flows):
         flows = flows()
-    if cancelled is not None and cancelled():
+    if cancel is not None and cancel.cancelled:
         return None
     vis = point_visibility(model, neutral, cams, points)
     vis[seg < 0] = 0.0
@@ -293,7 +298,7 @@ def learn_corrective(model: FaceModel, identity: np.ndarray, expression: np.ndar
     return Corrective(points, lifted.astype(np.float16), index, weight)
 
 
-def face_flows(frames, p: np.ndarray, usable: np.ndarray, cancelled=None) -> list:
+def face_flows(frames, p: np.ndarray, usable: np.ndarray, cancel: CancelToken | None = None) -> list:
     """The face region's flow per frame pair (F - 1 ``face_flow.FlowPiece`` or None) on the box
     of points p (F, M, 2) px of both frames, from an iterable over the clip's images."""
     from core.fitting.face_flow import FlowPool, store_scale
@@ -304,13 +309,10 @@ def face_flows(frames, p: np.ndarray, usable: np.ndarray, cancelled=None) -> lis
     prev = None
     try:
         for f, g in enumerate(_grey_frames(frames, F)):
-            if cancelled is not None and f % 25 == 0 and cancelled():
+            if cancel is not None and f % 25 == 0 and cancel.cancelled:
                 break
             if f > 0:
-                if usable[f - 1] and usable[f]:
-                    pool.submit(prev, g, p[f - 1:f + 1])
-                else:
-                    pool.skip()
+                pool.offer(prev, g, p[f - 1:f + 1], bool(usable[f - 1] and usable[f]))
             prev = g
     finally:
         out = pool.results(F - 1)

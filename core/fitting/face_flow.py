@@ -181,6 +181,13 @@ class FlowPool:
         """A pair with no flow (unusable frames, a repeated picture)."""
         self._futures.append(None)
 
+    def offer(self, prev: np.ndarray, grey: np.ndarray, points: np.ndarray, wanted: bool) -> None:
+        """The next frame pair: :meth:`submit` it when ``wanted``, else :meth:`skip` it."""
+        if wanted:
+            self.submit(prev, grey, points)
+        else:
+            self.skip()
+
     def results(self, count: int | None = None) -> list:
         """The pieces (FlowPiece or None) in submission order, padded with None to ``count``;
         waits for the workers, then shuts them down."""

@@ -64,8 +64,8 @@ class FrameFitter:
 
     def fit(self, obs: np.ndarray, weight: np.ndarray | None = None,
             seed_expression: np.ndarray | None = None, prior_expression: np.ndarray | None = None) -> FrameFit:
-        """obs (L, 2) pixels; weight (L,) extra per-point factor (e.g. 0 for missing);
-        seed_expression (Ke,) e.g. mapped tracker blendshapes, used when there is
+        """Fit one frame: obs (L, 2) pixels; weight (L,) extra per-point factor (e.g. 0 for
+        missing); seed_expression (Ke,) e.g. mapped tracker blendshapes, used when there is
         no previous frame; prior_expression (Ke,) centre of the tracker-score prior
         (core/fitting/priors.py; used when ``tracker_prior`` > 0)."""
         s = self.settings

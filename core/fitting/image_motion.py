@@ -25,7 +25,7 @@ Image coordinates: pixels, origin top-left, x right, y down; angles in radians.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 
@@ -33,6 +33,8 @@ from core.camera import OrthoCameras
 from core.fitting.basis import LandmarkBasis
 from core.fitting.qp import solve_box_qp
 from core.fitting.settings import FitSettings
+from core.jobs import CancelToken
+from core.numeric import clipped_box
 
 #: LK window (px), pyramid levels, forward-backward tolerance (px)
 LK_WINDOW = 15
@@ -119,14 +121,10 @@ _DIS = {}
 
 def _face_box(grey: np.ndarray, p0: np.ndarray, p_next: np.ndarray, margin: int):
     """(x0, y0, x1, y1) covering both frames' points plus ``margin`` px, inside the image; None if tiny."""
-    H, W = grey.shape
     both = np.concatenate([p0, p_next])
     x0, y0 = np.floor(both.min(0) - margin).astype(int)
     x1, y1 = np.ceil(both.max(0) + margin).astype(int)
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, W), min(y1, H)
-    if x1 - x0 < 16 or y1 - y0 < 16:
-        return None
-    return x0, y0, x1, y1
+    return clipped_box(x0, y0, x1, y1, grey.shape, min_side=16)
 
 
 def _lk_points(prev: np.ndarray, grey: np.ndarray, p0: np.ndarray, p_next: np.ndarray):
@@ -172,7 +170,8 @@ def _dis_points(prev: np.ndarray, grey: np.ndarray, p0: np.ndarray, p_next: np.n
     q = p0 - [x0, y0]
     d = _sample(fwd, q)
     back = _sample(bwd, q + d)
-    ok = (np.linalg.norm(d + back, axis=1) < FB_TOLERANCE_PX) & (q >= 0).all(1) & (q < [x1 - x0 - 1, y1 - y0 - 1]).all(1)
+    inside = (q >= 0).all(1) & (q < [x1 - x0 - 1, y1 - y0 - 1]).all(1)
+    ok = (np.linalg.norm(d + back, axis=1) < FB_TOLERANCE_PX) & inside
     return d.astype(np.float64), ok
 
 
@@ -193,7 +192,7 @@ class PointMotion:
 
 
 def measure_points(frames: Iterable[np.ndarray], points: np.ndarray, usable: np.ndarray,
-                   method: str = "lk", cancelled: Callable[[], bool] | None = None,
+                   method: str = "lk", cancel: CancelToken | None = None,
                    flow_pool=None, flow_points: np.ndarray | None = None) -> PointMotion:
     """Optical flow at ``points`` (F, N, 2) px from every usable frame to the next.
 
@@ -204,7 +203,8 @@ def measure_points(frames: Iterable[np.ndarray], points: np.ndarray, usable: np.
     to it (skipped where either frame is unusable or the pair repeats a picture), for the
     corrective's dense flow without decoding again; this returns without waiting for it
     (``flow_pool.results(F - 1)``). flow_points (F, N', 2): the points whose box is flowed
-    (default ``points``).
+    (default ``points``). A cancelled ``cancel`` ends the measurement early (the frames
+    not reached keep no motion); the caller decides whether that is an error.
     """
     F, N = points.shape[:2]
     disp = np.zeros((max(F - 1, 0), N, 2))
@@ -214,7 +214,7 @@ def measure_points(frames: Iterable[np.ndarray], points: np.ndarray, usable: np.
     fp = points if flow_points is None else flow_points
     prev = None
     for f, grey in enumerate(_grey_frames(frames, F)):
-        if cancelled is not None and f % 25 == 0 and cancelled():
+        if cancel is not None and f % 25 == 0 and cancel.cancelled:
             break
         pair = prev is not None and usable[f - 1] and usable[f]
         if pair:
@@ -224,10 +224,7 @@ def measure_points(frames: Iterable[np.ndarray], points: np.ndarray, usable: np.
                 d, ok = measure(prev, grey, np.nan_to_num(points[f - 1]), np.nan_to_num(points[f]))
                 disp[f - 1], tracked[f - 1] = d, ok & ok_pts
         if flow_pool is not None and f > 0:
-            if pair and not dup[f]:
-                flow_pool.submit(prev, grey, fp[f - 1:f + 1])
-            else:
-                flow_pool.skip()
+            flow_pool.offer(prev, grey, fp[f - 1:f + 1], pair and not dup[f])
         prev = grey
     return PointMotion(np.asarray(points, np.float64), disp, tracked, dup)
 
@@ -407,14 +404,17 @@ class MotionRefinement:
 
     correction_px : (F,) float  size of each frame's camera correction at the face radius (px)
     point_correction_px : (F,) float  mean size of the non-rigid point corrections (px)
-    duplicate : (F,) bool       frames found to repeat the previous frame (they copy its fit)
+    duplicate : (F,) bool       frames found to repeat the previous frame
     measured_pairs : int        frame pairs with an image-motion measurement
+    repeated : (F,) bool        the duplicates that copied their predecessor's fit (both fitted, one
+                                track segment): ``Reconstruction.repeated``
     """
 
     correction_px: np.ndarray
     point_correction_px: np.ndarray
     duplicate: np.ndarray
     measured_pairs: int
+    repeated: np.ndarray
 
 
 def _grey_frames(frames: Iterable[np.ndarray], count: int):
@@ -526,10 +526,13 @@ def refine_with_image_motion(basis: LandmarkBasis, identity: np.ndarray, express
                                        tracker_point_weights(L, s)[idx], bounds, s, np.flatnonzero(usable),
                                        prior_expression, prior_mask)
     # a repeated frame shows the face exactly as before: same fit
+    copied = np.zeros(F, bool)
     for f in np.flatnonzero(dup):
         if usable[f] and usable[f - 1] and seg[f] == seg[f - 1]:
             expression[f] = expression[f - 1]
-            cams.scale[f], cams.rotation[f], cams.translation[f] = cams.scale[f - 1], cams.rotation[f - 1], cams.translation[f - 1]
+            cams.scale[f], cams.rotation[f] = cams.scale[f - 1], cams.rotation[f - 1]
+            cams.translation[f] = cams.translation[f - 1]
+            copied[f] = True
     size = np.hypot(g[:, 0], g[:, 1]) + motion.radius * np.linalg.norm(g[:, 2:], axis=1)
     return cams, expression, MotionRefinement(size, np.linalg.norm(h, axis=-1).mean(1), dup,
-                                              int((motion.weight > 0).sum()))
+                                              int((motion.weight > 0).sum()), copied)

@@ -75,9 +75,8 @@ class ArrowSystem:
     Hee : (F, Ke, Ke)     per-frame expression blocks (data + prior)
     temporal : (3, F) or (3, F, Ke)   frame-level banded matrix (upper form: rows =
                           offsets 2, 1, 0), the same for every component ((3, F)) or
-                          one per component ((3, F, Ke): e.g. camera and expression
-                          variables of the joint refinement have different weights);
-                          it never couples two different components
+                          one per component ((3, F, Ke)); it never couples two
+                          different components
     gi : (Ki,), ge : (F, Ke)   right-hand sides
     """
 
@@ -111,6 +110,8 @@ class ArrowSystem:
         return yi, ye
 
     def objective(self, xi: np.ndarray, xe: np.ndarray) -> float:
+        """The quadratic objective 0.5 x^T H x - g^T x at identity ``xi`` (Ki,) and expressions ``xe`` (F,
+        Ke)."""
         yi, ye = self.matvec(xi, xe)
         return float(0.5 * (xi @ yi + np.sum(xe * ye)) - xi @ self.gi - np.sum(xe * self.ge))
 
@@ -137,7 +138,8 @@ class ArrowSystem:
 def solve_arrow_qp(sys_: ArrowSystem, lbi: np.ndarray, ubi: np.ndarray, lbe: np.ndarray, ube: np.ndarray,
                    xi0: np.ndarray | None = None, xe0: np.ndarray | None = None,
                    duals: tuple[np.ndarray, np.ndarray] | None = None,
-                   max_iter: int = 50, tol: float = 1e-3, rho_scale: float = 0.2) -> tuple[np.ndarray, np.ndarray, dict]:
+                   max_iter: int = 50, tol: float = 1e-3,
+                   rho_scale: float = 0.2) -> tuple[np.ndarray, np.ndarray, dict]:
     """Box QP over [identity (Ki), expressions (F, Ke)] by ADMM.
 
     lbi/ubi (Ki,), lbe/ube (Ke,) or (F, Ke). ``tol`` is on the primal/dual residuals
@@ -145,9 +147,8 @@ def solve_arrow_qp(sys_: ArrowSystem, lbi: np.ndarray, ubi: np.ndarray, lbe: np.
     activation is far below anything visible. ``duals``: the scaled dual variables
     ``info["duals"]`` of a previous call on a nearby problem (warm start; they are
     relative to rho, which is re-derived from the new curvatures).
-    Expression-block variables with infinite bounds on both sides (the camera updates of
-    the joint refinement) are free: they get no ADMM penalty, so each iteration solves
-    for them exactly given the bounded ones.
+    Expression-block variables with infinite bounds on both sides are free: they get no
+    ADMM penalty, so each iteration solves for them exactly given the bounded ones.
     Returns identity (Ki,), expressions (F, Ke), info dict (iterations, residuals, duals).
     """
     F, Ki, Ke = sys_.shape
@@ -157,7 +158,6 @@ def solve_arrow_qp(sys_: ArrowSystem, lbi: np.ndarray, ubi: np.ndarray, lbe: np.
     # ADMM on Jacobi-scaled variables (boxes stay boxes under diagonal scaling). The
     # curvatures span 4 orders of magnitude (identity mode 0 vs 99, jawOpen vs
     # eyeLookIn), and a single scalar rho stalls on such problems.
-    T = sys_.temporal
     rho_i = rho_scale * np.diag(sys_.Hii)
     rho_e = rho_scale * (np.einsum("fii->fi", sys_.Hee) + sys_.band(2))
     free = ~np.isfinite(lbe) & ~np.isfinite(ube)

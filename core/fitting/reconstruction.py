@@ -10,11 +10,15 @@ frames may also carry a corrective deformation learned from the clip
 (core/fitting/corrective.py): per-frame offsets of M control points, spread to the
 vertices by fixed weights, vertex v moving by
 ``sum_j corrective_weight[v, j] * corrective[f, corrective_index[v, j]]`` (cm, model space);
-:meth:`Reconstruction.vertices` includes it.
+:meth:`Reconstruction.vertices` includes it. :meth:`Reconstruction.posed_vertices` is the one
+implementation of "the face of frame f placed in the image" (the editor's overlays and
+preview, the QA renders, mesh exports and the reenactment warp all use it).
 
 File format: version 2 adds the three optional corrective arrays and is written only when
 they are present (so files without one stay readable by older versions); version-1
-files load unchanged.
+files load unchanged. The optional ``repeated`` array (frames that repeat their
+predecessor's picture, so the fit copied it) is read when present; files without it (older
+ones) derive it from exact equality of consecutive fits, which is how the fitter copies.
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.camera import OrthoCameras
+from core.camera import OrthoCamera, OrthoCameras
 from core.errors import InputError
 from core.npz_io import load_npz_checked, save_npz_atomic
 
@@ -59,6 +63,9 @@ class Reconstruction:
     corrective : (F, M, 3) float16 or None   per-frame corrective offsets of M control points (cm)
     corrective_index : (N, k) int32 or None  for each model vertex, the control points it follows
     corrective_weight : (N, k) float32 or None  and their weights (0 = the vertex does not move)
+    repeated : (F,) bool or None   frames whose picture repeats the previous frame's (the fit copies
+                                   it; the flow into them is zero): found by the image-motion stage;
+                                   None = all False
     """
 
     model_name: str
@@ -81,10 +88,22 @@ class Reconstruction:
     corrective: np.ndarray | None = None
     corrective_index: np.ndarray | None = None
     corrective_weight: np.ndarray | None = None
+    repeated: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        F = int(self.expression.shape[0])
+        self.repeated = np.zeros(F, bool) if self.repeated is None else np.asarray(self.repeated, bool)
+        if self.repeated.shape != (F,):
+            raise ValueError(f"repeated has shape {self.repeated.shape}, expected ({F},)")
 
     @property
     def num_frames(self) -> int:
         return int(self.expression.shape[0])
+
+    def camera(self, frame: int) -> OrthoCamera:
+        """Frame ``frame``'s fitted camera (float64)."""
+        return OrthoCamera(float(self.scale[frame]), np.asarray(self.rotation[frame], np.float64),
+                           np.asarray(self.translation[frame], np.float64))
 
     @property
     def cameras(self) -> OrthoCameras:
@@ -120,12 +139,22 @@ class Reconstruction:
             v += self._corrective(sel)
         return v
 
-    def image_vertices(self, model, frame: int) -> np.ndarray:
-        """Mesh of one frame in image space: (N, 3) x_px, y_px, depth_px."""
-        return self.cameras.project(self.vertices(model, frame).astype(np.float64), frame)
+    def posed_vertices(self, model, frame: int, expression: np.ndarray | None = None,
+                       camera: OrthoCamera | None = None) -> np.ndarray:
+        """The face of frame ``frame`` placed in the image: (N, 3) float64 x_px, y_px, depth_px
+        (pixels, origin top-left, y down, depth away from the viewer), corrective included.
+
+        ``expression`` (Ke,) replaces the fitted expression (an edit, a driven face) and
+        ``camera`` the fitted camera (a driven head pose; an image scaled for a preview:
+        ``rec.camera(f).scaled(k)``); the frame's identity and corrective stay.
+        """
+        cam = self.camera(frame) if camera is None else camera
+        return cam.project(self.vertices(model, frame, expression).astype(np.float64))
 
     # -- arrays <-> object (shared with core.project) -------------------------------
     def to_arrays(self) -> dict[str, np.ndarray]:
+        """The arrays written to a ``.npz`` or a project (``from_arrays`` reads them back); metadata as JSON
+        in ``meta``."""
         version = VERSION if self.has_corrective else VERSION_WITHOUT_CORRECTIVE
         meta = dict(format=FORMAT, version=version, model_name=self.model_name, model_spec=self.model_spec,
                     fps=float(self.fps), image_size=[int(v) for v in self.image_size], source=str(self.source),
@@ -142,6 +171,7 @@ class Reconstruction:
             valid=np.asarray(self.valid, bool),
             segment=np.asarray(self.segment, np.int32),
             meta=np.asarray(json.dumps(meta)),
+            repeated=np.asarray(self.repeated, bool),  # (older readers ignore it)
         )
         if self.has_corrective:
             out["corrective"] = np.asarray(self.corrective, np.float32)
@@ -182,7 +212,13 @@ class Reconstruction:
             if (co.ndim != 3 or co.shape[0] != F or co.shape[2] != 3 or ci.ndim != 2 or cw.shape != ci.shape
                     or (ci.size and (ci.min() < 0 or ci.max() >= co.shape[1]))):
                 raise InputError(f"{where}: reconstruction corrective arrays are inconsistent (offsets {co.shape}, "
-                                 f"index {ci.shape}, weight {cw.shape}; expected ({F}, M, 3), (N, k) into M points, (N, k))")
+                                 f"index {ci.shape}, weight {cw.shape}; expected ({F}, M, 3), (N, k) into M "
+                                 "points, (N, k))")
+        repeated = data.get("repeated")
+        if repeated is not None and repeated.shape != (F,):
+            raise InputError(f"{where}: reconstruction array 'repeated' has shape {repeated.shape}, expected ({F},)")
+        if repeated is None:  # written before the fit recorded it: the fitter copies a repeated frame exactly
+            repeated = _exact_repeats(data["expression"], data["scale"], data["translation"])
         for k in ("identity", "expression", "rotation", "translation", "scale", "landmarks68",
                   *(("corrective", "corrective_weight") if co is not None else ())):
             if not np.isfinite(data[k]).all():
@@ -199,6 +235,7 @@ class Reconstruction:
             corrective=None if co is None else np.asarray(co, np.float32),
             corrective_index=None if ci is None else np.asarray(ci, np.int32),
             corrective_weight=None if cw is None else np.asarray(cw, np.float32),
+            repeated=np.asarray(repeated, bool),
         )
 
     def save(self, path: str | os.PathLike) -> None:
@@ -207,5 +244,18 @@ class Reconstruction:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Reconstruction":
+        """Read a ``.npz`` written by :meth:`save`; InputError naming the file when it is not one."""
         path = Path(path)
         return cls.from_arrays(load_npz_checked(path), str(path))
+
+
+def _exact_repeats(expression: np.ndarray, scale: np.ndarray, translation: np.ndarray) -> np.ndarray:
+    """(F,) bool: frames whose fit equals the previous frame's exactly (how the fitter copies a
+    repeated picture): ``Reconstruction.repeated`` of a file written before it was stored.
+    expression (F, Ke), scale (F,), translation (F, 2)."""
+    F = len(expression)
+    out = np.zeros(F, bool)
+    if F > 1:
+        out[1:] = (np.all(expression[1:] == expression[:-1], axis=1) & (scale[1:] == scale[:-1])
+                   & np.all(translation[1:] == translation[:-1], axis=1))
+    return out

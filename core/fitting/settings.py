@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, fields
 
 @dataclass
 class FitSettings:
+    """Every weight and switch of the fitters, each with the reason for its value (the comments)."""
+
     #: Landmark noise in cm. The data term is sum w ||residual_cm||^2 / sigma^2,
     #: i.e. a Gaussian likelihood with this std per coordinate. 0.15 cm is about
     #: 2 px on a 200 px wide face: MediaPipe's typical error on still images.
@@ -52,8 +54,6 @@ class FitSettings:
     #: fit's (+0.07 % IOD error), but on the synthetic clip of tests/test_fitting.py it moves
     #: the fitted shape further from the noise-free truth (0.64 -> 0.71 px): it removes
     #: signal, not only noise, so it is not the default (docs/fitting.md, sweep).
-    #: With the joint refinement (``joint_iterations`` 3, ``refine_rounds`` 0) 2 frames give
-    #: d6 0.51 at 1.73 % and synthetic truth error 0.37 px (docs/fitting.md, h15).
     expression_smoothing_frames: float = 1.5
     #: Largest camera smoothing spline half-width in frames (same meaning as above)
     #: for scale, rotation and translation. Each track segment gets the largest of
@@ -72,28 +72,12 @@ class FitSettings:
     #: 4 rounds lower the real clips' error a little (d12 2.01 -> 1.96 % IOD, d9 1.60 ->
     #: 1.56 %) but not the synthetic truth error (camera re-smoothing each round), and
     #: cost time on d6's 10 s budget: kept at 2.
-    #: With the joint refinement on (``joint_iterations`` > 0) use 0: it replaces them.
     refine_rounds: int = 2
     #: ``refine_rounds`` when the image-motion refinement follows (the clip's frames were
     #: given): it corrects the cameras afterwards, and 1 round instead of 2 then changes the
     #: error by +0.04 % IOD and the acceleration error not at all (d6/d9/d12) while saving
     #: ~1.5 s of d6's 10 s budget.
     refine_rounds_with_image_motion: int = 1
-    #: Joint Gauss-Newton steps on all cameras + identity + expressions after the
-    #: alternation (core/fitting/joint_refine.py); 0 = the alternation alone. Off by
-    #: default (h15): it lowers every clip's error and the synthetic truth error
-    #: (0.63 -> 0.26 px), but jitter is not better on d6/d12 and, not fully converged in
-    #: 3 steps, it follows the tracker's 0.09 px wobble on a still clip (docs/fitting.md).
-    joint_iterations: int = 0
-    #: Second-difference prior on the cameras during the joint refinement, as a
-    #: smoothing half-width in frames (weight = frames**4 x the per-frame data
-    #: curvature of a 1 cm translation; rotation and scale measured as cm of face
-    #: displacement). Within segments, no end effect.
-    joint_camera_smoothing_frames: float = 1.5
-    #: ADMM iterations per joint step (warm-started from the previous step).
-    #: 15: the Gauss-Newton steps are inexact anyway; each ADMM iteration is a banded
-    #: solve of F x (6 + Ke) unknowns, the fit's main cost (d6: ~60 ms each).
-    joint_admm_iterations: int = 15
     #: Weight of tracker points on the face outline. MediaPipe's outline points slide
     #: along the silhouette as the head turns, so they are not fixed surface points;
     #: they still pin the face width and chin, so down-weighted, not dropped.
@@ -148,9 +132,11 @@ class FitSettings:
     frame_iterations: int = 2
 
     def to_dict(self) -> dict:
+        """The settings as a JSON-safe dict (stored in a Reconstruction)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "FitSettings":
+        """Settings from a dict; keys this version does not know (older or newer files) are ignored."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})

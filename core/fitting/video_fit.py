@@ -28,6 +28,7 @@ from core.camera import OrthoCameras
 from core.fitting._blas import single_threaded_blas
 from core.fitting.basis import LandmarkBasis
 from core.fitting.camera_fit import fit_cameras, smooth_cameras
+from core.fitting.frames import nearest_index
 from core.fitting.qp import ArrowSystem, solve_arrow_qp, solve_box_qp
 from core.fitting.settings import FitSettings
 from core.jobs import CancelToken, ProgressFn, check, report
@@ -86,10 +87,12 @@ class NormalEquations:
         return np.einsum("fab,abkm->fkm", c[:, None, None] * P, self.Cee, optimize=True)
 
     def coupling_blocks(self, R: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """(F, Ki, Ke): sum_l c_f p_l A_l^T R_f[:2]^T R_f[:2] B_l."""
         P = np.eye(3)[None] - np.einsum("fa,fb->fab", R[:, 2], R[:, 2])
         return np.einsum("fab,abkm->fkm", c[:, None, None] * P, self.Cie, optimize=True)
 
     def identity_block(self, R: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """(Ki, Ki): sum_f sum_l c_f p_l A_l^T R_f[:2]^T R_f[:2] A_l."""
         P = np.eye(3)[None] - np.einsum("fa,fb->fab", R[:, 2], R[:, 2])
         return np.einsum("ab,abkm->km", np.einsum("f,fab->ab", c, P), self.Cii, optimize=True)
 
@@ -216,7 +219,8 @@ def adaptive_smooth(cams: OrthoCameras, weight: np.ndarray, segment: np.ndarray,
                 continue
             use = fr & w & np.isfinite(d)
             if not use.any() or d[use].mean() <= s.camera_smoothing_budget_cm:
-                chosen.scale[fr], chosen.rotation[fr], chosen.translation[fr] = sm.scale[fr], sm.rotation[fr], sm.translation[fr]
+                chosen.scale[fr], chosen.rotation[fr] = sm.scale[fr], sm.rotation[fr]
+                chosen.translation[fr] = sm.translation[fr]
                 done[fr] = True
                 if chosen_frames is not None:
                     chosen_frames[int(sid)] = h
@@ -266,7 +270,7 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
     ww = ww * (s.effective_points / max(ww.sum(1).max(), 1e-12)) / s.landmark_sigma_cm ** 2
     lbe, ube = expression_bounds[:, 0].astype(np.float64), expression_bounds[:, 1].astype(np.float64)
     frame_ok = ww.sum(1) > 0
-    total = s.init_rounds + s.refine_rounds + 1 + max(0, s.joint_iterations)
+    total = s.init_rounds + s.refine_rounds + 1
     step = 0
 
     # --- camera initialisation: rigid shape over the clip (thesis 3.3.2) ---------
@@ -346,30 +350,8 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
         seg_h = {}
         cams = adaptive_smooth(cams, np.where(ok & frame_ok, 1.0, 0.0), sg, fit_basis.points(xi, xe), s, seg_h)
 
-    # --- joint Gauss-Newton on cameras, identity and expressions -----------------
-    if s.joint_iterations > 0:
-        from core.fitting.joint_refine import JointProblem
-        # same expression smoothing weight as the last bounded solve (curv: its data curvature)
-        # camera smoothing per segment: at most what the spline's displacement budget
-        # allowed there (hand-held shake is real motion the fit must follow)
-        cam_h = np.array([min(s.joint_camera_smoothing_frames, seg_h.get(int(g), 0.0)) for g in sg])
-        prob = JointProblem(basis, o, ww, sg, lbe, ube, s, s.expression_smoothing_frames ** 4 * curv, cam_h)
-        jduals = None
-        cams = prob.to_centred(cams)
-        for _ in range(s.joint_iterations):
-            check(cancel)
-            cams, xi, xe, info = prob.step(cams, xi, xe, jduals)
-            jduals = info.pop("duals")
-            infos.append(info)
-            step += 1
-            report(progress, step, total, "joint refinement")
-        cams = prob.from_centred(cams)
-
     # --- scatter back to all F frames; unfitted frames copy the nearest fitted one
-    nearest = idx[np.clip(np.searchsorted(idx, np.arange(F)), 0, idx.size - 1)]
-    prev = idx[np.clip(np.searchsorted(idx, np.arange(F)) - 1, 0, idx.size - 1)]
-    pick = np.where(np.abs(prev - np.arange(F)) < np.abs(nearest - np.arange(F)), prev, nearest)
-    pos = np.searchsorted(idx, pick)
+    pos = np.searchsorted(idx, nearest_index(fitted))
     expr = xe[pos]
     all_cams = OrthoCameras(cams.scale[pos], cams.rotation[pos], cams.translation[pos])
     err = np.full(F, np.nan)

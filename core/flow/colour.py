@@ -4,9 +4,16 @@
   r = |F|, theta = atan2(y, x) (azimuth in the image plane, image y down),
   phi = atan2(z, sqrt(x^2 + y^2)) (elevation towards +depth, i.e. away from the viewer);
   HSV with hue = (theta + pi) / (2 pi), saturation = (phi + pi/2) / pi,
-  value = r / r_max. Black = still. Use one r_max for a whole clip.
+  value = r / r_max. Black = still.
 * 2D flow: the Middlebury colour wheel of Baker et al. (hue = direction, saturation =
   magnitude / max), with image y down as in the thesis' figures.
+
+Normalisation (r_max), one rule everywhere: the ``FLOW_PERCENTILE``-th percentile of the flow
+magnitudes (a few extreme values, silhouette slivers or a bad frame, do not darken the rest;
+faster motion saturates), taken over the whole clip by default (``"clip"``: the same colour
+means the same speed on every frame, which is what a QA user compares across frames), or over
+the frame shown (``"frame"``: for looking at one frame's pattern; every frame is then as bright
+as the next). ``NORMALISATIONS`` names the two; ``magnitude_scale`` is the percentile.
 """
 from __future__ import annotations
 
@@ -16,9 +23,22 @@ import cv2
 import numpy as np
 
 
+#: the percentile of the flow magnitudes that maps to full colour (see the module docstring)
+FLOW_PERCENTILE = 99.0
+#: over what the normalisation is taken: the whole clip (the default) or the frame shown
+NORMALISATIONS = ("clip", "frame")
+
+
+def magnitude_scale(magnitudes: np.ndarray, percentile: float = FLOW_PERCENTILE) -> float:
+    """The colour normalisation r_max of flow magnitudes (any shape, >= 0): their
+    ``percentile``; 0.0 for none."""
+    m = np.asarray(magnitudes, np.float64).ravel()
+    return float(np.percentile(m, percentile)) if m.size else 0.0
+
+
 def clip_max_magnitude(flows: Iterable[np.ndarray], masks: Iterable[np.ndarray] | None = None,
-                       percentile: float = 99.0, dims: int = 3) -> float:
-    """One normalisation for a clip: the given percentile of |flow| over all foreground
+                       percentile: float = FLOW_PERCENTILE, dims: int = 3) -> float:
+    """One normalisation for a clip: ``magnitude_scale`` of |flow| over all foreground
     pixels of all frames. flows : iterable of (H, W, >=dims); masks : matching (H, W) bool."""
     mags = []
     masks = iter(masks) if masks is not None else None
@@ -27,8 +47,7 @@ def clip_max_magnitude(flows: Iterable[np.ndarray], masks: Iterable[np.ndarray] 
         if masks is not None:
             m = m[next(masks)]
         mags.append(m.ravel())
-    allm = np.concatenate(mags) if mags else np.zeros(1)
-    return float(np.percentile(allm, percentile)) if allm.size else 0.0
+    return magnitude_scale(np.concatenate(mags) if mags else np.zeros(0), percentile)
 
 
 def hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:

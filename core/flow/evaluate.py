@@ -40,7 +40,8 @@ class PhotometricError:
     pixels: int
 
 
-def photometric_error(reference: np.ndarray, prediction: np.ndarray, mask: np.ndarray | None = None) -> PhotometricError:
+def photometric_error(reference: np.ndarray, prediction: np.ndarray,
+                      mask: np.ndarray | None = None) -> PhotometricError:
     """Compare two images (same shape) inside ``mask`` (H, W) bool (all pixels if None)."""
     a = np.asarray(reference, np.float64)
     b = np.asarray(prediction, np.float64)

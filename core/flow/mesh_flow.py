@@ -15,6 +15,7 @@ from typing import Iterable, Iterator, Optional
 
 import numpy as np
 
+from core.flow.colour import FLOW_PERCENTILE, magnitude_scale
 from core.jobs import CancelToken, ProgressFn, check, report
 
 
@@ -100,29 +101,14 @@ def vertex_displacement(vertices_t: np.ndarray, vertices_tk: np.ndarray) -> np.n
     return (np.asarray(vertices_tk, np.float32) - np.asarray(vertices_t, np.float32))
 
 
-def repeated_frames(expression: np.ndarray, scale: np.ndarray, translation: np.ndarray) -> np.ndarray:
-    """(F,) bool: frames whose fit equals the previous frame's exactly.
-
-    The fitter copies a frame's predecessor when the source repeats a picture (d6 repeats
-    every 5th-6th frame), so the flow into such a frame is exactly zero.
-    expression (F, Ke), scale (F,), translation (F, 2).
-    """
-    F = len(expression)
-    out = np.zeros(F, bool)
-    if F > 1:
-        out[1:] = (np.all(expression[1:] == expression[:-1], axis=1) & (scale[1:] == scale[:-1])
-                   & np.all(translation[1:] == translation[:-1], axis=1))
-    return out
-
-
 def flow_pair(repeated: np.ndarray, frame: int, max_ahead: int = 3) -> tuple[int, int]:
     """Frames (a, b), a < b, whose flow is shown at ``frame`` of a clip of F frames.
 
     Normally (frame, frame+1). When frame+1 repeats frame's picture the flow would be a
     black (still) image that reads as broken, so b is the next frame with a new picture,
     at most ``max_ahead`` frames on. At the clip's end the flow into ``frame`` is shown.
-    Returns (frame, frame) for a one-frame clip. ``repeated``: (F,) bool, see
-    :func:`repeated_frames`.
+    Returns (frame, frame) for a one-frame clip. ``repeated``: (F,) bool,
+    ``Reconstruction.repeated``.
     """
     F = len(repeated)
     if F < 2:
@@ -136,3 +122,29 @@ def flow_pair(repeated: np.ndarray, frame: int, max_ahead: int = 3) -> tuple[int
     while b < F - 1 and repeated[b] and b - frame < max_ahead:
         b += 1
     return frame, b
+
+
+def clip_vertex_flow_scales(rec, model, samples: int = 24, percentile: float = FLOW_PERCENTILE
+                            ) -> tuple[float, float]:
+    """The per-clip colour normalisations of a reconstruction's vertex flow, as shown at a frame
+    (``flow_pair``): (model space, cm; image space, px of the posed mesh incl. depth).
+
+    From the fitted meshes (corrective included) of up to ``samples`` frames spread over the
+    clip; ``rec`` a ``core.fitting.Reconstruction`` fitted with ``model``. Fitted, not edited:
+    the scale stays put while an edit changes, so a stronger edit shows brighter. (0, 0) for a
+    one-frame clip.
+    """
+    F = rec.num_frames
+    if F < 2:
+        return 0.0, 0.0
+    pairs = sorted({flow_pair(rec.repeated, int(f)) for f in np.linspace(0, F - 1, min(samples, F)).astype(int)})
+    frames = np.unique(np.array(pairs).ravel())
+    at = {int(f): k for k, f in enumerate(frames)}
+    V = rec.vertices_batch(model, frames).astype(np.float64)                    # (K, N, 3) cm
+    P = np.stack([rec.camera(int(f)).project(V[k]) for k, f in enumerate(frames)])  # (K, N, 3) px
+    model_mag, image_mag = [], []
+    for a, b in pairs:
+        model_mag.append(np.linalg.norm(V[at[b]] - V[at[a]], axis=1))
+        image_mag.append(np.linalg.norm(P[at[b]] - P[at[a]], axis=1))
+    return (max(magnitude_scale(np.concatenate(model_mag), percentile), 1e-6),
+            max(magnitude_scale(np.concatenate(image_mag), percentile), 1e-6))

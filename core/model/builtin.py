@@ -39,11 +39,13 @@ def _add_irises(mesh: cm.CanonicalMesh) -> tuple[np.ndarray, np.ndarray, np.ndar
     v = mesh.vertices.astype(np.float64)
     uv = mesh.uv.astype(np.float64)
     new_v, new_uv, new_t = [], [], []
-    for contour, first in ((cm.RIGHT_EYE_UPPER + cm.RIGHT_EYE_LOWER, 468), (cm.LEFT_EYE_UPPER + cm.LEFT_EYE_LOWER, 473)):
+    eyes = ((cm.RIGHT_EYE_UPPER + cm.RIGHT_EYE_LOWER, 468), (cm.LEFT_EYE_UPPER + cm.LEFT_EYE_LOWER, 473))
+    for contour, first in eyes:
         ids = np.unique(contour)
         c = v[ids].mean(0)
         c[2] -= IRIS_DEPTH_CM
-        ring = [c + [IRIS_RADIUS_CM, 0, 0], c + [0, IRIS_RADIUS_CM, 0], c - [IRIS_RADIUS_CM, 0, 0], c - [0, IRIS_RADIUS_CM, 0]]
+        r = IRIS_RADIUS_CM
+        ring = [c + [r, 0, 0], c + [0, r, 0], c - [r, 0, 0], c - [0, r, 0]]
         new_v += [c] + ring
         new_uv += [uv[ids].mean(0)] * 5
         # fan (centre, ring i, ring i+1): counter-clockwise seen from +z

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +32,7 @@ import numpy as np
 
 from core.model.face_model import FaceModel, LandmarkEmbedding
 from core.npz_io import load_npz_checked, save_npz_atomic
+from core.user_dirs import cache_dir
 
 METHOD_VERSION = "1"
 CANONICAL68_FILE = Path(__file__).resolve().parents[2] / "resources" / "rig" / "canonical_landmarks68.json"
@@ -149,7 +149,8 @@ def compute_tracker_embedding(model: FaceModel, iterations: int = 8, ridge: floa
     inner = np.arange(17, 68)
 
     reg = model.regions
-    face_tris = np.flatnonzero(reg["face"][model.triangles].all(1)) if "face" in reg else np.arange(len(model.triangles))
+    face_tris = (np.flatnonzero(reg["face"][model.triangles].all(1)) if "face" in reg
+                 else np.arange(len(model.triangles)))
     iris_tris = {}
     for side, first in (("right", 468), ("left", 473)):
         key = f"{side}_iris"
@@ -212,14 +213,9 @@ def compute_tracker_embedding(model: FaceModel, iterations: int = 8, ridge: floa
 
 
 # -- cache ----------------------------------------------------------------------------
-def cache_dir() -> Path:
-    if os.environ.get("FACESTUDIO_CACHE_DIR"):
-        return Path(os.environ["FACESTUDIO_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "facestudio"
-
-
 def model_hash(model: FaceModel) -> str:
+    """A hash of what an embedding depends on (the model's arrays, the canonical 68 points, the
+    method's version): the cache key."""
     h = hashlib.sha256(METHOD_VERSION.encode())
     for arr in (model.mean, model.triangles, model.identity_basis, model.landmarks68):
         a = np.ascontiguousarray(arr)
@@ -242,7 +238,7 @@ def attach_tracker_embedding(model: FaceModel, use_cache: bool = True) -> FaceMo
                 model.embedding = emb
                 model.validate()
                 return model
-        except Exception:  # unreadable cache: recompute below
+        except Exception:  # noqa: BLE001 (an unreadable cache is recomputed below)
             pass
     emb, report = compute_tracker_embedding(model)
     model.embedding = emb

@@ -81,6 +81,7 @@ class FaceModel:
         return int(self.expression_basis.shape[0])
 
     def expression_index(self, name: str) -> int:
+        """The index of the expression component called ``name``; KeyError when the model has none."""
         idx = np.flatnonzero(np.asarray(self.expression_names) == name)
         if idx.size == 0:
             raise KeyError(f"model {self.name!r} has no expression {name!r}")
@@ -212,7 +213,8 @@ class FaceModel:
             identity_std=self.identity_std.copy(), expression_basis=self.expression_basis[:, keep],
             expression_names=np.asarray(self.expression_names).copy(),
             triangles=new_index[self.triangles[tri_keep]].astype(np.int32),
-            uv=None if self.uv is None else self.uv[keep], regions={k: np.asarray(m)[keep] for k, m in self.regions.items()},
+            uv=None if self.uv is None else self.uv[keep],
+            regions={k: np.asarray(m)[keep] for k, m in self.regions.items()},
             landmarks68=l68, embedding=emb,
             expression_bounds=None if self.expression_bounds is None else self.expression_bounds.copy())
 

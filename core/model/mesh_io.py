@@ -104,7 +104,8 @@ def read_obj(path, vertices_only: bool = False) -> ObjMesh:
                 fuv.append([i - 1 if i > 0 else len(vt) + i for i in ti])
     try:
         verts = np.array(" ".join(v).split(), np.float32).reshape(-1, 3) if v else np.zeros((0, 3), np.float32)
-        uvs = np.array(" ".join(t.split()[0] + " " + t.split()[1] for t in vt).split(), np.float32).reshape(-1, 2) if vt else None
+        uvs = (np.array(" ".join(t.split()[0] + " " + t.split()[1] for t in vt).split(), np.float32).reshape(-1, 2)
+               if vt else None)
     except ValueError as e:
         raise InputError(f"{path}: malformed vertex data ({e})") from e
     if len(verts) == 0:

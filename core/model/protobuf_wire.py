@@ -90,10 +90,12 @@ def uints(values: list) -> np.ndarray:
 
 
 def single_float(values: list, default: float = 0.0) -> float:
+    """The last value of a 32-bit field (protobuf: the last one wins) as a float, ``default`` when absent."""
     if not values:
         return default
     return float(struct.unpack("<f", values[-1])[0])
 
 
 def single_uint(values: list, default: int = 0) -> int:
+    """The last value of a varint field (protobuf: the last one wins), ``default`` when absent."""
     return int(values[-1]) if values else default

@@ -25,6 +25,8 @@ _lock = threading.Lock()
 
 
 def ict_search_dirs() -> list[Path]:
+    """Where ICT-FaceKit is looked for, in order: ``$FACESTUDIO_ICT_DIR``, the per-user data folder,
+    ``../shared/models/ict_facekit``."""
     dirs = []
     if os.environ.get(ICT_ENV):
         dirs.append(Path(os.environ[ICT_ENV]).expanduser())
@@ -103,5 +105,6 @@ def load_model(spec: str = "builtin", embed: bool = True) -> FaceModel:
 
 
 def clear_cache() -> None:
+    """Forget the loaded models (tests; a changed model file)."""
     with _lock:
         _cache.clear()

@@ -40,14 +40,10 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import InputError
+from core.numeric import smoothstep
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_RIG = REPO / "resources" / "rig" / "arkit_rig.json"
-
-
-def _smoothstep(t: np.ndarray) -> np.ndarray:
-    t = np.clip(t, 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
 
 
 class RigBuilder:
@@ -76,27 +72,29 @@ class RigBuilder:
         return np.asarray(self.groups[spec], int)
 
     def _curve_y(self, group, where: str) -> np.ndarray:
-        """y of a group's polyline at each vertex's x (held constant beyond its ends)."""
+        """The y of a group's polyline at each vertex's x (held constant beyond its ends)."""
         p = self.v[self.ids(group, where)]
         order = np.argsort(p[:, 0])
         return np.interp(self.v[:, 0], p[order, 0], p[order, 1])
 
     def weight(self, spec: dict, where: str) -> np.ndarray:
+        """Per-vertex weights (N,) of a rig term's ``where`` spec: near seed vertices (with a falloff), one
+        side, above or below a curve, included and excluded regions."""
         w = np.ones(len(self.v))
         if "near" in spec:
             seeds = self.v[self.ids(spec["near"], where)]
             d = np.linalg.norm(self.v[:, None, :] - seeds[None], axis=2).min(1)
             core = float(spec.get("core", 0.0))
             radius = float(spec["radius"])
-            w *= 1.0 - _smoothstep((d - core) / max(radius - core, 1e-6))
+            w *= 1.0 - smoothstep((d - core) / max(radius - core, 1e-6))
         if "side" in spec:
             sign = {"left": 1.0, "right": -1.0}[spec["side"]]
-            w *= _smoothstep(sign * self.v[:, 0] / float(spec.get("side_width", 1.0)) + 0.5)
+            w *= smoothstep(sign * self.v[:, 0] / float(spec.get("side_width", 1.0)) + 0.5)
         for key, sign in (("above", 1.0), ("below", -1.0)):
             if key in spec:
                 c = spec[key]
                 y0 = self._curve_y(c["curve"], where) + float(c.get("offset", 0.0))
-                w *= _smoothstep(sign * (self.v[:, 1] - y0) / float(c.get("width", 0.2)) + 0.5)
+                w *= smoothstep(sign * (self.v[:, 1] - y0) / float(c.get("width", 0.2)) + 0.5)
         for name in spec.get("include", []):
             w[self.mask(name, where)] = 1.0
         for name in spec.get("exclude", []):
@@ -104,6 +102,7 @@ class RigBuilder:
         return w
 
     def mask(self, name: str, where: str) -> np.ndarray:
+        """(N,) bool of a region or a vertex group called ``name``."""
         if name in self.regions:
             return np.asarray(self.regions[name], bool)
         m = np.zeros(len(self.v), bool)
@@ -111,6 +110,8 @@ class RigBuilder:
         return m
 
     def motion(self, spec: dict, w: np.ndarray, where: str) -> np.ndarray:
+        """Vertex displacements (N, 3) cm of one motion (translate, rotate, scale or contour), weighted per
+        vertex by ``w`` (N,)."""
         kind = spec.get("type")
         v = self.v
         if kind == "translate":
@@ -141,6 +142,7 @@ class RigBuilder:
         raise InputError(f"rig: unknown motion type {kind!r} in {where}")
 
     def shape(self, terms: list[dict], name: str) -> np.ndarray:
+        """One blendshape (N, 3) cm: the sum of its terms' weighted motions."""
         out = np.zeros_like(self.v)
         for i, term in enumerate(terms):
             where = f"shape {name!r} term {i}"
@@ -193,6 +195,7 @@ def expand_mirrored(shapes: dict) -> dict[str, list[dict]]:
 
 
 def load_rig_file(path: str | Path = DEFAULT_RIG) -> dict:
+    """The rig definition (JSON) at ``path``; InputError when it is missing or not valid JSON."""
     path = Path(path)
     try:
         with open(path, encoding="utf-8") as f:

@@ -22,8 +22,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from core.atomic import write_text_atomic
 from core.checksum import sha256_of
 from core.errors import InputError
@@ -41,7 +39,8 @@ _KNOWN = {"format", "schema_version", "source", "model", "settings", "edits", "a
 class Project:
     """An open project.
 
-    source : str            path of the video/image the project was made from
+    source : str            path of the video/image the project was made from, as stored: absolute,
+                            or relative to the project folder (use :attr:`source_path`)
     model_spec : str        face model spec for ``core.model.registry.load_model``
     reconstruction : Reconstruction or None
     track : TrackResult or None
@@ -57,6 +56,30 @@ class Project:
     edits: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
+    #: the folder the project was loaded from (None: not saved yet)
+    folder: Path | None = None
+
+    @property
+    def source_path(self) -> Path:
+        """The source as a path: ``source`` when absolute, else relative to the project folder
+        (the one rule for every reader of a project: the editor, ``render``, the QA commands);
+        a project not saved yet has only the current directory to go by."""
+        p = Path(self.source).expanduser()
+        if p.is_absolute() or self.folder is None:
+            return p
+        return (Path(self.folder) / p).resolve()
+
+    def reconstruction_and_source(self) -> tuple[Reconstruction, Path]:
+        """What rendering a project needs: its reconstruction and its source video's path
+        (:attr:`source_path`). InputError, naming the project, when either is missing."""
+        where = self.folder or self.source or "the project"
+        if self.reconstruction is None:
+            raise InputError(f"{where}: the project has no reconstruction yet; reconstruct it first")
+        src = self.source_path
+        if not self.source or not src.exists():
+            raise InputError(f"{where}: the project's source video {self.source or '(none)'} was not found "
+                             f"(looked for {src})")
+        return self.reconstruction, src
 
 
 def _fsync_dir(path: Path) -> None:
@@ -70,17 +93,6 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def _track_arrays(track: TrackResult) -> dict[str, np.ndarray]:
-    # reuse TrackResult's own writer through a temp file would double the I/O; the
-    # arrays are the same ones TrackResult.save writes
-    return dict(
-        landmarks=track.landmarks.astype(np.float32), landmarks_raw=track.landmarks_raw.astype(np.float32),
-        valid=track.valid.astype(bool), bridged=track.bridged.astype(bool), segment=track.segment.astype(np.int32),
-        blendshapes=track.blendshapes.astype(np.float32), blendshape_names=np.asarray(track.blendshape_names, str),
-        pose=track.pose.astype(np.float32), fps=np.float64(track.fps), size=np.asarray(track.size, np.int64),
-        n_faces=track.n_faces.astype(np.int16), source=np.asarray(str(track.source)))
 
 
 def _read_json(path: Path) -> dict:
@@ -122,7 +134,7 @@ def save_project(path: str | os.PathLike, project: Project) -> None:
         if project.reconstruction is not None:
             blocks["reconstruction"] = project.reconstruction.to_arrays()
         if project.track is not None:
-            blocks["track"] = _track_arrays(project.track)
+            blocks["track"] = project.track.to_arrays()
         for name, arrays in blocks.items():
             fname = f"{name}-{gen}.npz"
             save_npz_atomic(path / fname, arrays)
@@ -182,7 +194,8 @@ def load_project(path: str | os.PathLike) -> Project:
             raise InputError(f"{fp}: size {fp.stat().st_size} bytes, project.json says {e['bytes']}; "
                              "the file is truncated or was replaced")
         if "sha256" in e and sha256_of(fp) != e["sha256"]:
-            raise InputError(f"{fp}: contents do not match the checksum in project.json; the file was modified or damaged")
+            raise InputError(f"{fp}: contents do not match the checksum in project.json; the file was modified "
+                             "or damaged")
         data[name] = (fp, load_npz_checked(fp), e)
     rec = None
     if "reconstruction" in data:
@@ -195,15 +208,7 @@ def load_project(path: str | os.PathLike) -> Project:
     track = None
     if "track" in data:
         fp, arrays, e = data["track"]
-        for k in ("landmarks", "valid", "blendshapes", "blendshape_names", "pose", "fps", "size"):
-            if k not in arrays:
-                raise InputError(f"{fp}: missing track array {k!r}")
-        track = TrackResult(
-            landmarks=arrays["landmarks"], valid=arrays["valid"].astype(bool), blendshapes=arrays["blendshapes"],
-            blendshape_names=arrays["blendshape_names"].astype(str), pose=arrays["pose"], fps=float(arrays["fps"]),
-            size=tuple(int(v) for v in arrays["size"]), landmarks_raw=arrays.get("landmarks_raw"),
-            bridged=arrays.get("bridged"), segment=arrays.get("segment"), n_faces=arrays.get("n_faces"),
-            source=str(arrays["source"]) if "source" in arrays else "")
+        track = TrackResult.from_arrays(arrays, str(fp))
         if "frames" in e and int(e["frames"]) != track.num_frames:
             raise InputError(f"{fp}: has {track.num_frames} frames, project.json says {e['frames']}")
         if rec is not None and track.num_frames != rec.num_frames:
@@ -214,4 +219,4 @@ def load_project(path: str | os.PathLike) -> Project:
         raise InputError(f"{jp}: 'model', 'settings' and 'edits' must be JSON objects")
     return Project(source=str(doc.get("source", "")), model_spec=str(model.get("spec", "")), reconstruction=rec,
                    track=track, edits=edits, settings=settings,
-                   extra={k: v for k, v in doc.items() if k not in _KNOWN})
+                   extra={k: v for k, v in doc.items() if k not in _KNOWN}, folder=path)

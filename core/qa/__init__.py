@@ -9,4 +9,5 @@ its RenderThread; without one they make an OffscreenRenderer on the calling thre
 from core.qa.clip import ClipMeshes, check_model_matches, check_reconstruction_matches, frames_to_use
 from core.qa.panels import blend_over, label, paste, side_by_side
 
-__all__ = ["ClipMeshes", "check_model_matches", "check_reconstruction_matches", "frames_to_use", "blend_over", "label", "paste", "side_by_side"]
+__all__ = ["ClipMeshes", "check_model_matches", "check_reconstruction_matches", "frames_to_use", "blend_over", "label",
+           "paste", "side_by_side"]

@@ -89,7 +89,6 @@ class ClipMeshes:
         tri = np.asarray(model.triangles)
         self.triangles = index[tri[self.keep[tri].all(1)]].astype(np.int32)
         self.mean = np.asarray(model.mean, np.float32)[self.keep]
-        self._cams = rec.cameras
         self._cached: tuple[int, np.ndarray] | None = None
 
     @property
@@ -99,15 +98,15 @@ class ClipMeshes:
     def _posed_full(self, f: int) -> np.ndarray:
         """All model vertices of frame f in the image: (N_model, 3) float64."""
         if self._cached is None or self._cached[0] != f:
-            # the reconstruction's own mesh: expression plus any per-clip corrective
-            v = self.rec.vertices(self.model, f).astype(np.float64)
-            self._cached = (f, self._cams.project(v, f))
+            self._cached = (f, self.rec.posed_vertices(self.model, f))
         return self._cached[1]
 
     def screen(self, f: int) -> np.ndarray:
+        """The rendered vertices of frame ``f`` in its image: (N_kept, 3) float32 x_px, y_px, depth_px."""
         return self._posed_full(f)[self.keep].astype(np.float32)
 
     def frames(self, start: int, stop: int) -> Iterator[np.ndarray]:
+        """Screen vertices of frames ``start`` .. ``stop - 1``, one (N_kept, 3) array each."""
         for f in range(start, stop):
             yield self.screen(f)
 
@@ -125,3 +124,17 @@ class ClipMeshes:
         lo, hi = float(d.min()), float(d.max())
         pad = 0.02 * max(hi - lo, 1e-6)
         return lo - pad, hi + pad
+
+
+def renderer_for(meshes: ClipMeshes, renderer=None) -> tuple:
+    """A renderer set up for ``meshes`` (its topology and NMFC reference): ``renderer`` (an
+    OffscreenRenderer on this thread or a RenderThread; its mesh is replaced) or, when None, a
+    new OffscreenRenderer here (not on a Qt GUI thread). Returns (renderer, owned): release an
+    owned one when done."""
+    owned = renderer is None
+    if owned:
+        from core.render import OffscreenRenderer
+
+        renderer = OffscreenRenderer()
+    renderer.set_mesh(meshes.triangles, meshes.num_vertices, nmfc_mean=meshes.mean)
+    return renderer, owned

@@ -6,12 +6,13 @@ Each output frame t (t = 0 .. F-1-step) is, left to right:
 The video has F - step frames: frame t needs meshes t and t+step. Audio is copied from
 the source (trimmed to the video's length).
 
-Normalisation, one per clip: a first pass renders every flow and takes the 99th
-percentile of |F| (3D) and of |F_xy| (2D) over the foreground pixels of all frames
-(sampled on a 4-pixel grid to bound memory), so a few extreme pixels (silhouette
-slivers, a bad frame) don't darken the whole clip; faster motion saturates (3D: full
-value; 2D: darkened colour). The second pass renders again and writes the video
-(rendering the flow costs less than keeping a clip of flows in memory).
+Normalisation (``core.flow.colour``): by default one per clip, the ``FLOW_PERCENTILE``-th
+percentile of |F| (3D) and of |F_xy| (2D) over the foreground pixels of all frames: a first
+pass renders every flow (sampled on a 4-pixel grid to bound memory) and the second renders
+again and writes the video (rendering the flow costs less than keeping a clip of flows in
+memory); faster motion saturates (3D: full value; 2D: darkened colour). ``normalisation=
+"frame"`` takes the same percentile of each frame's own flow instead (every frame as bright as
+the next: for looking at one frame's pattern, not for comparing frames).
 
 Flow arrays (``npz_path``): ``flow`` (F-step, h, w, 3) float16 (dx_px, dy_px, d_depth_px
 of the source image, x right, y down, depth away from the viewer), ``mask`` (F-step, h, w)
@@ -30,44 +31,38 @@ from typing import Optional
 
 import numpy as np
 
-from core.flow import clip_flow, dense_flow, flow2d_to_rgb, flow3d_to_rgb, legend_2d, legend_3d
+from core.flow import NORMALISATIONS, clip_flow, dense_flow, flow2d_to_rgb, flow3d_to_rgb, legend_2d, legend_3d
+from core.flow.colour import magnitude_scale
 from core.jobs import CancelToken, ProgressFn, check, report
 from core.npz_io import save_npz_atomic
-from core.qa.clip import ClipMeshes
+from core.qa.clip import ClipMeshes, renderer_for
 from core.qa.panels import label, paste, side_by_side, wireframe_alpha
 from core.render.overlay import draw_landmarks, draw_wireframe
 
 #: Largest float16 flow array kept at full resolution for ``--npz`` (bytes in memory).
 NPZ_BUDGET_BYTES = 256 << 20
-#: Percentile of the clip's flow magnitudes that maps to full colour.
-PERCENTILE = 99.0
 #: Sampling grid of the first pass (pixels).
 SAMPLE_GRID = 4
 
 
 @dataclass
 class FlowVideoResult:
+    """What :func:`write_flow_video` wrote: frames, the flow step, the colour scales, the arrays' stride,
+    audio."""
+
     frames_written: int
     step: int
-    max_magnitude_3d: float     # px per step, the colour normalisation
+    max_magnitude_3d: float     # px per step, the clip's colour normalisation
     max_magnitude_2d: float
     npz_stride: int             # 0 when no npz was written
     audio_kept: bool
+    normalisation: str = "clip"  # or "frame": each frame coloured by its own (core.flow.colour)
 
 
 def npz_stride(n: int, height: int, width: int, budget: int = NPZ_BUDGET_BYTES) -> int:
     """Smallest pixel stride s such that n float16 flows of (H/s, W/s, 3) fit in ``budget``."""
     full = n * height * width * 3 * 2
     return max(1, math.ceil(math.sqrt(full / budget)))
-
-
-def _with_renderer(renderer, meshes: ClipMeshes):
-    owned = renderer is None
-    if owned:
-        from core.render import OffscreenRenderer
-        renderer = OffscreenRenderer()
-    renderer.set_mesh(meshes.triangles, meshes.num_vertices, nmfc_mean=meshes.mean)
-    return renderer, owned
 
 
 def flow_magnitude_scale(renderer, meshes: ClipMeshes, size: tuple[int, int], frames: int, step: int,
@@ -93,10 +88,7 @@ def flow_magnitude_scale(renderer, meshes: ClipMeshes, size: tuple[int, int], fr
             flows[t] = f.flow[::stride, ::stride]
             masks[t] = f.mask[::stride, ::stride]
         report(progress, t + 1, 2 * n, "flow scale")
-    a3, a2 = np.concatenate(m3), np.concatenate(m2)
-    r3 = float(np.percentile(a3, PERCENTILE)) if a3.size else 0.0
-    r2 = float(np.percentile(a2, PERCENTILE)) if a2.size else 0.0
-    return r3, r2, flows, masks
+    return magnitude_scale(np.concatenate(m3)), magnitude_scale(np.concatenate(m2)), flows, masks
 
 
 def flow_panels(frame: np.ndarray, v_t: np.ndarray, landmarks68: np.ndarray, triangles: np.ndarray,
@@ -117,15 +109,18 @@ def flow_panels(frame: np.ndarray, v_t: np.ndarray, landmarks68: np.ndarray, tri
 
 def write_flow_video(source, meshes: ClipMeshes, out_path, frames: int, step: int = 1,
                      npz_path=None, renderer=None, progress: Optional[ProgressFn] = None,
-                     cancel: Optional[CancelToken] = None) -> FlowVideoResult:
+                     cancel: Optional[CancelToken] = None, normalisation: str = "clip") -> FlowVideoResult:
     """Write the side-by-side flow video (and optionally the flow arrays) of ``frames``
     frames of ``source`` (a core.video VideoSource) reconstructed as ``meshes``.
 
     renderer : an OffscreenRenderer on this thread or a RenderThread (its mesh is
     replaced); None makes an OffscreenRenderer here (not on a Qt GUI thread).
+    normalisation : "clip" (default) or "frame" (module docstring).
     """
     from core.video import VideoWriter
 
+    if normalisation not in NORMALISATIONS:
+        raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {normalisation!r}")
     if step < 1:
         raise ValueError(f"step must be >= 1, got {step}")
     if frames <= step:
@@ -134,7 +129,7 @@ def write_flow_video(source, meshes: ClipMeshes, out_path, frames: int, step: in
     size = (W, H)
     n = frames - step
     stride = npz_stride(n, H, W) if npz_path is not None else 0
-    renderer, owned = _with_renderer(renderer, meshes)
+    renderer, owned = renderer_for(meshes, renderer)
     try:
         r3, r2, flows, masks = flow_magnitude_scale(renderer, meshes, size, frames, step, stride,
                                                     progress, cancel)
@@ -152,11 +147,16 @@ def write_flow_video(source, meshes: ClipMeshes, out_path, frames: int, step: in
                 check(cancel)
                 window.append(meshes.screen(t + step))
                 f = dense_flow(renderer, window[0], window[step], size)
+                s3, s2 = r3, r2
+                if normalisation == "frame":
+                    v = f.flow[f.mask]
+                    s3 = magnitude_scale(np.linalg.norm(v, axis=1))
+                    s2 = magnitude_scale(np.linalg.norm(v[:, :2], axis=1))
                 writer.write(flow_panels(frame, window[0], lm68[t], meshes.triangles, f.flow, f.mask,
-                                         r3, r2, legends))
+                                         s3, s2, legends))
                 window.pop(0)
                 report(progress, n + t + 1, 2 * n, "flow video")
-        return FlowVideoResult(writer.frames_written, step, r3, r2, stride, writer.audio_kept)
+        return FlowVideoResult(writer.frames_written, step, r3, r2, stride, writer.audio_kept, normalisation)
     finally:
         if owned:
             renderer.release()

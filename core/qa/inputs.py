@@ -13,6 +13,9 @@ from core.qa.clip import ClipMeshes, check_model_matches, check_reconstruction_m
 
 @dataclass
 class QAInputs:
+    """A video opened for a QA command with its reconstruction (as posed meshes) and, when asked for, its
+    track."""
+
     source: object            # core.video VideoSource (caller closes it)
     meshes: ClipMeshes
     frames: int               # frames to process (from 0)
@@ -62,7 +65,8 @@ def prepare(video_path, reconstruction=None, track_path=None, model_spec: Option
     label : how messages name a reconstruction/track given as objects (e.g. the project).
     Raises InputError / NoFaceError (one clear line) for bad files and faceless videos.
     """
-    from core.fitting import Reconstruction, clip_frames, reconstruct
+    from core.fitting import Reconstruction
+    from core.fitting.clip import reconstruct_clip
     from core.model.registry import load_model
     from core.tracking import require_face, track_video
 
@@ -91,13 +95,9 @@ def prepare(video_path, reconstruction=None, track_path=None, model_spec: Option
                 if track.num_frames != frames:
                     raise InputError(f"{track_path}: track has {track.num_frames} frames but {frames} frames of "
                                      f"{where} are used (pass --max-frames {track.num_frames})")
-            else:
-                track = track_video(src, max_frames=frames, progress=progress, cancel=cancel)
-            require_face(track, where)
-            spec = model_spec or "builtin"
-            model = load_model(spec)
-            rec = reconstruct(track, model, spec, progress=progress, cancel=cancel,
-                              frames=clip_frames(where, track.num_frames))
+            clip = reconstruct_clip(src, model_spec or "builtin", max_frames=frames, track=track,
+                                    progress=progress, cancel=cancel)
+            track, rec, model = clip.track, clip.reconstruction, clip.model
             built = True
         if track is not None:
             require_face(track, where)
@@ -116,19 +116,13 @@ def prepare_project(project_path, max_frames: Optional[int] = None, need_track: 
                     progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None) -> QAInputs:
     """Open a project folder's source video with the project's reconstruction (and track).
 
-    The source path in ``project.json`` is used as written, else relative to the project
-    folder. InputError when the project has no reconstruction or its video is missing.
+    The source path is the project's ``source_path`` (relative paths are relative to the
+    project folder). InputError when the project has no reconstruction or its video is missing.
     """
     from core.project import load_project
 
     proj = load_project(project_path)
-    if proj.reconstruction is None:
-        raise InputError(f"{project_path}: the project has no reconstruction yet; reconstruct it first")
-    src = Path(proj.source)
-    if not src.is_absolute() and not src.exists():
-        src = Path(project_path) / src
-    if not src.exists():
-        raise InputError(f"{project_path}: the project's source video {proj.source} was not found")
-    return prepare(src, proj.reconstruction, proj.track, proj.model_spec or None, max_frames,
+    rec, src = proj.reconstruction_and_source()
+    return prepare(src, rec, proj.track, proj.model_spec or None, max_frames,
                    need_track=need_track, progress=progress, cancel=cancel,
                    label=f"{project_path} (its reconstruction)")

@@ -21,7 +21,7 @@ from typing import Optional
 import numpy as np
 
 from core.jobs import CancelToken, ProgressFn, check, report
-from core.qa.clip import ClipMeshes
+from core.qa.clip import ClipMeshes, renderer_for
 from core.qa.panels import blend_over, label, paste, wireframe_alpha
 from core.render.encodings import pncc_from_depth, to_uint8
 from core.render.overlay import draw_landmarks, draw_reprojection_error, draw_wireframe, heat_legend
@@ -31,6 +31,8 @@ MODES = ("overlay", "shaded", "nmfc", "pncc", "textured")
 
 @dataclass
 class RenderVideoResult:
+    """What :func:`write_render_video` wrote: frames, the mode and whether the audio was kept."""
+
     frames_written: int
     mode: str
     audio_kept: bool
@@ -65,11 +67,7 @@ def write_render_video(source, meshes: ClipMeshes, out_path, frames: int, mode: 
         raise ValueError("mode 'overlay' needs the clip's TrackResult")
     H, W = source.size
     size = (W, H)
-    owned = renderer is None
-    if owned:
-        from core.render import OffscreenRenderer
-        renderer = OffscreenRenderer()
-    renderer.set_mesh(meshes.triangles, meshes.num_vertices, nmfc_mean=meshes.mean)
+    renderer, owned = renderer_for(meshes, renderer)
     vmax = float("nan")
     try:
         if mode == "overlay":

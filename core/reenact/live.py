@@ -28,12 +28,13 @@ from core.fitting.basis import basis_from_embedding
 from core.fitting.frame_fit import FrameFitter
 from core.fitting.settings import FitSettings
 from core.fitting.weights import tracker_point_weights
+from core.jobs import NewestSlot
 from core.model.face_model import FaceModel
 from core.reenact.faces import FittedFace
-from core.reenact.gaze import gaze_from_landmarks
-from core.reenact.render import WarpRenderer, driven_face, target_face
-from core.reenact.transfer import FaceState, Reference, TransferSettings, expression_group, transfer_state
-from core.reenact.warp import WarpSettings
+from core.model.arkit import expression_group
+from core.reenact.transfer import FaceState, Reference, TransferSettings, transfer_state
+from core.warp import FrameRequest, WarpRenderer, WarpSettings
+from core.warp.landmarks import gaze_from_landmarks
 
 
 def fit_photo_to_size(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
@@ -67,31 +68,6 @@ class LiveStats:
     stages: dict = field(default_factory=dict)
 
 
-class _Slot:
-    """A one-item mailbox keeping only the newest item (older ones are dropped)."""
-
-    def __init__(self):
-        self._cond = threading.Condition()
-        self._item = None
-        self._seq = 0
-        self.dropped = 0
-
-    def put(self, item) -> None:
-        with self._cond:
-            if self._item is not None:
-                self.dropped += 1
-            self._item = item
-            self._seq += 1
-            self._cond.notify_all()
-
-    def take(self, timeout: float = 0.5):
-        with self._cond:
-            if self._item is None:
-                self._cond.wait(timeout)
-            item, self._item = self._item, None
-            return item
-
-
 class SourceCalibration:
     """The live source's reference: first tracked frame, plus running mouth/jaw neutral.
 
@@ -107,11 +83,13 @@ class SourceCalibration:
         self._count = 0
 
     def reset(self) -> None:
+        """Forget the reference and the history (the next tracked frame becomes the reference)."""
         self.history.clear()
         self.reference = None
         self._neutral = None
 
     def update(self, state: FaceState, settings: TransferSettings) -> Reference:
+        """Add a source frame's state; the source's reference with the running neutral expression."""
         if self.reference is None:
             self.reference = state.copy()
         self.history.append(state.expression)
@@ -120,7 +98,7 @@ class SourceCalibration:
             E = np.asarray(self.history)
             neutral = self.reference.expression.copy()
             for k, n in enumerate(self.names):
-                pct = settings.neutral_percentile.get(expression_group(n) or "", 5.0)
+                pct = settings.neutral_percentile.get(expression_group(n), 5.0)
                 if pct is not None:
                     neutral[k] = min(neutral[k], float(np.percentile(E[:, k], pct)))
             self._neutral = neutral
@@ -147,8 +125,7 @@ class LivePipeline:
         self._transfer = transfer or TransferSettings()
         self._warp = warp or WarpSettings()
         self._renderer = WarpRenderer(model, self._warp)
-        self._target_face = target_face(model, target.seq.identity, target.seq.frame(0),
-                                        target.track.landmarks[0] if target.track.valid[0] else None)
+        self._target_face = target.target(model, 0)
         self._target_state = target.seq.frame(0)
         self._target_ref = Reference(target.seq.frame(0))
         fs = fit_settings or FitSettings()
@@ -159,7 +136,7 @@ class LivePipeline:
                                    tracker_point_weights(self._basis.num_points, fs),
                                    np.asarray(model.expression_bounds, np.float64), fs)
         self._calib = SourceCalibration(model.expression_names)
-        self._slot = _Slot()
+        self._slot = NewestSlot()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._out: np.ndarray | None = target_frame.copy()
@@ -174,19 +151,20 @@ class LivePipeline:
 
     # -- control ------------------------------------------------------------------
     def set_settings(self, transfer: TransferSettings | None = None, warp: WarpSettings | None = None) -> None:
-        """Change settings while running (taken from the next frame on)."""
+        """Change settings while running (any thread; taken from the next frame on: the frame
+        being rendered keeps the settings it started with)."""
         with self._lock:
             if transfer is not None:
                 self._transfer = transfer
             if warp is not None:
                 self._warp = warp
-                self._renderer.settings = warp
 
     def recalibrate(self) -> None:
         """Take the next tracked frame as the source's new reference (rest pose/expression)."""
         self._recalibrate = True
 
     def start(self) -> "LivePipeline":
+        """Start the grab/track and the fit/transfer/warp threads; returns the pipeline."""
         self._threads = [threading.Thread(target=self._guard(self._track_loop), name="reenact-track", daemon=True),
                          threading.Thread(target=self._guard(self._render_loop), name="reenact-render", daemon=True)]
         for t in self._threads:
@@ -194,7 +172,9 @@ class LivePipeline:
         return self
 
     def stop(self) -> None:
+        """Stop both threads and wait for them (at most 5 s each)."""
         self._stop.set()
+        self._slot.close()  # the render thread stops waiting for frames
         for t in self._threads:
             t.join(timeout=5.0)
 
@@ -214,6 +194,7 @@ class LivePipeline:
             return self._out
 
     def stats(self) -> LiveStats:
+        """Frame rate, latency and stage times over the last second or so (medians)."""
         with self._out_lock:
             times = list(self._times)
             stages = list(self._stages)
@@ -236,7 +217,7 @@ class LivePipeline:
         def run():
             try:
                 fn()
-            except BaseException as e:  # reported to the owner, which shows it
+            except BaseException as e:  # noqa: BLE001 (reported to the owner, which shows it)
                 self.error = e
                 self._stop.set()
         return run
@@ -255,7 +236,7 @@ class LivePipeline:
                     return
                 grabbed = time.monotonic()
                 ft = tracker.process(frame, int((grabbed - t0) * 1000))
-                self._slot.put((grabbed, frame, ft, time.monotonic() - grabbed))
+                self._slot.post((grabbed, frame, ft, time.monotonic() - grabbed))
 
     def _source_state(self, frame: np.ndarray, ft) -> FaceState:
         lm = ft.landmarks
@@ -275,14 +256,18 @@ class LivePipeline:
     def _render_loop(self) -> None:
         driven_state = None
         while not self._stop.is_set():
-            item = self._slot.take()
-            if item is None:
+            item = self._slot.take(timeout=0.5)
+            if item is None:  # nothing new yet: check the stop flag
                 continue
             grabbed, frame, ft, track_s = item
             t = time.monotonic()
             stage: dict[str, float] = {}
             with self._lock:
                 transfer, warp = self._transfer, self._warp
+            if warp is not self._renderer.settings:
+                # only this thread touches the renderer: new settings get a new renderer between
+                # frames (its caches and the ICT interior preload follow the settings)
+                self._renderer = WarpRenderer(self.model, warp)
             if ft is not None:
                 if self._recalibrate:
                     self._calib.reset()
@@ -302,11 +287,12 @@ class LivePipeline:
                 out = self.latest()  # face lost: hold the last output
             else:
                 t_d = time.monotonic()
-                d = driven_face(self.model, self.target.seq.identity, driven_state)
+                d = self.target.driven(self.model, 0, driven_state)
                 stage["transfer"] = stage.get("transfer", 0.0) + (time.monotonic() - t_d) * 1e3
-                out = self._renderer.render(self.target_frame, self._target_face, d, target_key=0)
-                stage.update(self._renderer.stage_ms)
-                if self._renderer.mouth_filled:  # the mouth stage's cost when it has work to do
+                result = self._renderer.render(FrameRequest(self.target_frame, self._target_face, d, 0))
+                out = result.image
+                stage.update(result.stage_ms)
+                if result.mouth_filled:  # the mouth stage's cost when it has work to do
                     stage["mouth_open"] = stage["mouth"]
             done = time.monotonic()
             with self._out_lock:

@@ -5,7 +5,7 @@
 
 Steps: track and fit the source and the target (core.tracking, core.fitting),
 transfer the source's attributes onto the target (``transfer_sequence``), then warp
-the target frame of every output frame (``WarpRenderer``). The output has the
+the target frame of every output frame (``core.warp.WarpRenderer``). The output has the
 source's length and frame rate and the target's frame size; a target clip shorter
 than the source loops. Progress and cancel follow core/jobs.py.
 """
@@ -18,35 +18,14 @@ from typing import Iterator
 import numpy as np
 
 from core.errors import InputError
-from core.jobs import CancelToken, ProgressFn, check, report
+from core.fitting.settings import FitSettings
+from core.jobs import CancelToken, ProgressFn, check, report, sub_progress
 from core.model.face_model import FaceModel
-from core.reenact.faces import FittedFace, fit_face
-from core.reenact.fill import MouthBank
-from core.reenact.render import WarpRenderer, driven_face, target_face
+from core.reenact.faces import FIT_SETTINGS, FittedFace, from_reconstruction
 from core.reenact.transfer import FaceSequence, TransferSettings, transfer_sequence
-from core.reenact.warp import WarpSettings
 from core.tracking.result import TrackResult
-
-
-def _scaled(progress: ProgressFn | None, start: int, span: int, total: int, label: str) -> ProgressFn | None:
-    """A progress callback mapping a sub-job's (done, total) onto [start, start + span] of ``total``."""
-    if progress is None:
-        return None
-
-    def fn(done: int, sub_total: int, message: str = "") -> None:
-        frac = done / sub_total if sub_total else 0.0
-        text = label if not message or message in label else f"{label}: {message}"
-        progress(start + int(round(frac * span)), total, text)
-
-    return fn
-
-
-def track_input(spec, max_frames: int | None = None, progress: ProgressFn | None = None,
-                cancel: CancelToken | None = None) -> TrackResult:
-    """Track a video file, image or image folder (core.tracking.track_video)."""
-    from core.tracking.tracker import track_video
-
-    return track_video(spec, max_frames=max_frames, progress=progress, cancel=cancel)
+from core.warp import FrameRequest, WarpRenderer, WarpSettings
+from core.warp.mouth import MouthBank
 
 
 def read_frames(spec, count: int | None = None) -> Iterator[np.ndarray]:
@@ -79,13 +58,15 @@ class ReenactmentPipeline:
 
     # -- preparation ------------------------------------------------------------
     def prepare(self, spec, track: TrackResult | None = None, max_frames: int | None = None,
-                progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> FittedFace:
-        """Track (unless ``track`` is given) and fit one input."""
-        name = str(spec)
-        if track is None:
-            track = track_input(spec, max_frames=max_frames, progress=progress, cancel=cancel)
-        check(cancel)
-        return fit_face(track, self.model, name=name, model_spec=self.model_spec, cancel=cancel)
+                progress: ProgressFn | None = None, cancel: CancelToken | None = None,
+                settings: FitSettings | None = None) -> FittedFace:
+        """Track (unless ``track`` is given) and fit one input (``core.fitting.clip.reconstruct_clip``;
+        ``settings`` default: the reenactment's landmark fit, ``core.reenact.faces.FIT_SETTINGS``)."""
+        from core.fitting.clip import reconstruct_clip
+
+        clip = reconstruct_clip(spec, self.model, settings or FIT_SETTINGS, max_frames=max_frames, track=track,
+                                model_spec=self.model_spec, progress=progress, cancel=cancel)
+        return from_reconstruction(clip.reconstruction, clip.track, self.model, str(spec))
 
     def drive(self, source: FittedFace, target: FittedFace) -> tuple[FaceSequence, np.ndarray]:
         """Driven target states for every source frame and the target frame each one shows."""
@@ -120,8 +101,10 @@ class ReenactmentPipeline:
         F = len(driven)
         cached_j, cached_face, cached_ref = None, None, None
         # self mode: the source's own fit of the frame the target shows is the reference of the
-        # head's motion (WarpRenderer.render); the target is then a picture of the source
+        # head's motion (core.warp.rigid.head_motion); the target is then a picture of the source.
+        # The driven face is the identity's owner (self mode: the source) driven to the state
         self_mode = self.transfer.mode == "self"
+        owner = source if self_mode else target
         still = next(read_frames(target_spec, 1)) if target.num_frames == 1 else None
         frames = None
         for i in range(F):
@@ -134,13 +117,12 @@ class ReenactmentPipeline:
                     frames = read_frames(target_spec, target.num_frames)
                 frame = next(frames)
             if j != cached_j:
-                cached_face = target_face(self.model, target.seq.identity, target.seq.frame(j),
-                                          target.track.landmarks[j] if target.track.valid[j] else None)
-                cached_ref = driven_face(self.model, driven.identity, driven.frame(min(j, F - 1))) \
-                    if self_mode else None
+                cached_face = target.target(self.model, j)
+                r = min(j, F - 1)
+                cached_ref = source.driven(self.model, r, driven.frame(r)) if self_mode else None
                 cached_j = j
-            d = driven_face(self.model, driven.identity, driven.frame(i))
-            yield renderer.render(frame, cached_face, d, target_key=j, reference=cached_ref)
+            d = owner.driven(self.model, i if self_mode else j, driven.frame(i))
+            yield renderer.render(FrameRequest(frame, cached_face, d, j, cached_ref)).image
             report(progress, i + 1, F)
 
     def export(self, source_spec, target_spec, output, max_frames: int | None = None,
@@ -158,15 +140,15 @@ class ReenactmentPipeline:
                                  "use the live preview")
             fps = float(probe_src.fps) or 30.0
         source = self.prepare(source_spec, max_frames=max_frames,
-                              progress=_scaled(progress, 0, 300, total, "tracking source"), cancel=cancel)
+                              progress=sub_progress(progress, 0, 300, total, "source"), cancel=cancel)
         target = self.prepare(target_spec, max_frames=None if max_frames is None else max(max_frames, 1),
-                              progress=_scaled(progress, 300, 100, total, "tracking target"), cancel=cancel)
+                              progress=sub_progress(progress, 300, 100, total, "target"), cancel=cancel)
         res.seconds["prepare"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         audio = str(source_spec) if keep_audio else None
         with VideoWriter(output, fps=fps, audio_from=audio) as writer:
             for frame in self.render_frames(source, target, target_spec,
-                                            progress=_scaled(progress, 400, 600, total, "rendering"),
+                                            progress=sub_progress(progress, 400, 600, total, "rendering"),
                                             cancel=cancel):
                 writer.write(frame)
                 res.frames += 1

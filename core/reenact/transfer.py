@@ -33,25 +33,11 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.spatial.transform import Rotation, Slerp
 
-from core.camera import nearest_rotation
-from core.reenact.gaze import gaze_from_landmarks
+from core.camera import OrthoCamera, nearest_rotation
+from core.model.arkit import GROUPS, expression_group
+from core.warp.landmarks import gaze_from_landmarks
 
 MODES = ("head", "face", "self")
-GROUPS = ("brows", "eyes", "mouth", "jaw")
-
-
-def expression_group(name: str) -> str | None:
-    """The editing group of an ARKit expression name (None when it has none)."""
-    n = str(name)
-    if n.startswith("brow"):
-        return "brows"
-    if n.startswith("eye"):
-        return "eyes"
-    if n.startswith("jaw"):
-        return "jaw"
-    if n.startswith(("mouth", "cheek", "nose", "tongue")):
-        return "mouth"
-    return None
 
 
 @dataclass
@@ -70,13 +56,15 @@ class TransferSettings:
     expression_strength: float = 1.0
     pose_strength: float = 1.0
     gaze_strength: float = 1.0
+    #: per expression group (``core.model.arkit.GROUPS``); a group not named here: 1
     group_strength: dict[str, float] = field(default_factory=lambda: {g: 1.0 for g in GROUPS})
     #: a person's neutral per expression group: a low percentile over the clip for what is
-    #: off at rest (mouth, jaw: talking opens them, a resting smile stays below the 5th
-    #: percentile of a talk); None = the reference (first valid) frame, for what is used
-    #: both ways around rest (eyes widen and squint, brows rise and frown)
+    #: off at rest (mouth, jaw, cheeks, nose: talking opens and moves them, a resting smile
+    #: stays below the 5th percentile of a talk); None = the reference (first valid) frame,
+    #: for what is used both ways around rest (eyes widen and squint, brows rise and frown).
+    #: A group not named here: 5.
     neutral_percentile: dict[str, float | None] = field(
-        default_factory=lambda: {"brows": None, "eyes": None, "mouth": 5.0, "jaw": 5.0})
+        default_factory=lambda: {"brows": None, "eyes": None, "cheeks": 5.0, "nose": 5.0, "mouth": 5.0, "jaw": 5.0})
     #: driven expressions may leave the model's box by this much: relative motion near a
     #: bound (a target resting at eyeWide = 1 whose source narrows the eyes) is kept
     bounds_margin: float = 0.5
@@ -118,12 +106,11 @@ class TransferSettings:
         """(Ke,) per-component strength from the global and the group strengths."""
         w = np.full(len(names), float(self.expression_strength) if self.expression else 0.0)
         for i, n in enumerate(names):
-            g = expression_group(n)
-            if g is not None:
-                w[i] *= float(self.group_strength.get(g, 1.0))
+            w[i] *= float(self.group_strength.get(expression_group(n), 1.0))
         return np.clip(w, 0.0, 1.0)
 
     def with_changes(self, **changes) -> "TransferSettings":
+        """A copy with the given fields changed."""
         return dataclasses.replace(self, **changes)
 
     @classmethod
@@ -152,7 +139,13 @@ class FaceState:
     #: the image plane): the detail of the expression the model cannot express. None = 0.
     residual: np.ndarray | None = None
 
+    @property
+    def camera(self) -> OrthoCamera:
+        """The state's camera (``core.camera.OrthoCamera``, sharing the state's arrays)."""
+        return OrthoCamera(self.scale, self.rotation, self.translation)
+
     def copy(self) -> "FaceState":
+        """A copy that shares no array with this state."""
         return FaceState(self.expression.copy(), self.rotation.copy(), self.translation.copy(),
                          float(self.scale), self.gaze.copy(),
                          None if self.residual is None else self.residual.copy())
@@ -179,6 +172,7 @@ class FaceSequence:
         return int(self.expression.shape[0])
 
     def frame(self, i: int) -> FaceState:
+        """Frame ``i`` as a :class:`FaceState` (copies)."""
         return FaceState(self.expression[i].copy(), self.rotation[i].copy(), self.translation[i].copy(),
                          float(self.scale[i]), self.gaze[i].copy(),
                          None if self.residual is None else self.residual[i].copy())
@@ -275,7 +269,7 @@ def reference_of(seq: FaceSequence, settings: TransferSettings, frame: int | Non
     names = expression_names if expression_names is not None else [""] * seq.expression.shape[1]
     E = seq.expression[ok]
     for k, n in enumerate(names):
-        pct = settings.neutral_percentile.get(expression_group(n) or "", 5.0)
+        pct = settings.neutral_percentile.get(expression_group(n), 5.0)
         if pct is not None:
             st.expression[k] = np.percentile(E[:, k], pct)
     st.gaze = np.median(seq.gaze[ok], axis=0)

@@ -56,7 +56,7 @@ class VertexNormals:
                                        shape=(num_vertices, t.shape[0]))
 
     def __call__(self, vertices: np.ndarray) -> np.ndarray:
-        """vertices (N, 3) -> unit normals (N, 3) float32 (zero for unused vertices)."""
+        """Unit normals (N, 3) float32 of ``vertices`` (N, 3) (zero for unused vertices)."""
         n = self.incidence @ face_normals(vertices, self.triangles)
         length = np.linalg.norm(n, axis=1, keepdims=True)
         return (n / np.maximum(length, 1e-12)).astype(np.float32)

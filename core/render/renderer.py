@@ -52,8 +52,9 @@ from core.render.views import ViewCamera
 
 SHADER_DIR = Path(__file__).resolve().parents[2] / "resources" / "shaders"
 
-#: Colour modes. "none" renders only the buffers (ids, barycentrics, depth, attribute).
-MODES = {"shaded": 0, "shaded_flat": 1, "textured": 2, "nmfc": 3, "none": 4}
+#: Colour modes. "none" renders only the buffers (ids, barycentrics, depth, attribute);
+#: "colour" shows a per-vertex colour (``colours``), e.g. the 3D flow's coding.
+MODES = {"shaded": 0, "shaded_flat": 1, "textured": 2, "nmfc": 3, "none": 4, "colour": 5}
 
 # The id target stores b0, b1 as unorm16 over [BARY_LOW, BARY_LOW + BARY_SPAN] (mesh.frag).
 BARY_LOW, BARY_SPAN = -0.25, 1.5
@@ -79,6 +80,25 @@ class Lighting:
     ambient: float = 0.22
     specular: float = 0.25
     shininess: float = 24.0
+
+
+@dataclass
+class Overlay:
+    """Lines or points drawn over the mesh in the colour image (wireframe, arrows, landmarks).
+
+    kind : "lines" (consecutive position pairs are segments) or "points"
+    positions : (M, 3) float   in the same space as the mesh vertices (screen or world)
+    colours : (M, 3) or (3,) float in [0, 1]
+    depth_bias : float   pulled towards the viewer by this much of the NDC depth range (2),
+        so lines lying on the surface are not hidden by it; 1.0 draws over everything
+    size : float   point diameter in pixels (points only)
+    """
+
+    kind: str
+    positions: np.ndarray
+    colours: np.ndarray | tuple = (1.0, 1.0, 1.0)
+    depth_bias: float = 0.002
+    size: float = 4.0
 
 
 @dataclass
@@ -169,6 +189,8 @@ class OffscreenRenderer:
         self.ctx = moderngl.create_context(standalone=True, backend="egl")
         self.thread_id = threading.get_ident()
         self._sources = {k: (SHADER_DIR / f"mesh.{k}").read_text() for k in ("vert", "geom", "frag")}
+        self._overlay_prog = None
+        self._overlay_vbo = None
         self._programs: dict[tuple[bool, bool, bool], object] = {}
         self._attachments: dict[tuple[int, int], dict] = {}
         self._framebuffers: dict[tuple, object] = {}
@@ -309,23 +331,27 @@ class OffscreenRenderer:
 
     # -- rendering ---------------------------------------------------------------------
     @staticmethod
-    def pass_layout(mode: str, buffers: bool, attribute: bool) -> tuple[tuple[bool, bool, bool], bool]:
+    def pass_layout(mode: str, buffers: bool, attribute: bool,
+                    overlays: bool = False) -> tuple[tuple[bool, bool, bool], bool]:
         """Which targets one render writes, ((colour, ids, attribute), geometry stage).
 
         NMFC is flat per triangle, so it is a palette lookup of the id buffer: cheaper on a
-        software rasteriser than a colour target, alone or as a second one.
+        software rasteriser than a colour target, alone or as a second one. With overlays
+        (lines and points drawn into the colour image) NMFC goes to a colour target.
         """
-        outputs = (mode not in ("none", "nmfc"), bool(buffers) or mode == "nmfc", bool(attribute))
+        nmfc_via_ids = mode == "nmfc" and not overlays
+        outputs = (mode != "none" and not nmfc_via_ids, bool(buffers) or nmfc_via_ids, bool(attribute))
         if not any(outputs):
             outputs = (False, True, False)   # a mask alone comes from the id target
-        return outputs, outputs[1] or mode == "shaded_flat"
+        return outputs, outputs[1] or mode in ("shaded_flat", "nmfc")
 
     def render(self, vertices: np.ndarray, size: tuple[int, int], mode: str = "nmfc", *,
                buffers: bool = False, view: ViewCamera | None = None,
                texture: np.ndarray | None = None, source_pixels: np.ndarray | None = None,
                attribute: np.ndarray | None = None, lighting: Lighting | None = None,
                depth_range: tuple[float, float] | None = None,
-               background: tuple[int, int, int] = (0, 0, 0), supersample: int = 1) -> RenderOutput:
+               background: tuple[int, int, int] = (0, 0, 0), supersample: int = 1,
+               colours: np.ndarray | None = None, overlays: Iterable[Overlay] = ()) -> RenderOutput:
         """Rasterise the current mesh.
 
         vertices : (N, 3) screen space (x_px, y_px, depth), or world space with ``view``
@@ -342,6 +368,9 @@ class OffscreenRenderer:
             range, padded); geometry outside is clipped.
         supersample : k > 1 renders the colour image at k times the size and averages it
             down (anti-aliasing for shaded views); not allowed with ``buffers``.
+        colours : (N, 3) float in [0, 1], the per-vertex colours of mode "colour"
+        overlays : lines and points drawn over the mesh in the colour image (modes with a
+            colour image only); see :class:`Overlay`
         """
         self._check_thread()
         if self._mesh is None:
@@ -362,14 +391,17 @@ class OffscreenRenderer:
                 v[:, :2] = (v[:, :2] + 0.5) * k - 0.5
             out = self.render(v, (width * k, height * k), mode, view=view, texture=texture,
                               source_pixels=source_pixels, lighting=lighting,
-                              depth_range=depth_range, background=background)
+                              depth_range=depth_range, background=background, colours=colours,
+                              overlays=[Overlay(o.kind, o.positions, o.colours, o.depth_bias, o.size * k)
+                                        for o in overlays])
             image = cv2.resize(out.image, (width, height), interpolation=cv2.INTER_AREA)
             mask = cv2.resize(out.mask.astype(np.uint8) * 255, (width, height),
                               interpolation=cv2.INTER_AREA) >= 128
             return RenderOutput(mask=mask, image=image)
 
-        nmfc_from_ids = mode == "nmfc"
-        outputs, geometry = self.pass_layout(mode, buffers, attribute is not None)
+        overlays = list(overlays)
+        nmfc_from_ids = mode == "nmfc" and not overlays
+        outputs, geometry = self.pass_layout(mode, buffers, attribute is not None, bool(overlays))
         prog = self._program(outputs, geometry)
         vao = self._vao(outputs, geometry)
 
@@ -430,6 +462,15 @@ class OffscreenRenderer:
             self._get_texture(tex).use(0)
         elif mode == "nmfc" and not mesh.has_nmfc:
             raise ValueError("mode 'nmfc' needs set_mesh(..., nmfc_mean=...)")
+        elif mode == "colour":
+            if attribute is not None:
+                raise ValueError("mode 'colour' and an attribute output share one vertex buffer")
+            c = np.ascontiguousarray(colours, dtype=np.float32) if colours is not None else None
+            if c is None or c.shape != (mesh.num_vertices, 3):
+                raise ValueError(f"mode 'colour' needs colours of shape ({mesh.num_vertices}, 3)")
+            mesh.buffers["attr"].write(c)
+        if overlays and not outputs[0]:
+            raise ValueError(f"overlays are drawn into the colour image; mode {mode!r} has none")
 
         if attribute is not None:
             a = np.ascontiguousarray(attribute, dtype=np.float32)
@@ -442,6 +483,8 @@ class OffscreenRenderer:
         fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         self.ctx.enable_only(self._moderngl.DEPTH_TEST)
         vao.render(self._moderngl.TRIANGLES)
+        if overlays:
+            self._draw_overlays(overlays, view, (width, height), prog, fbo)
 
         att = self._attachments[(width, height)]
         out = RenderOutput(mask=None)
@@ -491,6 +534,46 @@ class OffscreenRenderer:
                 out.image[~out.mask] = np.asarray(background, np.uint8)
         return out
 
+    def _draw_overlays(self, overlays: list[Overlay], view: ViewCamera | None, size: tuple[int, int],
+                       mesh_prog, fbo) -> None:
+        """Draw lines and points into the colour target of ``fbo`` (only that target)."""
+        mgl = self._moderngl
+        if self._overlay_prog is None:
+            src = {k: (SHADER_DIR / f"overlay.{k}").read_text() for k in ("vert", "frag")}
+            self._overlay_prog = self.ctx.program(vertex_shader="#version 330 core\n" + src["vert"],
+                                                  fragment_shader="#version 330 core\n" + src["frag"])
+        prog = self._overlay_prog
+        if view is None:
+            prog["u_use_view"].value = 0
+            prog["u_size"].value = (float(size[0]), float(size[1]))
+            prog["u_depth_range"].value = mesh_prog["u_depth_range"].value
+        else:
+            prog["u_use_view"].value = 1
+            prog["u_view"].write(np.asarray(view.view, np.float32).T.tobytes())
+            prog["u_proj"].write(np.asarray(_FLIP_Y @ view.projection, np.float32).T.tobytes())
+        # (colour attachment 0 only: the ids / attribute targets keep the mesh's values)
+        colour_only = self.ctx.framebuffer([fbo.color_attachments[0]], fbo.depth_attachment)
+        colour_only.use()
+        self.ctx.enable(mgl.DEPTH_TEST | mgl.PROGRAM_POINT_SIZE)
+        for o in overlays:
+            pos = np.ascontiguousarray(o.positions, np.float32).reshape(-1, 3)
+            if not len(pos):
+                continue
+            col = np.broadcast_to(np.asarray(o.colours, np.float32), pos.shape)
+            data = np.ascontiguousarray(np.concatenate([pos, col], axis=1), np.float32)
+            if self._overlay_vbo is None or self._overlay_vbo.size < data.nbytes:
+                if self._overlay_vbo is not None:
+                    self._overlay_vbo.release()
+                self._overlay_vbo = self.ctx.buffer(reserve=max(data.nbytes, 1 << 16), dynamic=True)
+            self._overlay_vbo.write(data)
+            prog["u_depth_bias"].value = float(o.depth_bias)
+            prog["u_point_size"].value = float(o.size)
+            vao = self.ctx.vertex_array(prog, [(self._overlay_vbo, "3f 3f", "in_pos", "in_colour")])
+            vao.render(mgl.LINES if o.kind == "lines" else mgl.POINTS, vertices=len(pos))
+            vao.release()
+        colour_only.release()
+        fbo.use()
+
     def render_frames(self, frames: Iterable[np.ndarray], size: tuple[int, int],
                       mode: str = "nmfc", **kwargs) -> Iterator[RenderOutput]:
         """Stream a clip: ``frames`` yields (N, 3) vertices per frame; one RenderOutput per frame.
@@ -505,4 +588,6 @@ class OffscreenRenderer:
         self._check_thread()
         if self._mesh is not None:
             self._release_mesh()
+        if self._overlay_vbo is not None:
+            self._overlay_vbo.release()
         self.ctx.release()

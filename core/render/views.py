@@ -24,6 +24,7 @@ class ViewCamera:
         return np.linalg.inv(self.view)[:3, 3]
 
     def is_perspective(self) -> bool:
+        """Whether the projection is perspective (else orthographic)."""
         return bool(abs(self.projection[3, 2]) > 1e-12)
 
     def project(self, points: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -53,6 +53,7 @@ class OneEuroFilter:
         self.reset()
 
     def reset(self) -> None:
+        """Forget the filter's state (a new track segment starts unfiltered)."""
         self._x: np.ndarray | None = None
         self._dx: np.ndarray | None = None
         self._t: float | None = None

@@ -53,6 +53,7 @@ class FrameFaces:
 
     @classmethod
     def empty(cls) -> "FrameFaces":
+        """No face in the frame."""
         return cls(np.zeros((0, N_LANDMARKS, 3), np.float32),
                    np.zeros((0, N_BLENDSHAPES), np.float32),
                    np.zeros((0, 4, 4), np.float32))
@@ -146,6 +147,7 @@ class Landmarker:
         return FrameFaces(lms, bs, pose)
 
     def close(self) -> None:
+        """Release MediaPipe's landmarker."""
         if self._impl is not None:
             self._impl.close()
             self._impl = None

@@ -81,10 +81,9 @@ class TrackResult:
     def tracked_fraction(self) -> float:
         return float(self.valid.mean()) if self.num_frames else 0.0
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Write an ``.npz`` (no pickle) atomically: temp file in the same folder, then rename."""
-        path = Path(path)
-        arrays = dict(
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The result as named arrays (what ``save`` writes and project files hold)."""
+        return dict(
             landmarks=self.landmarks.astype(np.float32),
             landmarks_raw=self.landmarks_raw.astype(np.float32),
             valid=self.valid.astype(bool),
@@ -98,16 +97,18 @@ class TrackResult:
             n_faces=self.n_faces.astype(np.int16),
             source=np.asarray(str(self.source)),
         )
-        save_npz_atomic(path, arrays)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "TrackResult":
-        path = Path(path)
-        data = load_npz_checked(path, required=("landmarks", "valid", "blendshapes", "blendshape_names",
-                                                "pose", "fps", "size"))
-        F = data["landmarks"].shape[0]
+    def from_arrays(cls, data: dict[str, np.ndarray], where: str) -> "TrackResult":
+        """Inverse of :meth:`to_arrays`; InputError naming ``where`` when arrays are missing or
+        their shapes do not fit together."""
+        missing = [k for k in ("landmarks", "valid", "blendshapes", "blendshape_names", "pose", "fps", "size")
+                   if k not in data]
+        if missing:
+            raise InputError(f"{where}: missing track arrays {', '.join(missing)}")
+        F = data["landmarks"].shape[0] if data["landmarks"].ndim else -1
         if data["landmarks"].shape[1:] != (N_LANDMARKS, 3) or data["valid"].shape != (F,):
-            raise InputError(f"{path}: not a track result (landmarks {data['landmarks'].shape}, "
+            raise InputError(f"{where}: not a track result (landmarks {data['landmarks'].shape}, "
                              f"valid {data['valid'].shape})")
         return cls(
             landmarks=data["landmarks"], valid=data["valid"].astype(bool),
@@ -117,3 +118,13 @@ class TrackResult:
             segment=data.get("segment"), n_faces=data.get("n_faces"),
             source=str(data["source"]) if "source" in data else "",
         )
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write an ``.npz`` (no pickle) atomically: temp file in the same folder, then rename."""
+        save_npz_atomic(Path(path), self.to_arrays())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "TrackResult":
+        """Read a ``.npz`` written by :meth:`save`; InputError naming the file when it is not a track result."""
+        path = Path(path)
+        return cls.from_arrays(load_npz_checked(path), str(path))

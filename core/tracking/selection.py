@@ -40,6 +40,7 @@ def face_box(landmarks: np.ndarray) -> np.ndarray:
 
 
 def box_center_width(box: np.ndarray) -> tuple[np.ndarray, float]:
+    """Centre (2,) and width of a box (x0, y0, x1, y1) in pixels."""
     return (box[:2] + box[2:]) / 2.0, float(box[2] - box[0])
 
 
@@ -69,6 +70,7 @@ class FaceSelector:
         self._missed = 0                        # frames since it was last seen
 
     def reset(self) -> None:
+        """Forget the followed face (the next frame's largest face is followed)."""
         self.__init__(self.max_bridge, self.gate)
 
     def choose(self, landmarks: np.ndarray) -> Choice:

@@ -224,6 +224,7 @@ class CropFallback:
         return self._lm is not None
 
     def close(self) -> None:
+        """Release the crop search's landmarker."""
         if self._lm is not None:
             self._lm.close()
             self._lm = None

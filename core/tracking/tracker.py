@@ -78,6 +78,8 @@ class FaceTracker:
         return self.landmarker.names if self.landmarker.names is not None else BLENDSHAPE_NAMES
 
     def process(self, frame_rgb: np.ndarray, timestamp_ms: int) -> Optional[FrameTrack]:
+        """Track one live frame (RGB uint8, its timestamp in ms): the followed face, filtered, or None when
+        there is none."""
         faces = self.landmarker.detect(frame_rgb, timestamp_ms)
         if faces.count == 0:
             faces = self.fallback.detect(frame_rgb, self._frames, timestamp_ms)
@@ -96,6 +98,7 @@ class FaceTracker:
                           faces.count, choice.segment, int(timestamp_ms))
 
     def close(self) -> None:
+        """Release the tracker's landmarkers."""
         self.landmarker.close()
         self.fallback.close()
 
@@ -272,7 +275,8 @@ def track_image(frame_rgb: np.ndarray, source: str = "") -> TrackResult:
             fallback.close()
     choice = FaceSelector().choose(faces.landmarks)
     k = choice.index
-    pick = (lambda a: [a[k]] if k >= 0 else [None])
+    def pick(a):
+        return [a[k]] if k >= 0 else [None]
     return _assemble(pick(faces.landmarks), pick(faces.blendshapes), pick(faces.pose),
                      [choice.segment if k >= 0 else -1], [faces.count], names, 0.0,
                      (int(frame_rgb.shape[0]), int(frame_rgb.shape[1])), False, None, source)

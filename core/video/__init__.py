@@ -6,8 +6,8 @@ Sources (files, images, image folders, webcams, simulated cameras) deliver uprig
 """
 from core.video.ffmpeg_tools import ffmpeg_exe, probe
 from core.video.live import LiveSource, SimulatedCamera, StreamEnded, WebcamSource
-from core.video.source import (ImageFolderSource, ImageSource, VideoFileSource, VideoSource, read_clip,
-                               open_source)
+from core.video.open import open_source, read_clip
+from core.video.source import ImageFolderSource, ImageSource, VideoFileSource, VideoSource
 from core.video.writer import VideoWriter, write_png_sequence
 
 __all__ = ["read_clip", "VideoSource", "VideoFileSource", "ImageSource", "ImageFolderSource", "LiveSource",

@@ -31,7 +31,8 @@ def run_ffmpeg(args: list[str], timeout: float = 600.0, stdin=None) -> subproces
 
 
 _DURATION_RE = re.compile(r"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
-_STREAM_RE = re.compile(r"Stream #\d+:(\d+)(?:\[[^\]]*\])?(?:\([^)]*\))?:\s*(Video|Audio|Subtitle|Data):\s*([^\s,]+)(.*)")
+_STREAM_RE = re.compile(r"Stream #\d+:(\d+)(?:\[[^\]]*\])?(?:\([^)]*\))?:\s*"
+                        r"(Video|Audio|Subtitle|Data):\s*([^\s,]+)(.*)")
 _SIZE_RE = re.compile(r",\s*(\d{1,6})x(\d{1,6})[\s,\[]")
 _FPS_RE = re.compile(r",\s*([\d.]+)(k?)\s+fps")
 _TBR_RE = re.compile(r",\s*([\d.]+)(k?)\s+tbr")

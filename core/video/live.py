@@ -62,7 +62,7 @@ class LiveSource(VideoSource):
     def _run(self) -> None:
         try:
             self._produce()
-        except BaseException as e:  # handed to the consumer by read_latest
+        except BaseException as e:  # noqa: BLE001 (handed to the consumer by read_latest)
             self._error = e
         finally:
             with self._cond:
@@ -79,11 +79,8 @@ class LiveSource(VideoSource):
             self.frames_published += 1
             self._cond.notify_all()
 
-    @property
-    def size(self) -> tuple[int, int]:
-        return self._size
-
     def read(self, i: int) -> np.ndarray:
+        """Not available on a live source (no random access): TypeError."""
         raise TypeError(f"{self.path}: a live source has no random access; use read_latest() or frames()")
 
     def read_latest(self, timeout: Optional[float] = None) -> tuple[int, np.ndarray]:
@@ -134,6 +131,7 @@ class LiveSource(VideoSource):
         return self._ended
 
     def close(self) -> None:
+        """Stop the capture thread and release the device."""
         self._stop.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=5.0)
@@ -190,6 +188,7 @@ class SimulatedCamera(LiveSource):
             k += 1
 
     def close(self) -> None:
+        """Stop playing and close the clip."""
         super().close()
         self._file.close()
 
@@ -252,5 +251,6 @@ class WebcamSource(LiveSource):
             self._publish(to_rgb_uint8(bgr, "BGR"))
 
     def close(self) -> None:
+        """Stop capturing and release the camera."""
         super().close()
         self._cap.release()

@@ -13,8 +13,8 @@ container rotation metadata and EXIF orientation already applied) and has one in
         for i, frame in src.frames(0, None, 2):
             ...
 
-``open_source(spec)`` picks the class. Nothing here decodes a whole video into memory:
-files are decoded on demand, with a small LRU cache of recent frames.
+``open_source(spec)`` (core/video/open.py) picks the class. Nothing here decodes a whole
+video into memory: files are decoded on demand, with a small LRU cache of recent frames.
 """
 from __future__ import annotations
 
@@ -53,8 +53,8 @@ class VideoSource:
 
     @property
     def size(self) -> tuple[int, int]:
-        """(H, W) of the delivered frames."""
-        raise NotImplementedError
+        """(H, W) of the delivered frames (subclasses set ``_size`` when they open)."""
+        return self._size
 
     def read(self, i: int) -> np.ndarray:
         """Frame ``i`` as (H, W, 3) uint8 RGB. IndexError when out of range."""
@@ -96,6 +96,7 @@ class VideoSource:
         return self.frame_count
 
     def close(self) -> None:
+        """Release the source (files, decoders); the context manager calls it."""
         pass
 
     def __enter__(self):
@@ -156,6 +157,7 @@ class ImageSource(VideoSource):
         return self._frame.shape[:2]
 
     def read(self, i: int) -> np.ndarray:
+        """The image (frame 0 is the only frame): (H, W, 3) uint8 RGB."""
         self._check_index(i)
         return self._frame.copy()
 
@@ -182,11 +184,8 @@ class ImageFolderSource(VideoSource):
         self._size = first.shape[:2]
         self._cache.put(0, first)
 
-    @property
-    def size(self) -> tuple[int, int]:
-        return self._size
-
     def read(self, i: int) -> np.ndarray:
+        """Image ``i`` of the folder (sorted by name): (H, W, 3) uint8 RGB."""
         i = self._check_index(i)
         frame = self._cache.get(i)
         if frame is None:
@@ -262,11 +261,8 @@ class VideoFileSource(VideoSource):
             self._find_decodable_end()
 
     # -- public interface -------------------------------------------------------------
-    @property
-    def size(self) -> tuple[int, int]:
-        return self._size
-
     def read(self, i: int) -> np.ndarray:
+        """Frame ``i`` decoded exactly (seek to its keyframe, decode forward): (H, W, 3) uint8 RGB."""
         if self.truncated and self.frame_count <= int(i) < self.announced_frame_count:
             self._raise_truncated(int(i))
         i = self._check_index(i)
@@ -277,6 +273,7 @@ class VideoFileSource(VideoSource):
             return frame.copy()
 
     def close(self) -> None:
+        """Release the decoder."""
         with self._lock:
             if self._cap is not None:
                 self._cap.release()
@@ -411,62 +408,3 @@ class VideoFileSource(VideoSource):
             pass
         self.frame_count = min(self.frame_count, self._next)
         self._rewind()
-
-
-def _webcam_index(spec) -> Optional[int]:
-    if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
-        return int(spec)
-    if isinstance(spec, str) and spec.lower().startswith("webcam:"):
-        rest = spec.split(":", 1)[1].strip() or "0"
-        if not rest.isdigit():
-            raise InputError(f"{spec}: a webcam is named webcam:N with N the camera number, "
-                             f"e.g. webcam:0")
-        return int(rest)
-    return None
-
-
-def open_source(spec, fps: Optional[float] = None, **live_options) -> VideoSource:
-    """Open a frame source from a path or device spec.
-
-    ``spec``: a video file (mp4, mov, m4v, avi, mkv, webm, gif), an image file (png, jpg,
-    jpeg, bmp, tif, tiff, webp), a folder of images, ``"webcam:N"`` or an int N (camera N),
-    or ``"simcam:/path/video.mp4"`` (a video file played live at its frame rate).
-    ``fps``: frame rate of an image or image folder (default 30). ``live_options`` go to
-    the live source classes (e.g. ``loop=False`` for a simulated camera).
-    Raises InputError with a message naming the input and the cause.
-    """
-    cam = _webcam_index(spec)
-    if cam is not None:
-        from core.video.live import WebcamSource
-        return WebcamSource(cam, **live_options)
-    if isinstance(spec, Path):
-        spec = str(spec)
-    if not isinstance(spec, str) or not spec.strip():
-        raise InputError(f"{spec!r}: not a file, folder or webcam spec")
-    if spec.lower().startswith("simcam:"):
-        from core.video.live import SimulatedCamera
-        return SimulatedCamera(spec.split(":", 1)[1], **live_options)
-    p = Path(spec).expanduser()
-    if p.is_dir():
-        return ImageFolderSource(p, fps=fps)
-    if not p.exists():
-        raise InputError(f"{p}: no such file or folder")
-    ext = p.suffix.lower()
-    if ext in IMAGE_EXTS:
-        return ImageSource(p, fps=fps)
-    if ext in VIDEO_EXTS:
-        return VideoFileSource(p)
-    raise InputError(f"{p}: unknown file type '{ext or '(no extension)'}'; expected a video "
-                     f"({', '.join(e.lstrip('.') for e in VIDEO_EXTS)}), an image "
-                     f"({', '.join(e.lstrip('.') for e in IMAGE_EXTS)}), a folder of images, "
-                     f"or webcam:N")
-
-
-def read_clip(spec, count: int | None = None) -> tuple[list[np.ndarray], float]:
-    """The first ``count`` frames (all when None) of a video, image or folder, in memory.
-
-    Returns (frames, fps): a list of (H, W, 3) uint8 RGB arrays. For short clips only
-    (tests, benchmarks, a reenactment target): streaming code uses ``frames()``.
-    """
-    with open_source(spec) as src:
-        return [f for _, f in src.frames(0, count)], float(src.fps)

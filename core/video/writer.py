@@ -37,7 +37,8 @@ class VideoWriter:
     ``output_size`` tells the stored (H, W).
     ``audio_from``: a media file whose first audio track is copied into the output,
     trimmed to the video's length (nothing happens if it has no audio or is a folder of
-    images; ``audio_kept`` says which; a missing file raises InputError). ``quality``: "high", "medium", "low" or an x264 CRF number (0-51).
+    images; ``audio_kept`` says which; a missing file raises InputError). ``quality``: "high",
+    "medium", "low" or an x264 CRF number (0-51).
     """
 
     def __init__(self, path: Union[str, Path], fps: float, size: Optional[tuple[int, int]] = None,

@@ -1,7 +1,7 @@
 // Fragment stage. The renderer compiles one variant per set of requested outputs by
 // prepending defines (WANT_COLOR / WANT_IDS / WANT_ATTR and their LOC_* locations), so a
 // pass writes only the render targets that will be read back:
-//   colour     RGBA8    shaded / textured / NMFC, alpha 1 on the mesh
+//   colour     RGBA8    shaded / textured / NMFC / per-vertex colour, alpha 1 on the mesh
 //   ids        RG32UI   (triangle id + 1, b0 | b1 << 16, see below); 0 = background. Depth is
 //                       not written: the renderer interpolates it from the barycentrics on demand
 //   attribute  RG32F + R32F  interpolated per-vertex attribute (x, y and z); two targets of
@@ -13,6 +13,7 @@ const int MODE_SHADED_SMOOTH = 0;
 const int MODE_SHADED_FLAT = 1;
 const int MODE_TEXTURED = 2;
 const int MODE_NMFC = 3;
+const int MODE_COLOUR = 5;    // per-vertex colour given as the attribute (e.g. 3D flow)
 
 uniform int u_mode;
 uniform sampler2D u_texture;
@@ -62,6 +63,7 @@ void main() {
     vec3 c = vec3(0.0);
     if (u_mode == MODE_SHADED_SMOOTH) c = shade(f_normal);
     else if (u_mode == MODE_TEXTURED) c = texture(u_texture, f_uv).rgb;
+    else if (u_mode == MODE_COLOUR) c = f_attr;
 #ifndef NO_GEOMETRY
     else if (u_mode == MODE_SHADED_FLAT) c = shade(f_face_normal);
     else if (u_mode == MODE_NMFC) c = f_nmfc;

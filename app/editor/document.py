@@ -1,67 +1,20 @@
-"""The expression editor's document and machinery (no widgets): the edit state with undo,
-the off-thread preview renderer and the reconstruct job function.
+"""The editor's document: the reconstruction, its model and the expression edits, with undo.
 
-- :func:`reconstruct_clip` (defined in :mod:`app.process_jobs`, re-exported) tracks
-  (unless a track is given) and fits a clip; the Reconstruct action runs it in the
-  app's worker process.
-- :class:`EditorDocument` holds the reconstruction, the model and the
-  :class:`~core.edits.ExpressionEdits`; every change goes through its QUndoStack as an
-  :class:`EditCommand` holding before/after snapshots (the edits are small), and a
-  slider gesture merges into one command.
-- :class:`PreviewWorker` renders edited frames on its own thread, newest request wins.
-- :func:`read_project_for_editing` reads a project, its model and its video off the GUI thread.
+Every change goes through the document's QUndoStack as an :class:`EditCommand` holding
+before/after snapshots of the :class:`~core.edits.ExpressionEdits` (they are small), and
+a slider gesture merges into one command. No widgets here.
 """
 from __future__ import annotations
-
-import logging
-import threading
-import time
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-# the reconstruct job runs in a worker process, so it lives in the Qt-free app.process_jobs
-from app.newest_request import NewestRequestThread
-from app.process_jobs import TRACK_SHARE, reconstruct_clip  # noqa: F401 (re-exported)
-from core.edits import EditedFrameRenderer, EditRange, ExpressionEdits
+from core.edits import EditRange, ExpressionEdits
 from core.edits.export import model_bounds
-from core.errors import InputError, UserFacingError
-from core.jobs import CancelToken, ProgressFn, check, report
 
-log = logging.getLogger(__name__)
-
-
-def read_project_for_editing(path: str, progress: ProgressFn | None = None, cancel: CancelToken | None = None):
-    """Everything opening a project needs, read off the GUI thread (a worker thread).
-
-    Returns (Project, ExpressionEdits, FaceModel or None, source, first frame): the
-    project, its expression edits, the model of its reconstruction (from the model
-    cache when this process has it) and its source media opened with the first frame
-    decoded (``app.session.MediaSession.prepare``). Raises InputError naming the
-    folder and the cause when anything cannot be read.
-    """
-    from app.session import MediaSession
-    from core.edits import PROJECT_KEY
-    from core.model.registry import load_model
-    from core.project import load_project
-
-    try:
-        report(progress, 0, 3, "reading the project")
-        project = load_project(path)
-        edits = ExpressionEdits.from_dict((project.edits or {}).get(PROJECT_KEY), where=f"{path}: edits")
-        check(cancel)
-        report(progress, 1, 3, "loading the face model")
-        model = load_model(project.model_spec or "builtin") if project.reconstruction is not None else None
-        check(cancel)
-        report(progress, 2, 3, "opening the video")
-        src, first = MediaSession.prepare(project.source)
-    except UserFacingError:
-        raise
-    except Exception as e:  # noqa: BLE001 (a damaged project must not take the app down)
-        raise InputError(f"{path}: cannot be read ({type(e).__name__}: {e})") from e
-    report(progress, 3, 3, "done")
-    return project, edits, model, src, first
+#: undo steps kept (each holds two snapshots of the edits)
+UNDO_LIMIT = 500
 
 
 class EditCommand(QUndoCommand):
@@ -106,6 +59,7 @@ class EditorDocument(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.undo_stack = QUndoStack(self)
+        self.undo_stack.setUndoLimit(UNDO_LIMIT)
         self.rec = None
         self.model = None
         self.track = None
@@ -131,13 +85,8 @@ class EditorDocument(QObject):
         self.edits_changed.emit()
 
     def clear(self) -> None:
-        self.rec = self.model = self.track = None
-        self.names, self.bounds = [], None
-        self.edits = ExpressionEdits()
-        self._expr_cache = None
-        self.undo_stack.clear()
-        self.reconstruction_changed.emit()
-        self.edits_changed.emit()
+        """No reconstruction (another clip was opened, or a new project)."""
+        self.set_reconstruction(None, None)
 
     @property
     def num_frames(self) -> int:
@@ -176,31 +125,38 @@ class EditorDocument(QObject):
         self._expr_cache = None
         self.edits_changed.emit()
 
-    def _push(self, text: str, change, merge_key: str = "") -> None:
+    def _push(self, text: str, change, merge_key: str = "") -> bool:
+        """Apply ``change`` (a function of an ExpressionEdits) as one undoable step; False when
+        it changed nothing."""
         before = self.edits.to_dict()
         trial = self.edits.copy()
         change(trial)
         after = trial.to_dict()
         if after == before:
-            return
+            return False
         self.undo_stack.push(EditCommand(self, text, before, after, merge_key))
+        return True
 
     def begin_gesture(self) -> None:
         """Start a new slider gesture: following set_offset calls merge into one undo step."""
         self._gesture += 1
 
     def set_offset(self, name: str, frame: int, value: float, gesture: bool = True) -> None:
-        """The user's offset of ``name`` at ``frame`` (sets that frame's key; a single key is a
-        constant offset over the clip)."""
+        """The user's offset of ``name`` at ``frame``, as shown (sets that frame's key; a single
+        key is a constant offset over the clip). Outside the edit range nothing can show, so
+        nothing changes and ``edits_changed`` tells the panel to show the values again."""
         key = f"slider:{name}:{frame}:{self._gesture}" if gesture else ""
-        self._push(f"Change {name}", lambda e: e.set_key(name, frame, value), key)
+        k = self.names.index(name) if name in self.names else -1
+        limit = float(np.ptp(self.bounds[k])) if self.bounds is not None and k >= 0 else None
+        if not self._push(f"Change {name}", lambda e: e.set_shown_offset(name, frame, value, limit), key):
+            self.edits_changed.emit()
 
     def set_key(self, names, frame: int) -> None:
         """Key ``names`` at ``frame`` with their current offsets (K)."""
         names = [n for n in names if n in self.names]
         if not names:
             return
-        values = {n: float(self.edits.offset(n, frame)) for n in names}
+        values = {n: self.edits.key_value(n, frame) for n in names}
 
         def change(e):
             for n in names:
@@ -230,54 +186,3 @@ class EditorDocument(QObject):
             e.edit_range = None if rng is None else EditRange(int(rng["first"]), int(rng["last"]),
                                                               float(rng["ease_in"]), float(rng["ease_out"]))
         self._push("Edit range", change, merge_key="range")
-
-
-class PreviewWorker(NewestRequestThread):
-    """Renders edited frames off the GUI thread; only the newest request is rendered.
-
-    ``request(index, frame, expression, scale)``; result ``ready(index, image, ms, serial)``
-    where ``serial`` is the request's number (the app shows a result only if it is still
-    wanted). ``scale`` < 1 asks for a fast reduced-resolution render (while dragging).
-    """
-
-    ready = Signal(int, object, float, int)
-    failed = Signal(str)
-
-    def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self.setObjectName("EditPreview")
-        self._renderer = None
-        self._renderer_key = None
-        self._serial = 0
-        self._lock = threading.Lock()  # guards _renderer_key and _serial across threads
-
-    def set_reconstruction(self, model, rec) -> None:
-        with self._lock:
-            self._renderer_key = (model, rec)
-            self._renderer = None  # rebuilt on the worker thread
-
-    def request(self, index: int, frame: np.ndarray, expression: np.ndarray, scale: float = 1.0) -> int:
-        with self._lock:
-            self._serial += 1
-            serial = self._serial
-        self.post((int(index), frame, np.asarray(expression, np.float64).copy(), float(scale), serial))
-        return serial
-
-    def stop(self, timeout_ms: int = 10000) -> None:
-        super().stop(timeout_ms)
-
-    def handle(self, request) -> None:
-        index, frame, expr, scale, serial = request
-        with self._lock:
-            key = self._renderer_key
-        if key is None:
-            return
-        try:
-            t0 = time.perf_counter()
-            if self._renderer is None or self._renderer.rec is not key[1]:
-                self._renderer = EditedFrameRenderer(key[0], key[1])
-            out = self._renderer.render(frame, index, expr, scale)
-            self.ready.emit(index, out, (time.perf_counter() - t0) * 1000.0, serial)
-        except Exception as e:  # noqa: BLE001 (a bad frame must not kill the preview)
-            log.exception("edit preview of frame %d failed", index)
-            self.failed.emit(f"Preview of frame {index} failed: {type(e).__name__}: {e}")

@@ -1,4 +1,4 @@
-"""Filling what the target never showed: the mouth interior and moved irises.
+"""Filling the mouth the target never showed open.
 
 Mouth: when the driven mouth opens wider than the target's, the warp would only
 stretch the target's lips across the gap. Inside the driven inner-lip polygon we
@@ -7,18 +7,14 @@ composite either
   matches (Face2Face's retrieval), mapped by a least-squares affine fit of its
   inner-lip points to the driven ones (a ``MouthBank``); or
 - with a still: ICT-FaceKit's teeth, gums and tongue placed under the driven mouth and
-  shaded in the target's colours (``core.reenact.interior``), over a shaded cavity; without
+  shaded in the target's colours (``core.warp.interior``), over a shaded cavity; without
   ICT (or with ``WarpSettings.mouth_interior = "synthetic"``) the cavity with an upper (and,
   when wide open, a lower) teeth band, coloured from the target's face.
 The blend weight ramps with how much wider the driven mouth is than the target's,
 so there is no pop, and everything is deterministic (no flicker).
 
-Eyes: the iris is moved within the eye opening to the driven gaze: the target's
-iris disc is sampled at the shifted map and composited over a "sclera-only"
-version of the target eye (the iris inpainted), clipped to the driven lids.
-
 Pixels, origin top-left; images RGB uint8 (H, W, 3); points (478, 2) in MediaPipe's
-topology (see ``core.reenact.gaze``).
+topology (see ``core.warp.landmarks``).
 """
 from __future__ import annotations
 
@@ -27,8 +23,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from core.reenact.gaze import EYE_CONTOURS, EYES, INNER_LIPS, LIP_MIDDLE, MOUTH_CORNERS, from_eye_coords, to_eye_coords
-from core.reenact.warp import face_size, feathered_polygon_mask, remap, smoothstep
+from core.numeric import smoothstep
+from core.warp.fields import face_size
+from core.warp.landmarks import INNER_LIPS, LIP_MIDDLE, MOUTH_CORNERS
+from core.warp.raster import feathered_polygon_mask, polygon_box
+
 
 #: opening difference (in face sizes) over which the filled interior fades in
 MOUTH_RAMP = 0.025
@@ -40,16 +39,6 @@ def mouth_opening(points: np.ndarray) -> float:
     return float(np.linalg.norm(p[LIP_MIDDLE[0]] - p[LIP_MIDDLE[1]]) / face_size(p[:468]))
 
 
-def _roi(polygon: np.ndarray, size: tuple[int, int], margin: int) -> tuple[int, int, int, int] | None:
-    H, W = size
-    x0, y0 = np.floor(polygon.min(0)).astype(int) - margin
-    x1, y1 = np.ceil(polygon.max(0)).astype(int) + margin + 1
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, W), min(y1, H)
-    if x1 - x0 < 3 or y1 - y0 < 3:
-        return None
-    return x0, y0, x1, y1
-
-
 #: MediaPipe's outer lip contour (closed loop)
 OUTER_LIPS = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
 
@@ -58,7 +47,7 @@ def lip_colour(image: np.ndarray, points: np.ndarray) -> np.ndarray | None:
     """Median RGB (3,) float of the lips (between the outer and inner lip contours of the
     478 points, pixels) in ``image`` (H, W, 3) uint8; None when the lips cover no pixel."""
     outer = points[list(OUTER_LIPS), :2]
-    roi = _roi(outer, image.shape[:2], margin=1)
+    roi = polygon_box(outer, image.shape[:2], margin=1)
     if roi is None:
         return None
     x0, y0, x1, y1 = roi
@@ -76,6 +65,8 @@ def lip_colour(image: np.ndarray, points: np.ndarray) -> np.ndarray | None:
 #: and the further narrowing over which they disappear: an "o" or a pucker pushes the lips
 #: forward, away from the teeth, so the opening shows only the dark cavity
 TEETH_HIDE_WIDTH = 0.8
+
+
 TEETH_HIDE_RAMP = 0.15
 
 
@@ -100,7 +91,7 @@ def synthesize_mouth(points: np.ndarray, roi: tuple[int, int, int, int], skin: n
     tinted by the skin (a neutral white reads as cyan next to warm skin). Teeth darken
     towards the mouth corners. rest_width: the target's mouth width (px, corner to corner);
     a driven mouth much narrower than that is pursed and shows no teeth. with_teeth=False: the
-    cavity alone (the background of ``core.reenact.interior``'s rendered interior).
+    cavity alone (the background of ``core.warp.interior``'s rendered interior).
     """
     x0, y0, x1, y1 = roi
     p = points[:, :2] - [x0, y0]
@@ -165,6 +156,8 @@ def synthesize_mouth(points: np.ndarray, roi: tuple[int, int, int, int], skin: n
 
 @dataclass
 class MouthSample:
+    """One retrieved mouth: a crop of a target frame, its inner-lip points in the crop and its opening."""
+
     image: np.ndarray  # (h, w, 3) uint8 crop of the target frame
     points: np.ndarray  # (20, 2) inner-lip points in crop pixels
     opening: float
@@ -184,8 +177,9 @@ class MouthBank:
         self._last: int | None = None
 
     def add(self, frame: np.ndarray, points: np.ndarray) -> None:
+        """Keep the mouth of ``frame`` (H, W, 3) uint8 with its tracked points (478, 2) px."""
         lips = points[list(INNER_LIPS), :2]
-        roi = _roi(lips, frame.shape[:2], margin=4)
+        roi = polygon_box(lips, frame.shape[:2], margin=4)
         if roi is None:
             return
         x0, y0, x1, y1 = roi
@@ -199,6 +193,7 @@ class MouthBank:
             self.samples = [self.samples[i] for i in idx]
 
     def pick(self, opening: float) -> MouthSample | None:
+        """The sample whose opening is nearest ``opening`` (kept while it stays as good: no flicker), or None."""
         if not self.samples:
             return None
         ops = np.array([s.opening for s in self.samples])
@@ -213,7 +208,8 @@ class MouthBank:
 _COLOUR_CACHE: dict = {}
 
 
-def target_colours(target_frame: np.ndarray, target_points: np.ndarray, key=None) -> tuple[np.ndarray, np.ndarray | None]:
+def target_colours(target_frame: np.ndarray, target_points: np.ndarray,
+                   key=None) -> tuple[np.ndarray, np.ndarray | None]:
     """(skin (3,), lips (3,) or None) RGB floats of the target's face, cached per ``key``
     (a still target: computed once)."""
     if key is not None:
@@ -239,7 +235,7 @@ def fill_mouth(out: np.ndarray, driven_points: np.ndarray, target_points: np.nda
     """Composite a mouth interior into ``out`` (H, W, 3) uint8, in place, where the driven
     mouth (points (478, 2), output pixels) is open wider than the target's. ``key``
     identifies the target frame for caching its colours (None: no cache). ``interior``: a
-    ``core.reenact.interior.MouthInterior`` (or a function returning one or None, called only
+    ``core.warp.interior.MouthInterior`` (or a function returning one or None, called only
     when a mouth is to be filled) renders ICT's teeth, gums and tongue when no target video's
     mouth is retrieved (None: the synthetic cavity with teeth bands). ``rim``: what the one-pixel
     rim outside the driven inner-lip polygon (which the mask's dilation reaches) shows: "fill"
@@ -253,7 +249,7 @@ def fill_mouth(out: np.ndarray, driven_points: np.ndarray, target_points: np.nda
     if alpha_open <= 0.0:
         return False
     lips_xy = driven_points[list(INNER_LIPS), :2]
-    roi = _roi(lips_xy, out.shape[:2], margin=3)
+    roi = polygon_box(lips_xy, out.shape[:2], margin=3)
     if roi is None:
         return False
     x0, y0, x1, y1 = roi
@@ -299,69 +295,3 @@ def _inner_polygon(lips_xy: np.ndarray, roi: tuple[int, int, int, int]) -> np.nd
     inner = np.zeros((y1 - y0, x1 - x0), np.uint8)
     cv2.fillPoly(inner, [np.round((lips_xy - [x0, y0]) * 16).astype(np.int32)], 1, cv2.LINE_8, shift=4)
     return inner
-
-
-class IrisMover:
-    """Moves the irises to the driven gaze. Caches the sclera-only eye of a target frame."""
-
-    def __init__(self):
-        self._cache_key = None
-        self._sclera: np.ndarray | None = None
-
-    def sclera_image(self, target_frame: np.ndarray, target_iris: np.ndarray, target_radius: np.ndarray,
-                     key) -> np.ndarray:
-        """The target frame with both irises inpainted (only the eye areas change)."""
-        if key is not None and key == self._cache_key and self._sclera is not None:
-            return self._sclera
-        img = target_frame.copy()
-        for e in range(2):
-            r = float(target_radius[e]) * 1.25 + 1.0
-            c = target_iris[e]
-            roi = _roi(np.array([c - 2.5 * r, c + 2.5 * r]), img.shape[:2], margin=0)
-            if roi is None:
-                continue
-            x0, y0, x1, y1 = roi
-            m = np.zeros((y1 - y0, x1 - x0), np.uint8)
-            cv2.circle(m, tuple(np.round((c - [x0, y0]) * 16).astype(int)), int(round(r * 16)), 255, -1,
-                       lineType=cv2.LINE_8, shift=4)
-            img[y0:y1, x0:x1] = cv2.inpaint(np.ascontiguousarray(img[y0:y1, x0:x1]), m, 3, cv2.INPAINT_TELEA)
-        self._cache_key, self._sclera = key, img
-        return img
-
-    def apply(self, out: np.ndarray, target_frame: np.ndarray, warp, target_points: np.ndarray,
-              target_iris: np.ndarray, target_radius: np.ndarray, driven_points: np.ndarray,
-              driven_gaze: np.ndarray, key=None) -> None:
-        """Composite moved irises into ``out`` in place.
-
-        warp: the ``core.reenact.warp.DenseWarp`` (its backward map); target_iris (2, 2) iris centres in the target
-        frame and target_radius (2,) pixels; driven_gaze (2, 2) in eye coordinates.
-        """
-        sclera = None
-        for e, eye in enumerate(EYES):
-            natural = from_eye_coords(to_eye_coords(target_iris[e], target_points, eye), driven_points, eye)
-            desired = from_eye_coords(np.asarray(driven_gaze[e], float), driven_points, eye)
-            delta = desired - natural
-            if not np.isfinite(delta).all() or np.hypot(*delta) < 0.3:
-                continue
-            tw = np.linalg.norm(target_points[eye["corners"][1], :2] - target_points[eye["corners"][0], :2])
-            dw = np.linalg.norm(driven_points[eye["corners"][1], :2] - driven_points[eye["corners"][0], :2])
-            k = tw / max(dw, 1e-6)
-            poly = driven_points[list(EYE_CONTOURS[e]), :2]
-            roi = _roi(poly, out.shape[:2], margin=2)
-            if roi is None:
-                continue
-            if sclera is None:
-                sclera = self.sclera_image(target_frame, target_iris, target_radius, key)
-            x0, y0, x1, y1 = roi
-            m = warp.map_region(x0, y0, x1, y1)
-            eye_mask = feathered_polygon_mask(poly - [x0, y0], (y1 - y0, x1 - x0), feather=0.7, erode=0.5)
-            r = float(target_radius[e]) / k
-            ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-            dist = np.hypot(xs - desired[0], ys - desired[1])
-            iris_mask = smoothstep((r + 0.75 - dist) / 1.5)
-            iris = remap(target_frame, m - (delta * k).astype(np.float32)).astype(np.float32)
-            back = remap(sclera, m).astype(np.float32)
-            eye_img = back + iris_mask[..., None] * (iris - back)
-            region = out[y0:y1, x0:x1].astype(np.float32)
-            out[y0:y1, x0:x1] = np.clip(region + eye_mask[..., None] * (eye_img - region) + 0.5, 0, 255
-                                        ).astype(np.uint8)

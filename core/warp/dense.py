@@ -1,4 +1,4 @@
-"""The warp renderer: a mesh-driven backward warp of the target frame (runs live on a CPU).
+"""The dense backward warp: a mesh-driven map from the output frame to the target frame.
 
 For every output pixel covered by the driven mesh, the source position in the
 target frame is the same barycentric point on the target's fitted, projected
@@ -16,8 +16,9 @@ fill from the face's boundary values, faded over ``detail_falloff``). With
 output pixels off the driven face that would sample the target's face (uncovered
 background: otherwise a second, old copy of the face's edge) sample just beside the
 target's face instead. On the self-reenactment clips hair beside the face mostly
-stays put while the face moves, which is what this models. What the target never showed is filled afterwards: the mouth interior
-(``core.reenact.fill``) and the iris moved for gaze.
+stays put while the face moves, which is what this models. What the target never showed
+is filled afterwards: the mouth interior (``core.warp.mouth``) and the iris moved for gaze
+(``core.warp.eyes``).
 
 Conventions: pixels, origin top-left, x right, y down; images RGB uint8 (H, W, 3);
 screen vertices (N, 3) = x_px, y_px, depth (larger = farther, ``core.camera``).
@@ -29,151 +30,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-SUBPIXEL_SHIFT = 4  # fillPoly fixed-point bits
-
-
-@dataclass
-class WarpSettings:
-    """falloff: distance beyond the face (in face sizes) over which motion fades to zero.
-    work_scale: the extension is computed at 1/work_scale resolution (it is smooth)."""
-
-    falloff: float = 0.15
-    #: distance (face sizes) over which the face's non-rigid motion fades into the rigid head motion
-    detail_falloff: float = 0.1
-    work_scale: int = 4
-    #: the fades are never shorter than this many times the motion they fade (a fade over D
-    #: of a motion m stretches by up to 1.5 m / D: above 1.5 the map cannot fold)
-    fold_guard: float = 2.0
-    #: the face slides over hair and background: its own (non-rigid) motion is not faded
-    #: into them with a fold guard; what it uncovers is filled from beside the target's face
-    occlusion: bool = True
-    #: the head's rigid motion beyond the face fades out downwards, from the eyes' level (full)
-    #: to the chin's (none): the neck, shoulders and hair hanging beside the jaw belong to the
-    #: body, which a nod or turn of the head does not move (the face's own motion still carries
-    #: over its edge, so nothing tears)
-    neck_release: bool = True
-    #: depth (cm behind the rest face's glabella) at which the head's rigid motion beyond the face
-    #: is measured: the rest face outline's points are moved back onto this plane before the
-    #: similarity between the two images is fitted (``core.reenact.render.head_motion``). None:
-    #: on the face itself. What surrounds the face (hair at the sides and top, ears) is nearer the
-    #: plane through the head's centre than the face's front: in a nod the face moves down while
-    #: the ears and the hair's outline barely move, which a similarity of the face's own outline
-    #: cannot tell from the whole head moving down. 9.5: half a head's length (about 19 cm from
-    #: the glabella to the back of the skull); the face's outline beside the ears (MediaPipe
-    #: 234/454) is 7.8 cm behind the glabella in both the built-in model and ICT
-    outline_depth: float | None = 9.5
-    #: the rim of a filled mouth (the pixel outside the driven inner-lip polygon that the fill's
-    #: mask reaches): "fill" (the fill's own: the target's mean lip colour for a still) or
-    #: "target" (the warped target pixels: the target's own inner lip edge, in its own shadow,
-    #: stays where the warp put it, instead of a flat lighter ring; see
-    #: ``core.reenact.fill.fill_mouth``)
-    mouth_rim: str = "target"
-    mouth_fill: bool = True
-    #: a still target's mouth interior: "ict" (ICT's teeth, gums and tongue, shaded; the
-    #: synthetic cavity if ICT cannot be loaded) or "synthetic" (a shaded cavity with teeth bands)
-    mouth_interior: str = "ict"
-    gaze: bool = True
-
-
-def rasterize_triangle_ids(screen: np.ndarray, triangles: np.ndarray, size: tuple[int, int],
-                           cull_back: bool = True) -> np.ndarray:
-    """Triangle-id buffer by painter's algorithm.
-
-    screen : (N, 3) x_px, y_px, depth (larger = farther); triangles (T, 3) counter-clockwise
-    seen from outside; size (H, W). Returns (H, W) int32, -1 where no triangle.
-    Back faces (clockwise on screen in the y-down image, i.e. facing away) are skipped.
-    """
-    H, W = size
-    ids = np.full((H, W), -1, np.int32)
-    xy = screen[:, :2]
-    a, b, c = xy[triangles[:, 0]], xy[triangles[:, 1]], xy[triangles[:, 2]]
-    cross = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
-    keep = np.abs(cross) > 1e-6
-    if cull_back:
-        # model CCW from outside; the y-down image flips handedness, so visible
-        # triangles have negative cross product on screen
-        front = cross < 0
-        if front.sum() < (keep.sum() / 2):  # mirrored camera: accept the majority orientation
-            front = cross > 0
-        keep &= front
-    order = np.flatnonzero(keep)
-    depth = screen[triangles[order], 2].mean(1)
-    order = order[np.argsort(-depth, kind="stable")]  # far first, near overwrite
-    pts = np.round(xy[triangles[order]] * (1 << SUBPIXEL_SHIFT)).astype(np.int32)
-    # pixel centres are at integer coordinates: fillPoly samples them directly (plain Python
-    # ints and a bound function: the call overhead is most of the cost of a small triangle)
-    fill, line = cv2.fillConvexPoly, cv2.LINE_8
-    for t, p in zip(order.tolist(), list(pts)):
-        fill(ids, p, (t,), line, SUBPIXEL_SHIFT)
-    return ids
-
-
-def triangle_affines(dst_xy: np.ndarray, src_xy: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """Per-triangle affine maps from output (driven) pixels to target pixels.
-
-    dst_xy, src_xy (N, 2); returns (T, 2, 3) with ``src = A[:, :, :2] @ dst + A[:, :, 2]``
-    (degenerate triangles get the translation of their centroid).
-    """
-    d = np.asarray(dst_xy, np.float64)[triangles]  # (T, 3, 2)
-    s = np.asarray(src_xy, np.float64)[triangles]
-    # the 2x2 part maps the driven edge vectors onto the target's: S E^-1 in closed form
-    e1, e2 = d[:, 1] - d[:, 0], d[:, 2] - d[:, 0]
-    f1, f2 = s[:, 1] - s[:, 0], s[:, 2] - s[:, 0]
-    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
-    ok = np.abs(det) > 1e-9
-    inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
-    A = np.empty((len(d), 2, 3))
-    # E = [e1 e2] (columns), E^-1 = [[e2y, -e2x], [-e1y, e1x]] / det
-    for r in range(2):
-        A[:, r, 0] = (f1[:, r] * e2[:, 1] - f2[:, r] * e1[:, 1]) * inv
-        A[:, r, 1] = (f2[:, r] * e1[:, 0] - f1[:, r] * e2[:, 0]) * inv
-    A[~ok, :, :2] = np.eye(2)
-    A[:, :, 2] = s[:, 0] - np.einsum("tij,tj->ti", A[:, :, :2], d[:, 0])
-    A[~ok, :, 2] = s[~ok].mean(1) - d[~ok].mean(1)
-    return A
-
-
-def push_pull_fill(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Smoothly fill ``values`` (h, w, C) where ``weight`` (h, w) in [0, 1] is 0.
-
-    Push: a Gaussian pyramid of weighted values and weights; pull: from the coarsest
-    level up, each level keeps its own normalised value where it has weight and
-    takes the upsampled coarser estimate elsewhere. The result is smooth (a
-    multi-scale membrane) and equals ``values`` where weight is 1.
-    """
-    v = (values * weight[..., None]).astype(np.float32)
-    w = weight.astype(np.float32)
-    levels = [(v, w)]
-    while min(v.shape[:2]) > 4:
-        v = cv2.pyrDown(v)
-        w = cv2.pyrDown(w)
-        if v.ndim == 2:
-            v = v[..., None]
-        levels.append((v, w))
-    v, w = levels[-1]
-    total = w.sum()
-    est = np.broadcast_to((v.sum((0, 1)) / max(total, 1e-9)) if total > 0 else 0.0, v.shape).astype(np.float32)
-    for v, w in reversed(levels):
-        h_, w_ = v.shape[:2]
-        up = cv2.resize(est, (w_, h_), interpolation=cv2.INTER_LINEAR)
-        if up.ndim == 2:
-            up = up[..., None]
-        own = v / np.maximum(w, 1e-6)[..., None]
-        a = np.clip(w * 2.0, 0.0, 1.0)[..., None]  # trust a level once half its footprint is covered
-        est = a * own + (1 - a) * up
-    return est
-
-
-def smoothstep(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3 - 2 * x)
-
-
-def face_size(points: np.ndarray) -> float:
-    """A length for the face: sqrt of the bounding-box area of the points (N, >=2), pixels."""
-    p = points[:, :2]
-    ext = p.max(0) - p.min(0)
-    return float(np.sqrt(max(ext[0] * ext[1], 1.0)))
+from core.numeric import smoothstep
+from core.warp.fields import face_size, push_pull_fill
+from core.warp.raster import pixel_grid, rasterize_triangle_ids, triangle_affines
+from core.warp.settings import WarpSettings
 
 
 @dataclass
@@ -191,7 +51,7 @@ class DenseWarp:
 
     def map_region(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
         """(y1-y0, x1-x0, 2) float32 target pixel of every output pixel of a region of the frame."""
-        gx, gy = _grid(*self.size)
+        gx, gy = pixel_grid(*self.size)
         mp = np.stack([gx[y0:y1, x0:x1], gy[y0:y1, x0:x1]], -1)
         bx0, by0, bx1, by1 = self.box
         ix0, iy0, ix1, iy1 = max(x0, bx0), max(y0, by0), min(x1, bx1), min(y1, by1)
@@ -220,42 +80,6 @@ class DenseWarp:
         x0, y0, x1, y1 = self.box
         c[y0:y1, x0:x1] = self.box_covered
         return c
-
-
-def rigid_backward_affine(target_camera: tuple, driven_camera: tuple) -> np.ndarray:
-    """(2, 3) output -> target pixel map of the plane through the model origin (the head's
-    centre) parallel to the image: how hair, ears and the head's outline move.
-
-    Cameras are (scale, rotation (3, 3), translation (2,)). A point p_t on that plane
-    in the target maps to p_d = M (p_t - t_t) + t_d with M = s_d / s_t (R_d R_t^T)[:2, :2];
-    this returns the inverse. A nod moves the face but barely the head's outline.
-    """
-    s_t, R_t, t_t = target_camera
-    s_d, R_d, t_d = driven_camera
-    M = (s_d / s_t) * (np.asarray(R_d) @ np.asarray(R_t).T)[:2, :2]
-    Minv = np.linalg.inv(M)
-    return np.concatenate([Minv, (np.asarray(t_t) - Minv @ np.asarray(t_d))[:, None]], axis=1)
-
-
-def rigid_backward_similarity(target_outline: np.ndarray, driven_outline: np.ndarray) -> np.ndarray:
-    """(2, 3) output -> target pixel map of the head's rigid motion, from the face's outline.
-
-    target_outline, driven_outline (K, 2): the same K points in pixels (the rest-expression
-    upper face outline, ``core.reenact.render.rest_outline``). Least-squares similarity
-    (scale, in-plane rotation, translation) taking the driven points onto the target's.
-    Unlike ``rigid_backward_affine`` it compares positions in the images, not camera
-    parameters, so two fits that split the face's size differently between scale and
-    identity (a still and a video of the same person) agree on where the head is.
-    """
-    src = np.asarray(driven_outline, np.float64)[:, :2]
-    dst = np.asarray(target_outline, np.float64)[:, :2]
-    ms, md = src.mean(0), dst.mean(0)
-    a, b = src - ms, dst - md
-    den = max(float((a ** 2).sum()), 1e-9)
-    c = float((a * b).sum()) / den
-    s_ = float((a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]).sum()) / den
-    M = np.array([[c, -s_], [s_, c]])
-    return np.concatenate([M, (md - M @ ms)[:, None]], axis=1)
 
 
 def dense_warp(driven: np.ndarray, target: np.ndarray, triangles: np.ndarray, size: tuple[int, int],
@@ -359,7 +183,7 @@ def _dense_displacement(driven, target, triangles, size, hull_src, s: WarpSettin
         B[:, 4] -= 1.0
         ids[~cov_m] = T
         coef = np.take(B, ids, axis=0)  # (mh, mw, 6)
-        gx, gy = _grid(H, W)
+        gx, gy = pixel_grid(H, W)
         gx, gy = gx[my0:my1, mx0:mx1], gy[my0:my1, mx0:mx1]
         disp_m[..., 0] = coef[..., 0] * gx + coef[..., 1] * gy + coef[..., 2]
         disp_m[..., 1] = coef[..., 3] * gx + coef[..., 4] * gy + coef[..., 5]
@@ -498,7 +322,7 @@ def _fill_uncovered(ext: np.ndarray, origin: tuple[int, int], driven: np.ndarray
     out_face = np.zeros((oy1 - oy0, ox1 - ox0), np.uint8)
     cv2.fillConvexPoly(out_face, cv2.convexHull(np.round((driven[used, :2] - [ox0, oy0]) * 16).astype(np.int32)), 1,
                        lineType=cv2.LINE_8, shift=4)
-    gx, gy = _grid(H, W)
+    gx, gy = pixel_grid(H, W)
     gx, gy = gx[oy0:oy1, ox0:ox1], gy[oy0:oy1, ox0:ox1]
     e = ext[oy0 - by:oy1 - by, ox0 - bx:ox1 - bx]
     sx, sy = gx + e[..., 0], gy + e[..., 1]
@@ -509,57 +333,9 @@ def _fill_uncovered(ext: np.ndarray, origin: tuple[int, int], driven: np.ndarray
     hit[inb] = t[yi[inb], xi[inb]] > 0
     if not hit.any():
         return
-    l = lab[yi[hit], xi[hit]] - 1
-    qx, qy = ex[l], ey[l]
+    nearest = lab[yi[hit], xi[hit]] - 1
+    qx, qy = ex[nearest], ey[nearest]
     vx, vy = qx - sx[hit], qy - sy[hit]
     n = np.maximum(np.hypot(vx, vy), 1e-3)
     e[hit, 0] = qx + 1.5 * vx / n - gx[hit]
     e[hit, 1] = qy + 1.5 * vy / n - gy[hit]
-
-
-_GRIDS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-
-
-def _grid(H: int, W: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel coordinate grids (H, W) float32, cached per size (read-only)."""
-    g = _GRIDS.get((H, W))
-    if g is None:
-        gx, gy = np.meshgrid(np.arange(W, dtype=np.float32), np.arange(H, dtype=np.float32))
-        gx.flags.writeable = gy.flags.writeable = False
-        g = _GRIDS.setdefault((H, W), (gx, gy))
-    return g
-
-
-_GRIDS_XY: dict[tuple[int, int], np.ndarray] = {}
-
-
-def _grid_xy(H: int, W: int) -> np.ndarray:
-    """(H, W, 2) float32 pixel coordinates (x, y), cached per size (read-only: copy it)."""
-    g = _GRIDS_XY.get((H, W))
-    if g is None:
-        gx, gy = _grid(H, W)
-        g = np.stack([gx, gy], -1)
-        g.flags.writeable = False
-        g = _GRIDS_XY.setdefault((H, W), g)
-    return g
-
-
-def remap(image: np.ndarray, mp: np.ndarray) -> np.ndarray:
-    """Sample ``image`` at ``mp`` (H, W, 2) with bilinear interpolation, edges replicated."""
-    return cv2.remap(image, mp[..., 0], mp[..., 1], interpolation=cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_REPLICATE)
-
-
-def feathered_polygon_mask(polygon: np.ndarray, size: tuple[int, int], feather: float = 1.5,
-                           erode: float = 0.0) -> np.ndarray:
-    """Soft mask (H, W) float32 in [0, 1] of a polygon (K, 2), blurred by ``feather`` px."""
-    H, W = size
-    m = np.zeros((H, W), np.uint8)
-    cv2.fillPoly(m, [np.round(polygon * 16).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=4)
-    m = m.astype(np.float32) / 255.0
-    if erode > 0:
-        r = int(np.ceil(erode))
-        m = cv2.erode(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-    if feather > 0:
-        m = cv2.GaussianBlur(m, (0, 0), feather)
-    return m

@@ -46,12 +46,16 @@ def eye_frame(points: np.ndarray, eye: dict) -> tuple[np.ndarray, np.ndarray, np
 
 
 def to_eye_coords(p: np.ndarray, points: np.ndarray, eye: dict) -> np.ndarray:
+    """Image points ``p`` (..., 2) px in the eye frame of ``eye`` on ``points`` (478, 2): (..., 2) in eye
+    widths."""
     o, ex, ey, w = eye_frame(points, eye)
     d = p - o
     return np.stack([(d * ex).sum(-1), (d * ey).sum(-1)], axis=-1) / np.maximum(w, 1e-9)[..., None]
 
 
 def from_eye_coords(g: np.ndarray, points: np.ndarray, eye: dict) -> np.ndarray:
+    """Eye coordinates ``g`` (..., 2) back to image points (..., 2) px in the eye frame of ``eye`` on
+    ``points``."""
     o, ex, ey, w = eye_frame(points, eye)
     return o + w[..., None] * (g[..., :1] * ex + g[..., 1:2] * ey)
 

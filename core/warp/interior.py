@@ -18,7 +18,7 @@ ICT-FaceKit's interior geometry under it and shade it with colours taken from th
    behind the front teeth into the cavity colour (the tongue, facing the opening, slowly),
    more so when the lips are pursed forward.
 
-The caller (``core.reenact.fill``) clips the result by the driven inner-lip polygon.
+The caller (``core.warp.mouth.fill_mouth``) clips the result by the driven inner-lip polygon.
 
 Conventions: output pixels, origin top-left; model space ICT's (centimetres, y up, face
 looking down +z); colours RGB floats 0-255.
@@ -37,8 +37,8 @@ from core.fitting.frame_fit import FrameFitter
 from core.fitting.settings import FitSettings
 from core.fitting.weights import tracker_point_weights
 from core.model.face_model import FaceModel
-from core.reenact.gaze import INNER_LIPS
-from core.reenact.warp import SUBPIXEL_SHIFT
+from core.warp.landmarks import INNER_LIPS
+from core.warp.raster import SUBPIXEL_SHIFT
 
 #: ICT's components that move the interior (all others leave it where the skull is)
 JAW_COMPONENTS = ("jawOpen", "jawForward", "jawLeft", "jawRight")
@@ -335,7 +335,7 @@ def _load_shared() -> None:
     try:
         from core.model.registry import load_model
         _shared["interior"] = MouthInterior(load_model("ict"))
-    except Exception as exc:  # no ICT on this machine (or a broken file): the synthetic cavity
+    except Exception as exc:  # noqa: BLE001 (no ICT here, or a broken file: the synthetic cavity)
         _shared["interior"] = None
         _shared["error"] = f"{type(exc).__name__}: {exc}"
     finally:
@@ -361,4 +361,5 @@ def shared_interior() -> MouthInterior | None:
 
 
 def interior_load_error() -> str | None:
+    """Why ICT's interior could not be loaded (type and message), or None."""
     return _shared.get("error")

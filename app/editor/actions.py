@@ -1,0 +1,87 @@
+"""The editor's actions: project, edit, compare, overlay, loop and export commands with
+their shortcuts, placed in the window's menus (by name) and tool bar.
+
+:class:`EditorActions` only creates and places actions; each one calls the editor (or its
+project I/O) and the editor enables them (``EditorUI.update_actions``).
+"""
+from __future__ import annotations
+
+from PySide6.QtGui import QActionGroup, QKeySequence
+
+COMPARE = (("edited", "Show &edited", "E"), ("original", "Show &original", "O"), ("side_by_side", "&Side by side", "B"))
+OVERLAYS = (("mesh", "Mesh &wireframe", "W"), ("error", "Fit &error heat", "Shift+E"), ("flow", "3D &flow", "F"))
+EXPORTS = (("video", "Edited &video (mp4)..."), ("png", "&PNG sequence..."), ("obj", "Meshes (&OBJ)..."),
+           ("ply", "Meshes (P&LY)..."), ("csv", "Expression curves (&CSV)..."),
+           ("json", "Expression curves (&JSON)..."))
+
+
+class EditorActions:
+    """The editor's QActions (attributes ``new_project``, ``save``, ``undo``, ``set_key``, ...)."""
+
+    def __init__(self, editor):
+        w, io = editor.win, editor.io
+        act = w.new_action
+        K = QKeySequence.StandardKey
+        self.new_project = act("&New project", io.new_project, K.New, "Close the project and start afresh")
+        self.open_project = act("Open &project...", io.open_project_dialog, "Ctrl+Shift+P",
+                                "Open a FaceStudio project folder")
+        self.save = act("&Save project", io.save_project, K.Save, "Save the project")
+        self.save_as = act("Save project &as...", io.save_project_as, K.SaveAs)
+        self.reconstruct = act("&Reconstruct", editor.reconstruct, "Ctrl+R",
+                               "Track the face and fit the 3D face model over the whole clip")
+        self.undo = editor.doc.undo_stack.createUndoAction(w, "&Undo")
+        self.undo.setShortcut(K.Undo)
+        self.redo = editor.doc.undo_stack.createRedoAction(w, "&Redo")
+        self.redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        w.addAction(self.undo)
+        w.addAction(self.redo)
+        self.set_key = act("Set &key", editor.set_key, "K",
+                           "Key the selected component (or every edited one) at this frame")
+        self.delete_key = act("&Delete key", editor.delete_key, "Shift+K",
+                              "Delete the selected component's key at this frame")
+        self.next_key = act("Next key", lambda: editor.jump_key(1), "Ctrl+Right")
+        self.prev_key = act("Previous key", lambda: editor.jump_key(-1), "Ctrl+Left")
+        self.loop = act("&Loop playback", editor.set_loop, "Ctrl+L", "Play the clip in a loop", checkable=True)
+        self.loop.setChecked(w.settings.value("view/loop", True, type=bool))
+        self.compare_group = QActionGroup(w)
+        self.compare = {}
+        for mode, label, key in COMPARE:
+            a = act(label, lambda _c=False, m=mode: editor.set_compare_mode(m), key)
+            a.setCheckable(True)
+            a.setChecked(mode == editor.preview.compare_mode)
+            self.compare_group.addAction(a)
+            self.compare[mode] = a
+        self.overlays = {}
+        for name, label, key in OVERLAYS:
+            a = act(label, lambda on, n=name: editor.set_overlay(n, on), key, checkable=True)
+            a.blockSignals(True)
+            a.setChecked(w.view.overlay_enabled(name))
+            a.blockSignals(False)
+            self.overlays[name] = a
+        self.exports = {kind: act(label, lambda k=kind: editor.export_dialog(k)) for kind, label in EXPORTS}
+
+        mn = w.menus
+        mn.add("file", "project", self.new_project, self.open_project)
+        mn.add("file", "save", self.save, self.save_as)
+        mn.add_submenu("file", "export", "&Export").addActions(list(self.exports.values()))
+        mn.add("edit", "undo", self.undo, self.redo)
+        mn.add("edit", "keys", self.set_key, self.delete_key, self.prev_key, self.next_key)
+        mn.add("edit", "reconstruct", self.reconstruct)
+        mn.add("view", "compare", *self.compare.values())
+        mn.add("view", "overlays", *self.overlays.values())
+        mn.add("playback", "options", self.loop)
+        mn.add("track", "reconstruct", self.reconstruct)
+        tb = w.toolbar
+        tb.insertAction(w.act_cancel, self.reconstruct)
+        tb.addSeparator()
+        tb.addActions([self.undo, self.redo, self.set_key])
+        tb.addSeparator()
+        tb.addActions(list(self.compare.values()))
+
+    def update(self, has_reconstruction: bool, can_reconstruct: bool, job_running: bool) -> None:
+        """Enable what makes sense now."""
+        self.reconstruct.setEnabled(can_reconstruct)
+        for a in (self.save, self.save_as, self.set_key, self.delete_key, self.next_key, self.prev_key):
+            a.setEnabled(has_reconstruction)
+        for a in self.exports.values():
+            a.setEnabled(has_reconstruction and not job_running)

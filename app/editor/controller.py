@@ -1,0 +1,401 @@
+"""The expression editor inside the main window: it connects the document, the panels, the
+edited preview, the project I/O and the actions.
+
+:class:`EditorUI` is created by :class:`~app.main_window.MainWindow` (``window.editor``).
+Its parts, each in its own module of this package:
+
+- ``doc``: :class:`~app.editor.document.EditorDocument` (reconstruction, model, edits, undo);
+- ``panels`` (and the shortcuts ``viewport``, ``expressions``, ``curves``, ``fit_error``):
+  :class:`~app.editor.panels.EditorPanels`, the docks and video overlay items;
+- ``preview``: :class:`~app.editor.preview.EditedPreview`, edited frames rendered off the
+  GUI thread and shown edited, original or side by side;
+- ``io``: :class:`~app.editor.project_io.ProjectIO`, save, open, autosave, recovery;
+- ``actions``: :class:`~app.editor.actions.EditorActions`, menus, shortcuts, tool bar.
+
+What is drawn for a frame (overlay segments and points, the viewport's mesh) comes from
+core (:class:`core.qa.frame_scene.FrameScene`); this module only hands it to the widgets.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QFileDialog
+
+from app.editor.actions import EditorActions
+from app.editor.document import EditorDocument
+from app.editor.panels import EditorPanels
+from app.editor.preview import EditedPreview
+from app.editor.project_io import ProjectIO
+from app.jobs import Job
+from app.process_jobs import export_edit
+from app.viewport import MODES
+from core.model.registry import remember_model
+# imported at start-up, not on first use: the first import of core.render / core.flow costs
+# ~25 ms of GUI thread, which would land in the turn that puts a reconstruction on screen
+from core.qa.frame_scene import FrameScene
+
+log = logging.getLogger(__name__)
+
+#: delay between showing a new reconstruction's frame and mesh and its plots (ms)
+ROWS_DELAY_MS = 30
+#: expression rows built per event-loop turn after a reconstruction (each ~2 ms incl. layout)
+ROWS_PER_TURN = 6
+
+
+class EditorUI(QObject):
+    """The editor (see the module docstring). Signal ``preview_shown(index, latency_ms)``: an
+    edited frame reached the view."""
+
+    preview_shown = Signal(int, float)
+
+    def __init__(self, win):
+        super().__init__(win)
+        self.win = win
+        self.settings = win.settings
+        self.model_spec = str(self.settings.value("editor/model", "builtin"))
+        self.doc = EditorDocument(self)
+        self.preview = EditedPreview(win, self.doc, str(self.settings.value("view/compare", "edited")), self)
+        self.preview.shown.connect(self.preview_shown)
+        self.panels = EditorPanels(win, self)
+        p = self.panels
+        self.viewport, self.expressions, self.curves, self.fit_error = p.viewport, p.expressions, p.curves, p.fit_error
+        self.io = ProjectIO(self)
+        self.actions = EditorActions(self)
+        self.scene: FrameScene | None = None
+        self.selected: str | None = None
+        # the expression rows of a finished reconstruction are built over several event-loop
+        # turns (see _on_reconstruction_changed); the serial drops a superseded build
+        self._defer_rows = False
+        self._rows_serial = 0
+        self._plots_pending = False  # the plots of a new reconstruction follow a turn later
+        #: True while a finished reconstruction is still being put on screen (the
+        #: window counts it as part of the job: no new job, job_running stays True)
+        self.result_pending = False
+        win.session.loop = self.actions.loop.isChecked()
+        self._connect()
+        self.update_actions()
+
+    def _connect(self) -> None:
+        w, d, p = self.win, self.doc, self.panels
+        w.session.frame_shown.connect(self._on_frame_shown)
+        d.edits_changed.connect(self._on_edits_changed)
+        d.reconstruction_changed.connect(self._on_reconstruction_changed)
+        e = self.expressions
+        e.drag_started.connect(self._on_drag_started)
+        e.drag_finished.connect(self._on_drag_finished)
+        e.offset_changed.connect(self._on_offset_changed)
+        e.reset_requested.connect(d.reset)
+        e.component_selected.connect(self.select_component)
+        e.components_ready.connect(self._on_rows_ready)
+        c = self.curves
+        c.seek_requested.connect(w.session.seek)
+        c.key_moved.connect(d.move_key)
+        c.set_key_requested.connect(self.set_key)
+        c.delete_key_requested.connect(self.delete_key)
+        c.interpolation_changed.connect(d.set_interpolation)
+        c.range_changed.connect(d.set_range)
+        self.fit_error.seek_requested.connect(w.session.seek)
+        p.mode_combo.currentIndexChanged.connect(lambda i: self.set_viewport_mode(p.mode_combo.itemData(i)))
+        for preset, b in p.preset_buttons.items():
+            b.clicked.connect(lambda _c=False, preset=preset: self.set_viewport_preset(preset))
+        self.viewport.view_moved.connect(lambda: p.show_preset(None))
+        p.wire_check.toggled.connect(self._on_viewport_overlays)
+        p.lm_check.toggled.connect(self._on_viewport_overlays)
+
+    # ----------------------------------------------------------------------------------
+    # view options
+    def set_viewport_mode(self, mode: str) -> None:
+        combo = self.panels.mode_combo
+        self.viewport.set_mode(mode)
+        combo.blockSignals(True)
+        combo.setCurrentIndex(MODES.index(mode))
+        combo.blockSignals(False)
+        self.settings.setValue("view/viewport_mode", mode)
+        self._update_viewport()
+
+    def set_viewport_preset(self, preset: str) -> None:
+        self.viewport.set_preset(preset)
+        self.panels.show_preset(preset)
+        self.settings.setValue("view/viewport_preset", preset)
+
+    def _on_viewport_overlays(self) -> None:
+        p = self.panels
+        self.viewport.set_overlays(p.wire_check.isChecked(), p.lm_check.isChecked())
+        self.settings.setValue("view/viewport_wireframe", p.wire_check.isChecked())
+        self.settings.setValue("view/viewport_landmarks", p.lm_check.isChecked())
+
+    def set_overlay(self, name: str, on: bool) -> None:
+        """Show or hide a video overlay: "mesh", "error" or "flow"."""
+        self.win.view.set_overlay_enabled(name, on)
+        self.settings.setValue(f"view/overlay_{name}", bool(on))
+        self._update_overlays()
+
+    def set_loop(self, on: bool) -> None:
+        self.win.session.loop = bool(on)
+        self.settings.setValue("view/loop", bool(on))
+
+    def set_compare_mode(self, mode: str) -> None:
+        """Show the "edited", "original" or "side_by_side" frame."""
+        self.preview.compare_mode = mode
+        self.actions.compare[mode].setChecked(True)
+        self.settings.setValue("view/compare", mode)
+        self.preview.show()
+
+    # ----------------------------------------------------------------------------------
+    # frames
+    @property
+    def index(self) -> int:
+        return self.win.session.index
+
+    def _frame_in_rec(self) -> bool:
+        return self.doc.has_reconstruction and 0 <= self.index < self.doc.num_frames
+
+    def _on_frame_shown(self, index: int, frame) -> None:
+        self.curves.set_position(index)
+        self.fit_error.set_position(index)
+        self.preview.invalidate()
+        self._refresh_frame_ui()
+        self.preview.show()
+
+    def _refresh_frame_ui(self) -> None:
+        if not self._frame_in_rec():
+            return
+        self._refresh_panel_values()
+        self._update_viewport()
+        self._update_overlays()
+
+    def _refresh_panel_values(self) -> None:
+        d = self.doc
+        fitted, off, edited = d.frame_values(self.index)
+        keyed = {n for n, c in d.edits.components.items() if self.index in c.keys}
+        self.expressions.set_values(d.names, fitted, off, edited, keyed, set(d.edits.components))
+
+    def _update_viewport(self) -> None:
+        if not self._frame_in_rec() or self.scene is None:
+            return
+        m = self.scene.viewport_mesh(self.index, self.doc.edited_expressions(),
+                                     with_flow=self.viewport.mode in ("flow", "flow_arrows"))
+        self.viewport.set_mesh(m.vertices, m.rotation, image=self.win.session.frame, image_points=m.image_points,
+                               flow=m.flow, flow_colours=m.flow_colours, landmarks=m.landmarks)
+
+    def _update_overlays(self) -> None:
+        v = self.win.view
+        items = self.panels.overlay_items
+        if not self._frame_in_rec() or self.scene is None:
+            for n in items:
+                v.set_overlay_has_data(n, False)
+            return
+        o = self.scene.overlays(self.index, self.doc.edited_expressions(), mesh=v.overlay_enabled("mesh"),
+                                error=v.overlay_enabled("error"), flow=v.overlay_enabled("flow"))
+        if o.mesh_segments is not None:
+            items["mesh"].set_segments(o.mesh_segments)
+        if o.error_points is not None:
+            items["error"].set_points(o.error_points, o.error_colours)
+        if o.flow_segments is not None:
+            items["flow"].set_segments(o.flow_segments, o.flow_colours)
+        # (the mesh counts as there when its overlay is merely switched off: the switch shows it)
+        v.set_overlay_has_data("mesh", self.scene.has_face(self.index))
+        v.set_overlay_has_data("error", o.error_points is not None)
+        v.set_overlay_has_data("flow", o.flow_segments is not None)
+
+    # ----------------------------------------------------------------------------------
+    # editing
+    def _on_drag_started(self, _name: str) -> None:
+        self.preview.dragging = True
+        self.doc.begin_gesture()
+
+    def _on_drag_finished(self, _name: str) -> None:
+        self.preview.dragging = False
+        self.preview.show()  # the full-resolution frame replaces the drag preview
+
+    def _on_offset_changed(self, name: str, value: float) -> None:
+        if self._frame_in_rec():
+            self.doc.set_offset(name, self.index, value)
+
+    def select_component(self, name: str) -> None:
+        self.selected = name
+        if self.expressions.selected != name:
+            self.expressions.select(name)
+        self._update_curves()
+
+    def _selected_or_edited(self) -> list[str]:
+        if self.selected:
+            return [self.selected]
+        return list(self.doc.edits.components)
+
+    def set_key(self) -> None:
+        if self._frame_in_rec():
+            self.doc.set_key(self._selected_or_edited(), self.index)
+
+    def delete_key(self) -> None:
+        if self._frame_in_rec():
+            names = [n for n in self._selected_or_edited() if self.doc.edits.has_key(n, self.index)]
+            if names:
+                self.doc.delete_key(names, self.index)
+
+    def jump_key(self, direction: int) -> None:
+        if not self._frame_in_rec():
+            return
+        names = self._selected_or_edited()
+        frames = np.unique(np.concatenate([self.doc.edits.key_frames(n) for n in names] + [np.zeros(0, np.int64)]))
+        cand = frames[frames > self.index] if direction > 0 else frames[frames < self.index][::-1]
+        if cand.size:
+            self.win.session.seek(int(cand[0]))
+
+    def _on_edits_changed(self) -> None:
+        self.preview.invalidate()
+        # the edited frame's render request goes out first: the preview thread works on it
+        # while this thread updates the panel, the 3D mesh, the overlays and the curves
+        self.preview.show()
+        self._refresh_frame_ui()
+        self._update_curves()
+        self.curves.set_range(None if self.doc.edits.edit_range is None else self.doc.edits.to_dict()["range"])
+        self.update_actions()
+
+    def _update_curves(self) -> None:
+        if self._plots_pending:
+            return  # a new reconstruction's plots are drawn a turn later (_show_plots)
+        if not self.doc.has_reconstruction or self.selected not in self.doc.names:
+            self.curves.show_component(None)
+            return
+        self.curves.show_component(self.selected, **self.doc.component_curves(self.selected))
+
+    # ----------------------------------------------------------------------------------
+    # a reconstruction on screen
+    def show_reconstruction(self, rec, model, track=None, edits=None) -> None:
+        """Put a reconstruction (a finished job's, an opened project's) on screen, spread
+        over several event-loop turns; ``result_pending`` until it is all there."""
+        self._defer_rows = self.result_pending = True
+        self.doc.set_reconstruction(rec, model, track, edits)
+
+    def _on_reconstruction_changed(self) -> None:
+        d = self.doc
+        self.preview.invalidate()
+        self._rows_serial += 1
+        if d.rec is None:
+            self.scene = None
+            self._plots_pending = False
+            self.result_pending = False
+            self.expressions.set_components([])
+            self.curves.set_clip(0)
+            self.curves.show_component(None)
+            self.fit_error.set_errors(None)
+            self.viewport.clear_mesh()
+            self._update_overlays()
+            self.update_actions()
+            return
+        self.scene = FrameScene(d.rec, d.model, d.track)
+        self.preview.set_reconstruction(d.model, d.rec)
+        self.viewport.set_topology(np.asarray(d.model.triangles), d.model.num_vertices, d.model.mean)
+        if self.selected not in d.names:
+            self.selected = "jawOpen" if "jawOpen" in d.names else (d.names[0] if d.names else None)
+        # (edits_changed follows at once: it puts the frame, the 3D mesh and the overlays on screen)
+        if self._defer_rows:
+            # Putting a reconstruction on screen costs ~200 ms of GUI thread (the 3D mesh and
+            # overlays, the two plots, ~50 slider rows, each with its first layout and paint).
+            # In one turn that stalls the window, so it is spread over event-loop turns: frame
+            # and mesh now, the plots next, then the rows a few per turn. Not 0 ms timers: Qt
+            # fires those before the repaint and the other due timers.
+            self._defer_rows = False
+            self._plots_pending = True
+            serial = self._rows_serial
+            QTimer.singleShot(ROWS_DELAY_MS, self, lambda: self._show_plots(serial))
+        else:
+            self._plots_pending = False
+            self._show_plots(self._rows_serial)
+        self.update_actions()
+
+    def _show_plots(self, serial: int) -> None:
+        """Second stage of showing a reconstruction: curve and fit-error plots, then the rows."""
+        d = self.doc
+        if serial != self._rows_serial or d.rec is None:
+            return  # superseded by a newer reconstruction (or cleared) meanwhile
+        deferred = self._plots_pending
+        self._plots_pending = False
+        self.curves.set_clip(d.num_frames)
+        self.fit_error.set_errors(d.rec.fit_error_px, d.rec.valid)
+        self._update_curves()
+        self.expressions.set_components(d.names, d.bounds, rows_per_turn=ROWS_PER_TURN if deferred else 0)
+
+    def _on_rows_ready(self) -> None:
+        """All expression rows exist: select, show this frame's values, the result is on screen."""
+        if self.doc.rec is None:
+            return
+        if self.selected:
+            self.expressions.select(self.selected)
+        if self._frame_in_rec():
+            self._refresh_panel_values()
+        if self.result_pending:
+            self.result_pending = False
+            self.win.update_actions()
+
+    # ----------------------------------------------------------------------------------
+    # reconstruction
+    def reconstruct(self, max_frames: int | None = None) -> bool:
+        """Track (unless tracked) and fit the open clip in the worker process."""
+        w, s = self.win, self.win.session
+        if w.job_running or not s.is_open or s.is_live:
+            return False
+        track = s.track_result
+        if track is not None and max_frames is not None and track.num_frames > max_frames:
+            track = None
+        from core.fitting.clip import reconstruct_clip  # (its imports are the worker process's)
+        from core.result_cache import ResultCache
+
+        # in a worker process (MediaPipe and the fit hold the GIL); it returns the model too
+        job = Job(reconstruct_clip, s.path, self.model_spec, track=track, max_frames=max_frames,
+                  cache=ResultCache(), name="Reconstructing", in_process=True)
+        w.start_job(job, self._on_reconstructed)
+        return True
+
+    def _on_reconstructed(self, result) -> None:
+        track, rec, model = result.track, result.reconstruction, result.model
+        # the worker process built the model: reuse it here (opening a project needs it)
+        remember_model(rec.model_spec or self.model_spec, model)
+        self.win.session.set_track_result(track)
+        self.show_reconstruction(rec, model, track)
+        e = rec.fit_error_px[np.isfinite(rec.fit_error_px)]
+        med = f"median fit error {np.median(e):.2f} px" if e.size else "no frame fitted"
+        self.win.statusBar().showMessage(f"Reconstructed {rec.num_frames} frames ({med}). "
+                                         "Move a slider in Expressions to edit.", 15000)
+
+    def update_actions(self) -> None:
+        """Enable the editor's actions for the current state."""
+        w, s = self.win, self.win.session
+        running = w.job_running
+        self.actions.update(self.doc.has_reconstruction, s.is_open and not s.is_live and not running, running)
+
+    # ----------------------------------------------------------------------------------
+    # export
+    def export_dialog(self, kind: str) -> None:
+        start = Path(self.settings.value("editor/last_dir", str(Path.home())))
+        stem = Path(self.win.session.path or "clip").stem
+        if kind in ("video", "csv", "json"):
+            ext = {"video": "mp4", "csv": "csv", "json": "json"}[kind]
+            path, _ = QFileDialog.getSaveFileName(self.win, f"Export {kind}", str(start / f"{stem}_edited.{ext}"),
+                                                  f"{ext.upper()} (*.{ext})")
+        else:
+            path = QFileDialog.getExistingDirectory(self.win, f"Export {kind} into folder", str(start))
+        if path:
+            self.export(kind, path)
+
+    def export(self, kind: str, path: str) -> bool:
+        """Run an export in the worker process (progress and Cancel in the status bar)."""
+        d, w = self.doc, self.win
+        if not d.has_reconstruction or w.job_running:
+            return False
+        # in a worker process: the export renderer holds the GIL for long stretches
+        job = Job(export_edit, kind, path, w.session.path, d.rec, d.model, d.edits.copy(),
+                  name=f"Exporting {kind}", in_process=True)
+        self.settings.setValue("editor/last_dir", str(Path(path).parent))
+        w.start_job(job, lambda _r: w.statusBar().showMessage(f"Exported {path}", 10000))
+        return True
+
+    def shutdown(self) -> None:
+        """Stop the editor's threads; unsaved work is handled by ``io.shutdown``."""
+        self.viewport.shutdown()
+        self.preview.stop()
+        self.io.shutdown()

@@ -1,0 +1,162 @@
+"""The edited preview: edited frames rendered off the GUI thread, shown edited, original or
+side by side.
+
+- :class:`PreviewWorker` renders edited frames on its own thread (newest request wins);
+- :class:`EditedPreview` decides what the video view shows for the current frame (the
+  original, the edited frame, or both side by side), asks the worker for an edited frame
+  when it needs one (at half resolution while a slider is dragged, full resolution on
+  release) and measures the latency from request to screen.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from app.newest_request import NewestRequestThread
+from core.edits import EditedFrameRenderer
+
+log = logging.getLogger(__name__)
+
+COMPARE_MODES = ("edited", "original", "side_by_side")
+#: resolution of the edited preview while a slider is dragged (full resolution on release):
+#: the warp's cost goes with the pixel count, so a drag stays well within 100 ms per frame
+DRAG_PREVIEW_SCALE = 0.5
+
+
+class PreviewWorker(NewestRequestThread):
+    """Renders edited frames off the GUI thread; only the newest request is rendered.
+
+    ``request(index, frame, expression, scale)``; result ``ready(index, image, ms, serial)``
+    where ``serial`` is the request's number (the app shows a result only if it is still
+    wanted). ``scale`` < 1 asks for a fast reduced-resolution render (while dragging).
+    """
+
+    ready = Signal(int, object, float, int)
+    failed = Signal(str)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.setObjectName("EditPreview")
+        self._renderer = None
+        self._renderer_key = None
+        self._serial = 0
+        self._lock = threading.Lock()  # guards _renderer_key and _serial across threads
+
+    def set_reconstruction(self, model, rec) -> None:
+        with self._lock:
+            self._renderer_key = (model, rec)
+            self._renderer = None  # rebuilt on the worker thread
+
+    def request(self, index: int, frame: np.ndarray, expression: np.ndarray, scale: float = 1.0) -> int:
+        with self._lock:
+            self._serial += 1
+            serial = self._serial
+        self.post((int(index), frame, np.asarray(expression, np.float64).copy(), float(scale), serial))
+        return serial
+
+    def handle(self, request) -> None:
+        index, frame, expr, scale, serial = request
+        with self._lock:
+            key = self._renderer_key
+        if key is None:
+            return
+        try:
+            t0 = time.perf_counter()
+            if self._renderer is None or self._renderer.rec is not key[1]:
+                self._renderer = EditedFrameRenderer(key[0], key[1])
+            out = self._renderer.render(frame, index, expr, scale)
+            self.ready.emit(index, out, (time.perf_counter() - t0) * 1000.0, serial)
+        except Exception as e:  # noqa: BLE001 (a bad frame must not kill the preview)
+            log.exception("edit preview of frame %d failed", index)
+            self.failed.emit(f"Preview of frame {index} failed: {type(e).__name__}: {e}")
+
+
+class EditedPreview(QObject):
+    """What the video view shows for the current frame (see the module docstring).
+
+    ``win``: the main window (its session and video view); ``doc``: the EditorDocument.
+    Signal ``shown(index, latency_ms)``: an edited frame reached the view.
+    """
+
+    shown = Signal(int, float)
+
+    def __init__(self, win, doc, compare_mode: str = "edited", parent: QObject | None = None):
+        super().__init__(parent)
+        self.win, self.doc = win, doc
+        self.worker = PreviewWorker(self)
+        self.worker.start()
+        self.worker.ready.connect(self._on_ready)
+        self.worker.failed.connect(lambda m: win.statusBar().showMessage(m, 8000))
+        self.compare_mode = compare_mode if compare_mode in COMPARE_MODES else "edited"
+        self.dragging = False  # a slider is held: previews at DRAG_PREVIEW_SCALE
+        self.last_full = True  # the last shown preview was full resolution
+        self.latencies_ms: list[float] = []  # request -> on screen, the newest 1000
+        self.shown_count = 0  # edited frames put on screen so far
+        self._latest_serial = 0
+        self._request_t: dict[int, tuple[float, bool]] = {}  # serial -> (time, full resolution)
+        #: the last edited frame: (index, image, full resolution)
+        self._edited: tuple[int, np.ndarray, bool] | None = None
+
+    def set_reconstruction(self, model, rec) -> None:
+        self._edited = None
+        self.worker.set_reconstruction(model, rec)
+
+    def invalidate(self) -> None:
+        """The edited frame on hand is stale (another frame, or the edits changed)."""
+        self._edited = None
+
+    def _in_rec(self) -> bool:
+        d = self.doc
+        return d.has_reconstruction and 0 <= self.win.session.index < d.num_frames
+
+    def show(self) -> None:
+        """Show the original, edited or side-by-side frame; request a render if needed."""
+        s = self.win.session
+        frame, index = s.frame, s.index
+        if frame is None:
+            return
+        if self.compare_mode == "original" or not self._in_rec() or self.doc.edit_is_zero_at(index):
+            edited = frame
+        elif self._edited is not None and self._edited[0] == index and (self._edited[2] or self.dragging):
+            edited = self._edited[1]  # (a reduced-resolution frame only while dragging)
+        else:
+            self._request()
+            return  # keep what is shown until the render arrives
+        if self.compare_mode == "side_by_side":
+            self.win.view.set_frame(np.concatenate([frame, edited], axis=1))
+        elif self.compare_mode == "original":
+            self.win.view.set_frame(frame)
+        else:
+            self.win.view.set_frame(edited)
+
+    def _request(self) -> None:
+        s = self.win.session
+        if s.frame is None or not self._in_rec():
+            return
+        full = not self.dragging
+        serial = self.worker.request(s.index, s.frame, self.doc.edited_expressions()[s.index],
+                                     1.0 if full else DRAG_PREVIEW_SCALE)
+        self._latest_serial = serial
+        self._request_t[serial] = (time.perf_counter(), full)
+
+    def _on_ready(self, index: int, image, ms: float, serial: int) -> None:
+        t, full = self._request_t.pop(serial, (None, True))
+        for k in [k for k in self._request_t if k < serial]:
+            self._request_t.pop(k, None)  # superseded requests never come back
+        if serial != self._latest_serial or index != self.win.session.index:
+            return
+        self._edited = (index, image, full)
+        self.last_full = full
+        self.show()
+        latency = (time.perf_counter() - t) * 1000.0 if t is not None else ms
+        self.latencies_ms.append(latency)
+        del self.latencies_ms[:-1000]
+        self.shown_count += 1
+        self.shown.emit(index, latency)
+
+    def stop(self) -> None:
+        self.worker.stop()

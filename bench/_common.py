@@ -1,0 +1,44 @@
+"""What every bench script needs first: the repository on ``sys.path`` (so ``core`` and ``app``
+import when a script runs as ``python bench/NAME.py``), where the shared data is, and the
+cache folder for tracks and fits.
+
+    import _common  # noqa: F401  (the repository on sys.path)
+    from _common import CACHE, SHARED, VIDEOS
+
+``FACESTUDIO_SHARED`` overrides where the shared data lives (default ``../shared`` beside the
+repository), as for the tests.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+#: the shared data folder (``../shared``), its data and videos
+SHARED = Path(os.environ.get("FACESTUDIO_SHARED", REPO.parent / "shared"))
+DATA = SHARED / "data"
+VIDEOS = DATA / "videos"
+#: tracks and fits the benches keep between runs (out/ is ignored by git)
+CACHE = REPO / "out" / "cache"
+
+
+def cached_track(path: Path, tag: str):
+    """The whole-clip TrackResult of a video or image ``path``, cached as
+    ``CACHE/fitbench_track_{tag}.npz`` (shared by bench_fitting, bench_flow_evidence, ...)."""
+    from core.tracking import TrackResult, track_image, track_video
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    out = CACHE / f"fitbench_track_{tag}.npz"
+    if out.exists():
+        return TrackResult.load(out)
+    if Path(path).suffix.lower() in (".jpg", ".png", ".jpeg"):
+        import imageio.v3 as iio
+
+        tr = track_image(iio.imread(path)[..., :3], source=str(path))
+    else:
+        tr = track_video(str(path))
+    tr.save(out)
+    return tr
