@@ -36,7 +36,7 @@ class EditedFrameRenderer:
     """
 
     def __init__(self, model: FaceModel, rec: Reconstruction, settings: WarpSettings | None = None):
-        self.model = model
+        self.model = rec.face_model(model)   # the subject's own model for a personalised fit
         self.rec = rec
         self.warp = WarpRenderer(model, settings or WarpSettings(gaze=False))
         self._target_cache = None  # ((frame, scale), ProjectedFace)

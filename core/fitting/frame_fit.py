@@ -16,6 +16,7 @@ import numpy as np
 from core.camera import OrthoCameras
 from core.fitting.basis import LandmarkBasis
 from core.fitting.camera_fit import fit_cameras
+from core.fitting.priors import prior_weights
 from core.fitting.qp import solve_box_qp
 from core.fitting.settings import FitSettings
 
@@ -102,7 +103,7 @@ class FrameFitter:
             u = (w[:, None] * (b @ R[:2])).ravel()
             g = self.Bflat @ u
             if prior_expression is not None and s.tracker_prior > 0:
-                wp = s.tracker_prior * np.diag(H) * self.prior_mask
+                wp = prior_weights(np.diag(H), s.tracker_prior, s.tracker_prior_floor, self.prior_mask)
                 H = H + np.diag(wp)
                 g = g + wp * np.nan_to_num(prior_expression)
             H = H + s.expression_prior * np.eye(Ke)

@@ -31,6 +31,7 @@ import numpy as np
 
 from core.camera import OrthoCameras
 from core.fitting.basis import LandmarkBasis
+from core.fitting.priors import prior_weights
 from core.fitting.qp import solve_box_qp
 from core.fitting.settings import FitSettings
 from core.jobs import CancelToken
@@ -476,7 +477,7 @@ def refit_expressions(basis: LandmarkBasis, identity: np.ndarray, expression: np
         b = (targets[f] - t) / sc - X0 @ R[:2].T
         g = Bflat @ (p[:, None] * (b @ R[:2])).ravel()
         if use_prior:
-            wp = s.tracker_prior * np.diag(H) * mask
+            wp = prior_weights(np.diag(H), s.tracker_prior, s.tracker_prior_floor, mask)
             H = H + np.diag(wp)
             g = g + wp * np.nan_to_num(prior_expression[f])
         H = H + s.expression_prior * np.eye(Ke)

@@ -153,6 +153,13 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
     s = settings or FitSettings()
     if not np.any(track.valid):
         raise NoFaceError(f"{track.source or 'input'}: no face was tracked in any frame, nothing to reconstruct")
+    personal = False
+    if s.personalise:
+        from core.model.personalise import can_personalise, personalise
+
+        if can_personalise(model) and int((np.asarray(track.valid, bool) & np.isfinite(track.blendshapes).all(1)).sum()) >= 10:
+            model = personalise(model, track)
+            personal = True
     obs, w, seg, seed = _inputs(track, model, s, raw=s.video_uses_raw_landmarks and not per_frame)
     prior, prior_mask, calm = _tracker_prior(track, model, s)
     basis = basis_from_embedding(model)
@@ -255,4 +262,6 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
         method="per-frame" if per_frame else "video", settings=s.to_dict(),
         corrective=None if corrective is None else corrective.offsets,
         corrective_index=None if corrective is None else corrective.index,
-        corrective_weight=None if corrective is None else corrective.weight, repeated=repeated)
+        corrective_weight=None if corrective is None else corrective.weight, repeated=repeated,
+        personal_mean=model.mean if personal else None,
+        personal_expression=model.expression_basis if personal else None)

@@ -86,6 +86,18 @@ def tracker_prior_centre(scores: np.ndarray, names, valid: np.ndarray, model_nam
     return np.clip(m, b[:, 0], b[:, 1])
 
 
+def prior_weights(curvature: np.ndarray, kappa: float, floor: float, mask: np.ndarray | None = None) -> np.ndarray:
+    """Weights (..., Ke) of the tracker-score prior from the landmark term's curvature per shape
+    (..., Ke) (the diagonal of a frame's normal equations, data only): ``kappa`` x the
+    curvature, but at least ``kappa`` x ``floor`` x the frame's median curvature over shapes, so a
+    shape the landmarks hardly see (the built-in jawForward moves the chin along the viewing
+    axis) is held at the tracker's reading instead of drifting freely; 0 where ``mask`` (Ke,)
+    is False (shapes without a tracker score)."""
+    c = np.asarray(curvature, np.float64)
+    w = kappa * np.maximum(c, floor * np.median(c, axis=-1, keepdims=True))
+    return w if mask is None else w * np.asarray(mask, bool)
+
+
 def has_scores(model_names, names) -> np.ndarray:
     """(Ke,) bool: the model shape has a tracker score (by name or as a split Left/Right)."""
     src = {str(n) for n in names}

@@ -28,6 +28,7 @@ from core.camera import OrthoCameras
 from core.fitting._blas import single_threaded_blas
 from core.fitting.basis import LandmarkBasis
 from core.fitting.camera_fit import fit_cameras, smooth_cameras
+from core.fitting.priors import prior_weights
 from core.fitting.frames import nearest_index
 from core.fitting.qp import ArrowSystem, solve_arrow_qp, solve_box_qp
 from core.fitting.settings import FitSettings
@@ -133,14 +134,6 @@ def temporal_band(segment: np.ndarray, weight: float) -> np.ndarray:
                 d = j - i
                 T[2 - d, idx[j]] += weight * coef[i] * coef[j]
     return T
-
-
-def tracker_prior_weights(Hee: np.ndarray, kappa: float, mask: np.ndarray | None = None) -> np.ndarray:
-    """(F, Ke) weights of the tracker-score prior: ``kappa`` x each frame's landmark curvature
-    per shape (the diagonal of its normal-equation block ``Hee`` (F, Ke, Ke), data only),
-    0 where ``mask`` (Ke,) is False."""
-    w = kappa * np.einsum("fii->fi", Hee)
-    return w if mask is None else w * np.asarray(mask, bool)[None]
 
 
 def _targets(obs: np.ndarray, cams: OrthoCameras) -> np.ndarray:
@@ -321,8 +314,8 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
         curv = float(np.mean(np.einsum("fii->fi", Hee[frame_ok]))) if frame_ok.any() else 1.0
         gi, ge = _rhs(fit_basis, cams, y, ww)
         if prior_expression is not None and s.tracker_prior > 0:
-            wp = tracker_prior_weights(Hee, s.tracker_prior, prior_mask)
-            if calm_idx.size and (r == 0 or s.neutral_pin_always):
+            wp = prior_weights(np.einsum("fii->fi", Hee), s.tracker_prior, s.tracker_prior_floor, prior_mask)
+            if calm_idx.size and r == 0:
                 wp[calm_idx] *= s.neutral_pin
             Hee = Hee + wp[:, :, None] * np.eye(Ke)[None]
             ge = ge + wp * np.nan_to_num(np.asarray(prior_expression, np.float64)[idx])
@@ -336,7 +329,7 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
         infos.append(info)
         step += 1
         report(progress, step, total, "whole-video fit")
-        if calm_idx.size and (r == 0 or s.neutral_pin_always):
+        if calm_idx.size and r == 0:
             from core.fitting.neutral import point_offsets
 
             offsets = offsets + point_offsets(fit_basis, xi, xe, cams, y, ww, calm_idx, s.neutral_offset_frames)

@@ -92,20 +92,31 @@ def blendshape_matrix(model: FaceModel, names, scores: np.ndarray) -> np.ndarray
     return out
 
 
-def _require_vertex_embedding(model: FaceModel) -> None:
+def can_personalise(model: FaceModel) -> bool:
+    """True for a model whose vertices are the tracker's points (the built-in model): the
+    regression re-estimates the rig at those points. (For ICT the points are 478 of its 26k
+    vertices; spreading their re-estimated motion to the mesh is not done.)"""
     e = model.embedding
-    if e is None or len(e) != model.num_vertices or not np.allclose(model.embedded_points(model.mean), model.mean):
+    return e is not None and len(e) == model.num_vertices and np.allclose(model.embedded_points(model.mean), model.mean)
+
+
+def _require_vertex_embedding(model: FaceModel) -> None:
+    if not can_personalise(model):
         raise InputError(f"model {model.name!r}: personalisation needs a model whose vertices are the tracker "
                          "points (the built-in model)")
 
 
 def personalise(model: FaceModel, track, frames: np.ndarray | None = None, lam: float = 20.0, lam0: float = 1.0,
-                method: str = "procrustes") -> FaceModel:
+                method: str = "procrustes", relative: bool = True) -> FaceModel:
     """Personalised copy of ``model`` from a TrackResult (see module docstring).
 
     frames : optional (F,) bool or index array restricting the frames used (e.g. training frames).
     lam : pull of each expression displacement toward the generic rig (in units of frames x weight^2).
     lam0 : pull of the neutral offset toward zero.
+    relative : regress on the tracker's scores read against the clip's own neutral
+        (core/fitting/priors.py, as the fit's expression prior reads them), so the intercept is
+        the subject's face at rest; False: the raw scores (MediaPipe's brow and squint scores sit
+        far above 0 at rest, and the intercept is then a face beyond rest).
     """
     _require_vertex_embedding(model)
     valid = np.asarray(track.valid, bool) & np.isfinite(track.blendshapes).all(1)
@@ -117,7 +128,12 @@ def personalise(model: FaceModel, track, frames: np.ndarray | None = None, lam: 
         raise InputError(f"{getattr(track, 'source', '') or 'track'}: only {int(valid.sum())} usable frames; "
                          "personalisation needs at least 10")
     Y = normalise_pose(model, track.landmarks[valid], track.pose[valid], method)
-    W = blendshape_matrix(model, track.blendshape_names, track.blendshapes[valid])
+    scores = track.blendshapes
+    if relative:
+        from core.fitting.priors import relative_scores
+
+        scores = relative_scores(track.blendshapes, track.blendshape_names, track.valid)
+    W = blendshape_matrix(model, track.blendshape_names, scores[valid])
     keep = np.isfinite(Y).all((1, 2))
     Y, W = Y[keep], W[keep]
     F, K = W.shape
