@@ -54,6 +54,15 @@ def _tracker_prior(track: TrackResult, model: FaceModel, s: FitSettings):
     return centre, has_scores(model.expression_names, track.blendshape_names), calm
 
 
+def _visibility(model: FaceModel, basis, s: FitSettings):
+    """The tracker points' surface triangles for ``hidden_points`` (core/fitting/contour.py), or None."""
+    if not s.hidden_points:
+        return None
+    from core.fitting.contour import visibility_model
+
+    return visibility_model(model, basis.num_points)
+
+
 def _landmarks68(model: FaceModel, identity, expression, cams: OrthoCameras, corrective=None) -> np.ndarray:
     """(F, 68, 2) px: the model's 68 iBUG vertices projected, corrective included."""
     b68 = basis_landmarks68(model)
@@ -166,6 +175,7 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
     bounds = np.asarray(model.expression_bounds, np.float64)
     F = obs.shape[0]
     corrective = None
+    offsets = None
     repeated = np.zeros(F, bool)
     if not per_frame:
         motion = None
@@ -178,14 +188,16 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
             # progress: the fit's own steps, then (with the frames) the image motion and the corrective
             fit = fit_video(basis, obs, w, seg, bounds, fs, seed_expression=seed, cancel=cancel,
                             progress=sub_progress(progress, 0, PROGRESS_FIT if motion else 100, 100),
-                            prior_expression=prior, prior_mask=prior_mask, calm=calm)
+                            prior_expression=prior, prior_mask=prior_mask, calm=calm,
+                            visibility=_visibility(model, basis, s))
         except BaseException:
             if motion is not None:
                 motion.stop()
             raise
         identity, expr, cams, err = fit.identity, fit.expression, fit.cameras, fit.fit_error_px
         if fit.point_offsets is not None and np.any(fit.point_offsets):
-            basis = LandmarkBasis(basis.mean + fit.point_offsets, basis.identity, basis.expression)
+            offsets = fit.point_offsets
+            basis = LandmarkBasis(basis.mean + offsets, basis.identity, basis.expression)
         valid = fit.fitted & track.valid
         if motion is not None:
             try:
@@ -264,4 +276,5 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
         corrective_index=None if corrective is None else corrective.index,
         corrective_weight=None if corrective is None else corrective.weight, repeated=repeated,
         personal_mean=model.mean if personal else None,
-        personal_expression=model.expression_basis if personal else None)
+        personal_expression=model.expression_basis if personal else None,
+        point_offsets=offsets)

@@ -91,6 +91,7 @@ class Reconstruction:
     repeated: np.ndarray | None = None
     personal_mean: np.ndarray | None = None
     personal_expression: np.ndarray | None = None
+    point_offsets: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         F = int(self.expression.shape[0])
@@ -165,6 +166,23 @@ class Reconstruction:
             v += self._corrective(sel)
         return v
 
+    def tracker_points(self, model, frames=None, corrective: bool = True) -> np.ndarray:
+        """(len(frames), L, 2) pixels: the fit's tracker points in the image (the embedded
+        surface points of each frame's mesh plus the neutral calibration's offsets; with or
+        without the corrective), to compare with the tracker's landmarks."""
+        sel = slice(None) if frames is None else frames
+        fm = self.face_model(model)
+        if corrective and self.has_corrective:
+            V = self.vertices_batch(model, sel)
+        else:
+            V = fm.vertices_batch(self.identity, self.expression[sel])
+        X = fm.embedded_points(V.astype(np.float64))
+        if self.point_offsets is not None:
+            X = X + np.asarray(self.point_offsets, np.float64)[None]
+        cams = self.cameras
+        R, sc, t = cams.rotation[sel], cams.scale[sel], cams.translation[sel]
+        return sc[:, None, None] * np.einsum("fab,flb->fla", R[:, :2], X) + t[:, None]
+
     def posed_vertices(self, model, frame: int, expression: np.ndarray | None = None,
                        camera: OrthoCamera | None = None) -> np.ndarray:
         """The face of frame ``frame`` placed in the image: (N, 3) float64 x_px, y_px, depth_px
@@ -203,6 +221,8 @@ class Reconstruction:
             out["corrective"] = np.asarray(self.corrective, np.float32)
             out["corrective_index"] = np.asarray(self.corrective_index, np.int32)
             out["corrective_weight"] = np.asarray(self.corrective_weight, np.float32)
+        if self.point_offsets is not None:
+            out["point_offsets"] = np.asarray(self.point_offsets, np.float32)
         if self.is_personalised:   # (older readers ignore them and show the generic model)
             out["personal_mean"] = np.asarray(self.personal_mean, np.float32)
             out["personal_expression"] = np.asarray(self.personal_expression, np.float32)
@@ -250,6 +270,9 @@ class Reconstruction:
                                or not np.isfinite(pm).all() or not np.isfinite(pe).all()):
             raise InputError(f"{where}: reconstruction personalised model arrays are inconsistent "
                              f"(mean {pm.shape}, expressions {pe.shape}; expected (N, 3), ({Ke}, N, 3), finite)")
+        po = data.get("point_offsets")
+        if po is not None and (po.ndim != 2 or po.shape[1] != 3 or not np.isfinite(po).all()):
+            raise InputError(f"{where}: reconstruction array 'point_offsets' has shape {po.shape}, expected finite (L, 3)")
         repeated = data.get("repeated")
         if repeated is not None and repeated.shape != (F,):
             raise InputError(f"{where}: reconstruction array 'repeated' has shape {repeated.shape}, expected ({F},)")
@@ -274,6 +297,7 @@ class Reconstruction:
             repeated=np.asarray(repeated, bool),
             personal_mean=None if pm is None else np.asarray(pm, np.float32),
             personal_expression=None if pe is None else np.asarray(pe, np.float32),
+            point_offsets=None if po is None else np.asarray(po, np.float32),
         )
 
     def save(self, path: str | os.PathLike) -> None:

@@ -98,6 +98,10 @@ class FitSettings:
     #: along the silhouette as the head turns, so they are not fixed surface points;
     #: they still pin the face width and chin, so down-weighted, not dropped.
     contour_weight: float = 0.3
+    #: Trust tracker points on the side of the face turned away from the camera less, frame by
+    #: frame, by how far their surface faces away (core/fitting/contour.py): MediaPipe places
+    #: them from its own mesh, not from the image.
+    hidden_points: bool = True
     #: Weight of frames the tracker bridged (interpolated across a short loss): the
     #: landmarks are a guess, the temporal term and neighbours should dominate.
     bridged_weight: float = 0.2

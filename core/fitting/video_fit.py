@@ -230,7 +230,8 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
               expression_bounds: np.ndarray, settings: FitSettings | None = None,
               seed_expression: np.ndarray | None = None, progress: ProgressFn | None = None,
               cancel: CancelToken | None = None, prior_expression: np.ndarray | None = None,
-              prior_mask: np.ndarray | None = None, calm: np.ndarray | None = None) -> VideoFit:
+              prior_mask: np.ndarray | None = None, calm: np.ndarray | None = None,
+              visibility=None) -> VideoFit:
     """Fit one identity, per-frame expressions and cameras to a clip.
 
     basis : L-point model basis; obs : (F, L, 2) pixels (NaN allowed where weight 0);
@@ -242,7 +243,9 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
     prior_mask : (Ke,) bool shapes the prior applies to (default all); calm : (F,) bool frames
     at rest for the neutral calibration (core/fitting/neutral.py; needs ``prior_expression``
     and ``neutral_calibration``): the first solve pins their expressions to the prior, then
-    per-point offsets from their residuals move the basis's mean (``VideoFit.point_offsets``).
+    per-point offsets from their residuals move the basis's mean (``VideoFit.point_offsets``);
+    visibility : a ``core.fitting.contour.VisibilityModel``: before every solve, observations
+    of points on the side turned away from the camera are pulled towards the fit (``hidden_points``).
     """
     s = settings or FitSettings()
     obs = np.asarray(obs, np.float64)
@@ -301,8 +304,11 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
     fit_basis = basis
     # with a calibration, at least one solve follows the one that measures it
     solves = s.refine_rounds + 1 + (1 if calm_idx.size and s.refine_rounds == 0 else 0)
+    o_seen = o.copy() if visibility is not None and s.hidden_points else None
     for r in range(solves):
         check(cancel)
+        if o_seen is not None:
+            o = visibility.pulled(fit_basis, xi, xe, cams, o_seen)
         y = _targets(o, cams)
         if split is not None:
             c = split[0]
