@@ -159,9 +159,10 @@ def test_points_turned_away_count_less(spec):
     m = load_model(spec)
     b = basis_from_embedding(m)
     vis = visibility_model(m, b.num_points)
+    from core.camera import euler_to_matrix
+
     for yaw, far, near in ((0.0, 1.0, 1.0), (45.0, V_MIN, 1.0)):
-        a = np.radians(yaw)
-        R = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+        R = euler_to_matrix(np.radians(yaw), 0.0, 0.0)   # model -> camera (y down, depth away)
         v = vis.visibility(np.zeros(b.num_identity), np.zeros((1, b.num_expressions)),
                            OrthoCameras(np.ones(1), R[None], np.zeros((1, 2))))[0]
         assert np.allclose(v[[361, 288, 397]], far, atol=0.05) and np.allclose(v[[132, 58, 172]], near, atol=0.05)

@@ -354,6 +354,6 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
     expr = xe[pos]
     all_cams = OrthoCameras(cams.scale[pos], cams.rotation[pos], cams.translation[pos])
     err = np.full(F, np.nan)
-    err[idx] = reprojection_error(fit_basis, xi, xe, cams, o, ww)
+    err[idx] = reprojection_error(fit_basis, xi, xe, cams, o if o_seen is None else o_seen, ww)
     return VideoFit(identity=xi, expression=expr, cameras=all_cams, fit_error_px=err, fitted=fitted,
                     info=dict(rounds=infos, calm_frames=int(calm_idx.size)), point_offsets=offsets)
