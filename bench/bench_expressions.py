@@ -31,6 +31,11 @@ from bench_fitting import SHARED, cached_track  # noqa: E402  (also puts the rep
 ALL_CLIPS = sorted(p.stem for p in (SHARED / "data" / "videos").glob("*.mp4"))
 
 
+def _p95(values: np.ndarray) -> float | None:
+    """The 95th percentile of ``values`` rounded to 3 decimals (None when empty)."""
+    return round(float(np.percentile(values, 95)), 3) if values.size else None
+
+
 def fit_clip(clip: str, model, spec: str, settings, per_frame: bool = False):
     from core.fitting import clip_frames, reconstruct
 
@@ -60,7 +65,7 @@ def run(models, clips, settings_json: str = "{}", per_frame: bool = False, top: 
     from core.model.registry import load_model
     from core.qa.expressions import expression_report, summarise
 
-    from core.model.tracker_neutral import average_neutral
+    from core.model.personalise import average_neutral
 
     out = {"settings": json.loads(settings_json), "per_frame": per_frame, "neutral_leave_one_out": neutral_loo}
     tracks = {c: cached_track(SHARED / "data" / "videos" / f"{c}.mp4", c) for c in ALL_CLIPS} if neutral_loo else {}
@@ -81,9 +86,9 @@ def run(models, clips, settings_json: str = "{}", per_frame: bool = False, top: 
             per_clip[clip] = dict(
                 frames=r["n_frames"], fit_s=round(secs, 2),
                 lower_calm_frames=r["n_lower_calm"],
-                lower_calm_p95=round(float(np.percentile(r["lower_calm_max"], 95)), 3) if r["lower_calm_max"].size else None,
+                lower_calm_p95=_p95(r["lower_calm_max"]),
                 upper_calm_frames=r["n_upper_calm"],
-                upper_calm_p95=round(float(np.percentile(r["upper_calm_max"], 95)), 3) if r["upper_calm_max"].size else None,
+                upper_calm_p95=_p95(r["upper_calm_max"]),
                 correlation_median=round(float(np.median(list(corr.values()))), 3) if corr else None,
                 correlations={k: round(v, 2) for k, v in sorted(corr.items())},
                 asymmetry={k: round(v, 3) for k, v in sorted(r["asymmetry"].items())},
@@ -122,7 +127,8 @@ def main() -> None:
     if args.rest_scores:
         print(json.dumps(rest_scores(args.clips), indent=1))
         return
-    print(json.dumps(run(args.models, args.clips, args.settings, args.per_frame, neutral_loo=args.neutral_loo), indent=1))
+    out = run(args.models, args.clips, args.settings, args.per_frame, neutral_loo=args.neutral_loo)
+    print(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

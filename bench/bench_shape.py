@@ -37,7 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import _shape_data as SD  # noqa: E402
+import _shape_data as SD  # noqa: E402, N812
 
 INNER = np.arange(17, 68)
 
@@ -65,7 +65,8 @@ def shape_error(view_vertices_mm: np.ndarray, sfm, mesh_cm: np.ndarray, model) -
 
     ids, gt_lm = sfm_landmarks(view_vertices_mm)
     V = 10.0 * np.asarray(mesh_cm, np.float64)
-    return scan_to_mesh(view_vertices_mm, V, model_triangles(model), gt_lm, V[np.asarray(model.landmarks68)[ids]]).median
+    fit_lm = V[np.asarray(model.landmarks68)[ids]]
+    return scan_to_mesh(view_vertices_mm, V, model_triangles(model), gt_lm, fit_lm).median
 
 
 def eos_fit(image_size, lm68: np.ndarray):

@@ -28,7 +28,8 @@ def main() -> None:
     from bench_expressions import ALL_CLIPS
     from bench_fitting import SHARED, cached_track
 
-    from core.model.tracker_neutral import NEUTRAL_FILE, average_neutral
+    from core.model.personalise import average_neutral
+    from core.model.tracker_neutral import NEUTRAL_FILE
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--clips", nargs="+", default=ALL_CLIPS)

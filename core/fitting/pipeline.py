@@ -166,7 +166,8 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
     if s.personalise:
         from core.model.personalise import can_personalise, personalise
 
-        if can_personalise(model) and int((np.asarray(track.valid, bool) & np.isfinite(track.blendshapes).all(1)).sum()) >= 10:
+        scored = np.asarray(track.valid, bool) & np.isfinite(track.blendshapes).all(1)
+        if can_personalise(model) and int(scored.sum()) >= 10:
             model = personalise(model, track)
             personal = True
     obs, w, seg, seed = _inputs(track, model, s, raw=s.video_uses_raw_landmarks and not per_frame)

@@ -137,7 +137,8 @@ class Reconstruction:
             return cached[1]
         import dataclasses
 
-        if model.mean.shape != self.personal_mean.shape or model.expression_basis.shape != self.personal_expression.shape:
+        if (model.mean.shape != self.personal_mean.shape
+                or model.expression_basis.shape != self.personal_expression.shape):
             raise InputError(f"{self.source or 'reconstruction'}: personalised for a model of "
                              f"{len(self.personal_mean)} vertices, not {model.name!r} ({model.num_vertices})")
         personal = dataclasses.replace(model, name=f"{model.name}-personalised",
@@ -272,7 +273,8 @@ class Reconstruction:
                              f"(mean {pm.shape}, expressions {pe.shape}; expected (N, 3), ({Ke}, N, 3), finite)")
         po = data.get("point_offsets")
         if po is not None and (po.ndim != 2 or po.shape[1] != 3 or not np.isfinite(po).all()):
-            raise InputError(f"{where}: reconstruction array 'point_offsets' has shape {po.shape}, expected finite (L, 3)")
+            raise InputError(f"{where}: reconstruction array 'point_offsets' has shape {po.shape}, "
+                             "expected finite (L, 3)")
         repeated = data.get("repeated")
         if repeated is not None and repeated.shape != (F,):
             raise InputError(f"{where}: reconstruction array 'repeated' has shape {repeated.shape}, expected ({F},)")

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from core.model.face_model import FaceModel, LandmarkEmbedding
+from core.model.geometry import similarity_3d  # noqa: F401  (also imported from here)
 from core.npz_io import load_npz_checked, save_npz_atomic
 from core.user_dirs import cache_dir
 
@@ -104,18 +105,6 @@ def closest_points_on_mesh(points: np.ndarray, vertices: np.ndarray, triangles: 
     rows = np.arange(len(p))
     return (near[rows, best].astype(np.int32), bary.reshape(len(p), k, 3)[rows, best].astype(np.float32),
             dist[rows, best])
-
-
-def similarity_3d(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Umeyama: s, R (3, 3), t minimising ||dst - (s R src + t)||²."""
-    ms, md = src.mean(0), dst.mean(0)
-    a, b = src - ms, dst - md
-    u, sig, vt = np.linalg.svd(b.T @ a)
-    d = np.ones(3)
-    d[2] = np.sign(np.linalg.det(u @ vt))
-    R = u @ np.diag(d) @ vt
-    s = (sig * d).sum() / (a ** 2).sum()
-    return float(s), R, md - s * R @ ms
 
 
 # -- the canonical 68 points ------------------------------------------------------

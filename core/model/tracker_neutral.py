@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.model.embedding import similarity_3d
+from core.model.geometry import similarity_3d
 
 NEUTRAL_FILE = Path(__file__).resolve().parents[2] / "resources" / "rig" / "tracker_neutral.json"
 #: Points used to place the neutral on a model: the face's inner points (no outline, no irises),
@@ -48,32 +48,10 @@ _OUTLINE = np.array([10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 
 
 
 def alignment_points(num_points: int = 478) -> np.ndarray:
+    """(P,) int: the tracker points used to align faces (the first 468 without the outline)."""
     keep = np.ones(min(num_points, 468), bool)
     keep[_OUTLINE] = False
     return np.flatnonzero(keep)
-
-
-def average_neutral(tracks, fraction: float = 0.1) -> np.ndarray:
-    """(478, 3) the tracker's average neutral in the canonical frame from TrackResults: per track,
-    the mean of its calmest frames (``core.fitting.priors.calm_frames``, raw detections) after
-    removing each frame's similarity onto the canonical mesh (MediaPipe's Procrustes points);
-    then the mean over tracks (each person counts once)."""
-    from core.fitting.priors import calm_frames
-    from core.model.builtin import build_builtin_model
-    from core.model.personalise import normalise_pose
-
-    canon = build_builtin_model(tracker_neutral=False)
-    per = []
-    for tr in tracks:
-        calm = calm_frames(tr.blendshapes, tr.blendshape_names, tr.valid, fraction)
-        if calm.size == 0:
-            continue
-        lm = tr.landmarks_raw if tr.landmarks_raw is not None else tr.landmarks
-        Y = normalise_pose(canon, lm[calm], tr.pose[calm] if tr.pose is not None else None)
-        per.append(np.nanmean(Y, 0))
-    if not per:
-        raise ValueError("no track with a usable frame")
-    return np.mean(per, 0)
 
 
 def load_neutral(path: Path = NEUTRAL_FILE) -> np.ndarray | None:
@@ -156,7 +134,8 @@ def reembed_from_neutral(model, neutral: np.ndarray | None = None):
         # average face at rest than the canonical mesh's, and its ray may pass above ICT's iris
         key = f"eyeball_{side}"
         if first + 5 <= L and key in reg and np.asarray(reg[key], bool)[model.triangles].all(1).any():
-            groups.append((np.arange(first, first + 5), np.flatnonzero(np.asarray(reg[key], bool)[model.triangles].all(1))))
+            inside = np.asarray(reg[key], bool)[model.triangles].all(1)
+            groups.append((np.arange(first, first + 5), np.flatnonzero(inside)))
     for ids, tris in groups:
         ti, b, hit = frontal_hits(placed[ids], V, model.triangles[tris])
         tri_ids[ids[hit]] = tris[ti[hit]]

@@ -130,6 +130,7 @@ class FaceFinder:
                 yield np.array(keep)
 
     def close(self) -> None:
+        """Release the detector (idempotent)."""
         if self._det is not None:
             with _native_stderr_silenced():   # LiteRT logs its accelerators' teardown
                 self._det.close()

@@ -145,8 +145,10 @@ def load_image(path: Path) -> np.ndarray:
 
 def _opencv_read(path: Path) -> np.ndarray | None:
     """The file decoded by OpenCV at its own depth (BGR(A) order, or one channel), or None.
-    (OpenCV has no header-only read here: the size is checked after decoding, and OpenCV's
-    own pixel limit, 2^30, guards the decode.)"""
+
+    OpenCV has no header-only read here: the size is checked after decoding, and OpenCV's
+    own pixel limit, 2^30, guards the decode.
+    """
     try:
         arr = cv2.imdecode(np.fromfile(str(path), np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error:
