@@ -62,6 +62,10 @@ def create_application(argv: list[str] | None = None):
     app = QApplication.instance()
     if app is None:
         app = QApplication(argv if argv is not None else [sys.argv[0]])
+    from app.icons import app_icon
+
+    app.setWindowIcon(app_icon())
+    app.setDesktopFileName("facestudio")
     return app
 
 

@@ -91,13 +91,18 @@ class Job(QObject):
     synchronous = False
 
     def __init__(self, fn: Callable[..., Any], *args: Any, name: str = "Job",
-                 parent: QObject | None = None, in_process: bool = False, **kwargs: Any):
+                 parent: QObject | None = None, in_process: bool = False, subject: str = "", unit: str = "",
+                 **kwargs: Any):
         super().__init__(parent)
         self.fn = fn
         self.in_process = in_process
         self.args = args
         self.kwargs = kwargs
         self.name = name
+        #: what the job works on, for its progress line ("d6.mp4"); "" for nothing in particular
+        self.subject = subject
+        #: what the function's own done / total count ("frames"), "" when they are only a scale
+        self.unit = unit
         self.token = CancelToken()
         self._ended = threading.Event()
         self._started = False
@@ -158,16 +163,19 @@ class Job(QObject):
             self.outcome = "cancelled"
             self._ended.set()
             self.cancelled.emit()
-        except UserFacingError as e:
-            self.outcome, self.error = "failed", str(e)
-            log.info("%s failed: %s", self.name, e)
-            self._ended.set()
-            self.failed.emit(self.error)
         except Exception as e:  # noqa: BLE001 (a job must never take the app down)
+            # the one error policy (core.errors): the user's situation (bad input, a read-only or
+            # full disk, too little memory) is its message naming the file; anything else a bug
+            from core.errors import is_user_error, user_message
+
             self.outcome = "failed"
-            self.error = (f"{self.name} failed unexpectedly: {type(e).__name__}: {e} "
-                          "(details in the log file)")
-            log.exception("%s crashed", self.name)
+            if isinstance(e, UserFacingError) or is_user_error(e):
+                self.error = user_message(e, self.name)
+                log.info("%s failed: %s", self.name, self.error)
+            else:
+                self.error = (f"{self.name} failed unexpectedly: {type(e).__name__}: {e} "
+                              "(details in the log file)")
+                log.exception("%s crashed", self.name)
             self._ended.set()
             self.failed.emit(self.error)
         else:

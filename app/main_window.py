@@ -20,15 +20,18 @@ from collections import deque
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
     QPushButton, QToolBar, QVBoxLayout, QWidget,
 )
 
-from app.error_reporting import show_error
-from app.session import MediaSession
+from app.error_reporting import readable, show_error
+from app.icons import app_icon, icon
 from app.jobs import Job, JobRunner
+from app.theme import THEME_LABELS, THEMES, apply_theme
+from app.progress_text import ProgressText
+from app.session import MediaSession
 from app.menus import MenuBar
 from core.errors import UserFacingError
 from widgets.transport_bar import TransportBar
@@ -42,7 +45,9 @@ MAX_RECENT = 10
 
 
 class StatusBarProgress:
-    """The window's job progress: a bar and a Cancel button in the status bar (a ProgressView)."""
+    """The window's job progress: a bar and a Cancel button in the status bar (a ProgressView).
+    The status line says the stage, its real counts, the rate and the time left
+    (app.progress_text); it goes when the job ends, so no progress text outlives its job."""
 
     #: Progress reaches the widgets at most this often: QStatusBar.showMessage repaints
     #: synchronously, so 20 updates a second are too many while playing or editing.
@@ -51,16 +56,19 @@ class StatusBarProgress:
     def __init__(self, win: "MainWindow"):
         self.win = win
         self._shown_at = 0.0
+        self._text: ProgressText | None = None
+        self._last = ""  # the status line this view put up last
 
     def job_started(self, job: Job) -> None:
         w = self.win
         self._shown_at = 0.0
+        self._text = ProgressText(job.name, job.subject, job.unit)
         w.progress_bar.setRange(0, 0)  # busy until the first progress report
         w.progress_bar.setFormat(f"{job.name}...")
         w.progress_bar.show()
         w.cancel_button.setEnabled(True)
         w.cancel_button.show()
-        w.statusBar().showMessage(f"{job.name} {w.session.display_name}...")
+        self._show(f"{job.name} {job.subject}...".replace(" ...", "..."))
 
     def job_progress(self, job: Job, done: int, total: int, message: str) -> None:
         now = time.perf_counter()
@@ -68,15 +76,25 @@ class StatusBarProgress:
             return
         self._shown_at = now
         w = self.win
+        if self._text is None:
+            self._text = ProgressText(job.name, job.subject, job.unit)
+        status, bar = self._text.update(done, total, message)
         if total > 0:
             w.progress_bar.setRange(0, total)
             w.progress_bar.setValue(min(done, total))
-            w.progress_bar.setFormat("%v / %m")
-        w.statusBar().showMessage(f"{job.name}: {message}" if message else f"{job.name}...")
+        w.progress_bar.setFormat(bar)
+        self._show(status)
+
+    def _show(self, text: str) -> None:
+        self._last = text
+        self.win.statusBar().showMessage(text)
 
     def job_ended(self, job: Job) -> None:
         self.win.progress_bar.hide()
         self.win.cancel_button.hide()
+        if self.win.statusBar().currentMessage() == self._last:
+            self.win.statusBar().clearMessage()  # (the job's result or failure says what happened)
+        self._text = None
 
 
 class MainWindow(QMainWindow):
@@ -86,12 +104,17 @@ class MainWindow(QMainWindow):
     first_frame_shown = Signal()
     media_opened = Signal(str)
     job_ended = Signal(str)
+    #: the theme changed (True: dark); the plots follow it
+    theme_changed = Signal(bool)
 
     def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.settings = settings if settings is not None else QSettings()
         self.setWindowTitle("FaceStudio")
+        self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
+        self.theme = str(self.settings.value("view/theme", "system"))
+        self.dark = apply_theme(self.theme)
         self.setDockOptions(QMainWindow.DockOption.AllowNestedDocks | QMainWindow.DockOption.AllowTabbedDocks
                             | QMainWindow.DockOption.AnimatedDocks)
 
@@ -119,6 +142,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self._connect()
+        hints = QGuiApplication.styleHints()
+        hints.colorSchemeChanged.connect(self._on_system_scheme)
         from app.editor import EditorUI  # the expression editor: panels, project, export
         self.editor = EditorUI(self)
         self.update_actions()
@@ -148,14 +173,21 @@ class MainWindow(QMainWindow):
         self.progress_bar.hide()
         self.cancel_button.hide()
 
-    def new_action(self, text: str, slot, shortcut=None, tip: str = "", checkable: bool = False) -> QAction:
-        """A window-wide action (its shortcut works even when the menu bar is hidden)."""
+    def new_action(self, text: str, slot, shortcut=None, tip: str = "", checkable: bool = False,
+                   icon_name: str = "", short: str = "") -> QAction:
+        """A window-wide action (its shortcut works even when the menu bar is hidden); ``icon_name``
+        one of resources/icons, ``short`` its text on the tool bar."""
         a = QAction(text, self)
+        if icon_name:
+            a.setIcon(icon(icon_name))
+        if short:
+            a.setIconText(short)
         if shortcut is not None:
             a.setShortcut(QKeySequence(shortcut))
         if tip:
             a.setStatusTip(tip)
-            a.setToolTip(tip)
+            keys = a.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            a.setToolTip(f"{tip} ({keys})" if keys else tip)
         a.setCheckable(checkable)
         if checkable:
             a.toggled.connect(slot)
@@ -167,7 +199,7 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         K = QKeySequence.StandardKey
         self.act_open = self.new_action("&Open video or image...", self.open_dialog, K.Open,
-                                     "Open a video file or an image")
+                                        "Open a video file or an image", icon_name="open", short="Open")
         self.act_open_folder = self.new_action("Open image &folder...", self.open_folder_dialog, "Ctrl+Shift+O",
                                             "Open a folder of images as a sequence")
         self.act_open_webcam = self.new_action("Open &webcam", lambda: self.open_media("webcam:0"), None,
@@ -180,17 +212,21 @@ class MainWindow(QMainWindow):
         self.act_first = self.new_action("&First frame", self.session.seek_start, Qt.Key.Key_Home)
         self.act_last = self.new_action("&Last frame", self.session.seek_end, Qt.Key.Key_End)
 
-        self.act_fit = self.new_action("&Fit to window", self.view.fit_to_window, "Ctrl+0")
+        self.act_fit = self.new_action("&Fit to window", self.view.fit_to_window, "Ctrl+0",
+                                       "Fit the frame to the view", icon_name="fit", short="Fit")
         self.act_zoom_in = self.new_action("Zoom &in", lambda: self.view.zoom_by(1.25), K.ZoomIn)
         self.act_zoom_out = self.new_action("Zoom &out", lambda: self.view.zoom_by(0.8), K.ZoomOut)
         self.act_actual_size = self.new_action("&Actual size", self.view.zoom_actual_size, "Ctrl+1")
         self.act_show_landmarks = self.new_action("Show &landmarks", self._on_show_landmarks, "L",
-                                               "Show or hide the tracked landmarks", checkable=True)
+                                                  "Show or hide the tracked landmarks", checkable=True,
+                                                  icon_name="landmarks", short="Landmarks")
         self.act_show_landmarks.setChecked(self.settings.value("view/show_landmarks", True, type=bool))
 
         self.act_track = self.new_action("&Track face", lambda: self.track(user=True), "Ctrl+T",
-                                      "Track the face in every frame (runs in the background)")
-        self.act_cancel = self.new_action("&Cancel job", self.cancel_job, Qt.Key.Key_Escape, "Stop the running job")
+                                         "Track the face in every frame (runs in the background)",
+                                         icon_name="track", short="Track")
+        self.act_cancel = self.new_action("&Cancel job", self.cancel_job, Qt.Key.Key_Escape, "Stop the running job",
+                                          icon_name="cancel", short="Cancel")
         self.act_about = self.new_action("&About FaceStudio", self._about)
 
     def _build_menus(self) -> None:
@@ -203,6 +239,16 @@ class MainWindow(QMainWindow):
         mn.add("view", "zoom", self.act_fit, self.act_zoom_in, self.act_zoom_out, self.act_actual_size)
         mn.add("view", "landmarks", self.act_show_landmarks)
         self.panels_menu = mn.add_submenu("view", "panels", "&Panels")
+        theme_menu = mn.add_submenu("view", "theme", "&Theme")
+        self.theme_group = QActionGroup(self)
+        self.theme_actions = {}
+        for t in THEMES:
+            a = theme_menu.addAction(THEME_LABELS[t])
+            a.setCheckable(True)
+            a.setChecked(t == self.theme)
+            a.triggered.connect(lambda _c=False, t=t: self.set_theme(t))
+            self.theme_group.addAction(a)
+            self.theme_actions[t] = a
         mn.add("playback", "transport", self.act_play, self.act_step_back, self.act_step_forward, self.act_first,
                self.act_last)
         mn.add("track", "track", self.act_track)
@@ -213,6 +259,7 @@ class MainWindow(QMainWindow):
         tb = QToolBar("Main")
         tb.setObjectName("main_toolbar")
         tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         tb.addActions([self.act_open, self.act_track, self.act_cancel])
         tb.addSeparator()
         tb.addActions([self.act_fit, self.act_show_landmarks])
@@ -277,11 +324,13 @@ class MainWindow(QMainWindow):
         try:
             self.session.open(path)
         except UserFacingError as e:
+            log.warning("could not open %s: %s", path, e)
+            self._open_failed(path)
             show_error(self, "Cannot open", str(e))
-            self.statusBar().showMessage(f"Could not open {path}", 8000)
             return False
         except Exception as e:  # noqa: BLE001 (a decoder bug must not take the window down)
             log.exception("opening %s failed", path)
+            self._open_failed(path)
             show_error(self, "Cannot open", f"{path}: could not be opened ({type(e).__name__}: {e}).")
             return False
         self.jobs.cancel_all()  # their results belong to the media just replaced
@@ -292,6 +341,12 @@ class MainWindow(QMainWindow):
             if not self.track(user=False):
                 self._track_after_job = self.job_running
         return True
+
+    def _open_failed(self, path: str) -> None:
+        """Say which file could not be opened and what stays open (no earlier text stays up)."""
+        still = self.session.display_name
+        self.statusBar().showMessage(f"Could not open {Path(path).name}"
+                                     + (f"; {still} is still open." if still else "."), 15000)
 
     # ----------------------------------------------------------------------------------
     # recent files
@@ -356,12 +411,15 @@ class MainWindow(QMainWindow):
     def _on_media_changed(self) -> None:
         s = self.session
         self.transport.set_media(s.frame_count if not s.is_live else 0, s.fps, live=s.is_live)
+        self.view.set_pixel_aspect(getattr(s.source, "pixel_aspect", 1.0))
+        self.view.set_captions([])
         self.setWindowTitle(f"{s.display_name} - FaceStudio")
         if s.is_still:
             hint = "tracking the face..."
         elif s.is_live:
             hint = "live"
         else:
+            # (a project's source opens here too: its project says more once it is on screen)
             hint = f"{s.frame_count} frames at {s.fps:g} fps. Track > Track face (Ctrl+T) to track it."
         self.statusBar().showMessage(f"Opened {s.display_name}: {hint}", 10000)
         self.update_actions()
@@ -425,7 +483,8 @@ class MainWindow(QMainWindow):
         # content, same settings) comes from the result cache.
         from core.result_cache import track_cached  # (its imports are the worker process's)
 
-        job = Job(track_cached, s.path, name="Tracking", max_frames=max_frames, in_process=True)
+        job = Job(track_cached, s.path, name="Tracking", max_frames=max_frames, in_process=True,
+                  subject=s.display_name, unit="frames")
         self.start_job(job, self._on_track_finished, user=user)
         return True
 
@@ -453,7 +512,7 @@ class MainWindow(QMainWindow):
                 return
             self.statusBar().showMessage(message)
             if user:
-                QMessageBox.warning(self, job.name, message)
+                QMessageBox.warning(self, job.name, readable(message))
 
         def cancelled() -> None:
             if not current():
@@ -506,6 +565,20 @@ class MainWindow(QMainWindow):
             a.setEnabled(seekable)
         if getattr(self, "editor", None) is not None:
             self.editor.update_actions()
+
+    # ----------------------------------------------------------------------------------
+    # theme
+    def set_theme(self, theme: str) -> None:
+        """"system" (follow the desktop), "light" or "dark"."""
+        self.theme = theme if theme in THEMES else "system"
+        self.settings.setValue("view/theme", self.theme)
+        self.theme_actions[self.theme].setChecked(True)
+        self.dark = apply_theme(self.theme)
+        self.theme_changed.emit(self.dark)
+
+    def _on_system_scheme(self, _scheme) -> None:
+        if self.theme == "system":
+            self.set_theme("system")
 
     def _about(self) -> None:
         QMessageBox.about(self, "About FaceStudio",

@@ -12,9 +12,11 @@ Threads: the GUI thread never waits on a camera, a model or a file.
   Cancel in the panel);
 - :class:`~core.reenact.live.LivePipeline` runs its own grab/track and fit/warp threads;
   a ~30 Hz QTimer polls ``latest()`` / ``stats()`` and shows them;
-- recording writes ``latest()`` at the camera's frame rate from its own thread
-  (core.video.VideoWriter); stopping the preview (pipeline threads joined, camera closed)
+- recording (core.reenact.session.Recorder) writes the results on the camera's timeline from
+  its own thread, with the source's sound; a virtual camera (core.reenact.virtual_camera)
+  sends them from another; stopping the preview (pipeline threads joined, camera closed)
   runs on a short-lived thread, except at window close, where it is done before returning;
+- the gallery's thumbnails are made on a short-lived thread;
 - the offline export (:meth:`ReenactmentPipeline.export`, full quality, the source's
   audio kept) is a Job with progress/cancel.
 """
@@ -32,15 +34,17 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QWidget
 from app.error_reporting import show_error
 # the offline export runs in a worker process, so it lives in the Qt-free app.process_jobs
 from app.process_jobs import export_reenactment
+from app.icons import icon
 from app.jobs import Job, JobRunner
+from app.progress_text import ProgressText
 from core.errors import InputError, UserFacingError
 # Imported here, on the GUI thread at start-up, rather than inside the jobs: compiling and
 # importing these modules holds the GIL for long stretches, which would stall the GUI
 # while a target is being prepared.
 from core.reenact.session import (
-    MODEL_SPEC, LiveSession, LiveTarget, Recorder, export_source_file, open_live, prepare_target,
+    MODEL_SPEC, LiveSession, LiveTarget, Recorder, export_source_file, open_live, prepare_target, start_recording,
 )
-from core.video import VideoWriter
+from core.reenact.virtual_camera import VirtualCamera, virtual_camera_status
 from widgets.reenact_panel import ReenactPanel
 
 log = logging.getLogger(__name__)
@@ -49,22 +53,47 @@ log = logging.getLogger(__name__)
 POLL_MS = 33
 #: how often the fps / latency readout is refreshed (s)
 READOUT_INTERVAL_S = 0.25
+#: targets kept in the gallery
+GALLERY_SIZE = 24
+#: the virtual camera's frame size (a video call's usual size; results are letterboxed in it)
+VIRTUAL_CAMERA_SIZE = (1280, 720)
+
+
+def _thumbnail(path: str):
+    """(h, w, 3) uint8 RGB thumbnail of a photo or of a video's first frame, or None."""
+    import cv2
+
+    from core.video import open_source
+
+    try:
+        with open_source(path) as src:
+            frame = src.read(0)
+    except Exception:  # noqa: BLE001 (a missing or broken file just has no thumbnail)
+        return None
+    h, w = frame.shape[:2]
+    k = 96 / max(h, w)
+    return cv2.resize(frame, (max(1, int(w * k)), max(1, int(h * k))), interpolation=cv2.INTER_AREA)
 
 class _PanelProgress:
     """The reenactment panel's progress row as the controller's job view (a ProgressView)."""
 
     def __init__(self, panel: ReenactPanel):
         self.panel = panel
+        self._text: ProgressText | None = None
 
     def job_started(self, job: Job) -> None:
+        self._text = ProgressText(job.name, job.subject, job.unit)
         self.panel.set_progress(job.name, 0, 0)
 
     def job_progress(self, job: Job, done: int, total: int, message: str) -> None:
-        self.panel.set_progress(job.name, done, total)
-        if message:
-            self.panel.set_status(f"{job.name}: {message}")
+        if self._text is None:
+            self._text = ProgressText(job.name, job.subject, job.unit)
+        status, bar = self._text.update(done, total, message)
+        self.panel.set_progress(bar, done, total)
+        self.panel.set_status(status)
 
     def job_ended(self, job: Job) -> None:
+        self._text = None
         self.panel.set_progress(None)
 
 
@@ -78,6 +107,7 @@ class ReenactController(QObject):
     """
 
     target_ready = Signal(str)
+    _thumbs_ready = Signal(object)  # (from the thumbnail thread) {path: thumbnail}
     live_started = Signal()
     live_stopped = Signal()
     recording_saved = Signal(str)
@@ -100,6 +130,15 @@ class ReenactController(QObject):
         self._stop_message = ""
         self._recorder: Recorder | None = None
         self._record_path = ""
+        self._restart_source: str | None = None  # restart with the new target once it is ready
+        self._live_source: str | None = None     # the source spec of the running preview
+        self.virtual_camera: VirtualCamera | None = None
+        self.settings = getattr(window, "settings", None)
+        if self.settings is None:
+            from PySide6.QtCore import QSettings
+
+            self.settings = QSettings()
+        self._thumbs: dict[str, object] = {}
         self._shown_result = None
         self._shown_source = None
         self._last_readout = 0.0
@@ -121,8 +160,15 @@ class ReenactController(QObject):
         p.record_stop_requested.connect(self.stop_recording)
         p.export_requested.connect(self.export)
         p.cancel_requested.connect(self.cancel_job)
+        p.targets_dropped.connect(self.add_targets)
+        p.gallery_remove_requested.connect(self.remove_target)
+        p.quick_record_requested.connect(self.toggle_quick_record)
+        p.virtual_camera_toggled.connect(self.set_virtual_camera)
+        self._thumbs_ready.connect(self._on_thumbs)
         p.set_running(False)
         p.set_recording(False)
+        self._show_gallery()
+        self._make_thumbnails(self.gallery())
 
     # -- state ----------------------------------------------------------------------------
     @property
@@ -167,14 +213,67 @@ class ReenactController(QObject):
     def _job_cancelled(self, job: Job) -> None:
         self.panel.set_status(f"{job.name} cancelled.")
 
+    # -- the target gallery ---------------------------------------------------------------
+    def gallery(self) -> list[str]:
+        """The gallery's targets, most recently used first."""
+        value = self.settings.value("reenact/gallery", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def add_targets(self, paths, choose: bool = True) -> None:
+        """Put ``paths`` first in the gallery; ``choose``: drive the first of them now."""
+        paths = [str(Path(p)) for p in paths]
+        gallery = paths + [g for g in self.gallery() if g not in paths]
+        self.settings.setValue("reenact/gallery", gallery[:GALLERY_SIZE])
+        self._show_gallery()
+        self._make_thumbnails(paths)
+        if choose and paths:
+            self.panel.set_target(paths[0])
+
+    def remove_target(self, path: str) -> None:
+        self.settings.setValue("reenact/gallery", [g for g in self.gallery() if g != str(path)])
+        self._show_gallery()
+
+    def _show_gallery(self) -> None:
+        self.panel.set_gallery([(g, self._thumbs.get(g)) for g in self.gallery()])
+
+    def _make_thumbnails(self, paths) -> None:
+        todo = [p for p in paths if p not in self._thumbs]
+        if not todo:
+            return
+
+        def work():
+            self._thumbs_ready.emit({p: _thumbnail(p) for p in todo})
+        threading.Thread(target=work, name="reenact-thumbnails", daemon=True).start()
+
+    def _on_thumbs(self, thumbs: dict) -> None:
+        if self._shut_down:
+            return
+        self._thumbs.update(thumbs)
+        self._show_gallery()
+
     # -- target ---------------------------------------------------------------------------
     def set_target(self, path: str) -> None:
-        """Prepare ``path`` (photo or video) for the preview in the background."""
+        """Prepare ``path`` (photo or video) for the preview in the background; while live, the
+        preview stops and starts again on the new target once it is ready."""
         path = str(path).strip()
         if not path or self._shut_down:
             return
-        if self.running or self._stopping is not None:
-            self.panel.set_status("Stop the live preview before changing the target.")
+        if self.running:
+            if self.recording:
+                self.panel.set_status("Stop the recording before changing the target.")
+                self.panel.set_target(self.target.path if self.target else "", emit=False)
+                return
+            self._restart_source = self._live_source or self.panel.source_spec()
+            self.stop(f"Switching to {Path(path).name}...")
+        if self.target is not None and self.target.path == path and not self.running:
+            if self._restart_source is not None:
+                # the same target again: start as soon as the preview has stopped (_poll)
+                self._pending_start, self._restart_source = self._restart_source, None
+                if self._stopping is None:
+                    source, self._pending_start = self._pending_start, None
+                    self.start(source, path)
             return
         if self._prep_job is not None and self._prep_job.running:
             if self._prep_job.args[0] == path:
@@ -183,13 +282,15 @@ class ReenactController(QObject):
         self.target = None
         self.panel.set_target_status(f"preparing {Path(path).name}...")
         self._prep_job = self._run_job(
-            Job(prepare_target, path, model_spec=self.model_spec, name="Preparing target"),
+            Job(prepare_target, path, model_spec=self.model_spec, name="Preparing target", subject=Path(path).name),
             self._on_target_finished, self._on_target_failed, self._on_target_cancelled)
 
     def _on_target_finished(self, job: Job, target: LiveTarget) -> None:
         if job is not self._prep_job:
             return
         self.target = target
+        if target.path not in self.gallery()[:1]:
+            self.add_targets([target.path], choose=False)
         h, w = target.frame.shape[:2]
         what = "photo" if target.kind == "photo" else f"video, {target.face.num_frames} frames, first frame driven"
         self.panel.set_target_status(f"{target.name}: ready ({what}; {w}x{h} in the preview)")
@@ -197,14 +298,18 @@ class ReenactController(QObject):
         if not self.running:
             self.panel.set_result_frame(target.frame)
         self.target_ready.emit(target.path)
+        if self._pending_start is None and self._restart_source is not None:
+            self._pending_start, self._restart_source = self._restart_source, None
         if self._pending_start is not None:
+            if self._stopping is not None:
+                return  # the previous preview is still stopping: started when it has (_poll)
             source, self._pending_start = self._pending_start, None
             self.start(source, target.path)
 
     def _on_target_failed(self, job: Job, message: str) -> None:
         if job is not self._prep_job:
             return
-        self._pending_start = None
+        self._pending_start = self._restart_source = None
         self.panel.set_target_status("no usable target")
         self.panel.set_running(False)
         self._error("Reenact: target", message)
@@ -212,7 +317,7 @@ class ReenactController(QObject):
     def _on_target_cancelled(self, job: Job) -> None:
         if job is not self._prep_job:
             return
-        self._pending_start = None
+        self._pending_start = self._restart_source = None
         self.panel.set_target_status("target preparation cancelled")
         self.panel.set_running(False)
 
@@ -240,6 +345,7 @@ class ReenactController(QObject):
             return True
         self.panel.set_running(False, busy=True)
         self.panel.set_status(f"Starting the live preview from {source_spec}...")
+        self._live_source = source_spec
         self._start_job = self._run_job(
             Job(open_live, source_spec, self.target, self.transfer_settings(), opened=self._register_opened,
                 name="Starting live preview"),
@@ -266,6 +372,8 @@ class ReenactController(QObject):
         self._last_readout = 0.0
         self.panel.set_running(True)
         self.panel.set_status(f"Live: {job.args[0]} drives {self.target.name}.")
+        if self.panel.virtual_camera_check.isChecked():
+            self.set_virtual_camera(True)
         self._timer.start()
         self.live_started.emit()
 
@@ -284,6 +392,7 @@ class ReenactController(QObject):
         if self.live is None:
             return
         self.stop_recording()
+        self._detach_virtual_camera()
         live, self.live = self.live, None
         thread = threading.Thread(target=self._close_quietly, args=(live,), name="reenact-stop", daemon=True)
         self._stopping = (thread, live)
@@ -314,19 +423,27 @@ class ReenactController(QObject):
     def _poll(self) -> None:
         live = self.live
         if live is not None:
-            frame = live.pipe.latest()
-            if frame is not self._shown_result:
-                self._shown_result = frame
-                self.panel.set_result_frame(frame)
-            src = live.tap.last
-            if src is not None and src is not self._shown_source:
-                self._shown_source = src
-                self.panel.set_source_frame(src)
+            # the result and the camera frame it was made from, shown together: showing the
+            # newest camera frame beside a result made ~latency earlier put a closed mouth
+            # beside a wide-open one
+            out = live.pipe.latest_output()
+            if out.image is not self._shown_result:
+                self._shown_result = out.image
+                self.panel.set_result_frame(out.image)
+                if out.source is not None and out.source is not self._shown_source:
+                    self._shown_source = out.source
+                    self.panel.set_source_frame(out.source)
             now = time.monotonic()
             if now - self._last_readout >= READOUT_INTERVAL_S:
                 self._last_readout = now
                 st = live.pipe.stats()
-                self.panel.set_stats(st.fps, st.latency_ms, st.face, st.dropped)
+                self.panel.set_stats(st.fps, st.latency_ms, st.face, live.fps)
+                if self._recorder is not None and self._recorder.started_at is not None:
+                    self.panel.set_recording_time(now - self._recorder.started_at)
+                vc = self.virtual_camera
+                if vc is not None and vc.error is not None:
+                    self._detach_virtual_camera()
+                    self._error("Reenact: virtual camera", f"The virtual camera stopped: {vc.error}")
             if live.pipe.error is not None:
                 e = live.pipe.error
                 if isinstance(e, UserFacingError):
@@ -344,28 +461,45 @@ class ReenactController(QObject):
             self.panel.set_running(False)
             self.panel.set_status(self._stop_message)
             self.live_stopped.emit()
+            if self._pending_start is not None and self.target is not None and \
+                    (self._prep_job is None or not self._prep_job.running):
+                source, self._pending_start = self._pending_start, None
+                self.start(source, self.target.path)
         if self.live is None and self._stopping is None and self._recorder is None:
             self._timer.stop()
 
     # -- recording ----------------------------------------------------------------------------
     def start_recording(self, path: str) -> bool:
-        """Record the live result to ``path`` (mp4) until :meth:`stop_recording`."""
+        """Record the live result to ``path`` (mp4), with the source's sound, until
+        :meth:`stop_recording` (core.reenact.session.start_recording)."""
         if self.live is None:
             self._error("Reenact: record", "Start the live preview first; the recording is its result.")
             return False
         if self._recorder is not None:
             return False
         try:
-            writer = VideoWriter(path, fps=self.live.fps)
-        except (UserFacingError, ValueError) as e:
+            self._recorder = start_recording(self.live, path)
+        except (UserFacingError, ValueError, OSError) as e:
             self._error("Reenact: record", str(e))
             return False
         self._record_path = str(path)
-        self._recorder = Recorder(self.live.pipe.latest, writer, self.live.fps)
-        self._recorder.start()
+        self.settings.setValue("reenact/record_dir", str(Path(path).parent))
         self.panel.set_recording(True)
+        self.panel.set_recording_time(0.0)
         self.panel.set_status(f"Recording to {path}...")
+        self._timer.start()
         return True
+
+    def toggle_quick_record(self) -> None:
+        """Start recording to a new file in the last recording folder (no question asked), or
+        stop: F7, and R in the presenter view."""
+        if self._recorder is not None:
+            self.stop_recording()
+            return
+        folder = Path(str(self.settings.value("reenact/record_dir", str(Path.home()))))
+        if not folder.is_dir():
+            folder = Path.home()
+        self.start_recording(str(folder / time.strftime("live-%Y%m%d-%H%M%S.mp4")))
 
     def stop_recording(self) -> None:
         """Ask the recorder to finish; the file is closed on its thread (``recording_saved`` follows)."""
@@ -388,9 +522,51 @@ class ReenactController(QObject):
             self._error("Reenact: record", str(e) if isinstance(e, UserFacingError)
                         else f"Recording to {self._record_path} failed: {type(e).__name__}: {e}")
             return
-        self.panel.set_status(f"Recorded {rec.written} frames ({rec.written / rec.fps:.1f} s) "
-                              f"to {self._record_path}.")
+        self.panel.set_status(f"Recorded {rec.duration_s:.1f} s ({rec.written} frames at {rec.fps:g} fps) "
+                              f"to {self._record_path}, {rec.audio_note}.")
         self.recording_saved.emit(self._record_path)
+
+    # -- virtual camera -------------------------------------------------------------------------
+    def set_virtual_camera(self, on: bool) -> bool:
+        """Send the live result to a virtual camera (or stop); says why when there is none."""
+        box = self.panel.virtual_camera_check
+        if not on:
+            self._detach_virtual_camera()
+            self.panel.set_status("Virtual camera off.")
+            return True
+        ok, why = virtual_camera_status()
+        if not ok:
+            box.blockSignals(True)
+            box.setChecked(False)
+            box.blockSignals(False)
+            self._error("Reenact: virtual camera", f"No virtual camera: {why}")
+            return False
+        if self.live is None:
+            self.panel.set_status("The virtual camera starts with the live preview.")
+            return True
+        if self.virtual_camera is not None:
+            return True
+        cam = VirtualCamera(*VIRTUAL_CAMERA_SIZE, fps=self.live.fps)
+        try:
+            cam.start()
+        except (RuntimeError, OSError, ValueError) as e:
+            box.blockSignals(True)
+            box.setChecked(False)
+            box.blockSignals(False)
+            self._error("Reenact: virtual camera", f"The virtual camera could not be opened: {e}")
+            return False
+        self.virtual_camera = cam
+        self.live.pipe.add_listener(cam.offer)
+        self.panel.set_status(f"Sending the result to the virtual camera {cam.device}.")
+        return True
+
+    def _detach_virtual_camera(self) -> None:
+        cam, self.virtual_camera = self.virtual_camera, None
+        if cam is None:
+            return
+        if self.live is not None:
+            self.live.pipe.remove_listener(cam.offer)
+        cam.stop()
 
     # -- offline export -------------------------------------------------------------------------
     def export(self, source_spec: str | None = None, target_path: str | None = None,
@@ -411,7 +587,8 @@ class ReenactController(QObject):
         self._export_output = str(output)
         self._export_job = self._run_job(
             Job(export_reenactment, source_file, target_path, str(output), self.transfer_settings(),
-                model_spec=self.model_spec, name="Exporting", in_process=True),
+                model_spec=self.model_spec, name="Exporting", in_process=True, subject=Path(output).name,
+                unit="frames"),
             self._on_export_finished, self._on_export_failed, self._on_export_cancelled)
         self.panel.set_export_enabled(False)
         return True
@@ -449,6 +626,7 @@ class ReenactController(QObject):
             self._recorder.stop()
             self._recorder.join(timeout_s)
             self._recorder = None
+        self._detach_virtual_camera()
         if self.live is not None:
             live, self.live = self.live, None
             self._close_quietly(live)
@@ -499,8 +677,10 @@ def install_reenact_panel(main_window: QMainWindow) -> ReenactController:
         def add(_menu: str, _section: str, *items) -> None:
             menu.addActions(list(items))
 
-    def action(text: str, slot, tip: str, section: str = "live") -> QAction:
+    def action(text: str, slot, tip: str, section: str = "live", icon_name: str = "") -> QAction:
         a = QAction(text, main_window)
+        if icon_name:
+            a.setIcon(icon(icon_name))
         a.setStatusTip(tip)
         a.triggered.connect(lambda _checked=False: slot())
         add("reenact", section, a)
@@ -516,17 +696,22 @@ def install_reenact_panel(main_window: QMainWindow) -> ReenactController:
     controller.act_target = action("Choose &target...", lambda: (show_panel(), panel.browse_target()),
                                    "Choose the photo or video whose face is driven")
     controller.act_start = action("&Start / stop live preview", lambda: (show_panel(), panel.request_start_stop()),
-                                  "Start or stop the live reenactment preview")
+                                  "Start or stop the live reenactment preview", icon_name="live")
+    controller.act_start.setShortcut("F6")
     controller.act_recalibrate = action("Recalibrate &neutral", controller.recalibrate,
                                         "Take the source's next frame as its rest pose and expression")
     controller.act_record = action("&Record result...", panel.request_record,
                                    "Record the live result to a video file (start / stop)", "output")
+    controller.act_quick_record = action("Start / stop &recording (new file)", controller.toggle_quick_record,
+                                         "Record the live result to a new file in the last recording folder, "
+                                         "no question asked", "output", icon_name="record")
+    controller.act_quick_record.setShortcut("F7")
     controller.act_export = action("&Export...", lambda: (show_panel(), panel.request_export()),
                                    "Reenact a whole source video offline at full quality, keeping its audio",
                                    "output")
     controller.act_presenter = action("&Presenter view", lambda: panel.set_presenter_visible(True),
                                       "Show the live result big in its own window (F11 there: full screen)",
-                                      "output")
+                                      "output", icon_name="presenter")
     controller.act_presenter.setShortcut("F5")  # as slide software starts a presentation
 
     main_window.installEventFilter(controller)

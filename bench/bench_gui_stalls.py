@@ -161,8 +161,10 @@ def main() -> int:
 
     proj = str(tmp / "clip.fsproj")
     with StallProbe() as p:
-        assert ed.io.save_project(proj)
-        pump_until(app, lambda: True)
+        saved = []
+        ed.io.project_saved.connect(lambda *a: saved.append(1))
+        assert ed.io.save_project(proj)  # written on a worker thread
+        pump_until(app, lambda: bool(saved) and not w.job_running)
     out["save_project"] = p.summary()
     with StallProbe() as p:
         assert ed.io.open_project(proj)  # read on a worker thread, then shown over a few turns

@@ -65,3 +65,24 @@ def errors(monkeypatch):
     monkeypatch.setattr(QMessageBox, "critical", staticmethod(fake))
     monkeypatch.setattr(QMessageBox, "warning", staticmethod(fake))
     return seen
+
+
+@pytest.fixture
+def reenact_window(qtbot, tmp_path):
+    """A bare QMainWindow with the reenactment panel installed and a settings file of its own
+    (the gallery and recording folder never touch the user's): (window, controller)."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QLabel, QMainWindow
+
+    from app.reenact_controller import install_reenact_panel
+
+    w = QMainWindow()
+    w.settings = QSettings(str(tmp_path / "reenact.ini"), QSettings.Format.IniFormat)
+    w.setCentralWidget(QLabel("central"))
+    qtbot.addWidget(w)
+    ctl = install_reenact_panel(w)
+    w.resize(1280, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w, ctl
+    ctl.shutdown()

@@ -21,7 +21,7 @@ ALLOWED = {
     "qa": {"fitting", "flow", "render", "model", "tracking", "video", "project"},
     "edits": {"warp", "fitting", "model", "video", "project"},
     "reenact": {"warp", "fitting", "model", "tracking", "video"},
-    "project": {"fitting", "tracking"},
+    "project": {"fitting", "tracking", "video"},  # video: the frame count of the source a project names
 }
 
 

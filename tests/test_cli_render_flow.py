@@ -45,6 +45,17 @@ def fitted(d6, tmp_path_factory):
     return d / "track.npz", d / "rec.npz"
 
 
+@pytest.fixture(scope="module")
+def d6_20(d6, tmp_path_factory) -> Path:
+    """The first FRAMES frames of d6 as a clip of their own, audio kept: the source of the test
+    projects (a project's arrays cover their source clip frame for frame)."""
+    path = tmp_path_factory.mktemp("clip20") / "d6_20.mp4"
+    with open_source(str(d6)) as src, VideoWriter(path, fps=src.fps, audio_from=d6) as w:
+        for _, frame in src.frames(0, FRAMES):
+            w.write(frame)
+    return path
+
+
 def still_clip(d6: Path, path: Path, frames: int) -> Path:
     """A clip of frame 0 of d6 repeated (a still face; no audio)."""
     with open_source(str(d6)) as src:
@@ -224,25 +235,27 @@ def test_no_face_exit_code_2(tmp_path):
     assert not (tmp_path / "o.mp4").exists()
 
 
-def test_render_a_project_folder(d6, fitted, tmp_path):
+def test_render_a_project_folder(d6, d6_20, fitted, tmp_path):
     from core.fitting import Reconstruction
     from core.project import Project, save_project
     from core.tracking import TrackResult
 
     track, rec = fitted
     proj = tmp_path / "clip.fsproj"
-    save_project(proj, Project(source=str(d6), model_spec="builtin", reconstruction=Reconstruction.load(rec),
+    save_project(proj, Project(source=str(d6_20), model_spec="builtin", reconstruction=Reconstruction.load(rec),
                                track=TrackResult.load(track)))
     out = tmp_path / "proj.mp4"
     r = run_cli("render", str(proj), "--mode", "overlay", "-o", str(out), "--max-frames", "5")
     assert r.returncode == 0, r.stderr
     assert probe(out)["frame_count"] == 5
-    # the project's reconstruction covers 20 frames of a 1008-frame video: asked for all -> clear error
+    # arrays of 20 frames for a 1008-frame source: the project is refused with a clear error
+    save_project(proj, Project(source=str(d6), model_spec="builtin", reconstruction=Reconstruction.load(rec),
+                               track=TrackResult.load(track)))
     _assert_user_error(run_cli("render", str(proj), "--mode", "overlay", "-o", str(tmp_path / "all.mp4")),
                        "20 frames")
 
 
-def test_render_a_projects_edits(d6, fitted, tmp_path):
+def test_render_a_projects_edits(d6_20, fitted, tmp_path):
     """A project's default render is its edited clip, the same export as the GUI's."""
     from core.edits.curves import ExpressionEdits
     from core.fitting import Reconstruction
@@ -252,14 +265,14 @@ def test_render_a_projects_edits(d6, fitted, tmp_path):
     edits = ExpressionEdits()
     edits.set_key("jawOpen", 0, 0.6)  # one key = a constant offset over the clip
     proj = tmp_path / "edited.fsproj"
-    save_project(proj, Project(source=str(d6), model_spec="builtin", reconstruction=Reconstruction.load(rec),
+    save_project(proj, Project(source=str(d6_20), model_spec="builtin", reconstruction=Reconstruction.load(rec),
                                edits={"expression": edits.to_dict()}))
     out = tmp_path / "edited.mp4"
     r = run_cli("render", str(proj), "-o", str(out))
     assert r.returncode == 0, r.stderr
     info = probe(out)
     assert info["frame_count"] == 20 and info["has_audio"]
-    with open_source(str(out)) as o, open_source(str(d6)) as src:
+    with open_source(str(out)) as o, open_source(str(d6_20)) as src:
         a = o.read(10).astype(np.int16)
         b = src.read(10).astype(np.int16)
     diff = np.abs(a - b).max(axis=2)

@@ -96,3 +96,29 @@ def test_core_edits_key_value_is_the_curve_before_the_envelope():
     assert e.offset("jawOpen", 10) == pytest.approx(0.4)
     assert e.key_value("jawOpen", 10) == pytest.approx(0.8)
     assert e.key_value("eyeBlinkLeft", 10) == 0.0
+
+
+def test_undo_steps_keep_only_what_they_changed(doc):
+    """An undo step's size goes with what it changed (a long session keeps thousands of keys)."""
+    for f in range(0, 100, 2):
+        doc.set_offset("jawOpen", f, 0.3, gesture=False)
+    doc.begin_gesture()
+    for v in (0.1, 0.2, 0.25):   # one drag: merged into one step
+        doc.set_offset("mouthSmileLeft", 10, v)
+    doc.set_range({"first": 5, "last": 60, "ease_in": 4, "ease_out": 4})
+    stack = doc.undo_stack
+    drag = stack.command(stack.count() - 2)
+    assert set(drag.before) == set(drag.after) == {("component", "mouthSmileLeft")}
+    assert drag.before[("component", "mouthSmileLeft")] is None  # it was not edited before
+    assert drag.after[("component", "mouthSmileLeft")]["keys"] == [[10, 0.25]]
+    full = doc.edits.to_dict()
+    stack.undo()
+    stack.undo()
+    assert doc.edits.edit_range is None and "mouthSmileLeft" not in doc.edits.components
+    assert len(doc.edits.components["jawOpen"].keys) == 50
+    stack.redo()
+    stack.redo()
+    assert doc.edits.to_dict() == full
+    while stack.canUndo():
+        stack.undo()
+    assert not doc.edits.components

@@ -21,7 +21,7 @@ if sys.platform == "linux" and not os.environ.get("DISPLAY"):
     pytest.skip("the editor's 3D viewport needs Xvfb (run under xvfb-run)", allow_module_level=True)
 
 from PySide6.QtCore import QSettings, QTimer  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
+from PySide6.QtWidgets import QFileDialog, QMessageBox  # noqa: E402
 
 from app.main_window import MainWindow  # noqa: E402
 from conftest import shared_path  # noqa: E402
@@ -107,7 +107,8 @@ def test_edit_session_end_to_end(qtbot, tmp_path, errors):
     assert np.nanmedian(doc.rec.fit_error_px) < 6.0
     assert ed.viewport.has_mesh and w.view.overlay_enabled("mesh")
 
-    # -- move a slider at frame 5: the mesh and the shown frame change
+    # -- move a slider at frame 5 with auto-key on (it keys): the mesh and the shown frame change
+    ed.set_auto_key(True)
     _seek(qtbot, w, 5)
     original = w.view.displayed_image()
     v0 = ed.viewport._V.copy()  # noqa: SLF001
@@ -171,7 +172,7 @@ def test_edit_session_end_to_end(qtbot, tmp_path, errors):
     mid = doc.edits.offset("jawOpen", 12)
     assert 0.05 < mid < 0.65
     curves = doc.component_curves("jawOpen")
-    assert list(ed.curves.keys._frames) == [5, 20]  # noqa: SLF001
+    assert list(ed.curves.keys.frames) == [5, 20]
     np.testing.assert_allclose(curves["edited"], np.clip(curves["fitted"] + curves["offset"], 0, 1))
 
     # -- undo / redo
@@ -186,7 +187,9 @@ def test_edit_session_end_to_end(qtbot, tmp_path, errors):
 
     # -- save, reopen in a new window, same edit
     proj = str(tmp_path / "clip.fsproj")
-    assert ed.io.save_project(proj)
+    with qtbot.waitSignal(ed.io.project_saved, timeout=60_000):
+        assert ed.io.save_project(proj)  # written on a worker thread
+    assert w.job.ran_on.startswith("thread")
     assert doc.undo_stack.isClean() and "*" not in w.windowTitle()
     w.shutdown()
     w2 = _window(qtbot, tmp_path, "settings2.ini")
@@ -309,14 +312,22 @@ def _dead_pid() -> int:
     return p.pid
 
 
+def _saved_project(qtbot, tmp_path, errors):
+    """A window with 6 frames of d3 reconstructed and saved as ``tmp_path/mine.fsproj``."""
+    w = _window(qtbot, tmp_path)
+    assert w.open_media(str(shared_path("data", "videos", "d3.mp4")))
+    assert w.editor.reconstruct(max_frames=6)
+    assert _wait_job(qtbot, w) == "finished", errors
+    with qtbot.waitSignal(w.editor.io.project_saved, timeout=60_000):
+        assert w.editor.io.save_project(str(tmp_path / "mine.fsproj"))
+    assert _wait_job(qtbot, w) == "finished", errors
+    return w, str(tmp_path / "mine.fsproj")
+
+
 def test_autosave_after_each_edit_and_recovery_linked_to_its_project(qtbot, tmp_path, errors, monkeypatch):
     clip = str(shared_path("data", "videos", "d3.mp4"))
-    w = _window(qtbot, tmp_path)
+    w, _proj = _saved_project(qtbot, tmp_path, errors)
     ed = w.editor
-    assert w.open_media(clip)
-    assert ed.reconstruct(max_frames=6)
-    assert _wait_job(qtbot, w) == "finished", errors
-    assert ed.io.save_project(str(tmp_path / "mine.fsproj"))
     # an edit is autosaved shortly after, in the background, into this session's folder
     with qtbot.waitSignal(ed.io.autosaved, timeout=20_000) as sig:
         ed.doc.set_offset("browInnerUp", 2, 0.4, gesture=False)
@@ -379,3 +390,48 @@ def test_recovery_store_sessions(tmp_path):
     assert b.orphans() == []
     b.end_session(keep_work=False)
     assert not any((tmp_path / "s").iterdir())
+
+
+def test_a_project_open_in_another_window_opens_read_only(qtbot, tmp_path, errors, monkeypatch):
+    """One writer per project (core.project.lock): a second window is told who has it and
+    offered a read-only open; its Save goes to Save As, and the first window still saves."""
+    w, proj = _saved_project(qtbot, tmp_path, errors)
+    ed = w.editor
+
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(
+        lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.No))
+    w2 = _window(qtbot, tmp_path, "settings2.ini")
+    w2.editor.io.ask_to_save = True
+    with qtbot.waitSignal(w2.editor.io.project_failed, timeout=60_000):
+        assert w2.editor.io.open_project(proj)
+    assert len(asked) == 1 and "open for editing in process" in asked[0] and "FaceStudio editor" in asked[0]
+    assert not w2.editor.doc.has_reconstruction  # declined: nothing opened
+
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes))
+    with qtbot.waitSignal(w2.editor.io.project_loaded, timeout=60_000):
+        assert w2.editor.io.open_project(proj)
+    _wait_job(qtbot, w2)
+    io2 = w2.editor.io
+    assert io2.read_only and "[read-only]" in w2.windowTitle()
+    w2.editor.doc.set_offset("jawOpen", 2, 0.5, gesture=False)
+    shown = []
+    monkeypatch.setattr(QMessageBox, "information", staticmethod(lambda *a, **k: shown.append(a[2])))
+    other = str(tmp_path / "copy.fsproj")
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (other, "")))
+    with qtbot.waitSignal(io2.project_saved, timeout=60_000) as sig:
+        assert io2.save_project()  # Ctrl+S on a read-only project: Save As
+    assert sig.args == [other] and shown and "read-only" in shown[0]
+    assert _wait_job(qtbot, w2) == "finished", errors
+    assert not io2.read_only and "[read-only]" not in w2.windowTitle()
+
+    # the first window still holds its project and saves it
+    ed.doc.set_offset("browInnerUp", 2, 0.3, gesture=False)
+    with qtbot.waitSignal(ed.io.project_saved, timeout=60_000):
+        assert ed.io.save_project()
+    assert _wait_job(qtbot, w) == "finished", errors
+    from core.project import load_project
+
+    assert load_project(other).edits != load_project(proj).edits
+    w2.shutdown()
+    w.shutdown()

@@ -111,3 +111,52 @@ def test_serialisation_round_trip_is_json_safe_and_uses_names():
 def test_malformed_edits_raise_input_error_naming_the_place(bad):
     with pytest.raises(InputError, match="myproject"):
         ExpressionEdits.from_dict(bad, where="myproject")
+
+
+def test_key_types_shape_the_segment_leaving_the_key():
+    keys = {0: 0.0, 10: 1.0, 20: 0.5}
+    const = ComponentEdit(keys, "smooth", {10: "constant"})
+    np.testing.assert_allclose(const.evaluate([10, 12, 19.9, 20, 30]), [1.0, 1.0, 1.0, 0.5, 0.5])
+    lin = ComponentEdit(keys, "smooth", {0: "linear"})
+    np.testing.assert_allclose(lin.evaluate([2.5, 5.0]), [0.25, 0.5])      # a straight first segment
+    smooth = ComponentEdit(keys, "smooth")
+    assert lin.evaluate(15.0) == pytest.approx(smooth.evaluate(15.0))       # the rest unchanged
+    # a flat key: horizontal tangent there, the curve eases into and out of it
+    flat = ComponentEdit({0: 0.0, 10: 0.5, 20: 1.0}, "smooth", {10: "flat"})
+    v = flat.evaluate(np.array([9.9, 10.0, 10.1]))
+    assert abs(v[2] - v[0]) < 1e-3 and v[1] == pytest.approx(0.5)
+    assert abs(ComponentEdit({0: 0.0, 10: 0.5, 20: 1.0}).evaluate(10.1) - 0.5) > 1e-3
+    assert const.evaluate(12) == 1.0 and np.ndim(const.evaluate(12)) == 0
+    with pytest.raises(ValueError):
+        ComponentEdit(keys, "smooth", {10: "bouncy"})
+
+
+def test_key_types_move_with_their_keys_and_survive_a_round_trip():
+    e = ExpressionEdits()
+    for f, v in ((0, 0.0), (10, 0.6), (20, 0.2)):
+        e.set_key("jawOpen", f, v)
+    e.set_key_type("jawOpen", [10], "constant")
+    e.set_key_type("jawOpen", [99], "linear")  # no key there: ignored
+    assert e.key_type("jawOpen", 10) == "constant" and e.key_type("jawOpen", 0) == "smooth"
+    assert e.key_type("jawOpen", 99) is None
+    e.move_key("jawOpen", 10, 12)
+    assert e.key_type("jawOpen", 12) == "constant" and e.key_type("jawOpen", 10) is None
+    d = json.loads(json.dumps(e.to_dict()))
+    assert d["components"]["jawOpen"]["key_types"] == {"12": "constant"}
+    assert ExpressionEdits.from_dict(d) == e
+    e.delete_key("jawOpen", 12)
+    assert "key_types" not in e.to_dict()["components"]["jawOpen"]
+
+
+def test_moving_several_keys_together_never_overwrites_one_of_them():
+    e = ExpressionEdits()
+    for f in (0, 5, 10):
+        e.set_key("jawOpen", f, f / 10)
+    e.set_key("mouthSmileLeft", 5, 0.9)
+    # shift all three jaw keys by +5 and one smile key by -5, as one box-selection drag
+    e.move_keys([("jawOpen", 0, 5, None), ("jawOpen", 5, 10, None), ("jawOpen", 10, 15, 0.7),
+                 ("mouthSmileLeft", 5, 0, None)])
+    assert e.components["jawOpen"].keys == {5: 0.0, 10: 0.5, 15: 0.7}
+    assert e.components["mouthSmileLeft"].keys == {0: 0.9}
+    with pytest.raises(KeyError):
+        e.move_keys([("jawOpen", 1, 2, None)])

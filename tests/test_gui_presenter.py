@@ -54,7 +54,7 @@ def test_presenter_shows_the_panels_frames_and_figures(qtbot):
         # new frames and figures follow; the result fills the window, the source is an inset
         res2 = _frame(512, 512, 3)
         p.set_result_frame(res2)
-        p.set_stats(29.7, 31.0, True, 2)
+        p.set_stats(29.7, 31.0, True, 30.0)
         assert np.array_equal(pres.result_view.displayed_image(), res2)
         assert pres.readout.text().startswith("29.7 fps") and "latency 31 ms" in pres.readout.text()
         pres.resize(800, 600)

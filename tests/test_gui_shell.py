@@ -195,6 +195,10 @@ def test_tracking_runs_in_background_with_progress_and_cancel(qtbot, win):
     assert win.track(user=True)
     win.job.progress.connect(handler)
     qtbot.waitUntil(lambda: bool(progress) and progress[-1][0] >= 5, timeout=60_000)
+    # the status line says frames done of the total (and, once measured, the rate), not a busy bar
+    qtbot.waitUntil(lambda: "/ 354 frames" in win.statusBar().currentMessage(), timeout=30_000)
+    assert win.statusBar().currentMessage().startswith("Tracking d3.mp4: tracking ")
+    assert "/354" in win.progress_bar.text()
     win.cancel_button.click()
     assert _wait_job(qtbot, win) == "cancelled"
     qtbot.wait(200)
@@ -240,6 +244,10 @@ def test_bad_inputs_show_an_error_and_keep_the_open_media(qtbot, win, errors, tm
         assert title == "Cannot open"
         name = Path(str(bad)).name if not str(bad).startswith("webcam") else "7"
         assert name in text, (bad, text)
+        # the status bar names the file that failed and what stays open, nothing older
+        msg = win.statusBar().currentMessage()
+        assert msg.startswith(f"Could not open {name if name != '7' else 'webcam:7'}") and \
+            "d19.mp4 is still open" in msg, msg
         assert win.session.path == clip and win.session.index == 5
         np.testing.assert_array_equal(_shown(win), before)
     assert str(corrupt) not in win.recent_files()
@@ -356,6 +364,7 @@ def test_exception_hook_logs_and_shows_a_dialog(qtbot, monkeypatch, tmp_path):
                         lambda parent, title, msg, details="": shown.append((title, msg)))
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)
     monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    monkeypatch.setattr(error_reporting, "_repeats", {})
     import logging
 
     for name in ("facestudio", "app", "core", "widgets"):  # the test's log file is detached afterwards
@@ -377,6 +386,22 @@ def test_exception_hook_logs_and_shows_a_dialog(qtbot, monkeypatch, tmp_path):
     assert "ZeroDivisionError" in shown[1][1]
     text = log_path.read_text()
     assert "Traceback" in text and "boom in a slot" in text and "ZeroDivisionError" in text
+
+    # the same failure on every frame (the soak once found one): no second dialog, and the log
+    # gets the traceback a few times, then a line with the count now and then
+    def fail_again():
+        raise KeyError("every frame")
+
+    for _ in range(120):
+        try:
+            fail_again()
+        except KeyError:
+            sys.excepthook(*sys.exc_info())
+    qtbot.wait(200)
+    assert len(shown) == 3 and "every frame" in shown[2][1]
+    text = log_path.read_text()
+    assert text.count("KeyError: 'every frame'") == error_reporting.REPEAT_LOG_FULL + 1
+    assert "uncaught exception again (100 times so far)" in text
 
 
 def test_panels_are_dock_widgets_listed_in_the_view_menu(qtbot, win):
@@ -408,3 +433,31 @@ def test_menus_are_in_order_with_help_last(qtbot, tmp_path):
         file_items.index("Save project") < file_items.index("Export") < file_items.index("Quit")
     assert file_items[-1] == "Quit"
     w.shutdown()
+
+
+def test_log_file_has_the_pid_on_every_line_and_failed_opens(qtbot, win, errors, tmp_path, monkeypatch):
+    """The log is where the README says, every line carries the process id, and a file that
+    cannot be opened is logged with its cause."""
+    import logging
+
+    from app.error_reporting import LOG_FILE_NAME, default_log_dir, setup_logging
+
+    monkeypatch.delenv("FACESTUDIO_LOG_DIR", raising=False)
+    assert default_log_dir().parts[-3:] == ("share", "FaceStudio", "logs")  # ~/.local/share/FaceStudio/logs
+    path = setup_logging(tmp_path / "logs")
+    try:
+        assert path == tmp_path / "logs" / LOG_FILE_NAME
+        bad = tmp_path / "broken.mp4"
+        bad.write_bytes(os.urandom(3000))
+        assert not win.open_media(str(bad))
+        for h in logging.getLogger("app").handlers:
+            h.flush()
+        lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+        assert any("could not open" in ln and "broken.mp4" in ln for ln in lines), lines
+        assert all(f" {os.getpid()} " in ln for ln in lines if ln[:4].isdigit())
+    finally:
+        for name in ("facestudio", "app", "core", "widgets"):
+            lg = logging.getLogger(name)
+            for h in [h for h in lg.handlers if isinstance(h, logging.FileHandler)]:
+                lg.removeHandler(h)
+                h.close()

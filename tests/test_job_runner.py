@@ -74,6 +74,11 @@ def test_runner_routes_results_and_drops_its_jobs(qtbot):
     # nothing keeps a finished job alive (a lambda connected to a job's own signal did)
     del job, slow_job
     runner.last = None
+    # the pool deletes a finished runnable (which holds its job) just after the job's last
+    # signal: wait for that, or the check races the pool thread
+    from app.jobs import job_pool
+
+    job_pool().waitForDone(10_000)
     gc.collect()
     assert ref() is None
 

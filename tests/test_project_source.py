@@ -14,14 +14,19 @@ F = 3
 
 
 def _project(tmp_path: Path) -> Path:
-    """A project folder ``tmp/work/clip.fsproj`` whose source is written as ``../d3.mp4``."""
+    """A project folder ``tmp/work/clip.fsproj`` whose source is written as ``../d3.mp4`` (the
+    first F frames of d3: a project's arrays cover its source clip frame for frame)."""
     from core.fitting.reconstruction import Reconstruction
     from core.model.registry import load_model
     from core.project import Project, save_project
+    from core.video import VideoWriter, open_source
 
     work = tmp_path / "work"
     work.mkdir()
-    (work / "d3.mp4").symlink_to(shared_path("data", "videos", "d3.mp4"))
+    with open_source(str(shared_path("data", "videos", "d3.mp4"))) as src, \
+            VideoWriter(work / "d3.mp4", fps=src.fps) as w:
+        for _, frame in src.frames(0, F):
+            w.write(frame)
     m = load_model("builtin")
     rec = Reconstruction(
         model_name=m.name, model_spec="builtin", identity=np.zeros(m.num_identity, np.float32),
@@ -67,11 +72,12 @@ def test_opening_a_project_for_editing_finds_a_relative_source(tmp_path, elsewhe
     from app.editor.project_io import read_project_for_editing
 
     folder = _project(tmp_path)
-    project, _edits, _model, src, first = read_project_for_editing(str(folder))
+    opened = read_project_for_editing(str(folder))
     try:
-        assert first.shape == (512, 512, 3)
+        assert opened.first.shape == (512, 512, 3)
+        assert opened.lock is not None and not opened.read_only_reason
     finally:
-        src.close()
+        opened.release()
 
 
 def test_qa_inputs_of_a_project_use_the_same_rule(tmp_path, elsewhere):

@@ -9,8 +9,13 @@ exception hook, recovery offer), opens the input, tracks it (Ctrl+T) and reconst
 arrow keys, drag expression sliders, set and delete keys (K, Shift+K), switch viewport
 modes and presets, toggle original / side by side / edited (O, B, E), undo and redo, save
 the project, export PNG frames, start and stop live reenactment from a simulated camera
-(``simcam:``), open and close the presenter view (F5). Keys go through Qt's real key
-events and shortcuts; sliders and buttons get real mouse events.
+(``simcam:``), open and close the presenter view (F5); and the issue-19 interactions: auto-key
+on and off (a slider move shown until K), a typed slider value (double-click), box-selecting
+and dragging keys in the curve editor and framing them (Home), a click on the timeline, the
+worst frames (] and [), correcting the fit by dragging a point (P), the 3D viewport maximised
+and back (Ctrl+Space), recording the live result (F7), switching targets from the gallery
+while live, the theme. Keys go through Qt's real key events and shortcuts; sliders, plots and
+buttons get real mouse events.
 
 Watched all along: a heartbeat timer on the GUI thread (a watchdog thread ends the process
 with every thread's stack when the GUI stops answering for ``--hang-s``), the reference
@@ -39,6 +44,34 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 SLIDER_NAMES = ("jawOpen", "mouthSmileLeft", "browInnerUp", "eyeBlinkLeft", "mouthFunnel", "cheekPuff")
+
+def _owner_chain(obj, everything: list, depth: int = 6) -> list[str]:
+    """The types (and, for dicts, some keys) of what refers to ``obj``, then to that, ...
+    (the first referrer that is not this census's own bookkeeping, ``everything``: the
+    census's lists, at each step)."""
+    import gc
+    import types
+
+    chain, cur, seen = [], obj, {id(x) for x in everything}
+    for _ in range(depth):
+        refs = [r for r in gc.get_referrers(cur) if id(r) not in seen
+                and not isinstance(r, (types.FrameType, type(iter([]))))]
+        seen.add(id(refs))  # (this step's own list refers to the next object)
+        if not refs:
+            break
+        cur = refs[0]
+        seen.add(id(cur))
+        label = type(cur).__qualname__
+        if isinstance(cur, dict):
+            label += "{" + ",".join(str(k) for k in list(cur)[:6]) + "}"
+        chain.append(label)
+    return chain
+
+
+#: one cycle of user actions, in turn (see the module docstring)
+STEPS = ["scrub", "slider", "key", "viewport", "compare", "undo", "slider", "save", "export", "live",
+         "presenter", "autokey", "curves", "timeline", "worst", "rec", "fixfit", "typed", "scrub", "keydel",
+         "compare", "maximise", "live", "gallery", "rec", "presenter", "theme", "fixfit"]
 
 
 def _rss_mb() -> float:
@@ -75,6 +108,12 @@ class Soak:
         self.win.resize(1500, 950)
         self.editor = self.win.editor
         self.reenact = self.win.controllers["reenact"]
+        self.reenact.settings.setValue("reenact/record_dir", str(Path(self.args.settings)))
+        if self.args.target:
+            # a second target in the gallery to switch to while live (the first is the one given)
+            stills = Path(self.args.target).parent
+            other = next((str(p) for p in sorted(stills.glob("*.jpg")) if str(p) != self.args.target), None)
+            self.reenact.add_targets([p for p in (other, self.args.target) if p], choose=False)
         self.hb = QTimer()
         self.hb.setInterval(50)
         self.hb.timeout.connect(self._heartbeat)
@@ -125,11 +164,49 @@ class Soak:
         self.report["refcount_none"].append([t, sys.getrefcount(None)])
         if int(t) % 5 == 0:
             self.report["rss_mb"].append([t, round(_rss_mb(), 1)])
+        if self.args.tracemalloc and int(t) % 60 == 0 and t > 1:
+            import tracemalloc
+
+            snap = tracemalloc.take_snapshot()
+            if getattr(self, "_snap0", None) is None:
+                self._snap0 = snap
+            else:
+                top = snap.compare_to(self._snap0, "lineno")[:25]
+                self.report["tracemalloc_growth"] = [[t, str(x)] for x in top]
+        if self.args.census and int(t) % 60 == 0:
+            # which kinds of Python objects accumulate (for finding a leak)
+            import gc
+            from collections import Counter
+
+            objs = gc.get_objects()
+            counts = Counter(type(o).__name__ for o in objs)
+            self.report.setdefault("census", []).append([t, dict(counts.most_common(40))])
+            # who holds the newest objects of the kinds that grow (gc lists older objects first)
+            owners = {}
+            for kind in ("Condition", "deque", "cell"):
+                newest = [o for o in objs if type(o).__name__ == kind][-3:]
+                owners[kind] = []
+                while newest:
+                    owners[kind].append(_owner_chain(newest.pop(), [objs, newest]))
+            self.report["census_owners"] = owners
+            del objs
 
     def _watchdog(self) -> None:
+        import traceback
+
+        main_id = threading.main_thread().ident
+        stalls = self.report.setdefault("stall_stacks", {})
         while not self._finished:
-            time.sleep(1.0)
-            if time.monotonic() - self._beat > self.args.hang_s:
+            time.sleep(0.25)
+            late = time.monotonic() - self._beat
+            if late > 1.0 and self.phase == "soak":
+                # where the GUI thread is while it does not answer: counted by innermost frames
+                frame = sys._current_frames().get(main_id)  # noqa: SLF001 (the stdlib way to see a thread)
+                if frame is not None:
+                    key = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}"
+                                      for f in reversed(traceback.extract_stack(frame)[-6:]))
+                    stalls[key] = stalls.get(key, 0) + 1
+            if late > self.args.hang_s:
                 sys.stderr.write(f"gui_soak: the GUI thread did not answer for {self.args.hang_s} s\n")
                 faulthandler.dump_traceback(all_threads=True)
                 os._exit(3)
@@ -149,6 +226,27 @@ class Soak:
                 self.app.processEvents()
                 time.sleep(0.005)
         QTest.keyClick(target, key, modifier or Qt.KeyboardModifier.NoModifier)
+
+    def drag(self, widget, a, b, steps: int = 6) -> None:
+        """A left-button drag from ``a`` to ``b`` (widget pixels): press, moves with the button held
+        (25 ms apart: pyqtgraph drops faster moves; QTest.mouseMove would move the X pointer with
+        no button held), release."""
+        from PySide6.QtCore import QEvent, QPointF, Qt
+        from PySide6.QtGui import QMouseEvent
+        from PySide6.QtWidgets import QApplication
+
+        left, none, mods = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+
+        def send(kind, p, button, buttons):
+            QApplication.sendEvent(widget, QMouseEvent(kind, p, QPointF(widget.mapToGlobal(p.toPoint())), button,
+                                                       buttons, mods))
+        send(QEvent.Type.MouseButtonPress, QPointF(a), left, left)
+        for k in range(1, steps + 1):
+            time.sleep(0.025)
+            self.app.processEvents()
+            send(QEvent.Type.MouseMove, QPointF(a.x() + (b.x() - a.x()) * k / steps,
+                                                a.y() + (b.y() - a.y()) * k / steps), none, left)
+        send(QEvent.Type.MouseButtonRelease, QPointF(b), left, none)
 
     def _act(self, name: str) -> None:
         self.report["actions"][name] = self.report["actions"].get(name, 0) + 1
@@ -211,7 +309,10 @@ class Soak:
             elif elapsed > 900:
                 self.fail("reconstruction did not finish in 900 s")
         elif self.phase == "soak":
-            if time.monotonic() - self._soak_t0 >= self.args.seconds:
+            # (a busy machine does fewer actions a minute: --min-cycles keeps going until every
+            # kind of action has had its turns)
+            if (time.monotonic() - self._soak_t0 >= self.args.seconds
+                    and self._step >= self.args.min_cycles * len(STEPS)):
                 self._enter("ending")
                 return
             self._do_next()
@@ -245,9 +346,7 @@ class Soak:
         from PySide6.QtTest import QTest
 
         w, ed, s = self.win, self.editor, self.win.session
-        steps = ["scrub", "slider", "key", "viewport", "compare", "undo", "slider", "save", "export", "live",
-                 "presenter", "scrub", "keydel", "compare", "live", "presenter"]
-        name = steps[self._step % len(steps)]
+        name = STEPS[self._step % len(STEPS)]
         self._step += 1
         if name == "scrub":
             for _ in range(8):
@@ -278,7 +377,10 @@ class Soak:
             self.key(Qt.Key.Key_K, Qt.KeyboardModifier.ShiftModifier, widget=w)
         elif name == "viewport":
             combo = ed.panels.mode_combo
-            combo.setCurrentIndex((combo.currentIndex() + 1) % combo.count())
+            # the flow modes first: a short soak reaches them (their legend broke playback once)
+            order = sorted(range(combo.count()), key=lambda i: "flow" not in str(combo.itemData(i)))
+            k = self._viewport_turn = getattr(self, "_viewport_turn", -1) + 1
+            combo.setCurrentIndex(order[k % len(order)])
             presets = list(ed.panels.preset_buttons.values())
             b = presets[(self._step // 4) % len(presets)]
             QTest.mouseClick(b, Qt.MouseButton.LeftButton)
@@ -291,8 +393,8 @@ class Soak:
             self.key(Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier, widget=w)
         elif name == "save":
             # (what Save as... does once the dialog returned a folder)
-            if not ed.io.save_project(str(Path(self.args.settings) / "soak.fsproj")):
-                self.report["errors"].append(["save", "save_project returned False"])
+            # (a save still running makes this one wait: that is no error)
+            ed.io.save_project(str(Path(self.args.settings) / "soak.fsproj"))
         elif name == "export":
             if w.job_running:
                 return
@@ -312,6 +414,75 @@ class Soak:
                 self.key(Qt.Key.Key_Escape, widget=panel.presenter)
             else:
                 self.key(Qt.Key.Key_F5, widget=w)
+        elif name == "autokey":
+            ed.actions.auto_key.trigger()                    # on / off in turn
+            row = ed.expressions.rows.get(SLIDER_NAMES[self._step % len(SLIDER_NAMES)])
+            if row is not None:
+                if s.playing:
+                    self.key(Qt.Key.Key_Space, widget=w)       # (a pending value goes with the frame)
+                sl = row.slider
+                y = sl.height() // 2
+                self.drag(sl, QPoint(sl.width() // 2, y), QPoint(sl.width() // 2 + 30, y))
+                self.key(Qt.Key.Key_K, widget=w)
+        elif name == "typed":
+            row = ed.expressions.rows.get(SLIDER_NAMES[self._step % len(SLIDER_NAMES)])
+            if row is not None:
+                if s.playing:
+                    self.key(Qt.Key.Key_Space, widget=w)
+                QTest.mouseDClick(row.value_label, Qt.MouseButton.LeftButton)
+                if row.typing:
+                    le = row.editor.lineEdit()
+                    le.selectAll()
+                    QTest.keyClicks(le, f"{0.1 * (self._step % 5):.2f}")
+                    QTest.keyClick(le, Qt.Key.Key_Return)
+                self.key(Qt.Key.Key_K, widget=w)
+        elif name == "curves":
+            c = ed.curves
+            c.plot.setFocus()
+            vb, vp = c.vb, c.plot.viewport()
+            from PySide6.QtCore import QPointF
+
+            def at(f, v):
+                return c.plot.mapFromScene(vb.mapViewToScene(QPointF(f, v)))
+            (x0, x1), (y0, y1) = c.view_range()
+            self.drag(vp, at(x0 + 0.05 * (x1 - x0), y1 - 0.05 * (y1 - y0)),
+                      at(x1 - 0.05 * (x1 - x0), y0 + 0.05 * (y1 - y0)))        # box-select what is shown
+            if c.keys.frames.size:
+                f, v = int(c.keys.frames[0]), float(c.keys.values[0])
+                self.drag(vp, at(f, v), at(min(c.num_frames - 1, f + 2), v + 0.05))   # move the selection
+            self.key(Qt.Key.Key_Home, widget=c.plot)                               # frame all
+        elif name == "timeline":
+            sl = w.transport.slider
+            QTest.mouseClick(sl, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                             QPoint(int(sl.width() * (0.2 + 0.6 * ((self._step * 7) % 10) / 10)), sl.height() // 2))
+        elif name == "worst":
+            self.key(Qt.Key.Key_BracketRight, widget=w)
+            self.key(Qt.Key.Key_BracketRight, widget=w)
+            self.key(Qt.Key.Key_BracketLeft, widget=w)
+        elif name == "fixfit":
+            if not ed.fixing_fit:
+                self.key(Qt.Key.Key_P, widget=w)
+                handles = ed.panels.overlay_items["handles"]
+                pts, ids = handles.handle_positions()
+                if len(ids) and handles.isVisible() and not w.job_running:
+                    k = (self._step * 5) % len(ids)
+                    a = w.view.image_to_view(*pts[k]).toPoint()
+                    self.drag(w.view.viewport(), a, a + QPoint(0, 6))
+            else:
+                self.key(Qt.Key.Key_P, widget=w)
+        elif name == "maximise":
+            self.key(Qt.Key.Key_Space, Qt.KeyboardModifier.ControlModifier, widget=w)
+            self.app.processEvents()
+            self.key(Qt.Key.Key_Space, Qt.KeyboardModifier.ControlModifier, widget=w)
+        elif name == "rec":
+            if self.reenact.running or self.reenact.recording:
+                self.key(Qt.Key.Key_F7, widget=w)
+        elif name == "gallery":
+            panel = self.reenact.panel
+            if self.reenact.running and not self.reenact.recording and len(panel.gallery.paths()) >= 2:
+                panel.choose_gallery_target(2)
+        elif name == "theme":
+            w.set_theme("dark" if w.theme != "dark" else "light")
         if s.frame_count > 1 and not s.playing and name not in ("save",):
             self.key(Qt.Key.Key_Space, widget=w)  # keep playing, as a person watching would
         self._act(name)
@@ -356,15 +527,23 @@ def main(argv=None) -> int:
     ap.add_argument("--input", required=True, help="video or image to open")
     ap.add_argument("--seconds", type=float, default=60.0, help="seconds of playback with actions")
     ap.add_argument("--action-ms", type=int, default=700, help="pause between two user actions")
+    ap.add_argument("--min-cycles", type=int, default=0,
+                    help="go on after --seconds until the actions' cycle has run this many times")
     ap.add_argument("--simcam", default="", help="video played as the live camera for reenactment")
     ap.add_argument("--target", default="", help="reenactment target (photo or video)")
     ap.add_argument("--settings", default="", help="folder for settings, logs, saves (default: a temp folder)")
     ap.add_argument("--json", default="", help="write the report here")
     ap.add_argument("--hang-s", type=float, default=120.0, help="GUI silence that counts as a hang")
+    ap.add_argument("--census", action="store_true", help="count Python objects by type every minute")
+    ap.add_argument("--tracemalloc", action="store_true", help="report where Python memory grows (slow)")
     ap.add_argument("--keep-dirty", action="store_true", help="end killed with autosaved unsaved edits")
     ap.add_argument("--expect-recovery", action="store_true", help="start, accept recovery, report it")
     args = ap.parse_args(argv)
     args.settings = args.settings or tempfile.mkdtemp(prefix="facestudio-soak-")
+    if args.tracemalloc:
+        import tracemalloc
+
+        tracemalloc.start(1)
     return Soak(args).run()
 
 

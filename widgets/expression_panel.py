@@ -3,22 +3,28 @@
 Each row shows the component's ARKit name, a slider for the user's *offset*
 (-1..+1, centre = no edit), a bar with the fitted value at the current frame
 (grey tick) and the edited result (orange), the numbers, a key marker (filled
-diamond: a keyframe at this frame) and a reset button. Group headers fold and
-reset their group. The panel only shows values and emits intent:
+diamond: a keyframe at this frame; hollow: keyed elsewhere; orange dot: a value not
+keyed yet) and a reset button. Group headers fold and reset their group.
+
+The slider snaps to 0 within ``SNAP`` of it (hold Shift for fine moves through 0); a
+double click on the slider or its numbers types a value (Enter sets it, Esc cancels).
+A click on the groove does not jump or page (it would change the edit by accident): drag
+the handle, or press on the groove and drag. The panel only shows values and emits intent:
 
     offset_changed(name, value)    while dragging or typing (value in offset units)
     drag_started(name), drag_finished(name)    one slider gesture (for undo merging)
     reset_requested(names: list)   reset of one row, a group or everything
     component_selected(name)       the row was clicked (the curve editor follows)
+    pin_requested(name)            Ctrl+click on a name: keep its curve shown
 """
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (
-    QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QSizePolicy, QSlider, QToolButton,
-    QVBoxLayout, QWidget,
+    QApplication, QDoubleSpinBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QSizePolicy,
+    QSlider, QStyle, QStyleOptionSlider, QToolButton, QVBoxLayout, QWidget,
 )
 
 from core.model.arkit import GROUPS as ARKIT_GROUPS
@@ -28,7 +34,72 @@ from core.model.arkit import OTHER, expression_group
 GROUPS = ARKIT_GROUPS + (OTHER,)
 SLIDER_STEPS = 1000  # slider ticks per unit of offset
 OFFSET_RANGE = 1.0
+#: a slider within this offset of 0 snaps to 0 (Shift held: no snapping)
+SNAP = 0.03
 SELECTED_STYLE = "QToolButton { font-weight: bold; color: #ffb347; }"
+#: the numbers of a row whose value is pending (shown, not keyed: auto-key off)
+PENDING_STYLE = "font-family: monospace; font-size: 10px; color: #ff8c00; font-weight: bold;"
+VALUE_STYLE = "font-family: monospace; font-size: 10px;"
+
+
+class ValueSlider(QSlider):
+    """A horizontal slider for a value: the handle drags as usual; a press on the groove
+    followed by a drag moves the handle to the mouse (a plain click changes nothing, as it
+    would page by a tenth otherwise); a double click emits ``edit_requested``."""
+
+    edit_requested = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self._groove_press = False
+
+    def _on_handle(self, pos) -> bool:
+        opt = QStyleOptionSlider()
+        self.initStyleOption(opt)
+        r = self.style().subControlRect(QStyle.ComplexControl.CC_Slider, opt,
+                                        QStyle.SubControl.SC_SliderHandle, self)
+        return r.contains(pos.toPoint())
+
+    def value_at(self, x: float) -> int:
+        """The slider value under widget x (pixels)."""
+        opt = QStyleOptionSlider()
+        self.initStyleOption(opt)
+        groove = self.style().subControlRect(QStyle.ComplexControl.CC_Slider, opt,
+                                             QStyle.SubControl.SC_SliderGroove, self)
+        handle = self.style().subControlRect(QStyle.ComplexControl.CC_Slider, opt,
+                                             QStyle.SubControl.SC_SliderHandle, self)
+        span = max(1, groove.width() - handle.width())
+        return QStyle.sliderValueFromPosition(self.minimum(), self.maximum(),
+                                              int(x - groove.x() - handle.width() / 2), span)
+
+    def mousePressEvent(self, ev) -> None:  # noqa: N802 (Qt API)
+        if ev.button() == Qt.MouseButton.LeftButton and not self._on_handle(ev.position()):
+            self._groove_press = True
+            ev.accept()
+            return
+        super().mousePressEvent(ev)
+
+    def mouseMoveEvent(self, ev) -> None:  # noqa: N802 (Qt API)
+        if self._groove_press:
+            if not self.isSliderDown():
+                self.setSliderDown(True)  # (sliderPressed: one gesture)
+            self.setValue(self.value_at(ev.position().x()))
+            ev.accept()
+            return
+        super().mouseMoveEvent(ev)
+
+    def mouseReleaseEvent(self, ev) -> None:  # noqa: N802 (Qt API)
+        if self._groove_press:
+            self._groove_press = False
+            if self.isSliderDown():
+                self.setSliderDown(False)
+            ev.accept()
+            return
+        super().mouseReleaseEvent(ev)
+
+    def mouseDoubleClickEvent(self, ev) -> None:  # noqa: N802 (Qt API)
+        ev.accept()
+        self.edit_requested.emit()
 
 
 class ValueBar(QWidget):
@@ -72,19 +143,30 @@ class ComponentRow(QWidget):
         self.name_button.setAutoRaise(True)
         self.name_button.setMinimumWidth(130)
         self.name_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.name_button.setToolTip(f"{name}: click to show its curve")
+        self.name_button.setToolTip(f"{name}: click to show its curve; Ctrl+click keeps it shown with others")
         self.key_label = QLabel("")
         self.key_label.setFixedWidth(12)
         self.key_label.setToolTip("Keyframe at this frame (K sets, Shift+K deletes)")
-        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider = ValueSlider()
         self.slider.setRange(-int(OFFSET_RANGE * SLIDER_STEPS), int(OFFSET_RANGE * SLIDER_STEPS))
         self.slider.setPageStep(SLIDER_STEPS // 10)
-        self.slider.setToolTip(f"{name}: offset added to the fitted value (centre = no edit)")
+        self.slider.setToolTip(f"{name}: offset added to the fitted value (centre = no edit; snaps to 0 "
+                               "near it, Shift for fine moves). Double-click to type a value.")
         self.slider.setMinimumWidth(90)
         self.bar = ValueBar(lo, hi)
         self.value_label = QLabel("0.00")
         self.value_label.setFixedWidth(92)
-        self.value_label.setStyleSheet("font-family: monospace; font-size: 10px;")
+        self.value_label.setStyleSheet(VALUE_STYLE)
+        self.value_label.setToolTip("fitted + offset = result at this frame; double-click to type the offset")
+        self.value_label.installEventFilter(self)
+        self.editor = QDoubleSpinBox(self)
+        self.editor.setRange(-OFFSET_RANGE, OFFSET_RANGE)
+        self.editor.setDecimals(3)
+        self.editor.setSingleStep(0.01)
+        self.editor.setKeyboardTracking(False)
+        self.editor.hide()
+        self.editor.installEventFilter(self)
+        self._pending = False
         self.reset_button = QToolButton()
         self.reset_button.setText("\u21ba")
         self.reset_button.setAutoRaise(True)
@@ -96,14 +178,68 @@ class ComponentRow(QWidget):
         self.slider.valueChanged.connect(self._on_value)
         self.slider.sliderPressed.connect(lambda: panel.drag_started.emit(name))
         self.slider.sliderReleased.connect(lambda: panel.drag_finished.emit(name))
+        self.slider.edit_requested.connect(self.start_typing)
+        self.editor.editingFinished.connect(self._typed)
         self.reset_button.clicked.connect(lambda: panel.reset_requested.emit([name]))
-        self.name_button.clicked.connect(lambda: panel.select(name))
+        self.name_button.clicked.connect(self._on_name_clicked)
+
+    def _on_name_clicked(self) -> None:
+        if QApplication.keyboardModifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.panel.pin_requested.emit(self.name)
+        else:
+            self.panel.select(self.name)
 
     def _on_value(self, v: int) -> None:
-        if not self._setting:
-            self.panel.offset_changed.emit(self.name, v / SLIDER_STEPS)
+        if self._setting:
+            return
+        if v != 0 and abs(v) <= SNAP * SLIDER_STEPS and \
+                not QApplication.keyboardModifiers() & Qt.KeyboardModifier.ShiftModifier:
+            # snap to "no edit": a hand rarely lands on exactly 0
+            self._setting = True
+            self.slider.setValue(0)
+            self._setting = False
+            v = 0
+        self.panel.offset_changed.emit(self.name, v / SLIDER_STEPS)
 
-    def set_values(self, fitted: float, offset: float, edited: float, keyed: bool, has_edit: bool) -> None:
+    # -- typing a value -------------------------------------------------------------------
+    def start_typing(self) -> None:
+        """Show a number field over the slider (Enter sets the offset, Esc cancels)."""
+        self.editor.setGeometry(self.slider.geometry().adjusted(0, -2, 0, 2))
+        self.editor.blockSignals(True)
+        self.editor.setValue(self.slider.value() / SLIDER_STEPS)
+        self.editor.blockSignals(False)
+        self.editor.show()
+        self.editor.raise_()
+        self.editor.setFocus(Qt.FocusReason.MouseFocusReason)
+        self.editor.selectAll()
+
+    @property
+    def typing(self) -> bool:
+        return self.editor.isVisible()
+
+    def _typed(self) -> None:
+        if not self.editor.isVisible():
+            return
+        value = float(self.editor.value())
+        self.editor.hide()
+        self.panel.drag_started.emit(self.name)
+        self.panel.offset_changed.emit(self.name, value)
+        self.panel.drag_finished.emit(self.name)
+
+    def eventFilter(self, obj, ev) -> bool:  # noqa: N802 (Qt API)
+        if obj is self.value_label and ev.type() == QEvent.Type.MouseButtonDblClick:
+            self.start_typing()
+            return True
+        if obj is self.editor:
+            if ev.type() == QEvent.Type.KeyPress and ev.key() == Qt.Key.Key_Escape:
+                self.editor.hide()
+                return True
+            if ev.type() == QEvent.Type.FocusOut and self.editor.isVisible():
+                self.editor.hide()  # clicked elsewhere: nothing typed is applied
+        return super().eventFilter(obj, ev)
+
+    def set_values(self, fitted: float, offset: float, edited: float, keyed: bool, has_edit: bool,
+                   pending: bool = False) -> None:
         self._setting = True
         if not self.slider.isSliderDown():
             self.slider.setValue(int(round(offset * SLIDER_STEPS)))
@@ -111,7 +247,17 @@ class ComponentRow(QWidget):
         self.bar.set_values(fitted, edited)
         sign = "+" if offset >= 0 else "-"
         self.value_label.setText(f"{fitted:4.2f}{sign}{abs(offset):4.2f}={edited:4.2f}")
-        self.key_label.setText("\u25c6" if keyed else ("\u25c7" if has_edit else ""))
+        if pending != self._pending:
+            self._pending = pending
+            self.value_label.setStyleSheet(PENDING_STYLE if pending else VALUE_STYLE)
+        if pending:
+            self.key_label.setText("\u25cf")
+            self.key_label.setStyleSheet("color: #ff8c00;")
+            self.key_label.setToolTip("Not keyed: press K to key this value (it goes when the frame changes)")
+        else:
+            self.key_label.setText("\u25c6" if keyed else ("\u25c7" if has_edit else ""))
+            self.key_label.setStyleSheet("")
+            self.key_label.setToolTip("Keyframe at this frame (K sets, Shift+K deletes)")
         self.reset_button.setEnabled(has_edit)
 
 
@@ -121,6 +267,7 @@ class ExpressionPanel(QWidget):
     drag_finished = Signal(str)
     reset_requested = Signal(list)
     component_selected = Signal(str)
+    pin_requested = Signal(str)
     components_ready = Signal()
 
     #: pause between two row batches of an incremental build (ms). Not 0: Qt runs zero
@@ -132,6 +279,10 @@ class ExpressionPanel(QWidget):
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search components (e.g. smile, jaw)")
         self.search.setClearButtonEnabled(True)
+        # focus comes here only by a click: when a dock closes Qt hands the focus to the next
+        # widget in the tab chain, and single-key shortcuts (K, O, B, Space) typed into a
+        # search box would be text instead
+        self.search.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.reset_all_button = QPushButton("Reset all")
         self.reset_all_button.setToolTip("Remove every expression edit")
         top = QHBoxLayout()
@@ -288,10 +439,11 @@ class ExpressionPanel(QWidget):
         self.component_selected.emit(name)
 
     def set_values(self, names, fitted: np.ndarray, offsets: np.ndarray, edited: np.ndarray,
-                   keyed: set[str], edited_names: set[str]) -> None:
-        """Show frame values: fitted, offset, edited (Ke,) in ``names`` order."""
+                   keyed: set[str], edited_names: set[str], pending: set[str] = frozenset()) -> None:
+        """Show frame values: fitted, offset, edited (Ke,) in ``names`` order; ``pending``:
+        names whose shown offset is not keyed."""
         for k, n in enumerate(names):
             row = self.rows.get(str(n))
             if row is not None:
                 row.set_values(float(fitted[k]), float(offsets[k]), float(edited[k]), str(n) in keyed,
-                               str(n) in edited_names)
+                               str(n) in edited_names, str(n) in pending)

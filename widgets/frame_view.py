@@ -25,7 +25,7 @@ class FrameView(QWidget):
         self._background = QColor(30, 30, 32) if background is None else QColor(background)
         self._frame: np.ndarray | None = None
         self._pixmap = QPixmap()
-        self.setMinimumSize(160, 120)
+        self.setMinimumSize(120, 90)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def set_frame(self, frame: np.ndarray | None) -> None:

@@ -4,15 +4,26 @@ Pure display and user intent: it shows the numpy RGB frames and the figures the
 controller (:mod:`app.reenact_controller`) gives it, and emits what the user asked
 for. It never touches a camera, a file or a face model.
 
+Layout for demos: the source and result previews take the panel's width when the settings
+column is folded away (the "Settings" button); under them the target gallery (thumbnails of the
+targets used; drop photos or videos on it or on the previews to add them, click one to drive
+it) and the actions. While recording a red "REC 0:12" shows the time recorded; the readout
+says the result's frame rate against the camera's and how far it is behind.
+
 Signals (GUI thread):
     start_requested(source_spec, target_path)   Start pressed; source_spec is ``webcam:N``,
                                                 ``simcam:/path.mp4`` or a video file path
     stop_requested()
     target_chosen(target_path)                  a target photo/video was picked (prepare it now)
+    targets_dropped(list[str])                  files dropped on the gallery or the previews
+    gallery_remove_requested(path)              a gallery entry's "Remove"
     settings_changed(TransferSettings)          the transfer settings, see :meth:`settings`
     recalibrate_requested()
     record_requested(output_path)               start recording the result to a video file
     record_stop_requested()
+    quick_record_requested()                    start/stop recording without asking for a file
+                                                (F7, R in the presenter view)
+    virtual_camera_toggled(bool)                send the result to a virtual camera
     export_requested(source_spec, target_path, output_path)   offline, full-quality export
     cancel_requested()                          cancel the job shown in the progress row
 """
@@ -21,17 +32,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QGuiApplication, QIcon, QPixmap
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
-    QLineEdit, QProgressBar, QPushButton, QScrollArea, QSlider, QSpinBox, QToolButton, QVBoxLayout,
-    QWidget,
+    QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout,
+    QLabel, QLineEdit, QListView, QListWidget, QListWidgetItem, QMenu, QProgressBar, QPushButton, QScrollArea,
+    QSlider, QSpinBox, QToolButton, QVBoxLayout, QWidget,
 )
 
 from core.model.arkit import GROUPS as ARKIT_GROUPS
 from core.reenact.transfer import TransferSettings
 from widgets.frame_view import FrameView
 from widgets.presenter_window import PresenterWindow
+from widgets.video_view import rgb_to_qimage
 
 #: source kinds of the source picker: (label, key)
 SOURCE_KINDS = (("Webcam", "webcam"), ("Simulated camera (file)", "simcam"), ("Video file", "file"))
@@ -43,9 +56,115 @@ GROUPS = ARKIT_GROUPS
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.m4v *.avi *.mkv *.webm);;All files (*)"
 TARGET_FILTER = ("Photos and videos (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.mp4 *.mov *.m4v "
                  "*.avi *.mkv *.webm);;All files (*)")
+#: file endings a target can have (photos and videos)
+TARGET_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".mp4", ".mov", ".m4v", ".avi",
+                     ".mkv", ".webm")
+THUMB = 52
+REC_STYLE = "QLabel { color: white; background: #c0392b; font-weight: bold; padding: 2px 8px; border-radius: 3px; }"
 
 
-class ReenactPanel(QWidget):
+def format_elapsed(seconds: float) -> str:
+    """``m:ss`` (``h:mm:ss`` past an hour)."""
+    s = int(max(0.0, seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def dropped_targets(mime) -> list[str]:
+    """The local photo and video files in a drag's data."""
+    if not mime.hasUrls():
+        return []
+    paths = [u.toLocalFile() for u in mime.urls() if isinstance(u, QUrl) and u.isLocalFile()]
+    return [p for p in paths if Path(p).suffix.lower() in TARGET_EXTENSIONS]
+
+
+class TargetDrops:
+    """Takes dropped photo and video files (a mixin for a QWidget): ``_targets_dropped(paths)``
+    is called with them; other drags are refused."""
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        if dropped_targets(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    dragMoveEvent = dragEnterEvent  # noqa: N815 (Qt API)
+
+    def dropEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        paths = dropped_targets(event.mimeData())
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self._targets_dropped(paths)
+
+    def _targets_dropped(self, paths: list[str]) -> None:
+        raise NotImplementedError
+
+
+class TargetGallery(TargetDrops, QListWidget):
+    """Thumbnails of the targets used: click one to drive it, drop files to add them,
+    right-click to remove one. Emits ``chosen(path)``, ``dropped(list)``, ``remove_requested(path)``."""
+
+    chosen = Signal(str)
+    dropped = Signal(list)
+    remove_requested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(False)
+        self.setIconSize(QSize(THUMB, THUMB))
+        self.setFixedHeight(THUMB + 40)
+        self.setMovement(QListView.Movement.Static)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setAcceptDrops(True)
+        self.viewport().setAcceptDrops(True)  # (drops land on the viewport)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setToolTip("Targets: click one to drive it (1-9 in the presenter view); drop photos or videos "
+                        "here to add them; right-click to remove")
+        self.itemClicked.connect(lambda it: self.chosen.emit(str(it.data(Qt.ItemDataRole.UserRole))))
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._menu)
+
+    def set_items(self, items, current: str = "") -> None:
+        """``items``: [(path, thumbnail (h, w, 3) uint8 RGB or None)]; ``current`` is selected."""
+        self.clear()
+        for k, (path, thumb) in enumerate(items):
+            label = f"{k + 1}  {Path(path).name}" if k < 9 else Path(path).name
+            it = QListWidgetItem(label)
+            it.setData(Qt.ItemDataRole.UserRole, str(path))
+            it.setToolTip(str(path))
+            if thumb is not None:
+                it.setIcon(QIcon(QPixmap.fromImage(rgb_to_qimage(np.ascontiguousarray(thumb)))))
+            it.setSizeHint(QSize(THUMB + 48, THUMB + 22))
+            self.addItem(it)
+        self.set_current(current)
+
+    def set_current(self, path: str) -> None:
+        for i in range(self.count()):
+            it = self.item(i)
+            it.setSelected(str(it.data(Qt.ItemDataRole.UserRole)) == str(path))
+
+    def paths(self) -> list[str]:
+        return [str(self.item(i).data(Qt.ItemDataRole.UserRole)) for i in range(self.count())]
+
+    def _menu(self, pos) -> None:
+        it = self.itemAt(pos)
+        if it is None:
+            return
+        m = QMenu(self)
+        a = m.addAction(f"Remove {Path(str(it.data(Qt.ItemDataRole.UserRole))).name}")
+        if m.exec(self.viewport().mapToGlobal(pos)) is a:
+            self.remove_requested.emit(str(it.data(Qt.ItemDataRole.UserRole)))
+
+    def _targets_dropped(self, paths: list[str]) -> None:
+        self.dropped.emit(paths)
+
+
+class ReenactPanel(TargetDrops, QWidget):
     start_requested = Signal(str, str)
     stop_requested = Signal()
     target_chosen = Signal(str)
@@ -55,30 +174,63 @@ class ReenactPanel(QWidget):
     record_stop_requested = Signal()
     export_requested = Signal(str, str, str)
     cancel_requested = Signal()
+    targets_dropped = Signal(list)
+    gallery_remove_requested = Signal(str)
+    quick_record_requested = Signal()
+    virtual_camera_toggled = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._running = False
         self._recording = False
         self._last_dir = str(Path.home())
+        self.setAcceptDrops(True)
 
         # -- views and readout ---------------------------------------------------------
         self.source_view = FrameView("Source: pick a camera or a clip and press Start")
         self.result_view = FrameView("Result: the target driven by the source")
         self.source_caption = QLabel("Source")
         self.result_caption = QLabel("Result")
+        self.source_caption.setToolTip("The camera frame the result beside it was made from")
         self.readout = QLabel("stopped")
-        self.readout.setToolTip("Output frame rate and the median time from grabbing a camera frame "
-                                "to its result being ready")
+        self.readout.setToolTip(
+            "Results per second against the camera's frames per second, and how far the result is behind "
+            "the camera (median). The pipeline always works on the newest camera frame: on a busy machine it "
+            "shows fewer frames, never late ones; the source shown is the one each result is for.")
         self.readout.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.rec_label = QLabel("")
+        self.rec_label.setStyleSheet(REC_STYLE)
+        self.rec_label.setToolTip("Recording: the time recorded so far")
+        self.rec_label.hide()
+        self.settings_button = QToolButton()
+        self.settings_button.setText("Settings")
+        self.settings_button.setCheckable(True)
+        self.settings_button.setChecked(True)
+        self.settings_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.settings_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.settings_button.setToolTip("Show or fold away the source, target and transfer settings "
+                                        "(folded, the previews take the whole width)")
+        readout_row = QHBoxLayout()
+        readout_row.addWidget(self.rec_label)
+        readout_row.addWidget(self.readout, 1)
+        readout_row.addWidget(self.settings_button)
         views = QGridLayout()
         views.setContentsMargins(0, 0, 0, 0)
         views.addWidget(self.source_caption, 0, 0)
         views.addWidget(self.result_caption, 0, 1)
         views.addWidget(self.source_view, 1, 0)
         views.addWidget(self.result_view, 1, 1)
-        views.addWidget(self.readout, 2, 0, 1, 2)
+        views.addLayout(readout_row, 2, 0, 1, 2)
         views.setRowStretch(1, 1)
+        views.setColumnStretch(0, 2)
+        views.setColumnStretch(1, 3)  # the result is what the audience looks at
+        self.gallery = TargetGallery()
+        self.add_target_button = QToolButton()
+        self.add_target_button.setText("+")
+        self.add_target_button.setToolTip("Add a target photo or video to the gallery")
+        gallery_row = QHBoxLayout()
+        gallery_row.addWidget(self.gallery, 1)
+        gallery_row.addWidget(self.add_target_button)
 
         # -- source --------------------------------------------------------------------
         self.source_kind = QComboBox()
@@ -141,24 +293,25 @@ class ReenactPanel(QWidget):
             form.addRow(check, row)
             self.attr_checks[name], self.attr_sliders[name], self.attr_values[name] = check, slider, value
         self.group_checks: dict[str, QCheckBox] = {}
-        groups_row = QHBoxLayout()
-        for g in GROUPS:
+        groups_grid = QGridLayout()
+        for k, g in enumerate(GROUPS):
             c = QCheckBox(g)
             c.setChecked(True)
             c.setToolTip(f"Transfer the {g} part of the expression")
-            groups_row.addWidget(c)
+            groups_grid.addWidget(c, k // 3, k % 3)
             self.group_checks[g] = c
-        form.addRow("Groups", groups_row)
+        form.addRow("Groups", groups_grid)
         xfer_box = QGroupBox("Transfer")
         xfer_box.setLayout(form)
 
         # -- actions and progress --------------------------------------------------------
         self.start_button = QPushButton("Start")
-        self.start_button.setToolTip("Start or stop the live preview")
+        self.start_button.setToolTip("Start or stop the live preview (F6; Space in the presenter view)")
         self.recalibrate_button = QPushButton("Recalibrate neutral")
         self.recalibrate_button.setToolTip("Take the source's next frame as its rest pose and expression")
         self.record_button = QPushButton("Record...")
-        self.record_button.setToolTip("Record the result to a video file (start / stop)")
+        self.record_button.setToolTip("Record the result to a video file with the source's sound (start / stop; "
+                                      "F7 records to a new file in the last folder without asking)")
         self.export_button = QPushButton("Export...")
         self.export_button.setToolTip("Reenact the whole source video offline at full quality, "
                                       "keeping its audio")
@@ -167,11 +320,20 @@ class ReenactPanel(QWidget):
         self.presenter_button.setToolTip("Show the result big in its own window for an audience "
                                          "(F11 there: full screen; also a double click on the result)")
         self.presenter: PresenterWindow | None = None  # made on first use
-        buttons = QHBoxLayout()
-        for b in (self.start_button, self.recalibrate_button, self.record_button, self.export_button,
-                  self.presenter_button):
-            buttons.addWidget(b)
-        buttons.addStretch(1)
+        self.screen_combo = QComboBox()
+        self.screen_combo.setToolTip("The screen the presenter view goes full screen on (F11 there)")
+        self.refresh_screens()
+        self.virtual_camera_check = QCheckBox("Virtual camera")
+        self.virtual_camera_check.setToolTip("Send the result to a virtual camera, for a video call or OBS")
+        # two rows (the live preview; what goes out of it), so a 1280 px screen holds the panel
+        buttons = QVBoxLayout()
+        for row_widgets in ((self.start_button, self.recalibrate_button, self.presenter_button, self.screen_combo),
+                            (self.record_button, self.export_button, self.virtual_camera_check)):
+            row = QHBoxLayout()
+            for b in row_widgets:
+                row.addWidget(b)
+            row.addStretch(1)
+            buttons.addLayout(row)
         self.progress_bar = QProgressBar()
         self.progress_bar.setTextVisible(True)
         self.cancel_button = QPushButton("Cancel")
@@ -186,6 +348,7 @@ class ReenactPanel(QWidget):
         # pickers and the transfer settings scroll when the dock is short
         left = QVBoxLayout()
         left.addLayout(views, 1)
+        left.addLayout(gallery_row)
         left.addLayout(buttons)
         left.addLayout(prog_row)
         left.addWidget(self.status)
@@ -201,6 +364,7 @@ class ReenactPanel(QWidget):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setMinimumWidth(controls.sizeHint().width() + 24)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.settings_area = scroll
 
         lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -213,6 +377,12 @@ class ReenactPanel(QWidget):
 
     # -------------------------------------------------------------------------------------
     def _connect(self) -> None:
+        self.settings_button.toggled.connect(self.set_settings_visible)
+        self.gallery.chosen.connect(self._on_gallery_chosen)
+        self.gallery.dropped.connect(self.targets_dropped.emit)
+        self.gallery.remove_requested.connect(self.gallery_remove_requested.emit)
+        self.add_target_button.clicked.connect(self._add_targets)
+        self.virtual_camera_check.toggled.connect(self.virtual_camera_toggled.emit)
         self.presenter_button.toggled.connect(self.set_presenter_visible)
         self.result_view.double_clicked.connect(lambda: self.set_presenter_visible(True))
         self.source_kind.currentIndexChanged.connect(self._on_source_kind)
@@ -242,6 +412,60 @@ class ReenactPanel(QWidget):
         if path:
             self._last_dir = str(Path(path).parent)
             self.source_path.setText(path)
+
+    def set_settings_visible(self, visible: bool) -> None:
+        """Show the settings column, or fold it away so the previews take the whole width."""
+        self.settings_area.setVisible(visible)
+        self.settings_button.setArrowType(Qt.ArrowType.RightArrow if visible else Qt.ArrowType.LeftArrow)
+        if self.settings_button.isChecked() != visible:
+            self.settings_button.setChecked(visible)
+
+    def _on_gallery_chosen(self, path: str) -> None:
+        if path and path != self.target():
+            self.set_target(path)
+
+    def _add_targets(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add targets", self._last_dir, TARGET_FILTER)
+        if paths:
+            self._last_dir = str(Path(paths[0]).parent)
+            self.targets_dropped.emit(list(paths))
+
+    def choose_gallery_target(self, number: int) -> bool:
+        """Drive the gallery's ``number``-th target (1-based, as the presenter's keys 1-9)."""
+        paths = self.gallery.paths()
+        if 1 <= number <= len(paths):
+            self._on_gallery_chosen(paths[number - 1])
+            return True
+        return False
+
+    def set_gallery(self, items, current: str = "") -> None:
+        """The gallery's targets: [(path, thumbnail RGB or None)]."""
+        self.gallery.set_items(items, current or self.target())
+
+    # -- drops on the previews (TargetDrops) --------------------------------------------------
+    def _targets_dropped(self, paths: list[str]) -> None:
+        self.targets_dropped.emit(paths)
+
+    # -- screens ----------------------------------------------------------------------------
+    def refresh_screens(self) -> None:
+        """List the screens the presenter view can go full screen on."""
+        keep = self.screen_combo.currentData()
+        self.screen_combo.blockSignals(True)
+        self.screen_combo.clear()
+        for k, sc in enumerate(QGuiApplication.screens()):
+            g = sc.geometry()
+            self.screen_combo.addItem(f"Screen {k + 1} ({g.width()}x{g.height()})", k)
+            self.screen_combo.setItemData(k, f"{sc.name() or 'display'} {g.width()}x{g.height()}",
+                                          Qt.ItemDataRole.ToolTipRole)
+        if keep is not None and 0 <= keep < self.screen_combo.count():
+            self.screen_combo.setCurrentIndex(keep)
+        self.screen_combo.blockSignals(False)
+
+    def presenter_screen(self):
+        """The QScreen chosen for the presenter view's full screen."""
+        screens = QGuiApplication.screens()
+        k = self.screen_combo.currentData()
+        return screens[k] if k is not None and 0 <= k < len(screens) else QGuiApplication.primaryScreen()
 
     def browse_target(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Target photo or video", self._last_dir, TARGET_FILTER)
@@ -317,6 +541,7 @@ class ReenactPanel(QWidget):
     def set_target(self, path: str, emit: bool = True) -> None:
         self.target_path.setText(str(path))
         self.target_path.setModified(False)
+        self.gallery.set_current(str(path))
         if emit:
             self.target_chosen.emit(str(path))
 
@@ -353,10 +578,24 @@ class ReenactPanel(QWidget):
         if self._presenting():
             self.presenter.set_readout(text)
 
-    def set_stats(self, fps: float, latency_ms: float, face: bool, dropped: int = 0) -> None:
+    def set_stats(self, fps: float, latency_ms: float, face: bool, camera_fps: float = 0.0) -> None:
+        """The figures: results per second (``camera_fps``: the camera's, for comparison), the
+        median latency behind the camera, whether the source has a face."""
         face_text = "face" if face else "no face in the source"
-        self.set_readout(f"{fps:.1f} fps   latency {latency_ms:.0f} ms   {face_text}   "
-                         f"{dropped} camera frames skipped")
+        camera = f" (camera {camera_fps:.0f})" if camera_fps > 0 else ""
+        self.set_readout(f"{fps:.1f} fps{camera}   latency {latency_ms:.0f} ms   {face_text}")
+
+    def set_recording_time(self, seconds: float | None) -> None:
+        """The REC indicator: the time recorded so far, or None to hide it."""
+        if seconds is None:
+            self.rec_label.hide()
+            text = ""
+        else:
+            text = f"\u25cf REC {format_elapsed(seconds)}"
+            self.rec_label.setText(text)
+            self.rec_label.show()
+        if self.presenter is not None:
+            self.presenter.set_recording(text or None)
 
     # -- presenter view ----------------------------------------------------------------------
     def _presenting(self) -> bool:
@@ -368,6 +607,10 @@ class ReenactPanel(QWidget):
             if self.presenter is None:
                 self.presenter = PresenterWindow(self)
                 self.presenter.closed.connect(lambda: self.presenter_button.setChecked(False))
+                self.presenter.start_stop_requested.connect(self.request_start_stop)
+                self.presenter.record_requested.connect(self.quick_record_requested.emit)
+                self.presenter.target_number_requested.connect(self.choose_gallery_target)
+            self.presenter.set_full_screen_screen(self.presenter_screen())
             self.presenter.set_frames(self.source_view.frame(), self.result_view.frame())
             self.presenter.set_readout(self.readout.text())
             self.presenter.show()
@@ -398,6 +641,8 @@ class ReenactPanel(QWidget):
         self._recording = bool(recording)
         self.record_button.setText("Stop recording" if recording else "Record...")
         self.record_button.setEnabled(self._running or recording)
+        if not recording:
+            self.set_recording_time(None)
 
     def is_recording(self) -> bool:
         return self._recording
@@ -421,7 +666,7 @@ class ReenactPanel(QWidget):
             self.progress_bar.setValue(min(done, total))
         else:
             self.progress_bar.setRange(0, 0)
-        self.progress_bar.setFormat(f"{label} %p%" if total > 0 else label)
+        self.progress_bar.setFormat(label)
 
     def set_export_enabled(self, enabled: bool) -> None:
         self.export_button.setEnabled(enabled)

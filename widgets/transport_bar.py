@@ -3,11 +3,13 @@
 It only shows state and emits what the user asked for; the app decides what
 happens (``play_toggled()``, ``step_requested(delta)``, ``seek_requested(index)``).
 Frame indices start at 0; the label shows them as they are (frame 0 is the first).
+A click on the timeline goes to the clicked frame (and the handle follows a drag from
+there), as in a video player; Qt's own slider would step by a page towards the click.
 """
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QStyle, QToolButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QStyle, QStyleOptionSlider, QToolButton, QWidget
 
 
 def format_time(seconds: float) -> str:
@@ -18,6 +20,36 @@ def format_time(seconds: float) -> str:
     if h >= 1:
         return f"{int(h)}:{int(m):02d}:{s:05.2f}"
     return f"{int(m)}:{s:05.2f}"
+
+
+class TimelineSlider(QSlider):
+    """A horizontal slider where a left click jumps to the clicked value (then drags)."""
+
+    def __init__(self, parent=None):
+        super().__init__(Qt.Orientation.Horizontal, parent)
+
+    def value_at(self, x: float) -> int:
+        """The value under widget x (pixels)."""
+        opt = QStyleOptionSlider()
+        self.initStyleOption(opt)
+        style = self.style()
+        groove = style.subControlRect(QStyle.ComplexControl.CC_Slider, opt, QStyle.SubControl.SC_SliderGroove, self)
+        handle = style.subControlRect(QStyle.ComplexControl.CC_Slider, opt, QStyle.SubControl.SC_SliderHandle, self)
+        span = max(1, groove.width() - handle.width())
+        return QStyle.sliderValueFromPosition(self.minimum(), self.maximum(),
+                                              int(round(x - groove.x() - handle.width() / 2)), span)
+
+    def mousePressEvent(self, ev) -> None:  # noqa: N802 (Qt API)
+        if ev.button() == Qt.MouseButton.LeftButton and self.isEnabled():
+            opt = QStyleOptionSlider()
+            self.initStyleOption(opt)
+            handle = self.style().subControlRect(QStyle.ComplexControl.CC_Slider, opt,
+                                                 QStyle.SubControl.SC_SliderHandle, self)
+            if not handle.contains(ev.position().toPoint()):
+                # jump, then let QSlider take the press on the handle that is now under the
+                # mouse: a drag from here scrubs
+                self.setValue(self.value_at(ev.position().x()))
+        super().mousePressEvent(ev)
 
 
 class TransportBar(QWidget):
@@ -36,7 +68,8 @@ class TransportBar(QWidget):
         self.play_button = self._button(self._icon_play, "Play / pause (Space)")
         self.forward_button = self._button(style.standardIcon(QStyle.StandardPixmap.SP_MediaSeekForward),
                                            "Step forward one frame (Right)")
-        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider = TimelineSlider()
+        self.slider.setToolTip("Click or drag to go to a frame")
         # Keys belong to the window's shortcuts (Left/Right/Home/End), not to the slider.
         self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.slider.setTracking(True)

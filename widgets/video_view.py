@@ -1,8 +1,11 @@
 """VideoView: shows one video frame with overlays (the tracked landmarks).
 
 Pure display: it takes numpy arrays and plain data and never computes anything
-about faces. Scene coordinates are image pixels (origin top-left, x right,
-y down), so overlay points in pixel coordinates are drawn as they are.
+about faces. The frame and its overlays live in one content item whose coordinates
+are image pixels (origin top-left, x right, y down), so overlay points in pixel
+coordinates are drawn as they are; the content item stretches the width by the
+source's pixel aspect ratio (:meth:`VideoView.set_pixel_aspect`: d9's 512x480 pixels
+are 15:16 and show as the square picture they are).
 
 Interaction: mouse wheel zooms around the cursor, left-drag pans, double-click
 (or :meth:`fit_to_window`) fits the frame to the view. While "fit" is on, the
@@ -12,8 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
+from PySide6.QtGui import (
+    QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter, QPainterPath, QPen, QPixmap, QPolygonF, QTransform,
+)
+from PySide6.QtWidgets import (
+    QGraphicsItem, QGraphicsObject, QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView,
+)
+
+from widgets.legend import Legend, legend_size, paint_legend
 
 #: colour of landmarks the detector found in this frame
 DETECTED_COLOUR = QColor(60, 230, 90)
@@ -185,6 +194,181 @@ class ColouredPointsItem(QGraphicsItem):
             painter.drawPoints(poly)
 
 
+class HandlesItem(QGraphicsObject):
+    """Points the user can drag (correcting a fit by hand): drawn as rings a few screen pixels
+    wide, the one under the mouse highlighted; pinned points as crosses at their targets.
+
+    ``set_handles(points (N, 2) image pixels, ids (N,) int)``; ``set_pins(targets (P, 2))``.
+    Signal ``dragged(id, x, y)``: handle ``id`` was dropped at image pixel (x, y).
+    """
+
+    dragged = Signal(int, float, float)
+    RADIUS_PX = 5.0
+    #: how near (screen pixels) a press must be to grab a handle
+    GRAB_PX = 9.0
+
+    def __init__(self, parent: QGraphicsItem | None = None):
+        super().__init__(parent)
+        self._pts = np.zeros((0, 2))
+        self._ids = np.zeros(0, int)
+        self._pins = np.zeros((0, 2))
+        self._drag: int | None = None
+        self._drag_pos: QPointF | None = None
+        self._hover: int | None = None
+        self._bounds = QRectF()
+        self.setAcceptHoverEvents(True)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+
+    def set_handles(self, points: np.ndarray, ids: np.ndarray) -> None:
+        self.prepareGeometryChange()
+        self._pts = np.asarray(points, np.float64).reshape(-1, 2)
+        self._ids = np.asarray(ids, int).reshape(-1)
+        self._update_bounds()
+
+    def set_pins(self, targets: np.ndarray) -> None:
+        self.prepareGeometryChange()
+        self._pins = np.asarray(targets, np.float64).reshape(-1, 2)
+        self._update_bounds()
+
+    def handle_positions(self) -> tuple[np.ndarray, np.ndarray]:
+        """(points (N, 2), ids (N,)) shown."""
+        return self._pts.copy(), self._ids.copy()
+
+    def _update_bounds(self) -> None:
+        allp = np.concatenate([self._pts, self._pins]) if len(self._pins) else self._pts
+        allp = allp[np.isfinite(allp).all(1)] if len(allp) else allp
+        if len(allp):
+            lo, hi = allp.min(0) - 40, allp.max(0) + 40
+            self._bounds = QRectF(lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1])
+        else:
+            self._bounds = QRectF()
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        return self._bounds
+
+    def _screen_scale(self) -> float:
+        """Screen pixels per image pixel (for hit testing at any zoom)."""
+        views = self.scene().views() if self.scene() is not None else []
+        if not views:
+            return 1.0
+        t = self.deviceTransform(views[0].viewportTransform())
+        return max(1e-6, (abs(t.m11()) + abs(t.m22())) / 2)
+
+    def index_at(self, pos: QPointF) -> int | None:
+        """Index of the handle within GRAB_PX screen pixels of ``pos`` (item coordinates)."""
+        if not len(self._pts):
+            return None
+        d = np.linalg.norm(self._pts - np.array([pos.x(), pos.y()]), axis=1) * self._screen_scale()
+        i = int(np.argmin(d))
+        return i if d[i] <= self.GRAB_PX else None
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        k = self._screen_scale()
+        r = self.RADIUS_PX / k
+        pin_pen = QPen(QColor(255, 60, 200), 2.0)
+        pin_pen.setCosmetic(True)
+        painter.setPen(pin_pen)
+        for x, y in self._pins:
+            painter.drawLine(QPointF(x - r, y - r), QPointF(x + r, y + r))
+            painter.drawLine(QPointF(x - r, y + r), QPointF(x + r, y - r))
+        for i, (x, y) in enumerate(self._pts):
+            if not (np.isfinite(x) and np.isfinite(y)):
+                continue
+            hot = i == self._hover or i == self._drag
+            pen = QPen(QColor(255, 255, 255) if hot else QColor(255, 220, 40), 2.0 if hot else 1.5)
+            pen.setCosmetic(True)
+            painter.setPen(pen)
+            painter.setBrush(QColor(255, 220, 40, 90) if hot else Qt.BrushStyle.NoBrush)
+            c = self._drag_pos if i == self._drag and self._drag_pos is not None else QPointF(x, y)
+            painter.drawEllipse(c, r * (1.4 if hot else 1.0), r * (1.4 if hot else 1.0))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+
+    def hoverMoveEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        i = self.index_at(event.pos())
+        if i != self._hover:
+            self._hover = i
+            self.update()
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        i = self.index_at(event.pos()) if event.button() == Qt.MouseButton.LeftButton else None
+        if i is None:
+            event.ignore()  # (the view pans)
+            return
+        self._drag, self._drag_pos = i, event.pos()
+        event.accept()
+        self.update()
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        if self._drag is not None:
+            self._drag_pos = event.pos()
+            self.update()
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        if self._drag is None:
+            return
+        i, pos = self._drag, event.pos()
+        self._drag, self._drag_pos = None, None
+        self.update()
+        if np.linalg.norm(self._pts[i] - np.array([pos.x(), pos.y()])) * self._screen_scale() >= 1.0:
+            self.dragged.emit(int(self._ids[i]), float(pos.x()), float(pos.y()))
+
+
+class CaptionItem(QGraphicsItem):
+    """A short label in a dark box (e.g. "Original" over the left half of side by side); it
+    keeps its screen size at any zoom, its top-left corner at its position."""
+
+    def __init__(self, text: str, parent: QGraphicsItem | None = None):
+        super().__init__(parent)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+        self._font = QFont()
+        self._font.setBold(True)
+        self._font.setPointSizeF(10.5)
+        self.set_text(text)
+
+    def set_text(self, text: str) -> None:
+        self.prepareGeometryChange()
+        self.text = text
+        m = QFontMetricsF(self._font)
+        self._rect = QRectF(0, 0, m.horizontalAdvance(text) + 14, m.height() + 6)
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        return self._rect
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 160))
+        painter.drawRoundedRect(self._rect, 4, 4)
+        painter.setPen(QColor(255, 255, 255))
+        painter.setFont(self._font)
+        painter.drawText(self._rect, Qt.AlignmentFlag.AlignCenter, self.text)
+
+
+class LegendItem(QGraphicsItem):
+    """A colour-bar legend (widgets.legend) kept at screen size in a corner of the view."""
+
+    def __init__(self, legend: Legend, parent: QGraphicsItem | None = None):
+        super().__init__(parent)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+        self.set_legend(legend)
+
+    def set_legend(self, legend: Legend) -> None:
+        self.prepareGeometryChange()
+        self.legend = legend
+        w, h = legend_size(legend)
+        self._rect = QRectF(0, 0, w, h)
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        return self._rect
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        paint_legend(painter, QPointF(0, 0), self.legend)
+
+
 class VideoView(QGraphicsView):
     """The central frame display.
 
@@ -211,12 +395,19 @@ class VideoView(QGraphicsView):
         self.setAcceptDrops(False)
         self.viewport().setAcceptDrops(False)
 
-        self._pixmap_item = QGraphicsPixmapItem()
+        # the frame and its overlays, in image pixels; its transform applies the pixel aspect
+        self._content = QGraphicsRectItem()
+        self._content.setPen(QPen(Qt.PenStyle.NoPen))
+        self._content.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, True)
+        self._scene.addItem(self._content)
+        self._pixel_aspect = 1.0
+        self._pixmap_item = QGraphicsPixmapItem(self._content)
         self._pixmap_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
-        self._scene.addItem(self._pixmap_item)
-        self.landmarks_item = PointsOverlayItem(DETECTED_COLOUR)
+        self.landmarks_item = PointsOverlayItem(DETECTED_COLOUR, parent=self._content)
         self.landmarks_item.setZValue(10)
-        self._scene.addItem(self.landmarks_item)
+        self._captions: list[CaptionItem] = []
+        # legends (colour bars) sit in the view's top-right corner, outside the content
+        self._legends: dict[str, LegendItem] = {}
         # name -> item; later overlays (mesh wireframe, flow) register here too
         self._overlays: dict[str, QGraphicsItem] = {"landmarks": self.landmarks_item}
         self._overlay_enabled: dict[str, bool] = {"landmarks": True}
@@ -233,10 +424,88 @@ class VideoView(QGraphicsView):
         self._frame = frame
         self._pixmap_item.setPixmap(QPixmap.fromImage(rgb_to_qimage(frame)))
         if new_size != old_size:
-            self._scene.setSceneRect(QRectF(0, 0, new_size[1], new_size[0]))
+            self._update_scene_rect()
             self._fit = True
         if self._fit:
             self._apply_fit()
+
+    def set_pixel_aspect(self, aspect: float) -> None:
+        """Show each pixel ``aspect`` times as wide as it is high (a source's pixel_aspect)."""
+        aspect = float(aspect) if aspect and aspect > 0 else 1.0
+        if aspect == self._pixel_aspect:
+            return
+        self._pixel_aspect = aspect
+        self._content.setTransform(QTransform.fromScale(aspect, 1.0))
+        self._update_scene_rect()
+        self._fit = True
+        self._apply_fit()
+
+    def pixel_aspect(self) -> float:
+        return self._pixel_aspect
+
+    def _update_scene_rect(self) -> None:
+        if self._frame is not None:
+            h, w = self._frame.shape[:2]
+            self._scene.setSceneRect(QRectF(0, 0, w * self._pixel_aspect, h))
+            self._place_legends()
+
+    def image_to_view(self, x: float, y: float) -> QPointF:
+        """Widget (viewport) coordinates of image pixel (x, y)."""
+        return QPointF(self.mapFromScene(self._content.mapToScene(QPointF(x, y))))
+
+    def view_to_image(self, pos) -> QPointF:
+        """Image pixel coordinates of a widget (viewport) position."""
+        return self._content.mapFromScene(self.mapToScene(QPointF(pos).toPoint()))
+
+    def set_captions(self, captions) -> None:
+        """Labels over the frame: [(x, text)] with x in image pixels (each label's left edge,
+        near the top); [] removes them. Side by side shows "Original" and "Edited" this way."""
+        spec = [(float(x), str(t)) for x, t in captions]
+        if spec == [(c.pos().x() - 8, c.text) for c in self._captions]:
+            return
+        for c in self._captions:
+            self._scene.removeItem(c)
+        self._captions = []
+        for x, text in captions:
+            c = CaptionItem(text, self._content)
+            c.setPos(float(x) + 8, 8)
+            c.setZValue(50)
+            self._captions.append(c)
+
+    def captions(self) -> list[str]:
+        return [c.text for c in self._captions]
+
+    def set_legend(self, name: str, legend: Legend | None) -> None:
+        """A colour-bar legend ``name`` in the view's top-right corner (stacked in the order
+        first set); None removes it."""
+        if legend is None:
+            item = self._legends.pop(name, None)
+            if item is not None:
+                self._scene.removeItem(item)
+            self._place_legends()
+            return
+        item = self._legends.get(name)
+        if item is None:
+            item = LegendItem(legend)
+            item.setZValue(60)
+            self._scene.addItem(item)
+            self._legends[name] = item
+        else:
+            item.set_legend(legend)
+        self._place_legends()
+
+    def legends(self) -> dict[str, str]:
+        """The legends shown: name -> title."""
+        return {n: it.legend.title for n, it in self._legends.items()}
+
+    def _place_legends(self) -> None:
+        # the legends sit in the viewport's top-right corner whatever the zoom and pan
+        y = 6.0
+        for item in self._legends.values():
+            r = item.boundingRect()
+            top_right = self.mapToScene(self.viewport().width() - int(r.width()) - 6, int(y))
+            item.setPos(top_right)
+            y += r.height() + 4
 
     def clear(self) -> None:
         self._frame = None
@@ -268,9 +537,9 @@ class VideoView(QGraphicsView):
         self._update_overlay_visibility("landmarks")
 
     def add_overlay(self, name: str, item: QGraphicsItem, z: float = 5.0) -> None:
-        """Register another overlay item (scene coordinates = image pixels)."""
+        """Register another overlay item (its coordinates are image pixels)."""
         item.setZValue(z)
-        self._scene.addItem(item)
+        item.setParentItem(self._content)
         self._overlays[name] = item
         self._overlay_enabled[name] = True
         self._overlay_has_data[name] = True
@@ -311,11 +580,13 @@ class VideoView(QGraphicsView):
             return
         self._fit = False
         self.scale(factor, factor)
+        self._place_legends()
         self.zoom_changed.emit(self.zoom())
 
     def zoom_actual_size(self) -> None:
         self._fit = False
         self.resetTransform()
+        self._place_legends()
         self.zoom_changed.emit(self.zoom())
 
     def _apply_fit(self) -> None:
@@ -323,6 +594,7 @@ class VideoView(QGraphicsView):
         if rect.isEmpty():
             return
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        self._place_legends()
         self.zoom_changed.emit(self.zoom())
 
     def wheelEvent(self, event) -> None:  # noqa: N802 (Qt API)
@@ -339,3 +611,8 @@ class VideoView(QGraphicsView):
         super().resizeEvent(event)
         if self._fit:
             self._apply_fit()
+        self._place_legends()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802 (Qt API)
+        super().scrollContentsBy(dx, dy)
+        self._place_legends()

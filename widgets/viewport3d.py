@@ -20,6 +20,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QWidget
 
+from widgets.legend import Legend, legend_size, paint_legend
+
 BACKGROUND = QColor(38, 40, 43)
 
 
@@ -32,12 +34,13 @@ class Viewport3D(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setMinimumSize(200, 200)
+        self.setMinimumSize(160, 120)
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._frame: QImage | None = None
         self._message = ""
         self._message_is_error = False
+        self._legend: Legend | None = None
         self._drag: tuple[str, QPointF] | None = None
 
     def pixel_size(self) -> tuple[int, int, float]:
@@ -57,6 +60,14 @@ class Viewport3D(QWidget):
         self._message, self._message_is_error = text, error
         self.update()
 
+    def set_legend(self, legend: Legend | None) -> None:
+        """A colour-bar legend in the top-right corner (the 3D flow's colours), or None."""
+        self._legend = legend
+        self.update()
+
+    def legend(self) -> Legend | None:
+        return self._legend
+
     def image(self) -> QImage:
         """The frame on screen (a null QImage before the first)."""
         return QImage(self._frame) if self._frame is not None else QImage()
@@ -67,6 +78,9 @@ class Viewport3D(QWidget):
             p.drawImage(QRectF(0, 0, self.width(), self.height()), self._frame)
         else:
             p.fillRect(self.rect(), BACKGROUND)
+        if self._legend is not None and self._frame is not None:
+            w, _h = legend_size(self._legend)
+            paint_legend(p, QPointF(self.width() - w - 6, 6), self._legend)
         if self._message:
             p.setPen(QColor(230, 230, 230) if self._message_is_error else QColor(150, 150, 155))
             p.drawText(self.rect().adjusted(8, 8, -8, -8), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 from app.commands import add_model_argument
 
@@ -35,21 +34,39 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.commands import offline_input, output_path
     from core.errors import InputError
     from core.jobs import ConsoleProgress
+    from core.qa.clip import frames_to_use
     from core.qa.flow_video import write_flow_video
-    from core.qa.inputs import prepare
+    from core.qa.inputs import prepare, prepare_project
+    from core.video import open_source
+    from core.video.writer import VIDEO_OUT_EXTS
 
-    out = Path(args.output)
     if args.step < 1:
         raise InputError(f"--step {args.step}: must be at least 1")
-    if args.npz is not None and Path(args.npz).suffix.lower() != ".npz":
-        raise InputError(f"{args.npz}: --npz must name a .npz file")
+    given = offline_input(args.input, announce=False)  # (a project: its source and reconstruction)
+    out = output_path(args.output, VIDEO_OUT_EXTS)
+    if args.npz is not None:
+        output_path(args.npz, (".npz",), what="--npz file")
+    if given.project is not None and (args.reconstruction or args.track):
+        raise InputError(f"{args.input}: a project brings its own reconstruction and track; "
+                         "drop --reconstruction/--track")
+    # a still (or too short a clip) is refused before any tracking or fitting
+    with open_source(str(given.path)) as src:
+        n = frames_to_use(src.frame_count, args.max_frames)
+    if n <= args.step:
+        kind = "a still image" if n == 1 else f"only {n} frame(s) are used"
+        raise InputError(f"{args.input}: the flow over {args.step} frame(s) needs more than {args.step} "
+                         f"frames, but {kind}; give a video")
     t0 = time.perf_counter()
     bar = ConsoleProgress("flow")
     try:
-        inp = prepare(args.input, args.reconstruction, args.track, args.model, args.max_frames,
-                      progress=bar)
+        if given.project is not None:
+            inp = prepare_project(given.project, args.max_frames, progress=bar)
+        else:
+            inp = prepare(str(given.path), args.reconstruction, args.track, args.model, args.max_frames,
+                          progress=bar)
         try:
             if inp.frames <= args.step:
                 raise InputError(f"{args.input}: the flow over {args.step} frame(s) needs more than "

@@ -10,6 +10,7 @@ space, cm; the editor's mesh export). Prints a one-line summary.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -37,17 +38,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.errors import InputError
+    from app.commands import offline_input, output_path
+    from app.commands.track import faces_note
+    from core.atomic import check_writable
     from core.fitting import FitSettings
     from core.fitting.clip import reconstruct_clip
     from core.jobs import ConsoleProgress
+    from core.project.validate import load_track_file
     from core.tracking import TrackResult
 
-    inp = Path(args.input)
-    if not inp.exists():
-        raise InputError(f"{inp}: input not found")
+    given = offline_input(args.input)
+    inp = given.path
+    out_file = output_path(args.output, (".npz",))
+    if args.export_meshes:
+        check_writable(Path(args.export_meshes) / f"mesh_000000.{args.mesh_format}")
     t0 = time.perf_counter()
-    source = TrackResult.load(inp) if inp.suffix.lower() == ".npz" else str(inp)
+    source = load_track_file(inp) if inp.suffix.lower() == ".npz" else str(inp)
+    if given.project is not None:  # a project's saved track spares the tracking
+        from core.project import load_project
+
+        source = load_project(given.project).track or source
     bar = ConsoleProgress("reconstruct")
     try:
         settings = FitSettings(corrective=not args.no_corrective)
@@ -57,9 +67,12 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     rec, model = clip.reconstruction, clip.model
+    note = faces_note(clip.track)
+    if note:
+        print(f"{args.input}: {note}", file=sys.stderr)
     t_track = 0.0 if isinstance(source, TrackResult) else float(clip.track.meta.get("processing_seconds", 0.0))
     t_fit = time.perf_counter() - t0 - t_track
-    rec.save(args.output)
+    rec.save(out_file)
     if args.export_meshes:
         from core.edits.export import export_meshes
 

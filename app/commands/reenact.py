@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 from app.commands import add_model_argument
 
@@ -32,23 +31,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-frames", type=int, default=None, metavar="N",
                    help="use only the first N frames of the source (and of a target video)")
     p.add_argument("--no-audio", action="store_true", help="do not copy the source's audio")
+    p.add_argument("--full-size", action="store_true",
+                   help="a still target larger than 2048 px is worked on at most 2048 px on its long side "
+                        "(the whole picture scaled, or a crop around a small face) and the output has that "
+                        "size; --full-size puts every frame back into the picture at its own size (slow)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.commands import offline_input, output_path
     from core.errors import InputError
     from core.jobs import ConsoleProgress
     from core.model.registry import load_model
     from core.reenact.pipeline import ReenactmentPipeline
     from core.reenact.transfer import TransferSettings
+    from core.video.writer import VIDEO_OUT_EXTS
 
-    out = Path(args.output)
-    if out.suffix.lower() not in (".mp4", ".m4v", ".mov", ".mkv"):
-        raise InputError(f"{out}: the output must be a video file (.mp4)")
     if args.max_frames is not None and args.max_frames < 1:
         raise InputError(f"--max-frames {args.max_frames}: must be at least 1")
-    for what, spec in (("source", args.source), ("target", args.target)):
-        if not str(spec).startswith(("simcam:", "webcam:")) and not Path(spec).exists():
-            raise InputError(f"{spec}: {what} not found")
+    source = offline_input(args.source, "source").path
+    target = offline_input(args.target, "target").path
+    out = output_path(args.output, VIDEO_OUT_EXTS, what="output video")
     try:
         settings = TransferSettings.from_attributes(args.transfer, mode=args.mode)
     except ValueError as e:
@@ -58,11 +60,14 @@ def run(args: argparse.Namespace) -> int:
     progress = ConsoleProgress("reenact")
     t = time.perf_counter()
     try:
-        res = pipe.export(args.source, args.target, out, max_frames=args.max_frames,
-                          keep_audio=not args.no_audio, progress=progress)
+        res = pipe.export(str(source), str(target), out, max_frames=args.max_frames,
+                          keep_audio=not args.no_audio, progress=progress, full_size=args.full_size)
     finally:
         progress.close()
     elapsed = time.perf_counter() - t
+    if res.target_reduced:
+        print(f"{args.target}: {res.target_work}; output {res.output_size[1]}x{res.output_size[0]}"
+              f"{'' if args.full_size else ' (--full-size for the picture at its own size)'}", file=sys.stderr)
     print(f"{args.source} -> {args.target}: {res.frames} frames ({args.mode} mode, {args.transfer}) "
           f"in {elapsed:.1f} s -> {out}", file=sys.stdout)
     return 0

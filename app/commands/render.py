@@ -14,8 +14,8 @@ GUI's export), audio kept.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
-from pathlib import Path
 
 from app.commands import add_model_argument
 
@@ -37,17 +37,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alpha", type=float, default=0.6,
                    help="shaded mode: opacity of the mesh over the frame, 1 = mesh alone (default 0.6)")
     p.add_argument("--max-frames", type=int, default=None, metavar="N", help="use only the first N frames")
+    p.add_argument("--full-size", action="store_true",
+                   help="render frames larger than 2048 px at their own size (default: scaled to 2048 px "
+                        "on the long side)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.commands import offline_input, output_path
     from core.errors import InputError
     from core.jobs import ConsoleProgress
     from core.qa.inputs import is_project, prepare, prepare_project
     from core.qa.render_video import write_render_video
+    from core.video.writer import OUTPUT_MAX_SIDE, VIDEO_OUT_EXTS
 
-    out = Path(args.output)
     if not 0.0 <= args.alpha <= 1.0:
         raise InputError(f"--alpha {args.alpha}: must be between 0 and 1")
+    offline_input(args.input, announce=False)  # live specs, FIFOs, missing paths: one clear line
+    out = output_path(args.output, VIDEO_OUT_EXTS)
     if args.mode is None:
         args.mode = "edited" if is_project(args.input) else "overlay"
     if args.mode == "edited":
@@ -66,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
                           need_track=need_track, progress=bar)
         try:
             res = write_render_video(inp.source, inp.meshes, out, inp.frames, args.mode, track=inp.track,
-                                     alpha=args.alpha, progress=bar)
+                                     alpha=args.alpha, progress=bar,
+                                     max_side=None if args.full_size else OUTPUT_MAX_SIDE)
         finally:
             inp.source.close()
     finally:
@@ -76,6 +83,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.input}: {args.mode} render of {res.frames_written} frames, model {rec.model_name}"
           f"{' (fitted now)' if inp.reconstructed else ''}{extra}, audio {'kept' if res.audio_kept else 'none'}, "
           f"{time.perf_counter() - t0:.1f} s -> {out}")
+    H, W = inp.source.size
+    if tuple(res.size) != (H, W):
+        print(f"{args.input}: {W}x{H} frames rendered at {res.size[1]}x{res.size[0]} (--full-size for their own size)",
+              file=sys.stderr)
     return 0
 
 

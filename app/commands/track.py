@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 NAME = "track"
 HELP = "track the face (478 landmarks, 52 blendshapes, head pose) in a video, image or folder"
@@ -38,20 +37,20 @@ def _ranges_text(ranges: list[tuple[int, int]], limit: int = 5) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.commands import offline_input, output_path
     from core.errors import InputError, UserFacingError
     from core.jobs import ConsoleProgress
     from core.tracking import lost_ranges, require_face, track_video
     from core.tracking.model_file import ModelFileError
 
-    out = Path(args.output)
-    if out.suffix.lower() != ".npz":
-        raise InputError(f"{out}: the output must be a .npz file")
     if args.max_frames is not None and args.max_frames < 1:
         raise InputError(f"--max-frames {args.max_frames}: must be at least 1")
+    inp = offline_input(args.input)
+    out = output_path(args.output, (".npz",))
     progress = ConsoleProgress("track")
     t = time.perf_counter()
     try:
-        result = track_video(args.input, max_frames=args.max_frames, smooth=not args.no_smooth,
+        result = track_video(str(inp.path), max_frames=args.max_frames, smooth=not args.no_smooth,
                              progress=progress)
     except ModelFileError as e:       # an installation problem, reported like bad input
         raise UserFacingError(str(e)) from e
@@ -68,4 +67,26 @@ def run(args: argparse.Namespace) -> int:
     if lost:
         line += f"; no face in frames {_ranges_text(lost)}"
     print(line, file=sys.stdout)
+    several = faces_note(result)
+    if several:
+        print(f"{args.input}: {several}", file=sys.stderr)
     return 0
+
+
+def faces_note(result) -> str:
+    """What to tell when frames show several faces ("" when none does): which face the track
+    follows (the tracker takes the largest, then the one nearest its last position)."""
+    import numpy as np
+
+    n = np.asarray(result.n_faces)
+    multi = np.flatnonzero(n > 1)
+    if multi.size == 0:
+        return ""
+    f = int(multi[0])
+    where = ""
+    if result.valid[f]:
+        lm = np.asarray(result.landmarks[f, :, :2])
+        (x0, y0), (x1, y1) = np.nanmin(lm, 0), np.nanmax(lm, 0)
+        where = f" (in frame {f}: the face at x {x0:.0f}-{x1:.0f}, y {y0:.0f}-{y1:.0f})"
+    return (f"several faces in {multi.size} frame(s) (up to {int(n.max())}); the largest face is followed, "
+            f"then the one nearest its last position{where}; n_faces in the result counts them per frame")

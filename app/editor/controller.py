@@ -26,14 +26,17 @@ from PySide6.QtWidgets import QFileDialog
 
 from app.editor.actions import EditorActions
 from app.editor.document import EditorDocument
+from app.editor.legends import fit_error_legend, flow_direction_legend, flow_speed_legend
 from app.editor.panels import EditorPanels
 from app.editor.preview import EditedPreview
 from app.editor.project_io import ProjectIO
 from app.jobs import Job
 from app.process_jobs import export_edit
+from core.edits.fit_correction import Pin, handle_points, refit_with_pins, tracker_points
 from app.viewport import MODES
 from core.fitting.settings import FitSettings
 from core.model.registry import remember_model
+from core.qa.fit_error import worst_frames
 # imported at start-up, not on first use: the first import of core.render / core.flow costs
 # ~25 ms of GUI thread, which would land in the turn that puts a reconstruction on screen
 from core.qa.frame_scene import FrameScene
@@ -67,9 +70,19 @@ class EditorUI(QObject):
         p = self.panels
         self.viewport, self.expressions, self.curves, self.fit_error = p.viewport, p.expressions, p.curves, p.fit_error
         self.io = ProjectIO(self)
+        #: components whose curves stay shown besides the selected one (Ctrl+click, Pin)
+        self.pinned: list[str] = []
+        self.show_edited = self.settings.value("editor/curves_show_edited", False, type=bool)
+        #: a slider move keys at once (on) or is only shown until K (off, the default: K keys)
+        self.auto_key = self.settings.value("editor/auto_key", False, type=bool)
         self.actions = EditorActions(self)
         self.scene: FrameScene | None = None
         self.selected: str | None = None
+        #: the fit is being corrected by hand: the video shows draggable points (P toggles)
+        self.fixing_fit = False
+        self._handle_ids = handle_points()
+        self.worst: list[int] = []   # the worst frames by fit error, worst first
+        self._worst_pos = -1         # where ] / [ are in that list
         # the expression rows of a finished reconstruction are built over several event-loop
         # turns (see _on_reconstruction_changed); the serial drops a superseded build
         self._defer_rows = False
@@ -85,32 +98,51 @@ class EditorUI(QObject):
     def _connect(self) -> None:
         w, d, p = self.win, self.doc, self.panels
         w.session.frame_shown.connect(self._on_frame_shown)
+        d.fit_changed.connect(self._on_fit_changed)
         d.edits_changed.connect(self._on_edits_changed)
         d.reconstruction_changed.connect(self._on_reconstruction_changed)
+        p.overlay_items["handles"].dragged.connect(self._on_handle_dragged)
         e = self.expressions
         e.drag_started.connect(self._on_drag_started)
         e.drag_finished.connect(self._on_drag_finished)
         e.offset_changed.connect(self._on_offset_changed)
         e.reset_requested.connect(d.reset)
         e.component_selected.connect(self.select_component)
+        e.pin_requested.connect(self.toggle_pin)
         e.components_ready.connect(self._on_rows_ready)
         c = self.curves
+        c.set_auto_key(self.auto_key)
+        c.set_show_edited(self.show_edited)
         c.seek_requested.connect(w.session.seek)
-        c.key_moved.connect(d.move_key)
+        c.keys_moved.connect(d.move_keys)
+        c.keys_deleted.connect(d.delete_keys)
+        c.key_type_requested.connect(d.set_key_type)
         c.set_key_requested.connect(self.set_key)
         c.delete_key_requested.connect(self.delete_key)
-        c.interpolation_changed.connect(d.set_interpolation)
+        c.auto_key_toggled.connect(self.set_auto_key)
+        c.component_selected.connect(self.select_component)
+        c.pin_toggled.connect(self.toggle_pin)
+        c.show_edited_toggled.connect(self.set_show_edited)
         c.range_changed.connect(d.set_range)
         self.fit_error.seek_requested.connect(w.session.seek)
         p.mode_combo.currentIndexChanged.connect(lambda i: self.set_viewport_mode(p.mode_combo.itemData(i)))
         for preset, b in p.preset_buttons.items():
             b.clicked.connect(lambda _c=False, preset=preset: self.set_viewport_preset(preset))
         self.viewport.view_moved.connect(lambda: p.show_preset(None))
+        w.theme_changed.connect(self.set_dark)
+        self.set_dark(w.dark)
+        p.maximise_button.clicked.connect(p.set_viewport_maximised)
+        p.detach_button.clicked.connect(p.set_viewport_detached)
         p.wire_check.toggled.connect(self._on_viewport_overlays)
         p.lm_check.toggled.connect(self._on_viewport_overlays)
 
     # ----------------------------------------------------------------------------------
     # view options
+    def set_dark(self, dark: bool) -> None:
+        """The plots follow the window's theme."""
+        self.curves.set_dark(dark)
+        self.fit_error.set_dark(dark)
+
     def set_viewport_mode(self, mode: str) -> None:
         combo = self.panels.mode_combo
         self.viewport.set_mode(mode)
@@ -123,7 +155,6 @@ class EditorUI(QObject):
     def set_viewport_preset(self, preset: str) -> None:
         self.viewport.set_preset(preset)
         self.panels.show_preset(preset)
-        self.settings.setValue("view/viewport_preset", preset)
 
     def _on_viewport_overlays(self) -> None:
         p = self.panels
@@ -158,6 +189,13 @@ class EditorUI(QObject):
         return self.doc.has_reconstruction and 0 <= self.index < self.doc.num_frames
 
     def _on_frame_shown(self, index: int, frame) -> None:
+        d = self.doc
+        if d.has_pending and d.pending_frame != index:
+            # auto-key off: a value not keyed belongs to its frame only (as in Blender)
+            names = d.discard_pending()
+            self.win.statusBar().showMessage(
+                f"Not keyed, so dropped: {', '.join(names)} (auto-key is off: press K to key a change "
+                "before going to another frame)", 8000)
         self.curves.set_position(index)
         self.fit_error.set_position(index)
         self.preview.invalidate()
@@ -175,15 +213,19 @@ class EditorUI(QObject):
         d = self.doc
         fitted, off, edited = d.frame_values(self.index)
         keyed = {n for n, c in d.edits.components.items() if self.index in c.keys}
-        self.expressions.set_values(d.names, fitted, off, edited, keyed, set(d.edits.components))
+        pending = set(d.pending) if d.pending_frame == self.index else set()
+        self.expressions.set_values(d.names, fitted, off, edited, keyed, set(d.edits.components), pending)
 
     def _update_viewport(self) -> None:
         if not self._frame_in_rec() or self.scene is None:
             return
-        m = self.scene.viewport_mesh(self.index, self.doc.edited_expressions(),
-                                     with_flow=self.viewport.mode in ("flow", "flow_arrows"))
+        with_flow = self.viewport.mode in ("flow", "flow_arrows")
+        m = self.scene.viewport_mesh(self.index, self.doc.edited_expressions(), with_flow=with_flow)
         self.viewport.set_mesh(m.vertices, m.rotation, image=self.win.session.frame, image_points=m.image_points,
                                flow=m.flow, flow_colours=m.flow_colours, landmarks=m.landmarks)
+        legend = flow_speed_legend(self.scene.flow_scales()[0], "mm", factor=10.0) if with_flow else None
+        if legend != self.viewport.widget.legend():
+            self.viewport.widget.set_legend(legend)
 
     def _update_overlays(self) -> None:
         v = self.win.view
@@ -191,6 +233,8 @@ class EditorUI(QObject):
         if not self._frame_in_rec() or self.scene is None:
             for n in items:
                 v.set_overlay_has_data(n, False)
+            if self.scene is None:
+                self._update_legends(False, False)
             return
         o = self.scene.overlays(self.index, self.doc.edited_expressions(), mesh=v.overlay_enabled("mesh"),
                                 error=v.overlay_enabled("error"), flow=v.overlay_enabled("flow"))
@@ -200,29 +244,84 @@ class EditorUI(QObject):
             items["error"].set_points(o.error_points, o.error_colours)
         if o.flow_segments is not None:
             items["flow"].set_segments(o.flow_segments, o.flow_colours)
+        handles = self.fixing_fit and self.scene.has_face(self.index)
+        if handles:
+            pts = tracker_points(self.doc.rec, self.doc.model, self.index)[self._handle_ids]
+            items["handles"].set_handles(pts, self._handle_ids)
+            pins = self.doc.pins_at(self.index)
+            items["handles"].set_pins(np.array([p.target for p in pins]) if pins else np.zeros((0, 2)))
+        v.set_overlay_has_data("handles", handles)
         # (the mesh counts as there when its overlay is merely switched off: the switch shows it)
         v.set_overlay_has_data("mesh", self.scene.has_face(self.index))
         v.set_overlay_has_data("error", o.error_points is not None)
         v.set_overlay_has_data("flow", o.flow_segments is not None)
+        self._update_legends(o.error_points is not None, o.flow_segments is not None)
+
+    def _update_legends(self, error: bool, flow: bool) -> None:
+        """The colour bars of the overlays shown (units included)."""
+        v = self.win.view
+        shown = v.legends()
+        if error != ("error" in shown):
+            v.set_legend("error", fit_error_legend() if error else None)
+        if flow != ("flow" in shown):
+            v.set_legend("flow", flow_speed_legend(self.scene.flow_scales()[1], "px", arrows=True) if flow else None)
+            v.set_legend("flow_direction", flow_direction_legend() if flow else None)
 
     # ----------------------------------------------------------------------------------
     # editing
-    def _on_drag_started(self, _name: str) -> None:
+    def _on_drag_started(self, name: str) -> None:
         self.preview.dragging = True
         self.doc.begin_gesture()
+        if name != self.selected:
+            self.select_component(name)  # the curve shown follows the slider being edited
 
     def _on_drag_finished(self, _name: str) -> None:
         self.preview.dragging = False
         self.preview.show()  # the full-resolution frame replaces the drag preview
 
     def _on_offset_changed(self, name: str, value: float) -> None:
-        if self._frame_in_rec():
+        if not self._frame_in_rec():
+            return
+        if name != self.selected:
+            self.select_component(name)
+        if self.auto_key:
             self.doc.set_offset(name, self.index, value)
+        else:
+            self.doc.set_pending(name, self.index, value)
+
+    def set_auto_key(self, on: bool) -> None:
+        """Auto-key on: a slider move keys at once; off: it shows until K keys it."""
+        self.auto_key = bool(on)
+        self.settings.setValue("editor/auto_key", self.auto_key)
+        self.curves.set_auto_key(self.auto_key)
+        a = self.actions.auto_key
+        if a.isChecked() != self.auto_key:
+            a.blockSignals(True)
+            a.setChecked(self.auto_key)
+            a.blockSignals(False)
+        if self.auto_key and self.doc.has_pending:
+            self.doc.commit_pending()  # what is shown becomes what is kept
+        self.win.statusBar().showMessage(
+            "Auto-key on: moving a slider keys it at this frame." if self.auto_key else
+            "Auto-key off: a slider move shows in orange until you press K to key it.", 6000)
 
     def select_component(self, name: str) -> None:
         self.selected = name
         if self.expressions.selected != name:
             self.expressions.select(name)
+        self._update_curves()
+
+    def toggle_pin(self, name: str) -> None:
+        """Keep ``name``'s curve shown beside the selected one (or stop)."""
+        if name in self.pinned:
+            self.pinned.remove(name)
+        elif name in self.doc.names:
+            self.pinned.append(name)
+        self._update_curves()
+
+    def set_show_edited(self, on: bool) -> None:
+        self.show_edited = bool(on)
+        self.settings.setValue("editor/curves_show_edited", self.show_edited)
         self._update_curves()
 
     def _selected_or_edited(self) -> list[str]:
@@ -231,8 +330,14 @@ class EditorUI(QObject):
         return list(self.doc.edits.components)
 
     def set_key(self) -> None:
-        if self._frame_in_rec():
-            self.doc.set_key(self._selected_or_edited(), self.index)
+        """K: key the pending values (auto-key off), else the selected component at this frame."""
+        if not self._frame_in_rec():
+            return
+        if self.doc.has_pending:
+            names = self.doc.commit_pending()
+            self.win.statusBar().showMessage(f"Keyed {', '.join(names)} at frame {self.index}.", 4000)
+            return
+        self.doc.set_key(self._selected_or_edited(), self.index)
 
     def delete_key(self) -> None:
         if self._frame_in_rec():
@@ -259,13 +364,103 @@ class EditorUI(QObject):
         self.curves.set_range(None if self.doc.edits.edit_range is None else self.doc.edits.to_dict()["range"])
         self.update_actions()
 
+    def shown_components(self) -> list[str]:
+        """The components whose curves the curve editor shows: the selected one, the pinned
+        ones, and (with "All edited") every edited one."""
+        d = self.doc
+        names = [self.selected] if self.selected in d.names else []
+        names += [n for n in self.pinned if n in d.names]
+        if self.show_edited:
+            names += [n for n in d.names if n in d.edits.components]
+        return list(dict.fromkeys(names))
+
     def _update_curves(self) -> None:
         if self._plots_pending:
             return  # a new reconstruction's plots are drawn a turn later (_show_plots)
-        if not self.doc.has_reconstruction or self.selected not in self.doc.names:
+        d = self.doc
+        if not d.has_reconstruction or self.selected not in d.names:
             self.curves.show_component(None)
             return
-        self.curves.show_component(self.selected, **self.doc.component_curves(self.selected))
+        pending = None
+        if d.pending_frame is not None:
+            n = self.selected if self.selected in d.pending else next(iter(d.pending), None)
+            if n is not None:
+                pending = (n, d.pending_frame, d.pending[n])
+        self.curves.set_channels(self.selected, {n: d.component_curves(n) for n in self.shown_components()},
+                                 pinned=self.pinned, pending=pending)
+
+    # ----------------------------------------------------------------------------------
+    # QA: the fit corrected by hand (pins), the worst frames by fit error
+    def set_fixing_fit(self, on: bool) -> None:
+        """Show the fit's points as handles to drag where the face really is (P toggles)."""
+        self.fixing_fit = bool(on)
+        a = self.actions.fix_fit
+        if a.isChecked() != self.fixing_fit:
+            a.blockSignals(True)
+            a.setChecked(self.fixing_fit)
+            a.blockSignals(False)
+        self.win.view.set_overlay_enabled("handles", self.fixing_fit)
+        if self.fixing_fit:
+            self.win.session.pause()
+            self.win.statusBar().showMessage(
+                "Correct the fit: drag a yellow point to where that feature really is; this frame and "
+                f"{self.fix_radius} on each side are re-solved (Ctrl+Z undoes). P to stop.", 15000)
+        self._update_overlays()
+
+    @property
+    def fix_radius(self) -> int:
+        return int(self.settings.value("editor/fix_radius", 6, type=int))
+
+    def _on_handle_dragged(self, point: int, x: float, y: float) -> None:
+        """A handle was dropped: pin the point there and re-solve the frames around it."""
+        d, w = self.doc, self.win
+        if not self._frame_in_rec() or w.job_running:
+            if w.job_running:
+                w.statusBar().showMessage(f"Wait for {w.job.name.lower()} to end, then drag again.", 6000)
+            self._update_overlays()
+            return
+        f = self.index
+        before = float(np.linalg.norm(tracker_points(d.rec, d.model, f)[point] - np.array([x, y])))
+        pins = [p for p in d.pins if not (p.frame == f and p.point == point)] + [Pin(f, int(point), (x, y))]
+        job = Job(refit_with_pins, d.base_rec, d.model, d.track, pins, self.fix_radius,
+                  name="Correcting the fit", subject=f"frame {f}")
+        base = d.base_rec
+        w.start_job(job, lambda r: self._on_refitted(r, pins, base, before))
+
+    def _on_refitted(self, result, pins, base, before: float) -> None:
+        d = self.doc
+        if base is not d.base_rec:
+            return  # another reconstruction came meanwhile
+        d.correct_fit(result.reconstruction, pins, result.frames)
+        after = float(result.moved_px[-1, 1]) if len(result.moved_px) else 0.0
+        fr = result.frames
+        self.win.statusBar().showMessage(
+            f"Fit corrected on frames {fr[0]}-{fr[-1]}: the point is {after:.1f} px from where you put it "
+            f"(was {before:.1f} px). Ctrl+Z undoes." if len(fr) else "Nothing to correct.", 10000)
+
+    def _on_fit_changed(self, frames) -> None:
+        d = self.doc
+        self.scene = FrameScene(d.rec, d.model, d.track)
+        self.preview.set_reconstruction(d.model, d.rec)
+        self.preview.invalidate()
+        self.worst = worst_frames(d.rec.fit_error_px)
+        self.fit_error.set_errors(d.rec.fit_error_px, d.rec.valid, self.worst)
+
+
+    def jump_worst(self, direction: int) -> None:
+        """Go to the next (1) or previous (-1) of the worst frames, worst first (] and [)."""
+        if not self.worst:
+            self.win.statusBar().showMessage("No fit error to go by: reconstruct the clip first.", 4000)
+            return
+        if self.index in self.worst:
+            self._worst_pos = self.worst.index(self.index)
+        self._worst_pos = int(np.clip(self._worst_pos + direction, 0, len(self.worst) - 1))
+        f = self.worst[self._worst_pos]
+        self.win.session.seek(f)
+        e = self.doc.rec.fit_error_px[f] if self.doc.has_reconstruction else float("nan")
+        self.win.statusBar().showMessage(
+            f"Worst frame {self._worst_pos + 1} of {len(self.worst)}: frame {f}, fit error {e:.2f} px "
+            "(] next, [ previous)", 6000)
 
     # ----------------------------------------------------------------------------------
     # a reconstruction on screen
@@ -279,6 +474,8 @@ class EditorUI(QObject):
         d = self.doc
         self.preview.invalidate()
         self._rows_serial += 1
+        self.worst, self._worst_pos = [], -1
+        self._update_legends(False, False)  # (rebuilt for the new clip's flow scale)
         if d.rec is None:
             self.scene = None
             self._plots_pending = False
@@ -294,6 +491,9 @@ class EditorUI(QObject):
         self.scene = FrameScene(d.rec, d.model, d.track)
         self.preview.set_reconstruction(d.model, d.rec)
         self.viewport.set_topology(np.asarray(d.model.triangles), d.model.num_vertices, d.model.mean)
+        # a new reconstruction appears as the camera saw it, whatever view the last one had
+        self.set_viewport_preset("camera")
+        self.pinned = [n for n in self.pinned if n in d.names]
         if self.selected not in d.names:
             self.selected = "jawOpen" if "jawOpen" in d.names else (d.names[0] if d.names else None)
         # (edits_changed follows at once: it puts the frame, the 3D mesh and the overlays on screen)
@@ -320,7 +520,8 @@ class EditorUI(QObject):
         deferred = self._plots_pending
         self._plots_pending = False
         self.curves.set_clip(d.num_frames)
-        self.fit_error.set_errors(d.rec.fit_error_px, d.rec.valid)
+        self.worst = worst_frames(d.rec.fit_error_px)
+        self.fit_error.set_errors(d.rec.fit_error_px, d.rec.valid, self.worst)
         self._update_curves()
         self.expressions.set_components(d.names, d.bounds, rows_per_turn=ROWS_PER_TURN if deferred else 0)
 
@@ -351,7 +552,8 @@ class EditorUI(QObject):
 
         # in a worker process (MediaPipe and the fit hold the GIL); it returns the model too
         job = Job(reconstruct_clip, s.path, self.model_spec, settings=self.fit_settings(), track=track,
-                  max_frames=max_frames, cache=ResultCache(), name="Reconstructing", in_process=True)
+                  max_frames=max_frames, cache=ResultCache(), name="Reconstructing", in_process=True,
+                  subject=s.display_name)
         w.start_job(job, self._on_reconstructed)
         return True
 
@@ -408,13 +610,15 @@ class EditorUI(QObject):
             return False
         # in a worker process: the export renderer holds the GIL for long stretches
         job = Job(export_edit, kind, path, w.session.path, d.rec, d.model, d.edits.copy(),
-                  name=f"Exporting {kind}", in_process=True)
+                  name=f"Exporting {kind}", in_process=True, subject=Path(path).name,
+                  unit="frames" if kind in ("video", "png", "obj", "ply") else "")
         self.settings.setValue("editor/last_dir", str(Path(path).parent))
         w.start_job(job, lambda _r: w.statusBar().showMessage(f"Exported {path}", 10000))
         return True
 
     def shutdown(self) -> None:
         """Stop the editor's threads; unsaved work is handled by ``io.shutdown``."""
+        self.panels.set_viewport_maximised(False)  # (the saved layout is the normal one)
         self.viewport.shutdown()
         self.preview.stop()
         self.io.shutdown()

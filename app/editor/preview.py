@@ -126,12 +126,17 @@ class EditedPreview(QObject):
         else:
             self._request()
             return  # keep what is shown until the render arrives
+        view = self.win.view
         if self.compare_mode == "side_by_side":
-            self.win.view.set_frame(np.concatenate([frame, edited], axis=1))
+            view.set_frame(np.concatenate([frame, edited], axis=1))
+            captions = [(0, "Original"), (frame.shape[1], "Edited")]
         elif self.compare_mode == "original":
-            self.win.view.set_frame(frame)
+            view.set_frame(frame)
+            captions = [(0, "Original")] if self._in_rec() else []
         else:
-            self.win.view.set_frame(edited)
+            view.set_frame(edited)
+            captions = [(0, "Edited")] if edited is not frame else []
+        view.set_captions(captions)
 
     def _request(self) -> None:
         s = self.win.session

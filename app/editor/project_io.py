@@ -14,17 +14,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from app.error_reporting import show_error
+from app.error_reporting import readable, show_error
 from app.jobs import Job
 from app.recovery import PROJECT_SUFFIX, RECOVERY_KEY, RecoveryStore
 from core.edits import PROJECT_KEY, ExpressionEdits
 from core.errors import InputError, UserFacingError
-from core.jobs import CancelToken, ProgressFn, check, report
+from core.jobs import Cancelled, CancelToken, ProgressFn, check, report
 
 log = logging.getLogger(__name__)
 
@@ -32,28 +33,78 @@ log = logging.getLogger(__name__)
 AUTOSAVE_DELAY_MS = 1500
 
 
+def write_project(path: str, project, lock=None, progress: ProgressFn | None = None,
+                  cancel: CancelToken | None = None) -> None:
+    """``core.project.save_project`` as a job (a save is not cancelled half way: it is atomic).
+    ``lock``: the editor's session lock of ``path`` (None: the save takes the folder's lock)."""
+    from core.project import save_project
+
+    report(progress, 0, 1, "writing the project")
+    save_project(path, project, lock=lock)
+    report(progress, 1, 1, "saved")
+
+
 def is_project_folder(path: str) -> bool:
     """True when ``path`` is a folder holding a ``project.json``."""
     return Path(path).is_dir() and (Path(path) / "project.json").is_file()
 
 
-def read_project_for_editing(path: str, progress: ProgressFn | None = None, cancel: CancelToken | None = None):
+@dataclass
+class ProjectForEditing:
+    """What opening a project reads off the GUI thread (:func:`read_project_for_editing`).
+
+    ``lock``: the editor's session lock of the folder (None: opened read-only, and
+    ``read_only_reason`` says why: another window or process has it open for writing, or
+    the folder cannot hold a lock). ``source``/``first``: the project's media opened with
+    its first frame decoded (``app.session.MediaSession.prepare``).
+    """
+
+    project: object
+    edits: ExpressionEdits
+    model: object
+    source: object
+    first: object
+    lock: object = None
+    read_only_reason: str = ""
+
+    def release(self) -> None:
+        """Drop what was opened (the user chose not to open it after all)."""
+        if self.lock is not None:
+            self.lock.release()
+        self.source.close()
+
+
+def read_project_for_editing(path: str, want_lock: bool = True, progress: ProgressFn | None = None,
+                             cancel: CancelToken | None = None) -> ProjectForEditing:
     """Everything opening a project needs, read off the GUI thread (a worker thread).
 
-    Returns (Project, ExpressionEdits, FaceModel or None, source, first frame): the
-    project, its expression edits, the model of its reconstruction (from the model
-    cache when this process has it) and its source media opened with the first frame
-    decoded (``app.session.MediaSession.prepare``). Raises InputError naming the
-    folder and the cause when anything cannot be read.
+    ``want_lock``: take the folder's session lock (core.project.open_project); when another
+    window or process holds it, or the folder cannot hold one (read-only media), the project
+    is read without it and the result says why. Reads the project, its expression edits,
+    the model of its reconstruction (from the model cache when this process has it) and its
+    source media with the first frame decoded. Raises InputError naming the folder and the
+    cause when anything cannot be read.
     """
     from app.session import MediaSession
     from core.edits import PROJECT_KEY
+    from core.errors import OutputError, ProjectLockedError
     from core.model.registry import load_model
-    from core.project import load_project
+    from core.project import open_project
+    from core.project.lock import describe_holder
 
+    opened, reason = None, ""
     try:
         report(progress, 0, 3, "reading the project")
-        project = load_project(path)
+        if want_lock:
+            try:
+                opened = open_project(path, program="FaceStudio editor")
+            except ProjectLockedError as e:
+                reason = f"it is open for editing in {describe_holder(e.holder or {})}"
+            except OutputError as e:
+                reason = f"its folder cannot be written ({e})"
+        if opened is None:
+            opened = open_project(path, read_only=True)
+        project = opened.project
         edits = ExpressionEdits.from_dict((project.edits or {}).get(PROJECT_KEY), where=f"{path}: edits")
         check(cancel)
         report(progress, 1, 3, "loading the face model")
@@ -61,12 +112,18 @@ def read_project_for_editing(path: str, progress: ProgressFn | None = None, canc
         check(cancel)
         report(progress, 2, 3, "opening the video")
         src, first = MediaSession.prepare(str(project.source_path))
-    except UserFacingError:
-        raise
-    except Exception as e:  # noqa: BLE001 (a damaged project must not take the app down)
+    except BaseException as e:
+        if opened is not None:
+            opened.close()
+        if isinstance(e, (UserFacingError, Cancelled)) or not isinstance(e, Exception):
+            raise
         raise InputError(f"{path}: cannot be read ({type(e).__name__}: {e})") from e
     report(progress, 3, 3, "done")
-    return project, edits, model, src, first
+    return ProjectForEditing(project, edits, model, src, first, opened.lock, reason)
+
+
+def _same_folder(a, b) -> bool:
+    return a is not None and b is not None and Path(a).resolve() == Path(b).resolve()
 
 
 class ProjectIO(QObject):
@@ -84,7 +141,13 @@ class ProjectIO(QObject):
         self.doc = editor.doc
         self.settings = editor.settings
         self.project_path: str | None = None
+        # the open project folder's session lock (core.project.lock): other windows and
+        # processes cannot write it while this one has it open; None with ``read_only`` when
+        # it was opened without (held elsewhere, or read-only media)
+        self._lock = None
+        self.read_only, self.read_only_reason = False, ""
         self.ask_to_save = True
+        self._save_job: Job | None = None
         # crash recovery: this window's session marker and autosave folder (app.recovery)
         settings_dir = Path(self.settings.fileName()).parent
         self.recovery = RecoveryStore(settings_dir / "sessions",
@@ -125,33 +188,67 @@ class ProjectIO(QObject):
                        reconstruction=d.rec, track=d.track, edits={PROJECT_KEY: d.edits.to_dict()},
                        settings=settings)
 
-    def save_project(self, path: str | None = None) -> bool:
-        """Save to ``path`` (or the current project path; asks when there is none)."""
-        from core.project import save_project
+    def save_project(self, path: str | None = None, wait: bool = False) -> bool:
+        """Save to ``path`` (or the current project path; asks when there is none).
 
+        The project is written on a worker thread (the GUI keeps running: a long clip's arrays
+        take seconds); ``project_saved(path)`` follows, or an error dialog. The work saved is
+        what it was when Save was chosen: edits made meanwhile stay unsaved (the title keeps
+        its star). ``wait`` saves on this thread and returns the outcome (closing the window).
+        Returns False when nothing was (or will be) saved.
+        """
         if not self.doc.has_reconstruction:
             return False
         path = path or self.project_path
         if path is None:
-            return self.save_project_as()
-        try:
-            save_project(path, self.make_project())
-        except (UserFacingError, OSError) as e:
-            show_error(self.win, "Cannot save project", f"{path}: {e}")
+            return self.save_project_as(wait=wait)
+        if self._save_job is not None and self._save_job.running:
+            self.win.statusBar().showMessage("Still saving the project...", 4000)
             return False
-        self.project_path = str(path)
-        self.doc.undo_stack.setClean()
-        self.win.add_recent(str(path))
+        if self.read_only and _same_folder(path, self.project_path):
+            if self.ask_to_save:
+                QMessageBox.information(self.win, "Project opened read-only",
+                                        f"{Path(path).name} was opened read-only: {self.read_only_reason}. "
+                                        "Save the work under another name.")
+            return self.save_project_as(wait=wait)
+        lock = self._lock if self._lock is not None and _same_folder(path, self._lock.folder) else None
+        project, index = self.make_project(), self.doc.undo_stack.index()
+        if wait:
+            from core.project import save_project
+
+            try:
+                save_project(path, project, lock=lock)
+            except (UserFacingError, OSError) as e:
+                self._on_save_failed(str(path), f"{path}: {e}")
+                return False
+            self._on_saved(str(path), index)
+            return True
+        self._save_job = Job(write_project, str(path), project, lock, name="Saving project")
+        self.win.start_job(self._save_job, lambda _r: self._on_saved(str(path), index),
+                           on_failed=lambda msg: self._on_save_failed(str(path), msg))
+        self.win.statusBar().showMessage(f"Saving {path}...")
+        return True
+
+    def _on_saved(self, path: str, index: int) -> None:
+        self.project_path = path
+        if self._lock is None or not _same_folder(path, self._lock.folder):
+            self._take_lock(path)  # (Save As, a first save, a recovered project saved back)
+        if self.doc.undo_stack.index() == index:  # (no edit since Save was chosen)
+            self.doc.undo_stack.setClean()
+        self.win.add_recent(path)
         self.settings.setValue("editor/last_dir", str(Path(path).parent))
         self.autosave_timer.stop()
         self._wait_autosave()
         self.recovery.discard_own_work()  # everything is in the project now
+        self._schedule_autosave()  # (unless edits came meanwhile)
         self._update_title()
         self.win.statusBar().showMessage(f"Saved {path}", 6000)
-        self.project_saved.emit(str(path))
-        return True
+        self.project_saved.emit(path)
 
-    def save_project_as(self) -> bool:
+    def _on_save_failed(self, path: str, message: str) -> None:
+        show_error(self.win, "Cannot save project", message)
+
+    def save_project_as(self, wait: bool = False) -> bool:
         if not self.doc.has_reconstruction:
             return False
         start = self.settings.value("editor/last_dir", str(Path.home()))
@@ -162,7 +259,7 @@ class ProjectIO(QObject):
             return False
         if not path.endswith(PROJECT_SUFFIX):
             path += PROJECT_SUFFIX
-        return self.save_project(path)
+        return self.save_project(path, wait=wait)
 
     def open_project_dialog(self) -> None:
         start = self.settings.value("editor/last_dir", str(Path.home()))
@@ -180,7 +277,7 @@ class ProjectIO(QObject):
                                  QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
                                  | QMessageBox.StandardButton.Cancel)
         if b == QMessageBox.StandardButton.Save:
-            return self.save_project()
+            return self.save_project(wait=True)
         return b == QMessageBox.StandardButton.Discard
 
     def confirm_close(self) -> bool:
@@ -203,22 +300,38 @@ class ProjectIO(QObject):
             return False
         if not recovered and not self.confirm_discard():
             return False
-        job = Job(read_project_for_editing, str(path), name="Opening project")
+        if self._lock is not None and _same_folder(path, self._lock.folder):
+            self._set_lock(None)  # (reopening this window's own project: its lock is taken anew)
+        # a recovered project is this session's autosave folder: the autosave writes it, so no
+        # session lock there (its project's folder is locked when the work is saved back)
+        job = Job(read_project_for_editing, str(path), not recovered, name="Opening project",
+                  subject=Path(path).name)
         # (the failure message is shown here, titled for it)
         w.start_job(job, lambda r: self._on_project_read(str(path), recovered, r),
                     on_failed=lambda msg: self._on_project_failed(str(path), msg))
-        w.statusBar().showMessage(f"Opening project {path}...")
         return True
 
     def _on_project_failed(self, path: str, message: str) -> None:
+        log.warning("could not open the project %s: %s", path, message)
+        still = self.win.session.display_name
+        self.win.statusBar().showMessage(f"Could not open the project {Path(path).name}"
+                                         + (f"; {still} is still open." if still else "."), 15000)
         show_error(self.win, "Cannot open project", message)
         self.project_failed.emit(path, message)
 
-    def _on_project_read(self, path: str, recovered: bool, result) -> None:
-        project, edits, model, src, first = result
+    def _on_project_read(self, path: str, recovered: bool, result: ProjectForEditing) -> None:
+        if result.read_only_reason and not self._agree_read_only(path, result.read_only_reason):
+            result.release()
+            self.win.statusBar().showMessage(f"{Path(path).name} was not opened.", 6000)
+            self.project_failed.emit(path, result.read_only_reason)
+            return
+        project, edits, model = result.project, result.edits, result.model
         w = self.win
-        w.session.adopt(str(project.source_path), src, first)
+        w.session.adopt(str(project.source_path), result.source, result.first)
         w.media_opened.emit(str(project.source_path))  # (drops the reconstruction of another clip)
+        self._set_lock(result.lock)
+        self.read_only = bool(result.read_only_reason) and not recovered
+        self.read_only_reason = result.read_only_reason
         if project.track is not None:
             w.session.set_track_result(project.track)
         if project.reconstruction is not None:
@@ -243,13 +356,52 @@ class ProjectIO(QObject):
         if 0 < frame < w.session.frame_count:
             w.session.seek(frame)
         self._update_title()
+        if self.read_only:
+            w.statusBar().showMessage(f"Opened {Path(path).name} read-only: {self.read_only_reason}. "
+                                      "Save As keeps your edits.", 15000)
+        elif not recovered:
+            rec = project.reconstruction
+            what = (f"{rec.num_frames} frames reconstructed, {len(edits.components)} component"
+                    f"{'s' if len(edits.components) != 1 else ''} edited" if rec is not None else
+                    "tracked" if project.track is not None else "not tracked yet")
+            w.statusBar().showMessage(f"Opened project {Path(path).name} ({w.session.display_name}: {what}).",
+                                      15000)
         self.project_loaded.emit(str(path))
+
+    def _agree_read_only(self, path: str, reason: str) -> bool:
+        """Ask whether to open ``path`` read-only (``reason``: why it cannot be opened for
+        writing). Without dialogs (tools, tests) the answer is yes."""
+        if not self.ask_to_save:
+            return True
+        b = QMessageBox.question(self.win, "Project open elsewhere",
+                                 f"{Path(path).name} cannot be opened for editing: {reason}.\n\n"
+                                 "Open it read-only? You can still edit and save the work under another name.",
+                                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        return b == QMessageBox.StandardButton.Yes
+
+    def _set_lock(self, lock) -> None:
+        """Hold ``lock`` (a ProjectLock or None) as the open project's, giving up the old one."""
+        old, self._lock = self._lock, lock
+        if old is not None and old is not lock:
+            old.release()
+        self.read_only, self.read_only_reason = False, ""
+
+    def _take_lock(self, path: str) -> None:
+        """After a save to a folder this window does not hold: hold its session lock."""
+        from core.project.lock import lock_project
+
+        try:
+            self._set_lock(lock_project(path, kind="session", program="FaceStudio editor"))
+        except (UserFacingError, OSError) as e:  # (the save itself went through)
+            log.warning("cannot hold %s open for writing: %s", path, e)
+            self._set_lock(None)
 
     def new_project(self) -> None:
         if not self.confirm_discard():
             return
         self.doc.clear()
         self.project_path = None
+        self._set_lock(None)
         self._update_title()
 
     def needs_autosave(self) -> bool:
@@ -321,8 +473,8 @@ class ProjectIO(QObject):
         what = Path(o.belongs_to).name if o.belongs_to else (Path(o.source).name if o.source else "a clip")
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(o.saved_at))
         b = QMessageBox.question(self.win, "Recover unsaved work",
-                                 f"FaceStudio did not close normally. Recover the unsaved work on {what} "
-                                 f"(autosaved {when})?",
+                                 readable(f"FaceStudio did not close normally. Recover the unsaved work on {what} "
+                                          f"(autosaved {when})?"),
                                  QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
         if b != QMessageBox.StandardButton.Yes:
             self.recovery.discard(o)
@@ -339,13 +491,15 @@ class ProjectIO(QObject):
         s = self.win.session
         name = Path(self.project_path).name if self.project_path else (s.display_name or "FaceStudio")
         dirty = "" if self.doc.undo_stack.isClean() else " *"
-        self.win.setWindowTitle(f"{name}{dirty} - FaceStudio")
+        ro = " [read-only]" if self.read_only else ""
+        self.win.setWindowTitle(f"{name}{ro}{dirty} - FaceStudio")
 
     def _on_media_opened(self, path: str) -> None:
         rec = self.doc.rec
         if rec is not None and Path(rec.source).resolve() != Path(path).resolve():
             self.doc.clear()  # (the editor follows the document)
             self.project_path = None
+            self._set_lock(None)
             self._update_title()
 
     def shutdown(self) -> None:
@@ -361,3 +515,4 @@ class ProjectIO(QObject):
         if keep:
             self.autosave(wait=True)
         self.recovery.end_session(keep_work=keep)
+        self._set_lock(None)

@@ -4,7 +4,12 @@ The edit of one expression component is a set of keyframes ``(frame, offset)``.
 Between keys the offset is interpolated (``"linear"`` or ``"smooth"``: monotone
 cubic Hermite, so a curve never overshoots its keys); before the first and after
 the last key it holds the nearest key's value, so a single key is a constant
-offset over the whole clip. An optional edit range (first, last frame, with
+offset over the whole clip. A key may carry its own type (``KEY_TYPES``, as a graph
+editor's per-key interpolation and handle type): the segment leaving a ``"constant"``
+key holds its value (a step), a ``"linear"`` one is a straight line, a ``"smooth"`` one
+is the monotone cubic, and a ``"flat"`` key is smooth with a horizontal tangent (the
+curve eases in and out of it). Keys without a type of their own follow the component's
+interpolation. An optional edit range (first, last frame, with
 ease-in / ease-out lengths in frames) multiplies every offset by an envelope
 that rises smoothly from 0 to 1 and falls back, so an edit fades in and out of
 the person's own motion instead of popping.
@@ -28,6 +33,9 @@ from core.errors import InputError
 from core.numeric import smoothstep
 
 INTERPOLATIONS = ("linear", "smooth")
+#: a key's own type: the interpolation of the segment leaving it (and, for "flat", a
+#: horizontal tangent at the key)
+KEY_TYPES = ("smooth", "linear", "constant", "flat")
 EDITS_FORMAT = "facestudio.edits"
 EDITS_VERSION = 1
 #: key of the expression edits in a project's ``edits`` dict
@@ -64,19 +72,30 @@ def _monotone_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 @dataclass
 class ComponentEdit:
-    """Keyframes of one component: ``keys`` maps frame (int) -> offset (float)."""
+    """Keyframes of one component: ``keys`` maps frame (int) -> offset (float);
+    ``key_types`` maps frame -> one of ``KEY_TYPES`` for keys with a type of their own
+    (the others follow ``interpolation``)."""
 
     keys: dict[int, float] = field(default_factory=dict)
     interpolation: str = "smooth"
+    key_types: dict[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.interpolation not in INTERPOLATIONS:
             raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {self.interpolation!r}")
         self.keys = {int(f): float(v) for f, v in self.keys.items()}
+        self.key_types = {int(f): str(t) for f, t in self.key_types.items() if int(f) in self.keys}
+        for t in self.key_types.values():
+            if t not in KEY_TYPES:
+                raise ValueError(f"key type must be one of {KEY_TYPES}, got {t!r}")
 
     def frames(self) -> np.ndarray:
         """The key frames, sorted: (K,) int64."""
         return np.array(sorted(self.keys), dtype=np.int64)
+
+    def key_type(self, frame: int) -> str:
+        """The type of the key at ``frame``: its own, else the component's interpolation."""
+        return self.key_types.get(int(frame), self.interpolation)
 
     def evaluate(self, frames: np.ndarray | int) -> np.ndarray:
         """Offsets at ``frames`` (scalar or (M,) int/float) -> same shape float64; 0 without keys."""
@@ -87,10 +106,12 @@ class ComponentEdit:
         y = np.array([self.keys[int(f)] for f in x], np.float64)
         if x.size == 1:
             return np.full_like(t, y[0])
-        tc = np.clip(t, x[0], x[-1])  # hold the end keys beyond them
-        if self.interpolation == "linear":
-            return np.interp(tc, x, y)
+        tc = np.atleast_1d(np.clip(t, x[0], x[-1]))  # hold the end keys beyond them
+        types = [self.key_type(int(f)) for f in x]
+        if all(k == "linear" for k in types[:-1]):
+            return np.interp(tc, x, y).reshape(t.shape)
         m = _monotone_slopes(x, y)
+        m[np.array([k == "flat" for k in types])] = 0.0
         i = np.clip(np.searchsorted(x, tc, side="right") - 1, 0, x.size - 2)
         h = x[i + 1] - x[i]
         s = (tc - x[i]) / h
@@ -98,7 +119,15 @@ class ComponentEdit:
         h10 = s ** 3 - 2 * s ** 2 + s
         h01 = -2 * s ** 3 + 3 * s ** 2
         h11 = s ** 3 - s ** 2
-        return h00 * y[i] + h10 * h * m[i] + h01 * y[i + 1] + h11 * h * m[i + 1]
+        out = h00 * y[i] + h10 * h * m[i] + h01 * y[i + 1] + h11 * h * m[i + 1]
+        seg = np.array(types)[i]
+        lin = seg == "linear"
+        out[lin] = (y[i] + s * (y[i + 1] - y[i]))[lin]
+        const = seg == "constant"
+        out[const] = y[i][const]
+        at_end = tc >= x[-1]  # the last key itself (its own type has no segment to shape)
+        out[at_end] = y[-1]
+        return out.reshape(t.shape)
 
 
 @dataclass
@@ -147,18 +176,55 @@ class ExpressionEdits:
         if comp is None or int(frame) not in comp.keys:
             return False
         del comp.keys[int(frame)]
+        comp.key_types.pop(int(frame), None)
         if not comp.keys:
             del self.components[name]
         return True
 
     def move_key(self, name: str, frame: int, new_frame: int, new_offset: float | None = None) -> None:
         """Move a key in time (and optionally change its value); a key already at
-        ``new_frame`` is replaced."""
+        ``new_frame`` is replaced. The key keeps its type."""
+        self.move_keys([(name, frame, new_frame, new_offset)])
+
+    def move_keys(self, moves) -> None:
+        """Move several keys at once: ``moves`` is a list of (name, frame, new_frame,
+        new_offset or None). All moved keys are lifted before any is put down, so keys
+        shifted together never overwrite one another; a key that was not moved and sits
+        where one lands is replaced. KeyError when a key does not exist."""
+        lifted = []
+        for name, frame, new_frame, new_offset in moves:
+            comp = self.components.get(name)
+            if comp is None or int(frame) not in comp.keys:
+                raise KeyError(f"{name}: no key at frame {frame}")
+        for name, frame, new_frame, new_offset in moves:
+            comp = self.components[name]
+            value = comp.keys.pop(int(frame))
+            kind = comp.key_types.pop(int(frame), None)
+            lifted.append((comp, int(new_frame), float(value if new_offset is None else new_offset), kind))
+        for comp, new_frame, value, kind in lifted:
+            comp.keys[new_frame] = value
+            comp.key_types.pop(new_frame, None)
+            if kind is not None:
+                comp.key_types[new_frame] = kind
+
+    def set_key_type(self, name: str, frames, key_type: str) -> None:
+        """Give the keys of ``name`` at ``frames`` the type ``key_type`` (one of ``KEY_TYPES``);
+        frames without a key are ignored."""
+        if key_type not in KEY_TYPES:
+            raise ValueError(f"key type must be one of {KEY_TYPES}, got {key_type!r}")
+        comp = self.components.get(name)
+        if comp is None:
+            return
+        for f in frames:
+            if int(f) in comp.keys:
+                comp.key_types[int(f)] = key_type
+
+    def key_type(self, name: str, frame: int) -> str | None:
+        """The type of ``name``'s key at ``frame`` (None without a key there)."""
         comp = self.components.get(name)
         if comp is None or int(frame) not in comp.keys:
-            raise KeyError(f"{name}: no key at frame {frame}")
-        value = comp.keys.pop(int(frame))
-        comp.keys[int(new_frame)] = float(value if new_offset is None else new_offset)
+            return None
+        return comp.key_type(frame)
 
     def key_value(self, name: str, frame: int) -> float:
         """The component's curve at ``frame`` before the edit range's envelope: the value a key
@@ -269,6 +335,10 @@ class ExpressionEdits:
                 continue
             comps[name] = {"interpolation": c.interpolation,
                            "keys": [[int(f), float(c.keys[f])] for f in sorted(c.keys)]}
+            types = {str(f): t for f, t in sorted(c.key_types.items()) if f in c.keys}
+            if types:
+                # a separate optional field: readers that predate key types ignore it
+                comps[name]["key_types"] = types
         d = {"format": EDITS_FORMAT, "version": EDITS_VERSION, "components": comps, "range": None}
         if self.edit_range is not None:
             r = self.edit_range
@@ -295,7 +365,8 @@ class ExpressionEdits:
                     if not math.isfinite(float(v)):
                         raise InputError(f"{where}: key of {name!r} at frame {f} is not a finite number")
                     keys[int(f)] = float(v)
-                comps[str(name)] = ComponentEdit(keys, c.get("interpolation", "smooth"))
+                types = {int(f): str(t) for f, t in (c.get("key_types") or {}).items()}
+                comps[str(name)] = ComponentEdit(keys, c.get("interpolation", "smooth"), types)
             r = d.get("range")
             rng = None if r is None else EditRange(int(r["first"]), int(r["last"]),
                                                    float(r.get("ease_in", 0)), float(r.get("ease_out", 0)))

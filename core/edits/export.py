@@ -9,6 +9,11 @@ space (pixels, y down, depth away from the viewer).
 
 ``render_project(project_or_path, out_path)`` renders a saved project: the command
 line's ``render`` and the GUI's export use it.
+
+Pixel aspect: a source with non-square pixels (d9: 512x480 stored, sample aspect 15:16,
+a square picture) keeps its stored pixels in a video export, which carries the source's
+sample aspect ratio (players show it the shape it was filmed); PNG frames, which image
+viewers always show with square pixels, are resampled to square pixels (d9: 480x480).
 """
 from __future__ import annotations
 
@@ -45,10 +50,30 @@ def edited_expressions(rec: Reconstruction, model: FaceModel, edits: ExpressionE
     return edits.apply(rec.expression, names, model_bounds(model, names))
 
 
+def source_pixel_aspect(source: str) -> float:
+    """The pixel aspect (width over height of a pixel as meant to be seen) of a source."""
+    from core.video import open_source
+
+    with open_source(source) as src:
+        return float(getattr(src, "pixel_aspect", 1.0) or 1.0)
+
+
+def square_pixels(frame: np.ndarray, pixel_aspect: float) -> np.ndarray:
+    """``frame`` (H, W, 3) resampled so its pixels are square: width round(W * pixel_aspect)
+    (the height kept); the frame itself when the pixels are square already."""
+    if abs(pixel_aspect - 1.0) < 1e-6:
+        return frame
+    import cv2
+
+    h, w = frame.shape[:2]
+    nw = max(1, int(round(w * pixel_aspect)))
+    return cv2.resize(frame, (nw, h), interpolation=cv2.INTER_AREA if nw < w else cv2.INTER_CUBIC)
+
+
 def iter_edited_frames(source: str, rec: Reconstruction, model: FaceModel, edits: ExpressionEdits,
                        progress: ProgressFn | None = None, cancel: CancelToken | None = None
                        ) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield (index, edited frame (H, W, 3) uint8 RGB) for the reconstruction's frames."""
+    """Yield (index, edited frame (H, W, 3) uint8 RGB, as stored) for the reconstruction's frames."""
     from core.video import open_source
 
     E = edited_expressions(rec, model, edits)
@@ -73,11 +98,16 @@ def export_video(path, source: str, rec: Reconstruction, model: FaceModel, edits
     On cancel or error the partial file is deleted and ``path`` is left untouched."""
     from core.video import VideoWriter
 
+    from core.video import open_source
+
     fps = float(rec.fps) if rec.fps and rec.fps > 0 else 30.0
-    writer = VideoWriter(path, fps=fps, audio_from=source if keep_audio else None, quality=quality)
+    with open_source(source) as src:  # the clip's own frame times (a variable frame rate keeps them)
+        times = src.timestamps if not src.is_live else None
+    writer = VideoWriter(path, fps=fps, audio_from=source if keep_audio else None, quality=quality,
+                         pixel_aspect=source_pixel_aspect(source))
     try:
-        for _i, frame in iter_edited_frames(source, rec, model, edits, progress, cancel):
-            writer.write(frame)
+        for i, frame in iter_edited_frames(source, rec, model, edits, progress, cancel):
+            writer.write(frame, t=None if times is None else float(times[i]))
     except BaseException:
         writer.abort()
         raise
@@ -87,11 +117,12 @@ def export_video(path, source: str, rec: Reconstruction, model: FaceModel, edits
 
 def export_png_sequence(folder, source: str, rec: Reconstruction, model: FaceModel, edits: ExpressionEdits,
                         progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> list[Path]:
-    """Edited frames as ``folder/frame_000000.png`` ...; returns the paths."""
+    """Edited frames as ``folder/frame_000000.png`` ... with square pixels; returns the paths."""
     from core.video import write_png_sequence
 
-    return write_png_sequence((f for _i, f in iter_edited_frames(source, rec, model, edits, progress, cancel)),
-                              folder)
+    aspect = source_pixel_aspect(source)
+    return write_png_sequence((square_pixels(f, aspect)
+                               for _i, f in iter_edited_frames(source, rec, model, edits, progress, cancel)), folder)
 
 
 def export_meshes(folder, rec: Reconstruction, model: FaceModel, edits: ExpressionEdits | None, fmt: str = "obj",

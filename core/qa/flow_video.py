@@ -142,6 +142,7 @@ def write_flow_video(source, meshes: ClipMeshes, out_path, frames: int, step: in
         legends = (legend_3d(96), legend_2d(96))
         lm68 = np.asarray(meshes.rec.landmarks68)
         window = [meshes.screen(t) for t in range(step)]
+        times = source.timestamps  # (a variable frame rate keeps its timing)
         with VideoWriter(out_path, fps=source.fps, audio_from=source.path or None) as writer:
             for t, frame in source.frames(0, n):
                 check(cancel)
@@ -153,7 +154,7 @@ def write_flow_video(source, meshes: ClipMeshes, out_path, frames: int, step: in
                     s3 = magnitude_scale(np.linalg.norm(v, axis=1))
                     s2 = magnitude_scale(np.linalg.norm(v[:, :2], axis=1))
                 writer.write(flow_panels(frame, window[0], lm68[t], meshes.triangles, f.flow, f.mask,
-                                         s3, s2, legends))
+                                         s3, s2, legends), t=float(times[t]))
                 window.pop(0)
                 report(progress, n + t + 1, 2 * n, "flow video")
         return FlowVideoResult(writer.frames_written, step, r3, r2, stride, writer.audio_kept, normalisation)

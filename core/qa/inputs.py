@@ -39,9 +39,10 @@ def open_video(path) -> object:
 
 def load_track(path, source, frames: int, where_video: str):
     """A TrackResult (file or object) checked against the video (size, enough frames)."""
+    from core.project.validate import load_track_file
     from core.tracking import TrackResult
 
-    tr = path if isinstance(path, TrackResult) else TrackResult.load(path)
+    tr = path if isinstance(path, TrackResult) else load_track_file(path)
     if isinstance(path, TrackResult):
         path = "the track"
     if tuple(int(v) for v in tr.size) != tuple(source.size):
@@ -78,7 +79,12 @@ def prepare(video_path, reconstruction=None, track_path=None, model_spec: Option
         track = None
         if reconstruction is not None:
             is_obj = isinstance(reconstruction, Reconstruction)
-            rec = reconstruction if is_obj else Reconstruction.load(reconstruction)
+            if is_obj:
+                rec = reconstruction
+            else:
+                from core.project.validate import load_reconstruction_file
+
+                rec = load_reconstruction_file(reconstruction)
             rec_where = (label or "the reconstruction") if is_obj else str(reconstruction)
             frames = check_reconstruction_matches(rec, src.size, src.frame_count, max_frames, rec_where, where)
             model = load_model(model_spec or rec.model_spec)

@@ -7,6 +7,10 @@ Modes:
             Needs the TrackResult of the clip; frames without a tracked face show no heat.
   shaded    the fitted mesh, smooth-shaded, blended over the frame with opacity
             ``alpha`` (alpha 1 on a black background: the mesh alone).
+
+Frames without a fitted face (``Reconstruction.valid`` False: their fit is borrowed from the
+nearest fitted frame) show no mesh in any mode: the frame (black in nmfc, pncc and shaded with
+alpha 1) labelled "no face".
   nmfc      the normalised mean face coordinate encoding (black background).
   pncc      the PNCC encoding (Eq. 6.2) with one depth range for the whole clip.
   textured  the face texture of the first fitted frame carried by the mesh to every frame
@@ -18,9 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+import cv2
 import numpy as np
 
 from core.jobs import CancelToken, ProgressFn, check, report
+from core.video.writer import OUTPUT_MAX_SIDE
 from core.qa.clip import ClipMeshes, renderer_for
 from core.qa.panels import blend_over, label, paste, wireframe_alpha
 from core.render.encodings import pncc_from_depth, to_uint8
@@ -36,7 +42,8 @@ class RenderVideoResult:
     frames_written: int
     mode: str
     audio_kept: bool
-    error_scale_px: float = float("nan")   # overlay: the heat colour maximum
+    error_scale_px: float = float("nan")   # overlay: the heat colour maximum (source pixels)
+    size: tuple[int, int] = (0, 0)         # (H, W) of the frames written
 
 
 def reprojection_errors(meshes: ClipMeshes, track, frames: int) -> np.ndarray:
@@ -52,12 +59,15 @@ def reprojection_errors(meshes: ClipMeshes, track, frames: int) -> np.ndarray:
 
 def write_render_video(source, meshes: ClipMeshes, out_path, frames: int, mode: str, track=None,
                        alpha: float = 0.6, renderer=None, progress: Optional[ProgressFn] = None,
-                       cancel: Optional[CancelToken] = None) -> RenderVideoResult:
+                       cancel: Optional[CancelToken] = None, max_side: int | None = OUTPUT_MAX_SIDE
+                       ) -> RenderVideoResult:
     """Write ``frames`` frames of the QA video ``mode`` (see the module docstring).
 
     source : a core.video VideoSource; track : TrackResult (needed for "overlay");
     renderer : an OffscreenRenderer on this thread or a RenderThread, or None to make an
     OffscreenRenderer here (not on a Qt GUI thread).
+    max_side : frames larger than this on their long side are rendered scaled down to it (a
+    16000x16000 still took 35 s a frame at its own size); None renders at the source's size.
     """
     from core.video import VideoWriter
 
@@ -65,8 +75,14 @@ def write_render_video(source, meshes: ClipMeshes, out_path, frames: int, mode: 
         raise ValueError(f"unknown render mode {mode!r}; expected one of {MODES}")
     if mode == "overlay" and track is None:
         raise ValueError("mode 'overlay' needs the clip's TrackResult")
-    H, W = source.size
+    H0, W0 = source.size
+    k = min(1.0, max_side / max(H0, W0)) if max_side else 1.0
+    H, W = (max(2, round(H0 * k)), max(2, round(W0 * k))) if k < 1 else (H0, W0)
     size = (W, H)
+
+    def shrink(img: np.ndarray) -> np.ndarray:
+        return cv2.resize(img, size, interpolation=cv2.INTER_AREA) if k < 1 else img
+
     renderer, owned = renderer_for(meshes, renderer)
     vmax = float("nan")
     try:
@@ -76,24 +92,38 @@ def write_render_video(source, meshes: ClipMeshes, out_path, frames: int, mode: 
             legend = heat_legend(vmax, height=max(60, H // 3), width=60)
             lm68 = np.asarray(meshes.rec.landmarks68)
         elif mode == "pncc":
-            depth_range = meshes.depth_range(frames)
+            depth_range = tuple(k * d for d in meshes.depth_range(frames))
         elif mode == "textured":
             valid = np.flatnonzero(np.asarray(meshes.rec.valid[:frames]))
             ref = int(valid[0]) if valid.size else 0
-            ref_frame = source.read(ref)
-            ref_pixels = meshes.screen(ref)[:, :2]
+            ref_frame = shrink(source.read(ref))
+            ref_pixels = meshes.screen(ref)[:, :2] * k
         with VideoWriter(out_path, fps=source.fps, audio_from=source.path or None) as writer:
+            fitted = np.asarray(meshes.rec.valid, bool)
+            times = source.timestamps  # (a variable frame rate keeps its timing)
             for f, frame in source.frames(0, frames):
                 check(cancel)
-                v = meshes.screen(f)
+                frame = shrink(frame)
+                if not fitted[f]:
+                    # no face in this frame: its fit is only borrowed from the nearest fitted frame
+                    # (Reconstruction.valid), so no mesh is drawn; the frame (or black, where the
+                    # mode shows the mesh alone) says so
+                    blank = mode in ("nmfc", "pncc") or (mode == "shaded" and alpha >= 1)
+                    img = label(np.zeros_like(frame) if blank else frame, "no face", (6, H - 10))
+                    if mode == "overlay":
+                        img = paste(img, legend, "top-right", max_fraction=0.4)
+                    writer.write(img, t=float(times[f]))
+                    report(progress, f + 1, frames, mode)
+                    continue
+                v = meshes.screen(f) * np.float32(k)  # (x, y and depth: one scale keeps the order)
                 if mode == "overlay":
                     img = draw_wireframe(frame, v, meshes.triangles, colour=(0, 255, 0),
                                          alpha=max(0.1, wireframe_alpha(len(meshes.triangles))))
-                    img = draw_landmarks(img, lm68[f], colour=(255, 255, 255), radius=1.5)
+                    img = draw_landmarks(img, lm68[f] * k, colour=(255, 255, 255), radius=1.5)
                     if track.valid[f]:
                         L = err.shape[1]
-                        img, _ = draw_reprojection_error(img, track.landmarks[f, :L, :2],
-                                                         meshes.tracker_points(f), vmax=vmax, radius=1.5)
+                        img, _ = draw_reprojection_error(img, track.landmarks[f, :L, :2] * k,
+                                                         meshes.tracker_points(f) * k, vmax=vmax * k, radius=1.5)
                     else:
                         img = label(img, "no face tracked", (6, H - 10))
                     img = paste(img, legend, "top-right", max_fraction=0.4)
@@ -109,9 +139,9 @@ def write_render_video(source, meshes: ClipMeshes, out_path, frames: int, mode: 
                 else:  # textured
                     out = renderer.render(v, size, "textured", texture=ref_frame, source_pixels=ref_pixels)
                     img = blend_over(frame, out.image, out.mask, 1.0)
-                writer.write(img)
+                writer.write(img, t=float(times[f]))
                 report(progress, f + 1, frames, mode)
-        return RenderVideoResult(writer.frames_written, mode, writer.audio_kept, vmax)
+        return RenderVideoResult(writer.frames_written, mode, writer.audio_kept, vmax, (H, W))
     finally:
         if owned:
             renderer.release()

@@ -9,9 +9,19 @@ Two threads, each always working on the newest input and dropping stale ones:
 
 A frame where the face is lost keeps the last good parameters (the output freezes)
 and the fit restarts when the face comes back. ``latest()`` returns the newest output
-frame and ``stats()`` the frame rate and the latency from grabbing a frame to its
-output being ready (medians over the last second or so). Settings can be changed
-while running (``set_settings``). No Qt here: the GUI polls ``latest()``.
+frame, ``latest_output()`` it with the source frame it was made from (a preview shows the
+two together, so the source shown is the one the result is for), and ``stats()`` the frame
+rate and the latency from grabbing a frame to its output being ready (medians over the last
+second or so). ``add_listener`` hands every output to a consumer on the render thread (a
+recorder, a virtual camera). Settings can be changed while running (``set_settings``). No
+Qt here: the GUI polls ``latest_output()``.
+
+Pacing (``pace=True``, the default): the tracker works only on frames the render thread will
+take. Once the render thread has taken a frame, the track thread waits until it is about to
+be free again (its median render time less the median track time) and then tracks the newest
+camera frame, so the two stages interleave: no camera frame is tracked only to be dropped
+(on a loaded machine that work came out of the render thread's share and the frame rate
+fell), and the frame rendered is as fresh as if the tracker ran flat out.
 """
 from __future__ import annotations
 
@@ -48,6 +58,20 @@ def fit_photo_to_size(image: np.ndarray, size: tuple[int, int] | None) -> np.nda
     y0, x0 = (h - ch) // 2, (w - cw) // 2
     crop = image[y0:y0 + ch, x0:x0 + cw]
     return cv2.resize(crop, (W, H), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+
+
+@dataclass
+class LiveOutput:
+    """One output of the pipeline: image (H, W, 3) uint8 RGB; source: the camera frame it was
+    made from (None for the target shown before the first); index: that frame's camera index
+    (-1 before the first); grabbed: when it was grabbed (time.monotonic()); face: whether it
+    had a face (False: the output holds the last good one)."""
+
+    image: np.ndarray
+    source: np.ndarray | None = None
+    index: int = -1
+    grabbed: float = 0.0
+    face: bool = False
 
 
 @dataclass
@@ -116,7 +140,7 @@ class LivePipeline:
 
     def __init__(self, model: FaceModel, source, target: FittedFace, target_frame: np.ndarray,
                  transfer: TransferSettings | None = None, warp: WarpSettings | None = None,
-                 fit_settings: FitSettings | None = None):
+                 fit_settings: FitSettings | None = None, pace: bool = True):
         self.model = model
         self.source = source
         self.target = target
@@ -140,7 +164,12 @@ class LivePipeline:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._out: np.ndarray | None = target_frame.copy()
+        self._out_info = LiveOutput(self._out)
         self._out_lock = threading.Lock()
+        self._listeners: list = []
+        self.pace = bool(pace)
+        self._taken = threading.Event()  # the render thread took the last posted frame
+        self._taken_at = 0.0
         self._times: collections.deque = collections.deque(maxlen=60)  # (done, latency, track, render)
         self._stages: collections.deque = collections.deque(maxlen=60)  # per-frame stage ms dicts
         self._frames = 0
@@ -193,6 +222,22 @@ class LivePipeline:
         with self._out_lock:
             return self._out
 
+    def latest_output(self) -> LiveOutput:
+        """The newest output with the source frame it was made from (see LiveOutput)."""
+        with self._out_lock:
+            return self._out_info
+
+    def add_listener(self, fn) -> None:
+        """Call ``fn(LiveOutput)`` with every new output, on the render thread (keep it short:
+        it holds up the next frame; a slow consumer hands the output to a thread of its own)."""
+        with self._out_lock:
+            self._listeners = self._listeners + [fn]
+
+    def remove_listener(self, fn) -> None:
+        """Stop calling ``fn`` (a no-op when it was not added)."""
+        with self._out_lock:
+            self._listeners = [f for f in self._listeners if f is not fn]
+
     def stats(self) -> LiveStats:
         """Frame rate, latency and stage times over the last second or so (medians)."""
         with self._out_lock:
@@ -229,6 +274,8 @@ class LivePipeline:
         with FaceTracker(smooth=True) as tracker:
             t0 = time.monotonic()
             while not self._stop.is_set():
+                if self.pace:
+                    self._wait_for_render()
                 try:
                     index, frame = self.source.read_latest()
                 except StreamEnded:
@@ -236,7 +283,30 @@ class LivePipeline:
                     return
                 grabbed = time.monotonic()
                 ft = tracker.process(frame, int((grabbed - t0) * 1000))
-                self._slot.post((grabbed, frame, ft, time.monotonic() - grabbed))
+                self._taken.clear()
+                self._slot.post((grabbed, frame, ft, time.monotonic() - grabbed, index))
+
+    def _wait_for_render(self) -> None:
+        """Pacing (see the module docstring): wait until the render thread has taken the last
+        frame, then until it is about to be free: its median render time less the median
+        track time after the take."""
+        if self._frames == 0:
+            return
+        while not self._taken.wait(0.1):
+            if self._stop.is_set():
+                return
+        with self._out_lock:
+            times = list(self._times)[-15:]
+        if len(times) >= 3:
+            render = float(np.median([t[3] for t in times]))
+            track = float(np.median([t[2] for t in times]))
+            # a little early (a sixth of a render): on a busy machine the tracker's time varies, and a
+            # frame that waits costs less than a renderer that does
+            ahead = render - track - render / 6
+            taken_at = self._taken_at
+            delay = taken_at + ahead - time.monotonic()
+            if delay > 0:
+                self._stop.wait(min(delay, 0.5))
 
     def _source_state(self, frame: np.ndarray, ft) -> FaceState:
         lm = ft.landmarks
@@ -259,7 +329,9 @@ class LivePipeline:
             item = self._slot.take(timeout=0.5)
             if item is None:  # nothing new yet: check the stop flag
                 continue
-            grabbed, frame, ft, track_s = item
+            self._taken_at = time.monotonic()
+            self._taken.set()
+            grabbed, frame, ft, track_s, index = item
             t = time.monotonic()
             stage: dict[str, float] = {}
             with self._lock:
@@ -295,10 +367,15 @@ class LivePipeline:
                 if result.mouth_filled:  # the mouth stage's cost when it has work to do
                     stage["mouth_open"] = stage["mouth"]
             done = time.monotonic()
+            info = LiveOutput(out, frame, int(index), grabbed, ft is not None)
             with self._out_lock:
                 self._out = out
+                self._out_info = info
+                listeners = self._listeners
                 self._frames += 1
                 self._face = ft is not None
                 self._times.append((done, done - grabbed, track_s, done - t))
                 if len(stage) >= 6:
                     self._stages.append(stage)
+            for fn in listeners:
+                fn(info)

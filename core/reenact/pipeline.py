@@ -22,10 +22,21 @@ from core.fitting.settings import FitSettings
 from core.jobs import CancelToken, ProgressFn, check, report, sub_progress
 from core.model.face_model import FaceModel
 from core.reenact.faces import FIT_SETTINGS, FittedFace, from_reconstruction
+from core.reenact.still import WORK_MAX_SIDE, load_working_still
 from core.reenact.transfer import FaceSequence, TransferSettings, transfer_sequence
 from core.tracking.result import TrackResult
 from core.warp import FrameRequest, WarpRenderer, WarpSettings
 from core.warp.mouth import MouthBank
+
+
+def is_still(spec) -> bool:
+    """True when ``spec`` names a single image file (a still target)."""
+    from pathlib import Path
+
+    from core.video.images import IMAGE_EXTS
+
+    p = Path(str(spec))
+    return p.suffix.lower() in IMAGE_EXTS and p.is_file()
 
 
 def read_frames(spec, count: int | None = None) -> Iterator[np.ndarray]:
@@ -39,11 +50,16 @@ def read_frames(spec, count: int | None = None) -> Iterator[np.ndarray]:
 
 @dataclass
 class ReenactResult:
-    """What an export did: frames written, seconds per stage, output path."""
+    """What an export did: frames written, seconds per stage, output path; for a still
+    target, how it was worked on (``target_work``: ``WorkingStill.describe()``) and the size of
+    the output frames (H, W)."""
 
     frames: int = 0
     seconds: dict = field(default_factory=dict)
     output: str = ""
+    target_work: str = ""
+    target_reduced: bool = False
+    output_size: tuple[int, int] = (0, 0)
 
 
 class ReenactmentPipeline:
@@ -90,9 +106,12 @@ class ReenactmentPipeline:
 
     # -- rendering --------------------------------------------------------------
     def render_frames(self, source: FittedFace, target: FittedFace, target_spec,
-                      progress: ProgressFn | None = None, cancel: CancelToken | None = None
-                      ) -> Iterator[np.ndarray]:
-        """Yield the output frames (H, W, 3) RGB uint8, one per source frame."""
+                      progress: ProgressFn | None = None, cancel: CancelToken | None = None,
+                      still: np.ndarray | None = None) -> Iterator[np.ndarray]:
+        """Yield the output frames (H, W, 3) RGB uint8, one per source frame.
+
+        still : the still target's picture as it was tracked (a ``WorkingStill`` image); None
+        reads it from ``target_spec``."""
         driven, target_frames = self.drive(source, target)
         bank = None
         if self.warp.mouth_fill and target.num_frames > 1:
@@ -105,7 +124,8 @@ class ReenactmentPipeline:
         # The driven face is the identity's owner (self mode: the source) driven to the state
         self_mode = self.transfer.mode == "self"
         owner = source if self_mode else target
-        still = next(read_frames(target_spec, 1)) if target.num_frames == 1 else None
+        if still is None and target.num_frames == 1:
+            still = next(read_frames(target_spec, 1))
         frames = None
         for i in range(F):
             check(cancel)
@@ -127,8 +147,14 @@ class ReenactmentPipeline:
 
     def export(self, source_spec, target_spec, output, max_frames: int | None = None,
                keep_audio: bool = True, progress: ProgressFn | None = None,
-               cancel: CancelToken | None = None) -> ReenactResult:
-        """Reenact ``source_spec`` onto ``target_spec`` and write ``output`` (mp4 with the source's audio)."""
+               cancel: CancelToken | None = None, max_side: int = WORK_MAX_SIDE,
+               full_size: bool = False) -> ReenactResult:
+        """Reenact ``source_spec`` onto ``target_spec`` and write ``output`` (mp4 with the source's audio).
+
+        A still target larger than ``max_side`` pixels is worked on at a bounded resolution
+        (core.reenact.still) and the output has the working image's size, unless ``full_size``:
+        then each frame is put back into the picture at its own size.
+        """
         from core.video import VideoWriter, open_source
 
         res = ReenactResult(output=str(output))
@@ -139,18 +165,34 @@ class ReenactmentPipeline:
                 raise InputError(f"{source_spec}: a live source cannot be exported offline; "
                                  "use the live preview")
             fps = float(probe_src.fps) or 30.0
+            times = probe_src.timestamps  # output frame i shows source frame i, at its time
         source = self.prepare(source_spec, max_frames=max_frames,
                               progress=sub_progress(progress, 0, 300, total, "source"), cancel=cancel)
-        target = self.prepare(target_spec, max_frames=None if max_frames is None else max(max_frames, 1),
-                              progress=sub_progress(progress, 300, 100, total, "target"), cancel=cancel)
+        work = None
+        if is_still(target_spec):
+            from core.tracking.tracker import track_image
+
+            work = load_working_still(target_spec, max_side, keep_full=full_size,
+                                      progress=sub_progress(progress, 300, 50, total, "loading the target"))
+            res.target_work, res.target_reduced = work.describe(), work.reduced
+            check(cancel)
+            report(progress, 350, total, "target: tracking")
+            target = self.prepare(target_spec, track=track_image(work.image, source=str(target_spec)),
+                                  progress=sub_progress(progress, 350, 50, total, "target"), cancel=cancel)
+        else:
+            target = self.prepare(target_spec, max_frames=None if max_frames is None else max(max_frames, 1),
+                                  progress=sub_progress(progress, 300, 100, total, "target"), cancel=cancel)
         res.seconds["prepare"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         audio = str(source_spec) if keep_audio else None
+        compose = work is not None and full_size and work.reduced
         with VideoWriter(output, fps=fps, audio_from=audio) as writer:
             for frame in self.render_frames(source, target, target_spec,
                                             progress=sub_progress(progress, 400, 600, total, "rendering"),
-                                            cancel=cancel):
-                writer.write(frame)
+                                            cancel=cancel, still=None if work is None else work.image):
+                writer.write(work.compose_full(frame) if compose else frame,
+                             t=float(times[res.frames]) if res.frames < len(times) else res.frames / fps)
                 res.frames += 1
+        res.output_size = tuple(writer.size or (0, 0))
         res.seconds["render"] = time.perf_counter() - t1
         return res

@@ -180,37 +180,247 @@ def open_live(source_spec: str, target: LiveTarget, transfer, opened=None,
     return session
 
 
-class Recorder(threading.Thread):
-    """Writes ``frames()`` (the live result) to a VideoWriter at ``fps`` frames per second of
-    wall-clock time, so the file plays at the speed it was seen (a frame the pipeline had
-    not replaced yet is written again)."""
+def start_recording(live: LiveSession, path: str | Path, mic_input=None) -> "Recorder":
+    """Record ``live``'s results to ``path`` (mp4) from now until ``stop()`` (see Recorder), with
+    the source's sound: a simulated camera's clip, a webcam's microphone when one can be
+    captured (``mic_input``: ffmpeg input args for it; default PulseAudio's default source)."""
+    from core.video import VideoWriter
 
-    def __init__(self, frames, writer, fps: float):
+    writer = VideoWriter(path, fps=live.fps)
+    kind = getattr(live.source, "kind", "")
+    note = ""
+    if kind == "simcam":
+        rec = Recorder(live.pipe, writer, live.fps, sound="clip", clip=str(live.source.path))
+    elif kind == "webcam":
+        ok, note = (True, "") if mic_input is not None else pulse_audio_available()
+        rec = Recorder(live.pipe, writer, live.fps, sound="mic" if ok else None,
+                       mic_input=mic_input or MicCapture.DEFAULT_INPUT)
+    else:
+        rec = Recorder(live.pipe, writer, live.fps)
+    if note:
+        rec.audio_note = note
+    rec.start()
+    return rec
+
+
+def pulse_audio_available() -> tuple[bool, str]:
+    """Whether a PulseAudio (or PipeWire's Pulse) server is there to capture a microphone from,
+    and if not, why: (True, "") or (False, reason)."""
+    import os
+
+    if os.environ.get("PULSE_SERVER"):
+        return True, ""
+    runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
+    for sock in (Path(runtime) / "pulse" / "native", Path("/var/run/pulse/native")):
+        if sock.exists():
+            return True, ""
+    return False, ("no microphone: no PulseAudio server is running (start your desktop's sound "
+                   "server, or set PULSE_SERVER)")
+
+
+class MicCapture:
+    """A microphone recorded to a WAV file by ffmpeg while a recording runs.
+
+    ``input_args``: ffmpeg's input for the microphone (default: PulseAudio's default source;
+    tests give ``-f lavfi -i sine=...``). ``start()``; ``stop()`` ends the file cleanly;
+    ``started``: time.monotonic() when capture began.
+    """
+
+    DEFAULT_INPUT = ("-f", "pulse", "-i", "default")
+
+    def __init__(self, path: str | Path, input_args=DEFAULT_INPUT):
+        self.path = Path(path)
+        self.input_args = list(input_args)
+        self.started = 0.0
+        self._proc = None
+
+    def start(self) -> None:
+        """Start capturing (ffmpeg in the background)."""
+        import subprocess
+
+        from core.video.ffmpeg_tools import ffmpeg_exe
+
+        cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *self.input_args,
+               "-ac", "1", "-ar", "48000", "-c:a", "pcm_s16le", str(self.path)]
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE)
+        self.started = time.monotonic()
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """End the capture (ffmpeg's own "q": the WAV header is completed); True when it ended
+        cleanly and the file has sound."""
+        import subprocess
+
+        p = self._proc
+        if p is None:
+            return False
+        try:
+            p.communicate(b"q", timeout=timeout)
+        except (subprocess.TimeoutExpired, OSError, ValueError):
+            p.kill()
+            p.wait()
+        self._proc = None
+        return p.returncode == 0 and self.path.is_file() and self.path.stat().st_size > 44
+
+
+class Recorder(threading.Thread):
+    """Records a live session's results to a video file on the camera's timeline, with its sound.
+
+    Frames: the pipeline hands every output to the recorder (``LivePipeline.add_listener``) with
+    the time its camera frame was grabbed. The file has one frame every 1/``fps`` seconds from
+    the moment recording started to the moment :meth:`stop` was called (when it was called,
+    not when the writer caught up), each the newest result of a camera frame grabbed by then;
+    the writer may lag behind (a busy machine encodes slowly) without stretching the file. So
+    a 10 s recording lasts 10 s, and what is shown at a time is what the camera saw then.
+
+    Sound (``sound``): "clip": a simulated camera's clip, from where the camera was at the
+    start, looping as the camera does; "mic": the microphone captured alongside
+    (:class:`MicCapture`, ``mic_input`` its ffmpeg input); None: none. ``audio_note`` says
+    what the file got. ``written``, ``duration_s`` and ``error`` (an exception, or None) are
+    set when the thread ends.
+    """
+
+    #: a tick waits this long for the result of a camera frame grabbed after it, then writes
+    #: the newest result there is (a stalled pipeline must not hold the recording)
+    WAIT_S = 1.0
+
+    def __init__(self, pipe, writer, fps: float, sound: str | None = None, clip: str | None = None,
+                 mic_input=MicCapture.DEFAULT_INPUT):
         super().__init__(name="reenact-record", daemon=True)
-        self._frames = frames
+        self.pipe = pipe
         self.writer = writer
         self.fps = float(fps)
+        self.sound = sound
+        self.clip = clip
+        self.mic_input = list(mic_input)
         self.written = 0
+        self.duration_s = 0.0
         self.error: BaseException | None = None
-        self._stop_event = threading.Event()
+        self.audio_note = "no sound"
+        self.audio_kept = False
+        self._cond = threading.Condition()
+        self._outputs: list = []          # (grabbed, image, index), in grab order
+        self._t0: float | None = None
+        self._t_stop: float | None = None
+        self._last_arrival = 0.0
+        self._mic: MicCapture | None = None
+
+    @property
+    def started_at(self) -> float | None:
+        """time.monotonic() of the recording's first frame (None before start)."""
+        return self._t0
+
+    def start(self) -> None:
+        """Start recording now."""
+        self._t0 = self._last_arrival = time.monotonic()
+        last = self.pipe.latest_output()
+        with self._cond:
+            self._outputs.append((last.grabbed, last.image, last.index))  # what is on screen now
+        self.pipe.add_listener(self._on_output)
+        if self.sound == "mic":
+            self._mic = MicCapture(self.writer.path.with_name(f".{self.writer.path.stem}.mic.wav"),
+                                   self.mic_input)
+            try:
+                self._mic.start()
+            except OSError as e:
+                self._mic = None
+                self.audio_note = f"no sound: the microphone could not be opened ({e})"
+        super().start()
 
     def stop(self) -> None:
-        """Finish: write the frames still due, close the file (on this thread)."""
-        self._stop_event.set()
+        """Stop at this moment; the frames due until now are still written (on the thread)."""
+        with self._cond:
+            if self._t_stop is None:
+                self._t_stop = time.monotonic()
+            self._cond.notify_all()
+
+    def _on_output(self, out) -> None:  # on the pipeline's render thread: only a hand-over
+        with self._cond:
+            self._outputs.append((out.grabbed, out.image, out.index))
+            self._last_arrival = time.monotonic()
+            self._cond.notify_all()
+
+    def _frame_for(self, t: float):
+        """The newest result of a camera frame grabbed by ``t``; it waits until the result of a
+        frame grabbed later has come (then none grabbed by ``t`` can still come), unless no
+        result came for WAIT_S (a stalled or stopped pipeline)."""
+        with self._cond:
+            while self._outputs[-1][0] <= t and time.monotonic() - self._last_arrival < self.WAIT_S:
+                self._cond.wait(0.05)
+            # keep the newest output grabbed by t and all after it: later ticks need nothing older
+            k = max((i for i, o in enumerate(self._outputs) if o[0] <= t), default=0)
+            del self._outputs[:k]
+            return self._outputs[0]
 
     def run(self) -> None:
-        """Write frames on the wall clock until stopped."""
-        t0 = time.monotonic()
+        """Write a frame per tick from start to stop, then add the sound."""
+        first_index = None
         try:
-            while not self._stop_event.wait(max(0.0, t0 + self.written / self.fps - time.monotonic())):
-                self.writer.write(self._frames())
+            k = 0
+            while True:
+                t = self._t0 + k / self.fps
+                with self._cond:
+                    while self._t_stop is None and time.monotonic() < t:
+                        self._cond.wait(t - time.monotonic())
+                    if self._t_stop is not None and t >= self._t_stop and k > 0:
+                        break
+                grabbed, image, index = self._frame_for(t)
+                if first_index is None and index >= 0:
+                    first_index = (index, grabbed)
+                self.writer.write(image)
                 self.written += 1
-            # frames still due when stop came (the writer may have been behind on a busy machine)
-            due = int((time.monotonic() - t0) * self.fps) + 1
-            while self.written < due:
-                self.writer.write(self._frames())
-                self.written += 1
+                k += 1
+            self.pipe.remove_listener(self._on_output)
+            self.duration_s = self.written / self.fps
             self.writer.close()
-        except BaseException as e:  # noqa: BLE001 (reported by the controller)
+            self._add_sound(first_index)
+        except BaseException as e:  # noqa: BLE001 (reported by the owner)
             self.error = e
+            self.pipe.remove_listener(self._on_output)
             self.writer.abort()
+        finally:
+            if self._mic is not None:
+                self._mic.stop()
+                self._mic.path.unlink(missing_ok=True)
+
+    def _add_sound(self, first) -> None:
+        from core.video.ffmpeg_tools import probe
+
+        if self.sound == "clip" and self.clip:
+            info = probe(self.clip)
+            if not info["has_audio"]:
+                self.audio_note = "no sound: the clip has none"
+                return
+            # the clip time of the camera frame of the start: the camera numbers its frames from
+            # its own start (at ``fps``) and loops the clip's frames
+            index, grabbed = first if first is not None else (0, self._t0)
+            cam_frame = index + (self._t0 - grabbed) * self.fps
+            n, clip_fps = max(1, int(info["frame_count"])), float(info["fps"] or self.fps)
+            offset = (cam_frame % n) / clip_fps
+            self._mux(["-stream_loop", "-1", "-ss", f"{max(0.0, offset):.3f}", "-i", str(self.clip)])
+            self.audio_note = "with the clip's sound"
+        elif self.sound == "mic" and self._mic is not None:
+            ok = self._mic.stop()
+            if not ok:
+                self.audio_note = "no sound: the microphone gave nothing"
+                return
+            # the microphone started a moment after the first frame's time
+            lead = max(0.0, self._mic.started - self._t0)
+            self._mux(["-itsoffset", f"{lead:.3f}", "-i", str(self._mic.path)])
+            self.audio_note = "with the microphone's sound"
+
+    def _mux(self, audio_input: list) -> None:
+        from core.video.ffmpeg_tools import run_ffmpeg
+
+        video = self.writer.path
+        tmp = video.with_name(f".{video.stem}.sound{video.suffix}")
+        proc = run_ffmpeg(["-y", "-loglevel", "error", "-i", str(video), *audio_input, "-map", "0:v:0",
+                           "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", "160k",
+                           "-t", f"{self.duration_s:.3f}", "-movflags", "+faststart", str(tmp)])
+        if proc.returncode != 0:
+            tmp.unlink(missing_ok=True)
+            tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
+            self.audio_note = f"no sound: adding it failed ({' '.join(tail) or 'ffmpeg error'})"
+            return
+        tmp.replace(video)
+        self.audio_kept = True

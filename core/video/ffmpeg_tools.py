@@ -38,6 +38,7 @@ _FPS_RE = re.compile(r",\s*([\d.]+)(k?)\s+fps")
 _TBR_RE = re.compile(r",\s*([\d.]+)(k?)\s+tbr")
 _HZ_RE = re.compile(r",\s*(\d+)\s+Hz")
 _ROTATION_RE = re.compile(r"rotation of (-?[\d.]+) degrees")
+_SAR_RE = re.compile(r"\[SAR (\d+):(\d+) DAR \d+:\d+\]")
 
 
 def _num(value: str, kilo: str) -> float:
@@ -61,9 +62,11 @@ def probe(path: str | Path, count_frames: bool = True) -> dict:
       ``codec``, plus ``width``, ``height``, ``fps`` for video, ``sample_rate`` for audio);
       ``duration`` seconds (or None); ``has_audio``; ``has_video``; ``width``, ``height``, ``fps``
       of the first video stream (stored size, before rotation); ``rotation``: clockwise degrees
-      (0/90/180/270) that turn the stored frames upright; ``frame_count``: presented frames of
-      the first video stream counted from its packets (-1 when ``count_frames`` is False or
-      there is no video).
+      (0/90/180/270) that turn the stored frames upright; ``sample_aspect``: the first video
+      stream's sample (pixel) aspect ratio as a Fraction, width over height of one stored pixel
+      (1 when the file says nothing, or 0:1); ``frame_count``: presented frames of the first
+      video stream counted from its packets (-1 when ``count_frames`` is False or there is no
+      video).
     Raises InputError when the file is missing or ffmpeg cannot read it.
     """
     p = Path(path)
@@ -82,7 +85,7 @@ def probe(path: str | Path, count_frames: bool = True) -> dict:
 
     info: dict = {"path": str(p), "streams": [], "duration": None, "has_audio": False,
                   "has_video": False, "width": 0, "height": 0, "fps": 0.0, "rotation": 0,
-                  "frame_count": -1}
+                  "sample_aspect": Fraction(1), "frame_count": -1}
     m = _DURATION_RE.search(text)
     if m:
         h, mi, s = m.groups()
@@ -107,6 +110,9 @@ def probe(path: str | Path, count_frames: bool = True) -> dict:
                 info["has_video"] = True
                 info["width"], info["height"] = stream.get("width", 0), stream.get("height", 0)
                 info["fps"] = stream["fps"]
+                sar = _SAR_RE.search(rest)
+                if sar and int(sar.group(1)) > 0 and int(sar.group(2)) > 0:
+                    info["sample_aspect"] = Fraction(int(sar.group(1)), int(sar.group(2)))
                 # The display matrix, if any, is printed in the lines under its stream.
                 for sub in lines[n + 1:]:
                     if _STREAM_RE.search(sub) or not sub.startswith("    "):

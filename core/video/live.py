@@ -154,6 +154,7 @@ class SimulatedCamera(LiveSource):
         self.fps = self._file.fps * float(speed)
         self.loop = bool(loop)
         self.rotation = self._file.rotation
+        self.pixel_aspect = self._file.pixel_aspect
         self._size = self._file.size
         self.source_index = -1
         self._start()

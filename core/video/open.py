@@ -47,9 +47,15 @@ def open_source(spec, fps: Optional[float] = None, **live_options) -> VideoSourc
         return SimulatedCamera(spec.split(":", 1)[1], **live_options)
     p = Path(spec).expanduser()
     if p.is_dir():
+        if (p / "project.json").is_file():
+            raise InputError(f"{p}: is a FaceStudio project folder, not a clip; open it as a project "
+                             "(or give its source video)")
         return ImageFolderSource(p, fps=fps)
     if not p.exists():
         raise InputError(f"{p}: no such file or folder")
+    if not p.is_file():
+        raise InputError(f"{p}: not a regular file (a FIFO, device or socket); FaceStudio reads video "
+                         "files, images and folders of images")
     ext = p.suffix.lower()
     if ext in IMAGE_EXTS:
         return ImageSource(p, fps=fps)

@@ -4,7 +4,7 @@ Every source delivers frames as (H, W, 3) uint8 RGB arrays (origin top-left, upr
 container rotation metadata and EXIF orientation already applied) and has one interface:
 
   kind ("video" | "image" | "folder" | "webcam" | "simcam"), path, fps, frame_count
-  (-1 when live), size -> (H, W), rotation, is_live, has_audio, truncated;
+  (-1 when live), size -> (H, W), rotation, pixel_aspect, is_live, has_audio, truncated;
   read(i) for random access, frames(start, stop, step) / iteration for streaming,
   read_latest() for live sources (core/video/live.py), close() / context manager.
 
@@ -19,6 +19,7 @@ video into memory: files are decoded on demand, with a small LRU cache of recent
 from __future__ import annotations
 
 import bisect
+import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -31,6 +32,12 @@ from core.errors import InputError
 from core.video.ffmpeg_tools import probe, scan_video_packets
 from core.video.images import (IMAGE_EXTS, check_frame_size, list_images, load_image,
                                to_rgb_uint8)
+
+# OpenCV's FFmpeg backend prints the decoder's complaints ("partial file", "error while decoding
+# MB ...") straight to stderr, over the command's own one-line message; the damage they describe
+# is reported by this module (``truncated``, InputError). Set before the first capture opens;
+# a value the user set (to see them) is kept.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 VIDEO_EXTS = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".gif")
 #: Frame rate given to still images and image folders unless told otherwise.
@@ -46,6 +53,11 @@ class VideoSource:
     frame_count: int = -1
     #: Clockwise degrees (0/90/180/270) applied to the stored frames to make them upright.
     rotation: int = 0
+    #: Width of one delivered pixel over its height as the picture is meant to be seen (the
+    #: container's sample aspect ratio, turned with the rotation): 15/16 for d9's 512x480
+    #: stored for a square picture. Frames are delivered as stored; a viewer or an export
+    #: that shows them as they were meant scales the width by it.
+    pixel_aspect: float = 1.0
     is_live: bool = False
     has_audio: bool = False
     #: True when the file holds fewer decodable frames than its header announced.
@@ -59,6 +71,12 @@ class VideoSource:
     def read(self, i: int) -> np.ndarray:
         """Frame ``i`` as (H, W, 3) uint8 RGB. IndexError when out of range."""
         raise NotImplementedError
+
+    @property
+    def timestamps(self) -> np.ndarray:
+        """(frame_count,) float64 presentation time of each frame in seconds from the first:
+        a video file's own (variable frame rates included), ``i / fps`` for the others."""
+        return np.arange(max(self.frame_count, 0)) / float(self.fps or NOMINAL_FPS)
 
     def read_latest(self) -> tuple[int, np.ndarray]:
         """Live sources only: (index, frame) of the newest frame."""
@@ -247,6 +265,8 @@ class VideoFileSource(VideoSource):
         self.fps = float(fps) if fps and fps > 0 and np.isfinite(fps) else (info["fps"] or NOMINAL_FPS)
         self.header_frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self.rotation = int(round(cap.get(cv2.CAP_PROP_ORIENTATION_META))) % 360
+        sar = float(info["sample_aspect"])
+        self.pixel_aspect = 1.0 / sar if self.rotation in (90, 270) else sar
         w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         check_frame_size(h, w, self.path)
         self._cache = _FrameCache()
@@ -377,6 +397,12 @@ class VideoFileSource(VideoSource):
         # Reopening is the one start position that is exact for every container.
         self._open_capture()
         self._next = 0
+
+    @property
+    def timestamps(self) -> np.ndarray:
+        """(frame_count,) float64 seconds from the first frame, from the packets' timestamps."""
+        pts = np.asarray(self._pts[:self.frame_count], np.float64)
+        return pts - pts[0] if pts.size else pts
 
     @property
     def announced_frame_count(self) -> int:

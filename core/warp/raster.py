@@ -7,6 +7,8 @@ integer coordinates; screen vertices (N, 3) = x_px, y_px, depth (larger = farthe
 """
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 
@@ -74,17 +76,29 @@ def triangle_affines(dst_xy: np.ndarray, src_xy: np.ndarray, triangles: np.ndarr
     return A
 
 
-_GRIDS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+#: (gx, gy): the pixel grids of the largest size asked for so far (see ``pixel_grid``)
+_GRID: tuple[np.ndarray, np.ndarray] = (np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32))
+_GRID_LOCK = threading.Lock()
 
 
 def pixel_grid(H: int, W: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel coordinate grids (H, W) float32, cached per size (read-only)."""
-    g = _GRIDS.get((H, W))
-    if g is None:
-        gx, gy = np.meshgrid(np.arange(W, dtype=np.float32), np.arange(H, dtype=np.float32))
-        gx.flags.writeable = gy.flags.writeable = False
-        g = _GRIDS.setdefault((H, W), (gx, gy))
-    return g
+    """Pixel coordinate grids (H, W) float32, gx[i, j] = j and gy[i, j] = i (read-only views).
+
+    One pair of grids is kept, grown to the largest size asked for: every smaller grid is its
+    top-left corner. (A grid per size, as before, grew without bound in the live pipeline, whose
+    warp box changes size from frame to frame: ~0.4 MB per new size, +560 MB in 10 minutes.)
+    """
+    global _GRID
+    gx, gy = _GRID
+    if gx.shape[0] < H or gx.shape[1] < W:
+        with _GRID_LOCK:
+            gx, gy = _GRID
+            if gx.shape[0] < H or gx.shape[1] < W:
+                h, w = max(H, gx.shape[0]), max(W, gx.shape[1])
+                gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+                gx.flags.writeable = gy.flags.writeable = False
+                _GRID = (gx, gy)
+    return gx[:H, :W], gy[:H, :W]
 
 
 def remap(image: np.ndarray, mp: np.ndarray) -> np.ndarray:
