@@ -118,6 +118,10 @@ def test_box_select_then_drag_moves_every_selected_key_and_typed_values(qtbot, e
     ed.plot.setFocus()
     QTest.keyClick(ed.plot, Qt.Key.Key_Delete)
     assert deleted == [[("jawOpen", 17)]]
+    # nothing selected: the key fields are disabled and show no other key's frame or value
+    ed.select_keys([])
+    assert ed.key_info.text() == "no key selected" and not ed.key_value.isEnabled()
+    assert (ed.key_frame.value(), ed.key_value.value()) == (0, 0.0) and moved[-1][0][:3] == ("jawOpen", 13, 17)
 
 
 def test_frame_all_and_frame_selected_zoom(qtbot, editor):
@@ -192,6 +196,20 @@ def test_double_click_types_a_value(qtbot, panel):
     QTest.keyClicks(row.editor.lineEdit(), "9")
     QTest.keyClick(row.editor.lineEdit(), Qt.Key.Key_Escape)
     assert not row.typing and len(got) == 1
+
+
+def test_a_component_chosen_elsewhere_scrolls_its_slider_into_view(qtbot):
+    """Choosing a channel in the curve editor's list selects its row: the row is scrolled to."""
+    from core.tracking.landmarker import BLENDSHAPE_NAMES
+
+    p = ExpressionPanel()
+    p.set_components([str(n) for n in BLENDSHAPE_NAMES[1:]], None)  # the 51 ARKit shapes
+    shown(qtbot, p, 500, 300)
+    row = p.rows["jawOpen"]
+    assert row.visibleRegion().isEmpty()  # below the fold at this height
+    p.select("jawOpen")
+    qtbot.waitUntil(lambda: not row.visibleRegion().isEmpty(), timeout=2000)
+    assert row.visibleRegion().boundingRect().height() == row.height()  # wholly shown
 
 
 def test_a_click_on_the_fit_error_plot_goes_to_the_peak_near_it(qtbot):

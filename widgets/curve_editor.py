@@ -659,6 +659,8 @@ class CurveEditor(QWidget):
             self.key_value.setValue(float(np.mean([p[2] for p in pts])))
         else:
             self.key_info.setText("no key selected")
+            self.key_frame.setValue(0)  # (not the last selection's, perhaps another clip's)
+            self.key_value.setValue(0.0)
         types = {self._key_type(n, f) for n, f, _v in pts} if pts else (
             {self._key_type(self.name, f) for f in self._key_frames(self.name)} if self.name else set())
         self.key_type.setCurrentIndex(self.key_type.findData(types.pop()) if len(types) == 1 else -1)
