@@ -34,11 +34,14 @@ def record_once(clip: str, still: str, seconds: float, out: Path) -> dict:
     try:
         time.sleep(3.0)  # warm-up: the first fits, as a presenter starts the camera before REC
         load0 = os.getloadavg()[0]
+        t_call = time.monotonic()
         rec = start_recording(live, out)
-        t0 = time.monotonic()
+        start_call = time.monotonic() - t_call
         time.sleep(seconds)
+        t_stop = time.monotonic()
         rec.stop()
-        recorded = time.monotonic() - t0
+        # the recording's span: from its first frame's time (what REC counts from) to the stop
+        recorded = t_stop - rec.started_at
         stats = live.pipe.stats()
         rec.join(300)
         fps = live.fps
@@ -50,6 +53,7 @@ def record_once(clip: str, still: str, seconds: float, out: Path) -> dict:
     return dict(recorded_s=round(recorded, 3), file_duration_s=round(float(info["duration"]), 3),
                 error_s=round(float(info["duration"]) - recorded, 3), frames=rec.written, camera_fps=fps,
                 frames_over_fps_s=round(rec.written / fps, 3), has_audio=bool(info["has_audio"]),
+                start_call_s=round(start_call, 3),
                 pipeline_fps=round(float(stats.fps), 1), load_average=round((load0 + os.getloadavg()[0]) / 2, 1))
 
 
