@@ -212,6 +212,20 @@ def test_a_component_chosen_elsewhere_scrolls_its_slider_into_view(qtbot):
     assert row.visibleRegion().boundingRect().height() == row.height()  # wholly shown
 
 
+def test_plots_without_a_reconstruction_show_no_previous_clip_scale(qtbot, editor):
+    """Another clip opened (no reconstruction yet): the plots show an empty scale, not the last
+    clip's 60 frames and values."""
+    p = shown(qtbot, FitErrorPlot(), 800, 300)
+    p.set_errors(np.full(60, 2.6), worst=[5])
+    p.set_errors(None)
+    (x0, x1), (y0, y1) = p.plot.getPlotItem().vb.viewRange()
+    assert x1 > 99 and y0 <= 0 and y1 >= 4 and p.summary.text() == "No reconstruction"
+    editor.plot.setYRange(-0.3, 1.1)
+    editor.set_clip(0)
+    (x0, x1), (y0, y1) = editor.view_range()
+    assert x1 > 99 and y0 < -1 and y1 > 1
+
+
 def test_a_click_on_the_fit_error_plot_goes_to_the_peak_near_it(qtbot):
     p = shown(qtbot, FitErrorPlot(), 800, 300)
     e = np.ones(100)
