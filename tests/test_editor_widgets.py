@@ -239,3 +239,36 @@ def test_a_click_on_the_fit_error_plot_goes_to_the_peak_near_it(qtbot):
     pos = p.plot.mapFromScene(vb.mapViewToScene(QPointF(39, 2.0)))  # 3 frames off the peak
     QTest.mouseClick(p.plot.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos)
     assert seeks == [42]
+
+
+def test_a_pin_is_drawn_over_its_handle_and_beyond_it(qtbot):
+    """Correcting a fit: the pin (magenta cross) stays visible beside its re-solved handle (a ring a
+    few pixels away); it had been drawn first, at the ring's size, half under the ring."""
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
+
+    from widgets.video_view import HandlesItem
+
+    scene = QGraphicsScene(0, 0, 100, 100)
+    view = shown(qtbot, QGraphicsView(scene), 140, 140)
+    item = HandlesItem()
+    scene.addItem(item)
+    item.set_handles(np.array([[50.0, 50.0]]), np.array([57]))
+    item.set_pins(np.array([[53.0, 50.0]]))
+    view.setSceneRect(0, 0, 100, 100)
+    view.resetTransform()  # one screen pixel per image pixel: the ring's radius is 5 px
+    qtbot.wait(50)
+    img = QImage(100, 100, QImage.Format.Format_RGB32)
+    img.fill(0xFFFFFF)
+    p = QPainter(img)
+    scene.render(p, QRectF(0, 0, 100, 100), QRectF(0, 0, 100, 100))
+    p.end()
+
+    def magenta(x, y):
+        c = img.pixelColor(x, y)
+        return c.red() > 180 and c.blue() > 120 and c.green() < 120
+
+    assert magenta(53, 50)                              # the pin's centre
+    assert magenta(55, 52)                              # on its arm, at the ring
+    assert magenta(59, 56) and magenta(47, 44)          # arms longer than the ring's radius
