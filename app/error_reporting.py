@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 
@@ -133,26 +134,54 @@ def show_exception(parent: QWidget | None, title: str, exc: BaseException, subje
 
 class _Reporter(QObject):
     # A signal so that exceptions from any thread are shown by the GUI thread.
-    report = Signal(str, str, str)
+    report = Signal(str, str, str, str)
 
     def __init__(self, log_path: Path):
         super().__init__()
         self.log_path = log_path
         self._showing = False
+        #: when each error (by signature) was last shown in a dialog (monotonic seconds)
+        self._shown_at: dict[str, float] = {}
         self.report.connect(self._show)
 
-    def _show(self, title: str, message: str, details: str) -> None:
+    def _show(self, title: str, message: str, details: str, signature: str = "") -> None:
         if self._showing:
             return  # one dialog at a time; the rest is in the log
+        now = time.monotonic()
+        last = self._shown_at.get(signature) if signature else None
+        parent = QApplication.activeWindow()
+        if last is not None and now - last < REPEAT_QUIET_S:
+            # the same failure again (e.g. on every frame of playback): one dialog, not hundreds
+            bar = getattr(parent, "statusBar", None)
+            if callable(bar):
+                bar().showMessage(f"The same error happened again; see {self.log_path}.", 5000)
+            return
+        if signature:
+            self._shown_at[signature] = now
         self._showing = True
         try:
-            parent = QApplication.activeWindow()
             show_error(parent, title, message, details)
         finally:
             self._showing = False
 
 
+def _signature(exc_type, exc, tb) -> str:
+    """What makes two uncaught exceptions "the same": type, message and where it was raised."""
+    where = ""
+    while tb is not None:
+        where = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return f"{exc_type.__name__}|{str(exc)[:200]}|{where}"
+
+
 _reporter: _Reporter | None = None
+#: how many times each uncaught exception (by signature) happened in this process
+_repeats: dict[str, int] = {}
+#: the same uncaught exception gets no second dialog for this long (seconds)
+REPEAT_QUIET_S = 600.0
+#: full tracebacks logged per signature, then one line every REPEAT_LOG_EVERY times
+REPEAT_LOG_FULL = 3
+REPEAT_LOG_EVERY = 100
 
 
 def install_exception_hook(log_path: Path) -> None:
@@ -167,14 +196,21 @@ def install_exception_hook(log_path: Path) -> None:
                 app.quit()
             return
         text = "".join(traceback.format_exception(exc_type, exc, tb))
-        log.error("uncaught exception\n%s", text)
+        signature = _signature(exc_type, exc, tb)
+        n = _repeats[signature] = _repeats.get(signature, 0) + 1
+        # a failure that repeats on every frame would fill the log: the traceback the first
+        # times, then a line now and then with the count
+        if n <= REPEAT_LOG_FULL:
+            log.error("uncaught exception\n%s", text)
+        elif n % REPEAT_LOG_EVERY == 0:
+            log.error("uncaught exception again (%d times so far): %s: %s", n, exc_type.__name__, exc)
         if issubclass(exc_type, UserFacingError):
             message = str(exc)
         else:
             message = (f"Something went wrong: {exc_type.__name__}: {exc}\n\n"
                        f"FaceStudio keeps running. The details were written to {log_path}.")
         try:
-            _reporter.report.emit("FaceStudio error", message, text)
+            _reporter.report.emit("FaceStudio error", message, text, signature)
         except Exception:  # noqa: BLE001 (the hook itself must never raise)
             sys.__stderr__.write(text)
 

@@ -172,7 +172,7 @@ def test_edit_session_end_to_end(qtbot, tmp_path, errors):
     mid = doc.edits.offset("jawOpen", 12)
     assert 0.05 < mid < 0.65
     curves = doc.component_curves("jawOpen")
-    assert list(ed.curves.keys._frames) == [5, 20]  # noqa: SLF001
+    assert list(ed.curves.keys.frames) == [5, 20]
     np.testing.assert_allclose(curves["edited"], np.clip(curves["fitted"] + curves["offset"], 0, 1))
 
     # -- undo / redo
@@ -287,15 +287,22 @@ def _dead_pid() -> int:
     return p.pid
 
 
+def _saved_project(qtbot, tmp_path, errors):
+    """A window with 6 frames of d3 reconstructed and saved as ``tmp_path/mine.fsproj``."""
+    w = _window(qtbot, tmp_path)
+    assert w.open_media(str(shared_path("data", "videos", "d3.mp4")))
+    assert w.editor.reconstruct(max_frames=6)
+    assert _wait_job(qtbot, w) == "finished", errors
+    with qtbot.waitSignal(w.editor.io.project_saved, timeout=60_000):
+        assert w.editor.io.save_project(str(tmp_path / "mine.fsproj"))
+    assert _wait_job(qtbot, w) == "finished", errors
+    return w, str(tmp_path / "mine.fsproj")
+
+
 def test_autosave_after_each_edit_and_recovery_linked_to_its_project(qtbot, tmp_path, errors, monkeypatch):
     clip = str(shared_path("data", "videos", "d3.mp4"))
-    w = _window(qtbot, tmp_path)
+    w, _proj = _saved_project(qtbot, tmp_path, errors)
     ed = w.editor
-    assert w.open_media(clip)
-    assert ed.reconstruct(max_frames=6)
-    assert _wait_job(qtbot, w) == "finished", errors
-    with qtbot.waitSignal(ed.io.project_saved, timeout=60_000):
-        assert ed.io.save_project(str(tmp_path / "mine.fsproj"))
     # an edit is autosaved shortly after, in the background, into this session's folder
     with qtbot.waitSignal(ed.io.autosaved, timeout=20_000) as sig:
         ed.doc.set_offset("browInnerUp", 2, 0.4, gesture=False)
@@ -363,16 +370,8 @@ def test_recovery_store_sessions(tmp_path):
 def test_a_project_open_in_another_window_opens_read_only(qtbot, tmp_path, errors, monkeypatch):
     """One writer per project (core.project.lock): a second window is told who has it and
     offered a read-only open; its Save goes to Save As, and the first window still saves."""
-    clip = str(shared_path("data", "videos", "d3.mp4"))
-    w = _window(qtbot, tmp_path)
+    w, proj = _saved_project(qtbot, tmp_path, errors)
     ed = w.editor
-    assert w.open_media(clip)
-    assert ed.reconstruct(max_frames=6)
-    assert _wait_job(qtbot, w) == "finished", errors
-    proj = str(tmp_path / "mine.fsproj")
-    with qtbot.waitSignal(ed.io.project_saved, timeout=60_000):
-        assert ed.io.save_project(proj)
-    assert _wait_job(qtbot, w) == "finished", errors
 
     asked = []
     monkeypatch.setattr(QMessageBox, "question", staticmethod(

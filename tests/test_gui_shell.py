@@ -365,6 +365,7 @@ def test_exception_hook_logs_and_shows_a_dialog(qtbot, monkeypatch, tmp_path):
                         lambda parent, title, msg, details="": shown.append((title, msg)))
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)
     monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    monkeypatch.setattr(error_reporting, "_repeats", {})
     import logging
 
     for name in ("facestudio", "app", "core", "widgets"):  # the test's log file is detached afterwards
@@ -386,6 +387,22 @@ def test_exception_hook_logs_and_shows_a_dialog(qtbot, monkeypatch, tmp_path):
     assert "ZeroDivisionError" in shown[1][1]
     text = log_path.read_text()
     assert "Traceback" in text and "boom in a slot" in text and "ZeroDivisionError" in text
+
+    # the same failure on every frame (the soak once found one): no second dialog, and the log
+    # gets the traceback a few times, then a line with the count now and then
+    def fail_again():
+        raise KeyError("every frame")
+
+    for _ in range(120):
+        try:
+            fail_again()
+        except KeyError:
+            sys.excepthook(*sys.exc_info())
+    qtbot.wait(200)
+    assert len(shown) == 3 and "every frame" in shown[2][1]
+    text = log_path.read_text()
+    assert text.count("KeyError: 'every frame'") == error_reporting.REPEAT_LOG_FULL + 1
+    assert "uncaught exception again (100 times so far)" in text
 
 
 def test_panels_are_dock_widgets_listed_in_the_view_menu(qtbot, win):

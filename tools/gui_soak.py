@@ -45,6 +45,11 @@ sys.path.insert(0, str(REPO))
 
 SLIDER_NAMES = ("jawOpen", "mouthSmileLeft", "browInnerUp", "eyeBlinkLeft", "mouthFunnel", "cheekPuff")
 
+#: one cycle of user actions, in turn (see the module docstring)
+STEPS = ["scrub", "slider", "key", "viewport", "compare", "undo", "slider", "save", "export", "live",
+         "presenter", "autokey", "curves", "timeline", "worst", "rec", "fixfit", "typed", "scrub", "keydel",
+         "compare", "maximise", "live", "gallery", "rec", "presenter", "theme", "fixfit"]
+
 
 def _rss_mb() -> float:
     try:
@@ -271,7 +276,10 @@ class Soak:
             elif elapsed > 900:
                 self.fail("reconstruction did not finish in 900 s")
         elif self.phase == "soak":
-            if time.monotonic() - self._soak_t0 >= self.args.seconds:
+            # (a busy machine does fewer actions a minute: --min-cycles keeps going until every
+            # kind of action has had its turns)
+            if (time.monotonic() - self._soak_t0 >= self.args.seconds
+                    and self._step >= self.args.min_cycles * len(STEPS)):
                 self._enter("ending")
                 return
             self._do_next()
@@ -305,10 +313,7 @@ class Soak:
         from PySide6.QtTest import QTest
 
         w, ed, s = self.win, self.editor, self.win.session
-        steps = ["scrub", "slider", "key", "viewport", "compare", "undo", "slider", "save", "export", "live",
-                 "presenter", "autokey", "curves", "timeline", "worst", "rec", "fixfit", "typed", "scrub", "keydel",
-                 "compare", "maximise", "live", "gallery", "rec", "presenter", "theme", "fixfit"]
-        name = steps[self._step % len(steps)]
+        name = STEPS[self._step % len(STEPS)]
         self._step += 1
         if name == "scrub":
             for _ in range(8):
@@ -339,7 +344,10 @@ class Soak:
             self.key(Qt.Key.Key_K, Qt.KeyboardModifier.ShiftModifier, widget=w)
         elif name == "viewport":
             combo = ed.panels.mode_combo
-            combo.setCurrentIndex((combo.currentIndex() + 1) % combo.count())
+            # the flow modes first: a short soak reaches them (their legend broke playback once)
+            order = sorted(range(combo.count()), key=lambda i: "flow" not in str(combo.itemData(i)))
+            k = self._viewport_turn = getattr(self, "_viewport_turn", -1) + 1
+            combo.setCurrentIndex(order[k % len(order)])
             presets = list(ed.panels.preset_buttons.values())
             b = presets[(self._step // 4) % len(presets)]
             QTest.mouseClick(b, Qt.MouseButton.LeftButton)
@@ -486,6 +494,8 @@ def main(argv=None) -> int:
     ap.add_argument("--input", required=True, help="video or image to open")
     ap.add_argument("--seconds", type=float, default=60.0, help="seconds of playback with actions")
     ap.add_argument("--action-ms", type=int, default=700, help="pause between two user actions")
+    ap.add_argument("--min-cycles", type=int, default=0,
+                    help="go on after --seconds until the actions' cycle has run this many times")
     ap.add_argument("--simcam", default="", help="video played as the live camera for reenactment")
     ap.add_argument("--target", default="", help="reenactment target (photo or video)")
     ap.add_argument("--settings", default="", help="folder for settings, logs, saves (default: a temp folder)")

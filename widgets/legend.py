@@ -20,6 +20,12 @@ class Legend:
     ticks: list = field(default_factory=list)
     note: str = ""
 
+    def __post_init__(self):
+        # plain numbers: legends are compared (==) to skip repaints, and numpy arrays in the
+        # stops made that comparison raise
+        self.stops = [(float(t), tuple(float(c) for c in rgb)) for t, rgb in self.stops]
+        self.ticks = [(float(t), str(label)) for t, label in self.ticks]
+
 
 def legend_font() -> QFont:
     f = QFont()
