@@ -146,6 +146,8 @@ class MainWindow(QMainWindow):
         hints.colorSchemeChanged.connect(self._on_system_scheme)
         from app.editor import EditorUI  # the expression editor: panels, project, export
         self.editor = EditorUI(self)
+        from app.batch_qa import BatchQA  # a batch folder (main.py batch) as a QA list of its clips
+        self.batch_qa = BatchQA(self)
         self.update_actions()
         self.resize(1400, 900)
         geometry = self.settings.value("window/geometry")
@@ -315,12 +317,15 @@ class MainWindow(QMainWindow):
         return str(Path.home())
 
     def open_media(self, path: str, from_project: bool = False) -> bool:
-        """Open a file, folder or ``webcam:N`` (a project folder opens the project). On failure
-        shows a message box, keeps what was open before, and returns False."""
+        """Open a file, folder or ``webcam:N`` (a project folder opens the project, a batch folder
+        its QA list). On failure shows a message box, keeps what was open before, and returns False."""
         path = str(path)
         from app.editor import is_project_folder
         if not from_project and is_project_folder(path):
             return self.editor.io.open_project(path)
+        from app.batch_qa import handles
+        if handles(path):
+            return self.batch_qa.open_folder(path)
         try:
             self.session.open(path)
         except UserFacingError as e:

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QMenu, QMenuBar
 LAYOUT: dict[str, tuple[str, tuple[str, ...]]] = {
     "file": ("&File", ("project", "open", "recent", "save", "export", "quit")),
     "edit": ("&Edit", ("undo", "keys", "reconstruct")),
-    "view": ("&View", ("zoom", "landmarks", "compare", "overlays", "qa", "viewport", "panels", "theme")),
+    "view": ("&View", ("zoom", "landmarks", "compare", "renderer", "overlays", "qa", "viewport", "panels", "theme")),
     "playback": ("&Playback", ("transport", "options")),
     "track": ("&Track", ("track", "reconstruct", "cancel")),
     "reenact": ("&Reenact", ("panel", "live", "output")),

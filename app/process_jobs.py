@@ -289,14 +289,22 @@ def run_in_process(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None
 # ---------------------------------------------------------------------------------------
 # the app's composite jobs (run in the child; importable without Qt)
 def export_edit(kind: str, path: str, source: str, rec, model, edits,
-                progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> None:
-    """Export an edited reconstruction: ``kind`` is video, png, obj, ply, csv or json."""
+                progress: ProgressFn | None = None, cancel: CancelToken | None = None,
+                renderer_model: str | None = None) -> None:
+    """Export an edited reconstruction: ``kind`` is video, png, obj, ply, csv or json. The video
+    and png frames are rendered by the neural renderer in ``renderer_model`` when given (else the warp)."""
     from core.edits import export as ex
 
+    factory = None
+    if renderer_model and kind in ("video", "png"):
+        report(progress, 0, 0, "loading the neural renderer")
+        from core.neural.renderer import renderer_factory
+
+        factory = renderer_factory(renderer_model, model)
     if kind == "video":
-        ex.export_video(path, source, rec, model, edits, progress=progress, cancel=cancel)
+        ex.export_video(path, source, rec, model, edits, progress=progress, cancel=cancel, renderer_factory=factory)
     elif kind == "png":
-        ex.export_png_sequence(path, source, rec, model, edits, progress, cancel)
+        ex.export_png_sequence(path, source, rec, model, edits, progress, cancel, renderer_factory=factory)
     elif kind in ("obj", "ply"):
         ex.export_meshes(path, rec, model, edits, kind, False, progress, cancel)
     elif kind == "csv":
@@ -309,10 +317,12 @@ def export_edit(kind: str, path: str, source: str, rec, model, edits,
 
 def export_reenactment(source_file: str, target_path: str, output: str, transfer,
                        model_spec: str = "builtin", progress: ProgressFn | None = None,
-                       cancel: CancelToken | None = None):
+                       cancel: CancelToken | None = None, renderer_model: str | None = None,
+                       device: str = "auto"):
     """Offline, full-quality reenactment export with the source's audio (ReenactmentPipeline.export).
 
-    ``transfer`` is a core TransferSettings; returns the pipeline's ReenactResult.
+    ``transfer`` is a core TransferSettings; ``renderer_model`` a trained neural renderer's folder
+    (None: the warp renderer), run on ``device``; returns the pipeline's ReenactResult.
     """
     from pathlib import Path
 
@@ -325,5 +335,29 @@ def export_reenactment(source_file: str, target_path: str, output: str, transfer
             raise InputError(f"{p}: the {what} file does not exist")
     report(progress, 0, 0, "loading the face model")
     model = load_model(model_spec)
-    pipe = ReenactmentPipeline(model, transfer, model_spec=model_spec)
+    factory = None
+    if renderer_model:
+        report(progress, 0, 0, "loading the neural renderer")
+        from core.neural.renderer import renderer_factory
+
+        factory = renderer_factory(renderer_model, model, device)
+    pipe = ReenactmentPipeline(model, transfer, model_spec=model_spec, renderer_factory=factory)
     return pipe.export(source_file, target_path, output, keep_audio=True, progress=progress, cancel=cancel)
+
+
+def train_renderer_job(target: str, folder: str, preset: str | None = None, hybrid: bool = True,
+                       minutes: float = 30.0, resume: bool = False, device: str = "auto",
+                       model_spec: str = "builtin", max_frames: int | None = None,
+                       progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> dict:
+    """Train (or resume training) the neural renderer of the video ``target`` into ``folder``
+    (``core.neural.job.train_renderer``; the GUI's "Train renderer"). Returns the last update
+    (iteration, seconds, losses, the newest validation sheet's path) with ``folder``. Cancelled
+    leaves a checkpoint in ``folder`` to resume from."""
+    from core.neural.job import train_renderer
+    from core.neural.presets import default_preset
+    from core.neural.train import TrainSettings
+
+    settings = TrainSettings(preset=preset or default_preset(hybrid), hybrid=hybrid, minutes=minutes, device=device)
+    last = train_renderer(target, folder, settings, model_spec=model_spec, max_frames=max_frames, resume=resume,
+                          progress=progress, cancel=cancel)
+    return dict(last, folder=str(folder))

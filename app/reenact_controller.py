@@ -33,11 +33,16 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QWidget
 
 from app.error_reporting import show_error
 # the offline export runs in a worker process, so it lives in the Qt-free app.process_jobs
-from app.process_jobs import export_reenactment
+from app.process_jobs import export_reenactment, train_renderer_job
 from app.icons import icon
 from app.jobs import Job, JobRunner
 from app.progress_text import ProgressText
 from core.errors import InputError, UserFacingError
+from core.jobs import report
+# torch-free: which trained renderers a target has (core.neural.renderer loads them, in the jobs)
+from core.neural.library import default_folder, find_renderer, read_summary
+from core.neural.library import describe as describe_renderer
+from core.neural.progress import parse_progress
 # Imported here, on the GUI thread at start-up, rather than inside the jobs: compiling and
 # importing these modules holds the GIL for long stretches, which would stall the GUI
 # while a target is being prepared.
@@ -112,6 +117,7 @@ class ReenactController(QObject):
     live_stopped = Signal()
     recording_saved = Signal(str)
     export_ended = Signal(str)
+    train_ended = Signal(str)
     error_shown = Signal(str)
 
     def __init__(self, panel: ReenactPanel, window: QWidget | None = None, model_spec: str = MODEL_SPEC):
@@ -125,6 +131,15 @@ class ReenactController(QObject):
         self._prep_job: Job | None = None
         self._start_job: Job | None = None
         self._export_job: Job | None = None
+        self._train_job: Job | None = None
+        #: the chosen target's newest trained renderer (core.neural.library summary) or None
+        self.renderer_info: dict | None = None
+        #: "Train renderer": minutes per run (a finished training goes on for as long again) and preset
+        self.train_minutes = 30.0
+        self.train_preset: str | None = None
+        self._fps_seen: dict[str, float] = {}     # renderer name -> the live frame rate last seen
+        self._train_folder: Path | None = None     # the folder of the training shown in the train view
+        self._sheet_mtime = None                   # the validation sheet shown (its file's mtime)
         self._pending_start: str | None = None      # source to start once the target is ready
         self._stopping: tuple[threading.Thread, LiveSession] | None = None
         self._stop_message = ""
@@ -160,6 +175,8 @@ class ReenactController(QObject):
         p.record_stop_requested.connect(self.stop_recording)
         p.export_requested.connect(self.export)
         p.cancel_requested.connect(self.cancel_job)
+        p.renderer_changed.connect(self._on_renderer_changed)
+        p.train_requested.connect(self.train_renderer)
         p.targets_dropped.connect(self.add_targets)
         p.gallery_remove_requested.connect(self.remove_target)
         p.quick_record_requested.connect(self.toggle_quick_record)
@@ -280,6 +297,7 @@ class ReenactController(QObject):
                 return  # already on it
             self._prep_job.cancel()
         self.target = None
+        self._lookup_renderer(path)
         self.panel.set_target_status(f"preparing {Path(path).name}...")
         self._prep_job = self._run_job(
             Job(prepare_target, path, model_spec=self.model_spec, name="Preparing target", subject=Path(path).name),
@@ -343,12 +361,15 @@ class ReenactController(QObject):
             self.set_target(target_path)
             self.panel.set_running(False, busy=True)
             return True
+        renderer_model = self._renderer_model("Reenact: live preview")
+        if renderer_model is False:
+            return False
         self.panel.set_running(False, busy=True)
         self.panel.set_status(f"Starting the live preview from {source_spec}...")
         self._live_source = source_spec
         self._start_job = self._run_job(
-            Job(open_live, source_spec, self.target, self.transfer_settings(), opened=self._register_opened,
-                name="Starting live preview"),
+            Job(open_live_with, source_spec, self.target, self.transfer_settings(), renderer_model,
+                opened=self._register_opened, name="Starting live preview"),
             self._on_live_opened, lambda _job, msg: self._on_live_failed(msg),
             lambda _job: self.panel.set_running(False))
         return True
@@ -444,6 +465,9 @@ class ReenactController(QObject):
                 if vc is not None and vc.error is not None:
                     self._detach_virtual_camera()
                     self._error("Reenact: virtual camera", f"The virtual camera stopped: {vc.error}")
+                if st.fps > 0:
+                    self._fps_seen[live.pipe.renderer_name] = st.fps
+                    self._show_renderer()
             if live.pipe.error is not None:
                 e = live.pipe.error
                 if isinstance(e, UserFacingError):
@@ -584,11 +608,16 @@ class ReenactController(QObject):
         except InputError as e:
             self._error("Reenact: export", str(e))
             return False
+        if self.renderer_info is None or Path(self.renderer_info.get("target", "")) != Path(target_path):
+            self._lookup_renderer(target_path)
+        renderer_model = self._renderer_model("Reenact: export", target_path)
+        if renderer_model is False:
+            return False
         self._export_output = str(output)
         self._export_job = self._run_job(
             Job(export_reenactment, source_file, target_path, str(output), self.transfer_settings(),
-                model_spec=self.model_spec, name="Exporting", in_process=True, subject=Path(output).name,
-                unit="frames"),
+                model_spec=self.model_spec, renderer_model=renderer_model, name="Exporting", in_process=True,
+                subject=Path(output).name, unit="frames"),
             self._on_export_finished, self._on_export_failed, self._on_export_cancelled)
         self.panel.set_export_enabled(False)
         return True
@@ -609,6 +638,121 @@ class ReenactController(QObject):
         self.panel.set_status("Export cancelled; no file was written.")
         self.export_ended.emit("cancelled")
 
+    # -- the renderer: warp or neural ------------------------------------------------------------
+    def _lookup_renderer(self, target_path: str) -> None:
+        """Find the newest renderer trained on ``target_path`` (manifests only: nothing loads)."""
+        info = find_renderer(target_path) if target_path else None
+        self.renderer_info = None if info is None else dict(info, target=str(target_path))
+        self._show_renderer()
+
+    def _show_renderer(self) -> None:
+        target = self.panel.target()
+        name = Path(target).name if target else "the target"
+        if self.renderer_info is not None:
+            text = f"Trained renderer for {name}: {describe_renderer(self.renderer_info)}."
+        elif self.panel.renderer() == "neural":
+            text = (f"{name} has no trained renderer: train one (Train renderer...) or choose Warp.")
+        else:
+            text = f"No trained renderer for {name} (Train renderer... makes one)." if target else ""
+        if self._fps_seen:
+            text += "  Live: " + ", ".join(f"{k} {v:.1f} fps" for k, v in sorted(self._fps_seen.items()))
+        self.panel.set_renderer_status(text)
+
+    def _renderer_model(self, title: str, target_path: str | None = None) -> str | None | bool:
+        """The trained renderer's folder for the chosen renderer: None for the warp; False
+        (after telling the user) when neural is chosen and the target has none."""
+        if self.panel.renderer() != "neural":
+            return None
+        if self.renderer_info is None:
+            target = target_path or self.panel.target()
+            self._error(title, f"{Path(target).name} has no trained neural renderer. Train one with "
+                               f"Train renderer... (or: python main.py train-renderer {target}), or choose "
+                               "the Warp renderer.")
+            return False
+        return str(self.renderer_info["folder"])
+
+    def _on_renderer_changed(self, name: str) -> None:
+        # the choice is locked while the preview runs: it takes effect at the next start or export
+        self._show_renderer()
+
+    def train_renderer(self, target_path: str | None = None) -> bool:
+        """Train the target's neural renderer in a worker process (progress in the panel's row;
+        Cancel stops it with a checkpoint, and the next Train renderer resumes it). Into the
+        folder of the renderer found for the target, else ``core.neural.library.default_folder``.
+        Pressed while training: stops the training."""
+        if self._train_job is not None and self._train_job.running:
+            self._train_job.cancel()
+            return False
+        target = (target_path if target_path is not None else self.panel.target()).strip()
+        if not target:
+            self._error("Train renderer", "Choose a target video first: the renderer is trained on its footage.")
+            return False
+        info = find_renderer(target)
+        folder = Path(info["folder"]) if info is not None else default_folder(target)
+        resume = (folder / "checkpoint.safetensors").is_file()
+        minutes = self.train_minutes
+        summary = read_summary(folder) if resume else None
+        if summary is not None and summary["minutes"] >= self.train_minutes - 0.05:
+            minutes = summary["minutes"] + self.train_minutes   # a finished training goes on
+        self.panel.set_status(f"{'Resuming' if resume else 'Training'} the neural renderer of {Path(target).name} "
+                              f"into {folder} ({minutes:g} min)...")
+        self._train_folder = folder
+        self._sheet_mtime = None
+        self.panel.train_view.clear()
+        self.panel.train_box.setVisible(True)
+        job = Job(train_renderer_job, target, str(folder), preset=self.train_preset, hybrid=True, minutes=minutes,
+                  resume=resume, model_spec=self.model_spec, name="Training renderer", in_process=True)
+        job.progress.connect(self._on_train_progress)
+        self._train_job = self._run_job(job, self._on_train_finished, self._on_train_failed,
+                                        self._on_train_cancelled)
+        self.panel.train_button.setText("Stop training")
+        return True
+
+    def _on_train_progress(self, done: int, total: int, message: str) -> None:
+        """A training step: its loss on the curve; a new validation sheet (written at each
+        checkpoint) in the view."""
+        step = parse_progress(message)
+        if step is not None:
+            self.panel.train_view.add_point(step["iteration"], step["g"], step["its_per_s"], step["eta_s"])
+        self._show_newest_sheet()
+
+    def _show_newest_sheet(self) -> None:
+        if self._train_folder is None:
+            return
+        path = Path(self._train_folder) / "validation" / "latest.png"
+        try:
+            mtime = path.stat().st_mtime_ns
+        except OSError:
+            return
+        if mtime == self._sheet_mtime:
+            return
+        import cv2
+
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is not None:
+            self._sheet_mtime = mtime
+            self.panel.train_view.set_sheet(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+    def _train_over(self, outcome: str, status: str) -> None:
+        self.panel.train_button.setText("Train renderer...")
+        self._show_newest_sheet()   # the sheet of the last checkpoint
+        self._lookup_renderer(self.panel.target())
+        if status:
+            self.panel.set_status(status)
+        self.train_ended.emit(outcome)
+
+    def _on_train_finished(self, job: Job, last: dict) -> None:
+        self._train_over("finished", f"Renderer trained: {last.get('iteration')} iterations in "
+                                     f"{last.get('seconds', 0) / 60:.1f} min, in {last.get('folder')}; "
+                                     f"validation sheet {last.get('sheet')}.")
+
+    def _on_train_failed(self, job: Job, message: str) -> None:
+        self._train_over("failed", "")
+        self._error("Train renderer", message)
+
+    def _on_train_cancelled(self, job: Job) -> None:
+        self._train_over("cancelled", "Training stopped; Train renderer... resumes it where it stopped.")
+
     # -- shutdown ---------------------------------------------------------------------------------
     def shutdown(self, timeout_s: float = 10.0) -> None:
         """Stop everything before returning: jobs cancelled, recording closed, pipeline threads
@@ -619,7 +763,7 @@ class ReenactController(QObject):
         self._timer.stop()
         self.panel.set_presenter_visible(False)  # a second top-level window would keep the app open
         self._pending_start = None
-        jobs = [j for j in (self._prep_job, self._start_job, self._export_job) if j is not None]
+        jobs = [j for j in (self._prep_job, self._start_job, self._export_job, self._train_job) if j is not None]
         for j in jobs:
             j.cancel()
         if self._recorder is not None:
@@ -709,6 +853,9 @@ def install_reenact_panel(main_window: QMainWindow) -> ReenactController:
     controller.act_export = action("&Export...", lambda: (show_panel(), panel.request_export()),
                                    "Reenact a whole source video offline at full quality, keeping its audio",
                                    "output")
+    controller.act_train = action("&Train renderer...", lambda: (show_panel(), controller.train_renderer()),
+                                  "Train the target video's neural renderer in the background (again: stop)",
+                                  "output")
     controller.act_presenter = action("&Presenter view", lambda: panel.set_presenter_visible(True),
                                       "Show the live result big in its own window (F11 there: full screen)",
                                       "output", icon_name="presenter")
@@ -721,3 +868,18 @@ def install_reenact_panel(main_window: QMainWindow) -> ReenactController:
     controller.dock = dock
     controller.menu = menu
     return controller
+
+
+def open_live_with(source_spec: str, target: LiveTarget, transfer, renderer_model: str | None = None,
+                   opened=None, progress=None, cancel=None) -> LiveSession:
+    """``open_live`` with the warp (``renderer_model`` None) or the neural renderer trained in
+    ``renderer_model`` (loaded here, on the job's thread: torch and the weights never load on
+    the GUI thread)."""
+    factory = None
+    if renderer_model:
+        report(progress, 0, 0, "loading the neural renderer")
+        from core.neural.renderer import renderer_factory
+
+        factory = renderer_factory(renderer_model, target.model)
+    return open_live(source_spec, target, transfer, opened=opened, progress=progress, cancel=cancel,
+                     renderer_factory=factory)

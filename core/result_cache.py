@@ -36,21 +36,21 @@ BUDGET_BYTES = 2 * 1024 ** 3
 RESULTS_ENV = "FACESTUDIO_RESULTS_DIR"
 _CODE_DIRS = ("core/tracking", "core/fitting", "core/model", "resources/rig")
 _ROOT = Path(__file__).resolve().parents[1]
-_code_fingerprint: str | None = None
+_code_fingerprints: dict[tuple[str, ...], str] = {}
 
 
-def code_fingerprint() -> str:
-    """sha256 over the source of the code that computes cached results (once per process)."""
-    global _code_fingerprint
-    if _code_fingerprint is None:
+def code_fingerprint(dirs: tuple[str, ...] = _CODE_DIRS) -> str:
+    """sha256 over the source (``.py``, ``.json``) under ``dirs`` of the repository, by default the
+    code that computes cached results; once per process and set of folders."""
+    if dirs not in _code_fingerprints:
         h = hashlib.sha256()
-        for d in _CODE_DIRS:
+        for d in dirs:
             for p in sorted((_ROOT / d).rglob("*")):
                 if p.is_file() and p.suffix in (".py", ".json"):
                     h.update(str(p.relative_to(_ROOT)).encode())
                     h.update(p.read_bytes())
-        _code_fingerprint = h.hexdigest()
-    return _code_fingerprint
+        _code_fingerprints[dirs] = h.hexdigest()
+    return _code_fingerprints[dirs]
 
 
 class ResultCache:

@@ -8,6 +8,11 @@ cd "$ROOT"
 
 APT_PACKAGES=(xvfb xauth libegl1 libgl1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4
   libxcb-keysyms1 libxcb-shape0 libglib2.0-0 libfontconfig1 libdbus-1-3)
+# Chromium only for the tests (tests/test_batch.py opens the batch report in a headless browser;
+# ~290 MB installed): test.sh sets FACESTUDIO_TEST_BROWSER=1; CI=true also asks for it.
+if [ "${CI:-}" = "true" ] || [ "${FACESTUDIO_TEST_BROWSER:-}" = "1" ]; then
+  APT_PACKAGES+=(chromium)
+fi
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

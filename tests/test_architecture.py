@@ -22,6 +22,8 @@ ALLOWED = {
     "edits": {"warp", "fitting", "model", "video", "project"},
     "reenact": {"warp", "fitting", "model", "tracking", "video"},
     "project": {"fitting", "tracking", "video"},  # video: the frame count of the source a project names
+    "batch": {"qa", "project", "fitting", "flow", "render", "model", "tracking", "video"},
+    "neural": {"reenact", "warp", "fitting", "model", "render", "tracking", "video", "project"},
 }
 
 

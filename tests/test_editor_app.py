@@ -344,7 +344,20 @@ def test_correcting_a_frames_fit_by_dragging_a_point(qtbot, win):
     assert not np.array_equal(doc.rec.expression[12], rec0.expression[12])    # a neighbour follows
     np.testing.assert_array_equal(doc.rec.expression[20], rec0.expression[20])  # far frames do not
     assert "Fit corrected" in w.statusBar().currentMessage()
+    # the undo step keeps only the re-solved frames' rows, and gives the fit back exactly
+    from app.editor.document import FIT_FIELDS
+
+    cmd = doc.undo_stack.command(doc.undo_stack.index() - 1)
+    assert 10 in cmd.frames and 20 not in cmd.frames and len(cmd.frames) <= 13
+    corrected = doc.rec
     doc.undo_stack.undo()
-    assert doc.rec is rec0 and doc.pins == []
+    assert doc.pins == []
+    for name in FIT_FIELDS:
+        np.testing.assert_array_equal(getattr(doc.rec, name), getattr(rec0, name))
+    doc.undo_stack.redo()
+    for name in FIT_FIELDS:
+        np.testing.assert_array_equal(getattr(doc.rec, name), getattr(corrected, name))
+    assert [(p.frame, p.point) for p in doc.pins] == [(10, int(ids[k]))]
+    doc.undo_stack.undo()
     QTest.keyClick(w, Qt.Key.Key_P)
     assert not ed.fixing_fit and not handles.isVisible()

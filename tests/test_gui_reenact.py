@@ -274,7 +274,7 @@ def test_panel_emits_the_users_intent(qtbot, bare, d6, still):
     assert not p.record_button.isEnabled() and not p.recalibrate_button.isEnabled()
     p.set_running(True)
     assert p.start_button.text() == "Stop" and p.record_button.isEnabled()
-    assert not p.target_path.isEnabled() and not p.source_kind.isEnabled()
+    assert not p.target_path.isEnabled() and not p.source_kind.isEnabled() and not p.renderer_choice.isEnabled()
     with qtbot.waitSignal(p.stop_requested):
         qtbot.mouseClick(p.start_button, Qt.MouseButton.LeftButton)
     p.set_running(False)
@@ -283,7 +283,7 @@ def test_panel_emits_the_users_intent(qtbot, bare, d6, still):
     texts = [a.text().replace("&", "") for a in ctl.menu.actions() if not a.isSeparator()]
     assert texts == ["Show reenact panel", "Choose target...", "Start / stop live preview",
                      "Recalibrate neutral", "Record result...", "Start / stop recording (new file)", "Export...",
-                     "Presenter view"]
+                     "Train renderer...", "Presenter view"]
 
 
 def test_pipeline_failure_is_shown_and_the_panel_recovers(qtbot, bare, errors, d6, still, monkeypatch):

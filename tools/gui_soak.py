@@ -45,6 +45,29 @@ sys.path.insert(0, str(REPO))
 
 SLIDER_NAMES = ("jawOpen", "mouthSmileLeft", "browInnerUp", "eyeBlinkLeft", "mouthFunnel", "cheekPuff")
 
+def _owner_chain(obj, everything: list, depth: int = 6) -> list[str]:
+    """The types (and, for dicts, some keys) of what refers to ``obj``, then to that, ...
+    (the first referrer that is not this census's own bookkeeping, ``everything``: the
+    census's lists, at each step)."""
+    import gc
+    import types
+
+    chain, cur, seen = [], obj, {id(x) for x in everything}
+    for _ in range(depth):
+        refs = [r for r in gc.get_referrers(cur) if id(r) not in seen
+                and not isinstance(r, (types.FrameType, type(iter([]))))]
+        seen.add(id(refs))  # (this step's own list refers to the next object)
+        if not refs:
+            break
+        cur = refs[0]
+        seen.add(id(cur))
+        label = type(cur).__qualname__
+        if isinstance(cur, dict):
+            label += "{" + ",".join(str(k) for k in list(cur)[:6]) + "}"
+        chain.append(label)
+    return chain
+
+
 #: one cycle of user actions, in turn (see the module docstring)
 STEPS = ["scrub", "slider", "key", "viewport", "compare", "undo", "slider", "save", "export", "live",
          "presenter", "autokey", "curves", "timeline", "worst", "rec", "fixfit", "typed", "scrub", "keydel",
@@ -155,8 +178,18 @@ class Soak:
             import gc
             from collections import Counter
 
-            counts = Counter(type(o).__name__ for o in gc.get_objects())
+            objs = gc.get_objects()
+            counts = Counter(type(o).__name__ for o in objs)
             self.report.setdefault("census", []).append([t, dict(counts.most_common(40))])
+            # who holds the newest objects of the kinds that grow (gc lists older objects first)
+            owners = {}
+            for kind in ("Condition", "deque", "cell"):
+                newest = [o for o in objs if type(o).__name__ == kind][-3:]
+                owners[kind] = []
+                while newest:
+                    owners[kind].append(_owner_chain(newest.pop(), [objs, newest]))
+            self.report["census_owners"] = owners
+            del objs
 
     def _watchdog(self) -> None:
         import traceback

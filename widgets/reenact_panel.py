@@ -26,6 +26,8 @@ Signals (GUI thread):
     virtual_camera_toggled(bool)                send the result to a virtual camera
     export_requested(source_spec, target_path, output_path)   offline, full-quality export
     cancel_requested()                          cancel the job shown in the progress row
+    renderer_changed(name)                      "warp" or "neural" chosen
+    train_requested(target_path)                "Train renderer..." pressed for the target
 """
 from __future__ import annotations
 
@@ -44,6 +46,7 @@ from core.model.arkit import GROUPS as ARKIT_GROUPS
 from core.reenact.transfer import TransferSettings
 from widgets.frame_view import FrameView
 from widgets.presenter_window import PresenterWindow
+from widgets.train_view import TrainView
 from widgets.video_view import rgb_to_qimage
 
 #: source kinds of the source picker: (label, key)
@@ -51,6 +54,8 @@ SOURCE_KINDS = (("Webcam", "webcam"), ("Simulated camera (file)", "simcam"), ("V
 MODES = (("Head (expression + pose + gaze)", "head"), ("Face (target keeps its pose)", "face"),
          ("Self (source = target)", "self"))
 ATTRIBUTES = ("expression", "pose", "gaze")
+#: the renderer choice: (label, key)
+RENDERERS = (("Warp", "warp"), ("Neural (trained on the target)", "neural"))
 #: the expression groups that can be switched off: core's one table (core.model.arkit)
 GROUPS = ARKIT_GROUPS
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.m4v *.avi *.mkv *.webm);;All files (*)"
@@ -174,6 +179,8 @@ class ReenactPanel(TargetDrops, QWidget):
     record_stop_requested = Signal()
     export_requested = Signal(str, str, str)
     cancel_requested = Signal()
+    renderer_changed = Signal(str)
+    train_requested = Signal(str)
     targets_dropped = Signal(list)
     gallery_remove_requested = Signal(str)
     quick_record_requested = Signal()
@@ -268,6 +275,22 @@ class ReenactPanel(TargetDrops, QWidget):
         tl = QVBoxLayout(tgt_box)
         tl.addLayout(tgt_row)
         tl.addWidget(self.target_status)
+        # the renderer: the mesh-driven warp, or a network trained on this target
+        self.renderer_choice = QComboBox()
+        for label, key in RENDERERS:
+            self.renderer_choice.addItem(label, key)
+        self.renderer_choice.setToolTip("Warp: the mesh-driven image warp. Neural: a rendering network "
+                                        "trained on this target (train-renderer)")
+        self.train_button = QPushButton("Train renderer...")
+        self.train_button.setToolTip("Train a neural renderer on this target video (runs in the background)")
+        ren_row = QHBoxLayout()
+        ren_row.addWidget(QLabel("Renderer"))
+        ren_row.addWidget(self.renderer_choice, 1)
+        ren_row.addWidget(self.train_button)
+        tl.addLayout(ren_row)
+        self.renderer_status = QLabel("")
+        self.renderer_status.setWordWrap(True)
+        tl.addWidget(self.renderer_status)
 
         # -- transfer ------------------------------------------------------------------
         self.mode = QComboBox()
@@ -355,7 +378,12 @@ class ReenactPanel(TargetDrops, QWidget):
         controls = QWidget()
         cl = QVBoxLayout(controls)
         cl.setContentsMargins(0, 0, 0, 0)
-        for w in (src_box, tgt_box, xfer_box):
+        # a renderer's training as it runs (shown by the controller while one trains)
+        self.train_view = TrainView()
+        self.train_box = QGroupBox("Renderer training")
+        QVBoxLayout(self.train_box).addWidget(self.train_view)
+        self.train_box.setVisible(False)
+        for w in (src_box, tgt_box, xfer_box, self.train_box):
             cl.addWidget(w)
         cl.addStretch(1)
         scroll = QScrollArea()
@@ -400,6 +428,9 @@ class ReenactPanel(TargetDrops, QWidget):
         self.record_button.clicked.connect(self.request_record)
         self.export_button.clicked.connect(self.request_export)
         self.cancel_button.clicked.connect(self.cancel_requested.emit)
+        self.renderer_choice.currentIndexChanged.connect(
+            lambda *_: self.renderer_changed.emit(self.renderer()))
+        self.train_button.clicked.connect(lambda: self.train_requested.emit(self.target()))
 
     def _on_source_kind(self, *_args) -> None:
         webcam = self.source_kind.currentData() == "webcam"
@@ -629,7 +660,7 @@ class ReenactPanel(TargetDrops, QWidget):
         self.recalibrate_button.setEnabled(running and not busy)
         self.record_button.setEnabled((running and not busy) or self._recording)
         for w in (self.source_kind, self.webcam_index, self.source_path, self.source_browse,
-                  self.target_path, self.target_browse):
+                  self.target_path, self.target_browse, self.renderer_choice):
             w.setEnabled(not running and not busy)
         if not running:
             self.set_readout("stopped")
@@ -670,3 +701,22 @@ class ReenactPanel(TargetDrops, QWidget):
 
     def set_export_enabled(self, enabled: bool) -> None:
         self.export_button.setEnabled(enabled)
+
+    def renderer(self) -> str:
+        """The chosen renderer: "warp" or "neural"."""
+        return str(self.renderer_choice.currentData())
+
+    def set_renderer(self, name: str, emit: bool = True) -> None:
+        """Choose "warp" or "neural" (``emit``: as if the user had)."""
+        self.renderer_choice.blockSignals(not emit)
+        try:
+            self.renderer_choice.setCurrentIndex(self.renderer_choice.findData(name))
+        finally:
+            self.renderer_choice.blockSignals(False)
+
+    def set_renderer_status(self, text: str) -> None:
+        """The line under the renderer choice (what is trained for the target, the frame rates)."""
+        self.renderer_status.setText(text)
+
+    def set_train_enabled(self, enabled: bool) -> None:
+        self.train_button.setEnabled(enabled)

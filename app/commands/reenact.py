@@ -2,8 +2,9 @@
 
 The source (video or image folder) is tracked and fitted, its expression, head pose
 and gaze are transferred onto the target (a photo or a video) and the target frames
-are warped accordingly (core.reenact). The output has the source's length, frame
-rate and audio, and the target's frame size.
+are warped accordingly (core.reenact), or rendered by a neural renderer trained on the
+target (``--renderer neural --renderer-model DIR``, from ``train-renderer``). The output has
+the source's length, frame rate and audio, and the target's frame size.
 """
 from __future__ import annotations
 
@@ -31,6 +32,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-frames", type=int, default=None, metavar="N",
                    help="use only the first N frames of the source (and of a target video)")
     p.add_argument("--no-audio", action="store_true", help="do not copy the source's audio")
+    p.add_argument("--renderer", choices=("warp", "neural"), default="warp",
+                   help="warp: the mesh-driven image warp (default); neural: a renderer trained on the "
+                        "target with train-renderer (--renderer-model)")
+    p.add_argument("--renderer-model", default=None, metavar="DIR",
+                   help="the trained renderer's folder (default: the newest one trained on the target, "
+                        "beside it as TARGET.renderer/ or in the per-user renderers folder)")
+    p.add_argument("--device", default="auto", help="where the neural renderer runs: auto, cpu, cuda, cuda:N")
     p.add_argument("--full-size", action="store_true",
                    help="a still target larger than 2048 px is worked on at most 2048 px on its long side "
                         "(the whole picture scaled, or a crop around a small face) and the output has that "
@@ -55,8 +63,24 @@ def run(args: argparse.Namespace) -> int:
         settings = TransferSettings.from_attributes(args.transfer, mode=args.mode)
     except ValueError as e:
         raise InputError(f"--transfer {args.transfer}: {e}") from e
+    if args.renderer == "neural" and not args.renderer_model:
+        # the newest renderer trained on the target (beside it, or in the per-user renderers folder)
+        from core.neural.library import find_renderer
+
+        found = find_renderer(args.target)
+        if found is None:
+            raise InputError(f"{args.target}: no trained renderer found for this target; pass --renderer-model DIR "
+                             f"(a folder made by train-renderer) or train one: main.py train-renderer {args.target}")
+        args.renderer_model = found["folder"]
+    if args.renderer_model and args.renderer != "neural":
+        raise InputError("--renderer-model is for --renderer neural")
     model = load_model(args.model)
-    pipe = ReenactmentPipeline(model, settings, model_spec=args.model)
+    factory = None
+    if args.renderer == "neural":
+        from core.neural.renderer import renderer_factory
+
+        factory = renderer_factory(args.renderer_model, model, args.device)
+    pipe = ReenactmentPipeline(model, settings, model_spec=args.model, renderer_factory=factory)
     progress = ConsoleProgress("reenact")
     t = time.perf_counter()
     try:
@@ -69,5 +93,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.target}: {res.target_work}; output {res.output_size[1]}x{res.output_size[0]}"
               f"{'' if args.full_size else ' (--full-size for the picture at its own size)'}", file=sys.stderr)
     print(f"{args.source} -> {args.target}: {res.frames} frames ({args.mode} mode, {args.transfer}) "
-          f"in {elapsed:.1f} s -> {out}", file=sys.stdout)
+          f"in {elapsed:.1f} s with the {args.renderer} renderer -> {out}", file=sys.stdout)
     return 0

@@ -80,6 +80,9 @@ class EditorActions:
             a.blockSignals(False)
             self.overlays[name] = a
         self.exports = {kind: act(label, lambda k=kind: editor.export_dialog(k)) for kind, label in EXPORTS}
+        self.neural = act("Render edits with the &neural renderer", editor.set_neural, None,
+                          "Edited frames (preview and video/PNG export) from the neural renderer trained on "
+                          "this clip, instead of the warp", checkable=True)
         panels = editor.panels
         self.maximise_viewport = act("&Maximise 3D viewport",
                                      lambda: panels.set_viewport_maximised(not panels.viewport_maximised),
@@ -97,6 +100,7 @@ class EditorActions:
         mn.add("edit", "keys", self.set_key, self.delete_key, self.auto_key, self.prev_key, self.next_key)
         mn.add("edit", "reconstruct", self.reconstruct)
         mn.add("view", "compare", *self.compare.values())
+        mn.add("view", "renderer", self.neural)
         mn.add("view", "overlays", *self.overlays.values())
         mn.add("view", "qa", self.next_worst, self.prev_worst)
         mn.add("view", "viewport", self.maximise_viewport, self.detach_viewport)
@@ -117,3 +121,4 @@ class EditorActions:
             a.setEnabled(has_reconstruction)
         for a in self.exports.values():
             a.setEnabled(has_reconstruction and not job_running)
+        self.neural.setEnabled(has_reconstruction)

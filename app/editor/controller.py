@@ -35,6 +35,8 @@ from app.process_jobs import export_edit
 from core.edits.fit_correction import Pin, handle_points, refit_with_pins, tracker_points
 from app.viewport import MODES
 from core.model.registry import remember_model
+from core.neural.library import describe as describe_renderer
+from core.neural.library import find_renderer
 from core.qa.fit_error import worst_frames
 # imported at start-up, not on first use: the first import of core.render / core.flow costs
 # ~25 ms of GUI thread, which would land in the turn that puts a reconstruction on screen
@@ -61,6 +63,8 @@ class EditorUI(QObject):
         self.model_spec = str(self.settings.value("editor/model", "builtin"))
         self.doc = EditorDocument(self)
         self.preview = EditedPreview(win, self.doc, str(self.settings.value("view/compare", "edited")), self)
+        #: the neural renderer's folder edited frames come from (None: the warp; ``set_neural``)
+        self.renderer_model: str | None = None
         self.preview.shown.connect(self.preview_shown)
         self.panels = EditorPanels(win, self)
         p = self.panels
@@ -486,6 +490,8 @@ class EditorUI(QObject):
             return
         self.scene = FrameScene(d.rec, d.model, d.track)
         self.preview.set_reconstruction(d.model, d.rec)
+        if self.actions.neural.isChecked():
+            self.set_neural(True)   # the renderer trained on this clip, if any
         self.viewport.set_topology(np.asarray(d.model.triangles), d.model.num_vertices, d.model.mean)
         # a new reconstruction appears as the camera saw it, whatever view the last one had
         self.set_viewport_preset("camera")
@@ -583,6 +589,32 @@ class EditorUI(QObject):
         if path:
             self.export(kind, path)
 
+    # ----------------------------------------------------------------------------------
+    # the renderer of edited frames: the warp, or a neural renderer trained on the clip
+    def set_neural(self, on: bool) -> bool:
+        """Render edited frames with the neural renderer trained on the open clip (``on``) or
+        with the warp. False (with a message saying how to train one) when the clip has none."""
+        w = self.win
+        info = find_renderer(w.session.path) if on and w.session.path else None
+        if on and info is None:
+            name = Path(w.session.path or "this clip").name
+            self.renderer_model = None
+            w.statusBar().showMessage(f"{name} has no trained neural renderer: train one (Reenact > Train "
+                                      f"renderer..., or python main.py train-renderer {w.session.path}); "
+                                      "edits render with the warp.", 15000)
+            self.actions.neural.blockSignals(True)
+            self.actions.neural.setChecked(False)
+            self.actions.neural.blockSignals(False)
+            self.preview.set_renderer_model(None)
+            return False
+        self.renderer_model = info["folder"] if info is not None else None
+        self.preview.set_renderer_model(self.renderer_model)
+        if info is not None:
+            w.statusBar().showMessage(f"Edits render with the neural renderer ({describe_renderer(info)}).", 10000)
+        self.preview.invalidate()
+        self.preview.show()
+        return True
+
     def export(self, kind: str, path: str) -> bool:
         """Run an export in the worker process (progress and Cancel in the status bar)."""
         d, w = self.doc, self.win
@@ -590,8 +622,8 @@ class EditorUI(QObject):
             return False
         # in a worker process: the export renderer holds the GIL for long stretches
         job = Job(export_edit, kind, path, w.session.path, d.rec, d.model, d.edits.copy(),
-                  name=f"Exporting {kind}", in_process=True, subject=Path(path).name,
-                  unit="frames" if kind in ("video", "png", "obj", "ply") else "")
+                  renderer_model=self.renderer_model, name=f"Exporting {kind}", in_process=True,
+                  subject=Path(path).name, unit="frames" if kind in ("video", "png", "obj", "ply") else "")
         self.settings.setValue("editor/last_dir", str(Path(path).parent))
         w.start_job(job, lambda _r: w.statusBar().showMessage(f"Exported {path}", 10000))
         return True

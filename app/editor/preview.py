@@ -43,6 +43,8 @@ class PreviewWorker(NewestRequestThread):
         self.setObjectName("EditPreview")
         self._renderer = None
         self._renderer_key = None
+        self._renderer_model: str | None = None   # a neural renderer's folder (None: the warp)
+        self._built_for = None                     # (rec, renderer_model) the renderer was made for
         self._serial = 0
         self._lock = threading.Lock()  # guards _renderer_key and _serial across threads
 
@@ -50,6 +52,13 @@ class PreviewWorker(NewestRequestThread):
         with self._lock:
             self._renderer_key = (model, rec)
             self._renderer = None  # rebuilt on the worker thread
+
+    def set_renderer_model(self, folder: str | None) -> None:
+        """Render edits with the neural renderer in ``folder`` (loaded on the worker thread), or
+        with the warp (None). A renderer that fails to load is reported once (``failed``) and
+        the warp renders."""
+        with self._lock:
+            self._renderer_model = folder
 
     def request(self, index: int, frame: np.ndarray, expression: np.ndarray, scale: float = 1.0) -> int:
         with self._lock:
@@ -61,13 +70,27 @@ class PreviewWorker(NewestRequestThread):
     def handle(self, request) -> None:
         index, frame, expr, scale, serial = request
         with self._lock:
-            key = self._renderer_key
+            key, folder = self._renderer_key, self._renderer_model
         if key is None:
             return
         try:
             t0 = time.perf_counter()
-            if self._renderer is None or self._renderer.rec is not key[1]:
-                self._renderer = EditedFrameRenderer(key[0], key[1])
+            if self._renderer is None or self._built_for != (key[1], folder):
+                factory = None
+                if folder:
+                    try:
+                        from core.neural.renderer import renderer_factory
+
+                        factory = renderer_factory(folder, key[0])
+                    except Exception as e:  # noqa: BLE001 (shown once; the warp renders)
+                        log.warning("neural renderer %s not loaded: %s", folder, e)
+                        self.failed.emit(f"The neural renderer could not be loaded ({e}); edits render with "
+                                         "the warp.")
+                        with self._lock:
+                            if self._renderer_model == folder:
+                                self._renderer_model = folder = None
+                self._renderer = EditedFrameRenderer(key[0], key[1], renderer_factory=factory)
+                self._built_for = (key[1], folder)
             out = self._renderer.render(frame, index, expr, scale)
             self.ready.emit(index, out, (time.perf_counter() - t0) * 1000.0, serial)
         except Exception as e:  # noqa: BLE001 (a bad frame must not kill the preview)
@@ -104,6 +127,11 @@ class EditedPreview(QObject):
     def set_reconstruction(self, model, rec) -> None:
         self._edited = None
         self.worker.set_reconstruction(model, rec)
+
+    def set_renderer_model(self, folder: str | None) -> None:
+        """Edited frames from the neural renderer in ``folder`` (None: the warp)."""
+        self._edited = None
+        self.worker.set_renderer_model(folder)
 
     def invalidate(self) -> None:
         """The edited frame on hand is stale (another frame, or the edits changed)."""

@@ -71,13 +71,14 @@ def square_pixels(frame: np.ndarray, pixel_aspect: float) -> np.ndarray:
 
 
 def iter_edited_frames(source: str, rec: Reconstruction, model: FaceModel, edits: ExpressionEdits,
-                       progress: ProgressFn | None = None, cancel: CancelToken | None = None
-                       ) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield (index, edited frame (H, W, 3) uint8 RGB, as stored) for the reconstruction's frames."""
+                       progress: ProgressFn | None = None, cancel: CancelToken | None = None,
+                       renderer_factory=None) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (index, edited frame (H, W, 3) uint8 RGB, as stored) for the reconstruction's frames
+    (``renderer_factory``: rendered by the neural renderer it makes, see EditedFrameRenderer)."""
     from core.video import open_source
 
     E = edited_expressions(rec, model, edits)
-    renderer = EditedFrameRenderer(model, rec)
+    renderer = EditedFrameRenderer(model, rec, renderer_factory=renderer_factory)
     F = rec.num_frames
     with open_source(source) as src:
         if src.is_live:
@@ -93,7 +94,7 @@ def iter_edited_frames(source: str, rec: Reconstruction, model: FaceModel, edits
 
 def export_video(path, source: str, rec: Reconstruction, model: FaceModel, edits: ExpressionEdits,
                  keep_audio: bool = True, quality="high", progress: ProgressFn | None = None,
-                 cancel: CancelToken | None = None) -> int:
+                 cancel: CancelToken | None = None, renderer_factory=None) -> int:
     """Write the edited clip as H.264 video (the source's audio kept). Returns frames written.
     On cancel or error the partial file is deleted and ``path`` is left untouched."""
     from core.video import VideoWriter
@@ -106,7 +107,7 @@ def export_video(path, source: str, rec: Reconstruction, model: FaceModel, edits
     writer = VideoWriter(path, fps=fps, audio_from=source if keep_audio else None, quality=quality,
                          pixel_aspect=source_pixel_aspect(source))
     try:
-        for i, frame in iter_edited_frames(source, rec, model, edits, progress, cancel):
+        for i, frame in iter_edited_frames(source, rec, model, edits, progress, cancel, renderer_factory):
             writer.write(frame, t=None if times is None else float(times[i]))
     except BaseException:
         writer.abort()
@@ -116,13 +117,15 @@ def export_video(path, source: str, rec: Reconstruction, model: FaceModel, edits
 
 
 def export_png_sequence(folder, source: str, rec: Reconstruction, model: FaceModel, edits: ExpressionEdits,
-                        progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> list[Path]:
+                        progress: ProgressFn | None = None, cancel: CancelToken | None = None,
+                        renderer_factory=None) -> list[Path]:
     """Edited frames as ``folder/frame_000000.png`` ... with square pixels; returns the paths."""
     from core.video import write_png_sequence
 
     aspect = source_pixel_aspect(source)
     return write_png_sequence((square_pixels(f, aspect)
-                               for _i, f in iter_edited_frames(source, rec, model, edits, progress, cancel)), folder)
+                               for _i, f in iter_edited_frames(source, rec, model, edits, progress, cancel,
+                                                               renderer_factory)), folder)
 
 
 def export_meshes(folder, rec: Reconstruction, model: FaceModel, edits: ExpressionEdits | None, fmt: str = "obj",

@@ -12,6 +12,9 @@ off (the eyes move with the lids).
 While a slider is dragged the editor asks for a reduced-resolution render
 (``scale`` < 1: the warp's cost goes with the pixel count, ~4x less at half size) and
 for the full-resolution frame on release.
+
+A ``renderer_factory`` (``core.neural.renderer.renderer_factory``: a neural renderer trained on
+the clip) renders the edited frames instead of the warp; its hybrid network corrects the warp.
 """
 from __future__ import annotations
 
@@ -33,12 +36,15 @@ class EditedFrameRenderer:
 
     model : the FaceModel the reconstruction was fitted with
     rec   : Reconstruction (F frames)
+    renderer_factory : makes the frame renderer of the warp (the neural renderer); None: the warp
     """
 
-    def __init__(self, model: FaceModel, rec: Reconstruction, settings: WarpSettings | None = None):
+    def __init__(self, model: FaceModel, rec: Reconstruction, settings: WarpSettings | None = None,
+                 renderer_factory=None):
         self.model = model
         self.rec = rec
         self.warp = WarpRenderer(model, settings or WarpSettings(gaze=False))
+        self.renderer = renderer_factory(self.warp) if renderer_factory is not None else self.warp
         self._target_cache = None  # ((frame, scale), ProjectedFace)
 
     def face(self, frame: int, expression: np.ndarray | None, scale: float = 1.0, target: bool = False
@@ -78,13 +84,13 @@ class EditedFrameRenderer:
             return image
         if scale >= 1.0:
             request = FrameRequest(image, self._target(frame, 1.0), self.face(frame, edited), frame)
-            return self.warp.render(request).image
+            return self.renderer.render(request).image
         H, W = image.shape[:2]
         w, h = max(8, int(round(W * scale))), max(8, int(round(H * scale)))
         small = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
         s = 0.5 * (w / W + h / H)  # one scale for the camera (the axes differ by < 1 px)
         request = FrameRequest(small, self._target(frame, s), self.face(frame, edited, s), ("preview", frame))
-        out_small = self.warp.render(request).image
+        out_small = self.renderer.render(request).image
         ys, xs = np.nonzero(np.any(out_small != small, axis=2))
         if ys.size == 0:
             return image

@@ -57,6 +57,26 @@ def reprojection_errors(meshes: ClipMeshes, track, frames: int) -> np.ndarray:
     return err
 
 
+def overlay_frame(frame: np.ndarray, meshes: ClipMeshes, f: int, track, vmax: float, scale: float = 1.0
+                  ) -> np.ndarray:
+    """The ``overlay`` mode's picture of frame ``f`` (H, W, 3) uint8 RGB, without the legend:
+    the posed mesh's wireframe, the model's 68 landmarks (white) and each tracker point's
+    reprojection error as heat (blue 0 .. red >= ``vmax`` source px; ``track`` a TrackResult),
+    or "no face tracked" where the frame has none. ``scale``: the frame's size over the
+    source's (a frame rendered scaled down; the points and the heat scale follow it). Also the
+    batch report's thumbnail."""
+    img = draw_wireframe(frame, meshes.screen(f) * np.float32(scale), meshes.triangles, colour=(0, 255, 0),
+                         alpha=max(0.1, wireframe_alpha(len(meshes.triangles))))
+    img = draw_landmarks(img, np.asarray(meshes.rec.landmarks68[f]) * scale, colour=(255, 255, 255), radius=1.5)
+    if f < track.num_frames and track.valid[f]:
+        L = len(meshes.model.embedding)
+        img, _ = draw_reprojection_error(img, track.landmarks[f, :L, :2] * scale, meshes.tracker_points(f) * scale,
+                                         vmax=vmax * scale, radius=1.5)
+    else:
+        img = label(img, "no face tracked", (6, frame.shape[0] - 10))
+    return img
+
+
 def write_render_video(source, meshes: ClipMeshes, out_path, frames: int, mode: str, track=None,
                        alpha: float = 0.6, renderer=None, progress: Optional[ProgressFn] = None,
                        cancel: Optional[CancelToken] = None, max_side: int | None = OUTPUT_MAX_SIDE
@@ -90,7 +110,6 @@ def write_render_video(source, meshes: ClipMeshes, out_path, frames: int, mode: 
             err = reprojection_errors(meshes, track, frames)
             vmax = float(np.nanpercentile(err, 99)) if np.isfinite(err).any() else 1.0
             legend = heat_legend(vmax, height=max(60, H // 3), width=60)
-            lm68 = np.asarray(meshes.rec.landmarks68)
         elif mode == "pncc":
             depth_range = tuple(k * d for d in meshes.depth_range(frames))
         elif mode == "textured":
@@ -117,16 +136,8 @@ def write_render_video(source, meshes: ClipMeshes, out_path, frames: int, mode: 
                     continue
                 v = meshes.screen(f) * np.float32(k)  # (x, y and depth: one scale keeps the order)
                 if mode == "overlay":
-                    img = draw_wireframe(frame, v, meshes.triangles, colour=(0, 255, 0),
-                                         alpha=max(0.1, wireframe_alpha(len(meshes.triangles))))
-                    img = draw_landmarks(img, lm68[f] * k, colour=(255, 255, 255), radius=1.5)
-                    if track.valid[f]:
-                        L = err.shape[1]
-                        img, _ = draw_reprojection_error(img, track.landmarks[f, :L, :2] * k,
-                                                         meshes.tracker_points(f) * k, vmax=vmax * k, radius=1.5)
-                    else:
-                        img = label(img, "no face tracked", (6, H - 10))
-                    img = paste(img, legend, "top-right", max_fraction=0.4)
+                    img = paste(overlay_frame(frame, meshes, f, track, vmax, scale=k), legend, "top-right",
+                                max_fraction=0.4)
                 elif mode == "shaded":
                     out = renderer.render(v, size, "shaded")
                     base = frame if alpha < 1 else np.zeros_like(frame)

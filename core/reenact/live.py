@@ -140,7 +140,7 @@ class LivePipeline:
 
     def __init__(self, model: FaceModel, source, target: FittedFace, target_frame: np.ndarray,
                  transfer: TransferSettings | None = None, warp: WarpSettings | None = None,
-                 fit_settings: FitSettings | None = None, pace: bool = True):
+                 fit_settings: FitSettings | None = None, pace: bool = True, renderer_factory=None):
         self.model = model
         self.source = source
         self.target = target
@@ -148,7 +148,10 @@ class LivePipeline:
         self._lock = threading.Lock()
         self._transfer = transfer or TransferSettings()
         self._warp = warp or WarpSettings()
-        self._renderer = WarpRenderer(model, self._warp)
+        # renderer_factory (core.reenact.pipeline.RendererFactory): makes the frame renderer of
+        # the warp renderer (the neural renderer); None renders with the warp
+        self._renderer_factory = renderer_factory
+        self._renderer = self._make_renderer(self._warp)
         self._target_face = target.target(model, 0)
         self._target_state = target.seq.frame(0)
         self._target_ref = Reference(target.seq.frame(0))
@@ -221,6 +224,17 @@ class LivePipeline:
         """The newest output frame (H, W, 3) RGB uint8 (the target photo before the first)."""
         with self._out_lock:
             return self._out
+
+    def _make_renderer(self, warp: WarpSettings):
+        self._warp_renderer = WarpRenderer(self.model, warp)
+        if self._renderer_factory is None:
+            return self._warp_renderer
+        return self._renderer_factory(self._warp_renderer)
+
+    @property
+    def renderer_name(self) -> str:
+        """The frame renderer's name ("warp" or "neural")."""
+        return str(getattr(self._renderer, "name", "warp"))
 
     def latest_output(self) -> LiveOutput:
         """The newest output with the source frame it was made from (see LiveOutput)."""
@@ -336,10 +350,10 @@ class LivePipeline:
             stage: dict[str, float] = {}
             with self._lock:
                 transfer, warp = self._transfer, self._warp
-            if warp is not self._renderer.settings:
+            if warp is not self._warp_renderer.settings:
                 # only this thread touches the renderer: new settings get a new renderer between
                 # frames (its caches and the ICT interior preload follow the settings)
-                self._renderer = WarpRenderer(self.model, warp)
+                self._renderer = self._make_renderer(warp)
             if ft is not None:
                 if self._recalibrate:
                     self._calib.reset()
@@ -364,7 +378,7 @@ class LivePipeline:
                 result = self._renderer.render(FrameRequest(self.target_frame, self._target_face, d, 0))
                 out = result.image
                 stage.update(result.stage_ms)
-                if result.mouth_filled:  # the mouth stage's cost when it has work to do
+                if result.mouth_filled and "mouth" in stage:  # the mouth stage's cost when it has work to do
                     stage["mouth_open"] = stage["mouth"]
             done = time.monotonic()
             info = LiveOutput(out, frame, int(index), grabbed, ft is not None)

@@ -4,8 +4,10 @@
     stats = pipe.export("source.mp4", "target.jpg", "out.mp4", progress=ConsoleProgress("reenact"))
 
 Steps: track and fit the source and the target (core.tracking, core.fitting),
-transfer the source's attributes onto the target (``transfer_sequence``), then warp
-the target frame of every output frame (``core.warp.WarpRenderer``). The output has the
+transfer the source's attributes onto the target (``transfer_sequence``), then render
+every output frame into its target frame: the warp (``core.warp.WarpRenderer``), or the
+renderer a ``renderer_factory`` makes of that warp (``core.neural.renderer.renderer_factory``: the
+neural renderer, whose hybrid network corrects the warp). The output has the
 source's length and frame rate and the target's frame size; a target clip shorter
 than the source loops. Progress and cancel follow core/jobs.py.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -25,7 +27,7 @@ from core.reenact.faces import FIT_SETTINGS, FittedFace, from_reconstruction
 from core.reenact.still import WORK_MAX_SIDE, load_working_still
 from core.reenact.transfer import FaceSequence, TransferSettings, transfer_sequence
 from core.tracking.result import TrackResult
-from core.warp import FrameRequest, WarpRenderer, WarpSettings
+from core.warp import FaceRenderer, FrameRequest, WarpRenderer, WarpSettings
 from core.warp.mouth import MouthBank
 
 
@@ -62,15 +64,22 @@ class ReenactResult:
     output_size: tuple[int, int] = (0, 0)
 
 
+#: makes the renderer of an output stream from that stream's warp renderer (the neural
+#: renderer: ``core.neural.renderer.renderer_factory``); None renders with the warp itself
+RendererFactory = Callable[[WarpRenderer], FaceRenderer]
+
+
 class ReenactmentPipeline:
     """Source reconstruction + target reconstruction -> reenacted frames."""
 
     def __init__(self, model: FaceModel, transfer: TransferSettings | None = None,
-                 warp: WarpSettings | None = None, model_spec: str = "builtin"):
+                 warp: WarpSettings | None = None, model_spec: str = "builtin",
+                 renderer_factory: RendererFactory | None = None):
         self.model = model
         self.model_spec = model_spec
         self.transfer = transfer or TransferSettings()
         self.warp = warp or WarpSettings()
+        self.renderer_factory = renderer_factory
 
     # -- preparation ------------------------------------------------------------
     def prepare(self, spec, track: TrackResult | None = None, max_frames: int | None = None,
@@ -117,6 +126,8 @@ class ReenactmentPipeline:
         if self.warp.mouth_fill and target.num_frames > 1:
             bank = self.mouth_bank(target, read_frames(target_spec, target.num_frames))
         renderer = WarpRenderer(self.model, self.warp, mouth_bank=bank)
+        if self.renderer_factory is not None:
+            renderer = self.renderer_factory(renderer)
         F = len(driven)
         cached_j, cached_face, cached_ref = None, None, None
         # self mode: the source's own fit of the frame the target shows is the reference of the

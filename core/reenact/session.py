@@ -156,8 +156,12 @@ class LiveSession:
 
 
 def open_live(source_spec: str, target: LiveTarget, transfer, opened=None,
-              progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> LiveSession:
+              progress: ProgressFn | None = None, cancel: CancelToken | None = None,
+              renderer_factory=None) -> LiveSession:
     """Open the live source and start a LivePipeline driving ``target`` (its threads run on).
+
+    ``renderer_factory``: the frame renderer made of the warp (``core.reenact.pipeline.RendererFactory``,
+    e.g. ``core.neural.renderer.renderer_factory``); None renders with the warp.
 
     ``opened``: called with the session as soon as it runs (so an owner shutting down
     meanwhile can still close it).
@@ -169,7 +173,8 @@ def open_live(source_spec: str, target: LiveTarget, transfer, opened=None,
             raise InputError(f"{source_spec}: not a live source")
         check(cancel)
         tap = TappedSource(source)
-        pipe = LivePipeline(target.model, tap, target.face, target.frame, transfer)
+        pipe = LivePipeline(target.model, tap, target.face, target.frame, transfer,
+                            renderer_factory=renderer_factory)
         pipe.start()
     except BaseException:
         source.close()

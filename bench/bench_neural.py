@@ -1,0 +1,383 @@
+"""The neural renderer (core/neural): speed per preset and self-reenactment quality (prints JSON).
+
+    .venv/bin/python bench/bench_neural.py speed [--presets tiny,cpu,cpu-mouth,cpu-wide,medium,paper]
+        [--device auto|cpu|cuda] [--threads N] [--frames 40] [--steps 3] [--runs 20]
+    .venv/bin/python bench/bench_neural.py quality --clip d9 [--train NAME:PRESET[:hybrid],...]
+        [--minutes 5 | --iterations N] [--renderer NAME=DIR ...] [--device auto] [--threads N] [--step 1]
+
+``live``: the live preview (``core.reenact.live.LivePipeline``: simulated camera playing d6 ->
+track -> per-frame fit -> transfer -> renderer) driving ``--clip``'s first frame, with the
+warp and with the trained renderer ``--renderer-model`` (trained on that clip), ``--seconds``
+each: median output fps, grab-to-output latency and the render thread's stages.
+
+    .venv/bin/python bench/bench_neural.py live --clip d9 --renderer-model out/bench_neural/d9_hybrid
+        [--seconds 30] [--threads 2]
+
+``speed``: for each preset, on the frames of the first ``--frames`` frames of ``--clip``
+(prepared at the preset's size and region): training iterations per second (``Trainer.step``
+at the preset's temporal scales in turn, after one warm-up step), and inference: the generator
+alone (BatchNorm folded, ``autocast`` on CUDA) in ms per frame, and on the CPU the whole
+``NeuralRenderer.render`` of a full frame (warp for a hybrid, conditioning, network, paste)
+beside the warp renderer alone. Mouth-region presets are hybrid, head presets pure (their
+speed differs from the hybrid only by three input channels). On a CUDA machine, ``--device
+cuda`` runs the same code (AMP and channels-last).
+
+``quality``: self-reenactment on the held-out last 20% of ``--clip``: the renderers trained
+here (``--train``, each for ``--minutes`` or ``--iterations`` with ``train-renderer``'s code, into
+``out/bench_neural/<clip>_<NAME>``; an existing folder there is resumed up to the budget)
+and any given ``--renderer NAME=DIR`` (trained on the same clip, whole) are compared with the
+warp renderer on the same frames. The target picture is frame 0 (the still the warp is given
+in the quality bench), the driven face each held-out frame's own fit, frames in order (the
+network keeps its history). Metrics against the real frame, in the frame's face box (the 468
+points' box + 10%): PSNR, SSIM, APD (mean RGB L2 distance, grey levels), MAPD (APD inside
+the driven face's NMFC mask), mouth APD (APD in a square of 0.3 face-box sides around the
+inner lips), temporal (mean |(out_t - out_t-1) - (real_t - real_t-1)| in the face box).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from _common import CACHE, REPO, VIDEOS
+
+OUT = REPO / "out" / "bench_neural"
+
+
+def _torch(threads: int | None):
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    return torch
+
+
+def _target(clip: str, frames: int | None):
+    from core.neural.data import load_target
+
+    cache = CACHE / "neural" / f"{clip}_{frames or 'all'}"
+    return load_target(str(VIDEOS / f"{clip}.mp4"), max_frames=frames, cache=cache)
+
+
+def _median(values) -> float:
+    return round(float(np.median(np.asarray(values, float))), 2)
+
+
+# -- speed ----------------------------------------------------------------------------------------
+def speed(args) -> dict:
+    torch = _torch(args.threads)
+    from core.neural.data import prepare_clip
+    from core.neural.device import autocast, describe, is_cuda, memory_format, pick_device
+    from core.neural.networks import count_parameters, fuse_batchnorm
+    from core.neural.presets import PRESETS
+    from core.neural.renderer import LoadedRenderer, NeuralRenderer
+    from core.neural.train import Trainer, TrainSettings, frame_condition, to_tensor
+    from core.warp import FrameRequest, WarpRenderer
+    from core.video import read_clip
+
+    dev = pick_device(args.device)
+    target = _target(args.clip, args.frames)
+    model, face = target.model, target.face
+    frames, _ = read_clip(target.video, args.frames)
+    warp = WarpRenderer(model)
+    tgt0 = face.target(model, 0)
+    requests = [FrameRequest(frames[0], tgt0, face.driven(model, i, face.seq.frame(i)), i) for i in range(len(frames))]
+    warp_ms = []
+    if not is_cuda(dev):
+        for r in requests[:args.runs]:
+            t = time.perf_counter()
+            warp.render(r)
+            warp_ms.append((time.perf_counter() - t) * 1e3)
+    out = dict(device=describe(dev), threads=torch.get_num_threads(), clip=args.clip, frames=args.frames,
+               warp_frame_ms=_median(warp_ms) if warp_ms else None, presets={})
+    prepared = {}
+    for name in args.presets.split(","):
+        cfg = PRESETS[name]
+        hybrid = cfg.region == "mouth" or args.hybrid
+        key = (cfg.size, hybrid, cfg.region)
+        if key not in prepared:
+            prepared[key] = prepare_clip(target, cfg.size, hybrid, region=cfg.region)
+        data = prepared[key]
+        folder = OUT / "speed_tmp"
+        tr = Trainer(data, TrainSettings(preset=name, hybrid=hybrid, device=args.device, seed=0), folder)
+        row = dict(hybrid=hybrid, size=cfg.size, region=cfg.region, generator_parameters=count_parameters(tr.G),
+                   discriminator_parameters=count_parameters(tr.D))
+        # training: one warm-up step, then --steps at the scales in turn (or until --max-seconds)
+        tr.step()
+        times, t_all = [], time.perf_counter()
+        for _ in range(args.steps):
+            if is_cuda(dev):
+                torch.cuda.synchronize(dev)
+            t = time.perf_counter()
+            tr.step()
+            if is_cuda(dev):
+                torch.cuda.synchronize(dev)
+            times.append(time.perf_counter() - t)
+            if time.perf_counter() - t_all > args.max_seconds:
+                break
+        row["train_its_per_s"] = round(len(times) / sum(times), 4)
+        row["train_steps_timed"] = len(times)
+        # inference: the generator alone on one frame (history in place), BatchNorm folded
+        G = fuse_batchnorm(copy.deepcopy(tr.G).eval())
+        fmt = memory_format(dev)
+        f = min(10, data.num_frames - 1)
+        cond = to_tensor(frame_condition(data, np.array([f - 2, f - 1, f])), dev).flatten(0, 1)[None]
+        base = to_tensor(np.asarray(data.base[f]), dev)[None]
+        prev = torch.cat([base, base], 1)
+        cond, prev = cond.contiguous(memory_format=fmt), prev.contiguous(memory_format=fmt)
+        ms = []
+        with torch.no_grad():
+            for i in range(args.runs + 3):
+                if is_cuda(dev):
+                    torch.cuda.synchronize(dev)
+                t = time.perf_counter()
+                with autocast(dev):
+                    o, _ = G(cond, prev, base)
+                o.float().cpu()
+                if i >= 3:
+                    ms.append((time.perf_counter() - t) * 1e3)
+        row["generator_ms"] = _median(ms)
+        row["generator_fps"] = round(1e3 / row["generator_ms"], 1)
+        # the whole renderer on full frames (a renderer made of the trainer's weights)
+        net = LoadedRenderer(folder, {}, cfg, hybrid, data.box, tuple(frames[0].shape[:2]), G, dev)
+        r = NeuralRenderer(net, model, warp)
+        stage, total = {}, []
+        for req in requests[:args.runs]:
+            t = time.perf_counter()
+            res = r.render(req)
+            total.append((time.perf_counter() - t) * 1e3)
+            for k, v in res.stage_ms.items():
+                stage.setdefault(k, []).append(v)
+        row["frame_ms"] = _median(total[2:] or total)
+        row["frame_stage_ms"] = {k: _median(v[2:] or v) for k, v in stage.items()}
+        out["presets"][name] = row
+        print(f"{name}: {json.dumps(row)}", file=sys.stderr, flush=True)
+    return out
+
+
+# -- live -----------------------------------------------------------------------------------------
+def live(args) -> dict:
+    _torch(args.threads)
+    from core.neural.renderer import renderer_factory
+    from core.reenact.live import LivePipeline
+    from core.reenact.transfer import TransferSettings
+    from core.video import open_source
+
+    target = _target(args.clip, None)
+    model = target.model
+    with open_source(target.video) as src:
+        frame0 = src.read(0)
+    clip = VIDEOS / "d6.mp4"
+    out = dict(source=f"simcam:{clip.name}", target=f"{args.clip} frame 0", seconds=args.seconds,
+               renderer_model=str(args.renderer_model), threads=args.threads, renderers={})
+    factory = renderer_factory(args.renderer_model, model, args.device)
+    for name, fac in (("warp", None), ("neural", factory)):
+        samples = []
+        with open_source(f"simcam:{clip}") as cam:
+            pipe = LivePipeline(model, cam, target.face, frame0, TransferSettings(mode="head"), renderer_factory=fac)
+            with pipe:
+                time.sleep(3.0)  # warm-up (tracker start, first fit, the network's first frames)
+                t_end = time.monotonic() + args.seconds
+                while time.monotonic() < t_end and pipe.running:
+                    time.sleep(1.0)
+                    samples.append(pipe.stats())
+            if pipe.error is not None:
+                raise pipe.error
+
+        def med(k):
+            return round(float(np.median([getattr(s, k) for s in samples])), 2) if samples else None
+
+        out["renderers"][name] = dict(
+            renderer=pipe.renderer_name, fps_median=med("fps"), latency_ms_median=med("latency_ms"),
+            track_ms_median=med("track_ms"), render_ms_median=med("render_ms"),
+            stages_ms_median={k: round(float(np.median([s.stages[k] for s in samples if k in s.stages])), 2)
+                              for k in dict.fromkeys(k for s in samples for k in s.stages)})
+        print(f"{name}: {json.dumps(out['renderers'][name])}", file=sys.stderr, flush=True)
+    out["load_average"] = list(os.getloadavg())
+    out["targets"] = dict(fps=">= 15", latency_ms="< 120")
+    return out
+
+
+# -- quality --------------------------------------------------------------------------------------
+def _face_box(points: np.ndarray, shape, grow: float = 0.1) -> tuple[int, int, int, int]:
+    P = points[:468, :2]
+    lo, hi = P.min(0), P.max(0)
+    pad = (hi - lo) * grow / 2
+    x0, y0 = np.maximum(np.floor(lo - pad).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(hi + pad).astype(int), [shape[1], shape[0]])
+    return int(x0), int(y0), int(x1), int(y1)
+
+
+def _train(clip: str, name: str, preset: str, hybrid: bool, minutes: float | None, iterations: int | None,
+           device: str, threads: int | None, reconstruction: str = "l1+msssim") -> Path:
+    from core.jobs import ConsoleProgress
+    from core.neural import store
+    from core.neural.job import train_renderer
+    from core.neural.train import TrainSettings
+
+    folder = OUT / f"{clip}_{name}"
+    resume = (folder / store.CHECKPOINT).is_file()
+    settings = TrainSettings(preset=preset, hybrid=hybrid, minutes=minutes, iterations=iterations, device=device,
+                             threads=threads, checkpoint_minutes=max(1.0, (minutes or 30) / 3),
+                             reconstruction=reconstruction,
+                             snapshots=tuple(m for m in (5.0, 10.0, 20.0, 30.0) if m < (minutes or 30)))
+    progress = ConsoleProgress(f"train {name}")
+    try:
+        train_renderer(str(VIDEOS / f"{clip}.mp4"), folder, settings, resume=resume, progress=progress)
+    finally:
+        progress.close()
+    return folder
+
+
+def quality(args) -> dict:
+    import cv2
+    from skimage.metrics import structural_similarity
+
+    _torch(args.threads)
+    from core.neural.conditioning import INNER_LIPS, Conditioner, CropBox
+    from core.neural.data import load_target, split
+    from core.neural.renderer import NeuralRenderer, load_renderer
+    from core.reenact.pipeline import read_frames
+    from core.warp import FrameRequest, WarpRenderer
+
+    if args.minutes is None and args.iterations is None:
+        args.minutes = 5.0
+    renderers: dict[str, Path] = {}
+    for spec in filter(None, args.train.split(",")):
+        parts = spec.split(":")
+        name, preset, hybrid = parts[0], parts[1], "hybrid" in parts[2:]
+        rec = next((p.split("=", 1)[1] for p in parts[2:] if p.startswith("rec=")), "l1+msssim")
+        t = time.perf_counter()
+        renderers[name] = _train(args.clip, name, preset, hybrid, args.minutes, args.iterations, args.device,
+                                  args.threads, rec)
+        print(f"trained {name} in {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
+    for spec in args.renderer:
+        name, d = spec.split("=", 1)
+        renderers[name] = Path(d)
+    target = load_target(str(VIDEOS / f"{args.clip}.mp4"), cache=CACHE / "neural" / f"{args.clip}_all")
+    model, face = target.model, target.face
+    N = target.num_frames
+    start = split(N)
+    nets = {}
+    for name, folder in renderers.items():
+        net = load_renderer(folder, args.device)
+        held = net.manifest["training"]["held_out"]
+        if held != [start, N]:
+            raise SystemExit(f"{folder}: trained with held-out frames {held}, this clip's are {[start, N]}")
+        nets[name] = net
+    frames = list(read_frames(target.video, N))
+    ref = 0
+    tgt = face.target(model, ref)
+    warp = WarpRenderer(model)
+    methods = {"warp": None, **{n: NeuralRenderer(net, model, WarpRenderer(model)) for n, net in nets.items()}}
+    cond = Conditioner(model)
+    H, W = frames[0].shape[:2]
+    side = max(H, W)
+    full = CropBox(0.0, 0.0, float(side), side)
+    acc = {m: dict(psnr=[], ssim=[], apd=[], mapd=[], mouth_apd=[], temporal=[], ms=[]) for m in methods}
+    prev_out: dict[str, np.ndarray] = {}
+    last = -1
+    sheet_rows = []
+    for f in range(start, N):
+        if not face.track.valid[f]:
+            continue
+        driven = face.driven(model, f, face.seq.frame(f))
+        req = FrameRequest(frames[ref], tgt, driven, f)
+        real = frames[f].astype(np.float64)
+        x0, y0, x1, y1 = _face_box(face.track.landmarks[f], real.shape)
+        mask = cond.nmfc(driven, full)[:H, :W].any(-1)[y0:y1, x0:x1]
+        lips = np.asarray(driven.points)[list(INNER_LIPS), :2].mean(0)
+        m = 0.3 * max(x1 - x0, y1 - y0) / 2
+        mx0, my0 = int(max(lips[0] - m, 0)), int(max(lips[1] - m, 0))
+        mx1, my1 = int(min(lips[0] + m, W)), int(min(lips[1] + m, H))
+        row = [frames[f]]
+        for name, r in methods.items():
+            t = time.perf_counter()
+            img = (warp.render(req) if r is None else r.render(req)).image
+            acc[name]["ms"].append((time.perf_counter() - t) * 1e3)
+            o = img.astype(np.float64)
+            a, b = img[y0:y1, x0:x1], frames[f][y0:y1, x0:x1]
+            dist = np.linalg.norm(o - real, axis=-1)                  # (H, W) RGB L2
+            mse = np.mean((a.astype(np.float64) - b) ** 2)
+            acc[name]["psnr"].append(10 * np.log10(255.0 ** 2 / max(mse, 1e-10)))
+            acc[name]["ssim"].append(float(structural_similarity(a, b, channel_axis=2, data_range=255)))
+            acc[name]["apd"].append(float(dist[y0:y1, x0:x1].mean()))
+            acc[name]["mapd"].append(float(dist[y0:y1, x0:x1][mask].mean()) if mask.any() else np.nan)
+            acc[name]["mouth_apd"].append(float(dist[my0:my1, mx0:mx1].mean()))
+            if name in prev_out and last == f - 1:
+                d_out = o[y0:y1, x0:x1] - prev_out[name][y0:y1, x0:x1]
+                d_real = real[y0:y1, x0:x1] - frames[f - 1][y0:y1, x0:x1]
+                acc[name]["temporal"].append(float(np.abs(d_out - d_real).mean()))
+            prev_out[name] = o
+            row.append(img)
+        last = f
+        if len(sheet_rows) < 4 and (f - start) % max(1, (N - start) // 4) == 0:
+            crop = lambda im: cv2.resize(im[y0:y1, x0:x1], (192, 192), interpolation=cv2.INTER_AREA)  # noqa: E731
+            sheet_rows.append(np.concatenate([crop(im) for im in row], 1))
+    res = dict(clip=args.clip, held_out=[start, N], reference_frame=ref, methods={})
+    for name in methods:
+        res["methods"][name] = {k: round(float(np.nanmean(v)), 3) if v else None for k, v in acc[name].items()}
+        res["methods"][name]["frames"] = len(acc[name]["psnr"])
+        if name in nets:
+            t = nets[name].manifest["training"]
+            res["methods"][name]["training"] = dict(preset=nets[name].config.name, hybrid=nets[name].hybrid,
+                                                    iterations=t["iterations"], seconds=t["seconds"],
+                                                    device=t["device"], folder=str(renderers[name]))
+    if sheet_rows:
+        OUT.mkdir(parents=True, exist_ok=True)
+        sheet = OUT / f"quality_{args.clip}.png"
+        cv2.imwrite(str(sheet), cv2.cvtColor(np.concatenate(sheet_rows, 0), cv2.COLOR_RGB2BGR))
+        res["sheet"] = str(sheet.relative_to(REPO))
+        res["sheet_columns"] = ["real"] + list(methods)
+    return res
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="mode", required=True)
+    sp = sub.add_parser("speed")
+    sp.add_argument("--presets", default="tiny,cpu,cpu-mouth,cpu-wide,medium,paper")
+    sp.add_argument("--clip", default="d9")
+    sp.add_argument("--frames", type=int, default=40)
+    sp.add_argument("--steps", type=int, default=3)
+    sp.add_argument("--max-seconds", type=float, default=60.0, help="stop timing a preset's steps after this")
+    sp.add_argument("--runs", type=int, default=20)
+    sp.add_argument("--hybrid", action="store_true", help="head presets hybrid too")
+    q = sub.add_parser("quality")
+    q.add_argument("--clip", default="d9")
+    q.add_argument("--train", default="hybrid:cpu-mouth:hybrid",
+                   help="renderers to train here, NAME:PRESET[:hybrid][:rec=l1|l1+msssim|none] separated by "
+                        "commas ('' for none; rec: the reconstruction loss, TrainSettings.reconstruction)")
+    q.add_argument("--minutes", type=float, default=None, help="training budget of each (default 5 minutes "
+                   "unless --iterations)")
+    q.add_argument("--iterations", type=int, default=None, help="training budget of each, in steps")
+    q.add_argument("--renderer", action="append", default=[], metavar="NAME=DIR")
+    lv = sub.add_parser("live")
+    lv.add_argument("--clip", default="d9")
+    lv.add_argument("--renderer-model", required=True)
+    lv.add_argument("--seconds", type=float, default=30.0)
+    for p in (sp, q, lv):
+        p.add_argument("--device", default="auto")
+        p.add_argument("--threads", type=int, default=None)
+        p.add_argument("--json", default=None, help="also write the result here")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads or 1))
+    t = time.perf_counter()
+    res = {"speed": speed, "quality": quality, "live": live}[args.mode](args)
+    res["bench_seconds"] = round(time.perf_counter() - t, 1)
+    text = json.dumps(res, indent=1)
+    print(text)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
