@@ -61,7 +61,9 @@ class ProgressText:
             return status, (f"{stage} {100 * done // total}%" if total > 0 and stage else
                             (f"{100 * done // total}%" if total > 0 else stage or self.name))
         rate = self._rate(stage, count, now)
-        parts = [f"{stage} {count} / {of}" + (f" {unit}" if unit else "") if stage else
+        # the job's own verb is not a stage ("Tracking d6.mp4: 120 / 587 frames", not "...: tracking 120 / ...")
+        said = "" if stage.lower() == self.name.lower() else stage
+        parts = [f"{said} {count} / {of}" + (f" {unit}" if unit else "") if said else
                  f"{count} / {of}" + (f" {unit}" if unit else "")]
         if rate is not None and rate > 0:
             parts.append(f"{rate:.1f} {unit or 'steps'}/s")

@@ -23,7 +23,7 @@ from PySide6.QtCore import QSettings, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication, QDockWidget, QLineEdit  # noqa: E402
 
-from conftest import shared_path  # noqa: E402
+from conftest import REPO, shared_path  # noqa: E402
 
 pytestmark = pytest.mark.gui
 F = 24
@@ -201,6 +201,53 @@ def test_worst_frames_shortcuts_and_the_viewport_maximised(qtbot, win):
     qtbot.waitUntil(lambda: vp.isFloating() and vp.width() * vp.height() > small, timeout=5000)
     ed.panels.set_viewport_detached(False)
     assert not vp.isFloating()
+
+
+def test_a_detached_viewport_docks_back_in_its_place(tmp_path):
+    """Docked back (the Detach button clicked again), the viewport is where and as big as it was.
+
+    Qt had left it at the floating window's geometry, drawn over the video and the panels, until
+    the layout next changed (seen in tools/screenshot_issue19.py). The window is made as the app
+    makes it, in a process of its own: in this test process's QApplication the layout happened to
+    be redone at once, so the defect did not show here.
+    """
+    import json
+    import subprocess
+
+    script = f"""
+import json, sys, time
+sys.path.insert(0, {str(REPO)!r})
+from PySide6.QtCore import QSettings
+from app.gui_main import create_application, create_main_window
+app = create_application()
+win = create_main_window(QSettings({str(tmp_path / "s.ini")!r}, QSettings.Format.IniFormat))
+win.resize(1280, 800)
+win.show()
+def spin(s):
+    t = time.monotonic()
+    while time.monotonic() - t < s:
+        app.processEvents()
+        time.sleep(0.01)
+spin(0.5)
+panels = win.editor.panels
+vp = panels.viewport_dock
+g = lambda r: [r.x(), r.y(), r.width(), r.height()]
+docked = g(vp.geometry())
+panels.detach_button.click()
+spin(0.5)
+floating = [vp.isFloating(), g(vp.geometry())]
+panels.detach_button.click()
+spin(0.5)
+print(json.dumps(dict(docked=docked, floating=floating, back=[vp.isFloating(), g(vp.geometry())],
+                      central=g(win.centralWidget().geometry()), checked=panels.detach_button.isChecked())))
+win.shutdown()
+"""
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    assert got["floating"][0] and got["floating"][1][2] > got["docked"][2]  # its own, bigger window
+    assert got["back"] == [False, got["docked"]] and not got["checked"], got
+
 
 
 def test_a_new_reconstruction_appears_in_the_camera_view(qtbot, win):

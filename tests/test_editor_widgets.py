@@ -118,6 +118,10 @@ def test_box_select_then_drag_moves_every_selected_key_and_typed_values(qtbot, e
     ed.plot.setFocus()
     QTest.keyClick(ed.plot, Qt.Key.Key_Delete)
     assert deleted == [[("jawOpen", 17)]]
+    # nothing selected: the key fields are disabled and show no other key's frame or value
+    ed.select_keys([])
+    assert ed.key_info.text() == "no key selected" and not ed.key_value.isEnabled()
+    assert (ed.key_frame.value(), ed.key_value.value()) == (0, 0.0) and moved[-1][0][:3] == ("jawOpen", 13, 17)
 
 
 def test_frame_all_and_frame_selected_zoom(qtbot, editor):
@@ -194,6 +198,34 @@ def test_double_click_types_a_value(qtbot, panel):
     assert not row.typing and len(got) == 1
 
 
+def test_a_component_chosen_elsewhere_scrolls_its_slider_into_view(qtbot):
+    """Choosing a channel in the curve editor's list selects its row: the row is scrolled to."""
+    from core.tracking.landmarker import BLENDSHAPE_NAMES
+
+    p = ExpressionPanel()
+    p.set_components([str(n) for n in BLENDSHAPE_NAMES[1:]], None)  # the 51 ARKit shapes
+    shown(qtbot, p, 500, 300)
+    row = p.rows["jawOpen"]
+    assert row.visibleRegion().isEmpty()  # below the fold at this height
+    p.select("jawOpen")
+    qtbot.waitUntil(lambda: not row.visibleRegion().isEmpty(), timeout=2000)
+    assert row.visibleRegion().boundingRect().height() == row.height()  # wholly shown
+
+
+def test_plots_without_a_reconstruction_show_no_previous_clip_scale(qtbot, editor):
+    """Another clip opened (no reconstruction yet): the plots show an empty scale, not the last
+    clip's 60 frames and values."""
+    p = shown(qtbot, FitErrorPlot(), 800, 300)
+    p.set_errors(np.full(60, 2.6), worst=[5])
+    p.set_errors(None)
+    (x0, x1), (y0, y1) = p.plot.getPlotItem().vb.viewRange()
+    assert x1 > 99 and y0 <= 0 and y1 >= 4 and p.summary.text() == "No reconstruction"
+    editor.plot.setYRange(-0.3, 1.1)
+    editor.set_clip(0)
+    (x0, x1), (y0, y1) = editor.view_range()
+    assert x1 > 99 and y0 < -1 and y1 > 1
+
+
 def test_a_click_on_the_fit_error_plot_goes_to_the_peak_near_it(qtbot):
     p = shown(qtbot, FitErrorPlot(), 800, 300)
     e = np.ones(100)
@@ -207,3 +239,36 @@ def test_a_click_on_the_fit_error_plot_goes_to_the_peak_near_it(qtbot):
     pos = p.plot.mapFromScene(vb.mapViewToScene(QPointF(39, 2.0)))  # 3 frames off the peak
     QTest.mouseClick(p.plot.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos)
     assert seeks == [42]
+
+
+def test_a_pin_is_drawn_over_its_handle_and_beyond_it(qtbot):
+    """Correcting a fit: the pin (magenta cross) stays visible beside its re-solved handle (a ring a
+    few pixels away); it had been drawn first, at the ring's size, half under the ring."""
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
+
+    from widgets.video_view import HandlesItem
+
+    scene = QGraphicsScene(0, 0, 100, 100)
+    view = shown(qtbot, QGraphicsView(scene), 140, 140)
+    item = HandlesItem()
+    scene.addItem(item)
+    item.set_handles(np.array([[50.0, 50.0]]), np.array([57]))
+    item.set_pins(np.array([[53.0, 50.0]]))
+    view.setSceneRect(0, 0, 100, 100)
+    view.resetTransform()  # one screen pixel per image pixel: the ring's radius is 5 px
+    qtbot.wait(50)
+    img = QImage(100, 100, QImage.Format.Format_RGB32)
+    img.fill(0xFFFFFF)
+    p = QPainter(img)
+    scene.render(p, QRectF(0, 0, 100, 100), QRectF(0, 0, 100, 100))
+    p.end()
+
+    def magenta(x, y):
+        c = img.pixelColor(x, y)
+        return c.red() > 180 and c.blue() > 120 and c.green() < 120
+
+    assert magenta(53, 50)                              # the pin's centre
+    assert magenta(55, 52)                              # on its arm, at the ring
+    assert magenta(59, 56) and magenta(47, 44)          # arms longer than the ring's radius

@@ -197,7 +197,8 @@ def test_tracking_runs_in_background_with_progress_and_cancel(qtbot, win):
     qtbot.waitUntil(lambda: bool(progress) and progress[-1][0] >= 5, timeout=60_000)
     # the status line says frames done of the total (and, once measured, the rate), not a busy bar
     qtbot.waitUntil(lambda: "/ 354 frames" in win.statusBar().currentMessage(), timeout=30_000)
-    assert win.statusBar().currentMessage().startswith("Tracking d3.mp4: tracking ")
+    assert win.statusBar().currentMessage().startswith("Tracking d3.mp4: ")
+    assert "tracking" not in win.statusBar().currentMessage()  # the job's verb said once
     assert "/354" in win.progress_bar.text()
     win.cancel_button.click()
     assert _wait_job(qtbot, win) == "cancelled"

@@ -7,7 +7,7 @@ from app.progress_text import ProgressText, format_duration
 def test_tracking_says_frames_done_of_the_total_and_the_rate():
     p = ProgressText("Tracking", "d6.mp4", unit="frames")
     status, bar = p.update(0, 587, "tracking", now=100.0)
-    assert status == "Tracking d6.mp4: tracking 0 / 587 frames" and bar == "tracking 0/587"
+    assert status == "Tracking d6.mp4: 0 / 587 frames" and bar == "tracking 0/587"  # (not "Tracking ...: tracking")
     p.update(50, 587, "tracking", now=102.0)
     status, bar = p.update(120, 587, "tracking", now=105.0)
     assert "120 / 587 frames" in status and "24.0 frames/s" in status and "about 19 s left" in status

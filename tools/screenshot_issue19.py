@@ -14,18 +14,25 @@ Writes, each from the app as a person would drive it:
 - ``qa_worst_frame.png``: the fit-error plot with the worst frames marked, after ] went to the worst;
 - ``qa_fix_fit.png``: correcting the fit: the handles, a pinned point (magenta cross) and the
   re-solved mesh;
+- ``slider_typing.png`` / ``slider_typed.png``: the expression panel with a value being typed
+  over a slider (double-click), then the row with the typed offset;
 - ``qa_viewport_maximised.png``: the 3D viewport given the whole window (Ctrl+Space);
+- ``qa_viewport_detached.png``: the whole screen with the 3D viewport in a window of its own;
+- ``progress_reconstruct.png``: the status bar during a reconstruction (a named stage, its counts),
+  and ``progress_reconstruct.txt``: every status line the reconstruction showed;
 - ``progress.png``: the status bar while tracking a clip (frames done of the total, the rate);
 - ``live_panel.png`` and ``live_presenter.png``: the live panel (gallery, REC, readout) and
   the presenter view while recording;
-- ``theme_dark.png``: the window in the dark theme.
+- ``theme_light.png`` / ``theme_dark.png``: the same window in the light and the dark theme.
 
 Prints each path; exit code 0 when all were written.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,8 +43,8 @@ from _gui_window import open_window, wait_until  # noqa: E402 (tools/ is on sys.
 
 VIDEOS = REPO.parent / "shared" / "data" / "videos"
 STILLS = REPO.parent / "shared" / "data" / "portraits" / "stills"
-NAMES = ("curves", "qa_side_by_side", "qa_worst_frame", "qa_fix_fit", "qa_viewport_maximised", "progress",
-         "live_panel", "theme_dark")
+NAMES = ("curves", "slider_typing", "qa_side_by_side", "qa_worst_frame", "qa_fix_fit", "qa_viewport_maximised",
+         "qa_viewport_detached", "theme_dark", "progress", "live_panel")  # (in this order: each goes on from the last)
 
 
 def settle(app, win, seconds: float = 0.6) -> None:
@@ -46,11 +53,28 @@ def settle(app, win, seconds: float = 0.6) -> None:
     wait_until(app, lambda: False, seconds)
 
 
-def reconstruct(app, win, clip: Path, frames: int) -> bool:
+def reconstruct(app, win, clip: Path, frames: int, progress_shot: Path | None = None) -> bool:
+    """Open ``clip`` and reconstruct its first ``frames`` frames; with ``progress_shot``, grab the
+    window when the status bar first names a fitting stage, and keep every status line beside it."""
     if not win.open_media(str(clip)):
         return False
+    said: list[str] = []
+
+    def on_message(msg: str) -> None:
+        # the first fitting stage is grabbed as it is shown
+        if msg and (not said or msg != said[-1]):
+            said.append(msg)
+            if progress_shot is not None and not progress_shot.exists() and msg.startswith("Reconstructing") \
+                    and "fitting:" in msg:
+                win.grab().save(str(progress_shot))
+
+    win.statusBar().messageChanged.connect(on_message)
     win.editor.reconstruct(max_frames=frames)
-    return wait_until(app, lambda: not win.job_running, 900) and win.job.outcome == "finished"
+    ok = wait_until(app, lambda: not win.job_running, 900) and win.job.outcome == "finished"
+    win.statusBar().messageChanged.disconnect(on_message)
+    if progress_shot is not None:
+        (progress_shot.with_suffix(".txt")).write_text("\n".join(said) + "\n")  # every status line shown
+    return ok
 
 
 def seek(app, win, f: int) -> None:
@@ -90,9 +114,41 @@ def shot_curves(app, win, out: Path) -> Path:
     return p
 
 
-def shot_side_by_side(app, win, out: Path) -> Path:
+def shot_slider_typing(app, win, out: Path) -> list[Path]:
+    """A value typed over the jawOpen slider (the double-click the slider answers to)."""
+    from PySide6.QtCore import QEvent, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
     ed = win.editor
-    reconstruct(app, win, VIDEOS / "d9.mp4", 40)
+    ed.select_component("jawOpen")
+    row = ed.expressions.rows["jawOpen"]
+    ed.panels.expressions_dock.raise_()
+    settle(app, win, 0.3)
+    s = row.slider
+    c = QPointF(s.width() * 0.7, s.height() / 2)
+    ev = QMouseEvent(QEvent.Type.MouseButtonDblClick, c, QPointF(s.mapToGlobal(c.toPoint())),
+                     Qt.MouseButton.LeftButton, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(s, ev)
+    wait_until(app, lambda: row.typing, 5)
+    QTest.keyClick(row.editor, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClicks(row.editor, "0.375")
+    wait_until(app, lambda: False, 0.5)
+    paths = [out / "slider_typing.png", out / "slider_typed.png"]
+    ed.panels.expressions_dock.grab().save(str(paths[0]))
+    QTest.keyClick(row.editor, Qt.Key.Key_Return)
+    wait_until(app, lambda: not row.typing, 5)
+    settle(app, win, 0.6)
+    ed.panels.expressions_dock.grab().save(str(paths[1]))
+    return paths
+
+
+def shot_side_by_side(app, win, out: Path) -> list[Path]:
+    ed = win.editor
+    progress = out / "progress_reconstruct.png"
+    progress.unlink(missing_ok=True)
+    reconstruct(app, win, VIDEOS / "d9.mp4", 60, progress_shot=progress)
     seek(app, win, 15)
     ed.set_auto_key(True)
     ed.expressions.rows["jawOpen"].slider.setValue(450)
@@ -106,7 +162,7 @@ def shot_side_by_side(app, win, out: Path) -> Path:
     win.grab().save(str(p))
     for n in ("error", "flow"):
         ed.set_overlay(n, False)
-    return p
+    return [progress, p]
 
 
 def shot_worst(app, win, out: Path) -> Path:
@@ -172,6 +228,17 @@ def shot_maximised(app, win, out: Path) -> Path:
     return p
 
 
+def shot_detached(app, win, out: Path) -> Path:
+    ed = win.editor
+    ed.panels.set_viewport_detached(True)
+    settle(app, win, 1.0)
+    p = out / "qa_viewport_detached.png"
+    app.primaryScreen().grabWindow(0).save(str(p))  # both windows, as on the screen
+    ed.panels.set_viewport_detached(False)
+    settle(app, win, 0.3)
+    return p
+
+
 def shot_progress(app, win, out: Path) -> Path:
     win.open_media(str(VIDEOS / "d3.mp4"))
     win.track(user=True)
@@ -216,15 +283,21 @@ def shot_live(app, win, out: Path) -> list[Path]:
     return paths
 
 
-def shot_dark(app, win, out: Path) -> Path:
+def shot_dark(app, win, out: Path) -> list[Path]:
     ed = win.editor
-    win.set_theme("dark")
+    ed.set_viewport_mode("shaded")
+    ed.set_viewport_preset("camera")
+    ed.select_component("jawOpen")
+    ed.curves.frame_all()
     ed.panels.curves_dock.raise_()
-    settle(app, win, 1.0)
-    p = out / "theme_dark.png"
-    win.grab().save(str(p))
+    paths = []
+    for theme in ("light", "dark"):
+        win.set_theme(theme)
+        settle(app, win, 1.0)
+        paths.append(out / f"theme_{theme}.png")
+        win.grab().save(str(paths[-1]))
     win.set_theme("light")
-    return p
+    return paths
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(REPO / "out" / "screenshots" / "issue19"))
     ap.add_argument("--only", nargs="*", default=list(NAMES), choices=NAMES)
     args = ap.parse_args(argv)
+    # a results cache of its own: the reconstructions really run (their stages are shown), not
+    # "taken from the cache" of an earlier run
+    os.environ.setdefault("FACESTUDIO_RESULTS_DIR", tempfile.mkdtemp(prefix="shots19-results-"))
     app, win = open_window(args.size)
     win.editor.io.ask_to_save = False
     win.set_theme("light")
@@ -240,9 +316,10 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     written = []
-    steps = {"curves": shot_curves, "qa_side_by_side": shot_side_by_side, "qa_worst_frame": shot_worst,
-             "qa_fix_fit": shot_fix_fit, "qa_viewport_maximised": shot_maximised, "progress": shot_progress,
-             "live_panel": shot_live, "theme_dark": shot_dark}
+    steps = {"curves": shot_curves, "slider_typing": shot_slider_typing, "qa_side_by_side": shot_side_by_side,
+             "qa_worst_frame": shot_worst, "qa_fix_fit": shot_fix_fit, "qa_viewport_maximised": shot_maximised,
+             "qa_viewport_detached": shot_detached, "progress": shot_progress, "live_panel": shot_live,
+             "theme_dark": shot_dark}
     for name in NAMES:
         if name not in args.only:
             continue

@@ -439,6 +439,8 @@ class CurveEditor(QWidget):
         self.num_frames = int(num_frames)
         self.setEnabled(self.num_frames > 0)
         self.plot.setXRange(0, max(1, self.num_frames - 1) if self.num_frames else 100, padding=0.02)
+        if not self.num_frames:
+            self.plot.setYRange(-1.05, 1.05)  # (as when made: not the previous clip's values)
         self.cursor.setBounds((0, max(0, self.num_frames - 1)))
         self.key_frame.setMaximum(max(0, self.num_frames - 1))
 
@@ -659,6 +661,8 @@ class CurveEditor(QWidget):
             self.key_value.setValue(float(np.mean([p[2] for p in pts])))
         else:
             self.key_info.setText("no key selected")
+            self.key_frame.setValue(0)  # (not the last selection's, perhaps another clip's)
+            self.key_value.setValue(0.0)
         types = {self._key_type(n, f) for n, f, _v in pts} if pts else (
             {self._key_type(self.name, f) for f in self._key_frames(self.name)} if self.name else set())
         self.key_type.setCurrentIndex(self.key_type.findData(types.pop()) if len(types) == 1 else -1)
@@ -798,6 +802,10 @@ class FitErrorPlot(QWidget):
             self.invalid.setData([], [])
             self.peaks.setData([], [])
             self.summary.setText("No reconstruction")
+            # an empty scale, not the previous clip's frames and errors
+            self.plot.setXRange(0, 100, padding=0.02)
+            self.plot.setYRange(0, 4)
+            self.cursor.setBounds((0, 100))
             return
         e = np.asarray(errors, float)
         self._errors = e

@@ -293,7 +293,7 @@ class ExpressionPanel(QWidget):
         self._body_lay.setContentsMargins(0, 0, 0, 0)
         self._body_lay.setSpacing(0)
         self._body_lay.addStretch(1)
-        scroll = QScrollArea()
+        scroll = self._scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self._body)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -435,7 +435,10 @@ class ExpressionPanel(QWidget):
         if self.selected in self.rows:
             self.rows[self.selected].name_button.setStyleSheet("")
         self.selected = name
-        self.rows[name].name_button.setStyleSheet(SELECTED_STYLE)
+        row = self.rows[name]
+        row.name_button.setStyleSheet(SELECTED_STYLE)
+        if not row.isHidden():  # (a folded group stays folded)
+            self._scroll.ensureWidgetVisible(row, 0, 8)  # chosen elsewhere (curve list, code): its slider shows
         self.component_selected.emit(name)
 
     def set_values(self, names, fitted: np.ndarray, offsets: np.ndarray, edited: np.ndarray,

@@ -267,12 +267,6 @@ class HandlesItem(QGraphicsObject):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         k = self._screen_scale()
         r = self.RADIUS_PX / k
-        pin_pen = QPen(QColor(255, 60, 200), 2.0)
-        pin_pen.setCosmetic(True)
-        painter.setPen(pin_pen)
-        for x, y in self._pins:
-            painter.drawLine(QPointF(x - r, y - r), QPointF(x + r, y + r))
-            painter.drawLine(QPointF(x - r, y + r), QPointF(x + r, y - r))
         for i, (x, y) in enumerate(self._pts):
             if not (np.isfinite(x) and np.isfinite(y)):
                 continue
@@ -283,6 +277,16 @@ class HandlesItem(QGraphicsObject):
             painter.setBrush(QColor(255, 220, 40, 90) if hot else Qt.BrushStyle.NoBrush)
             c = self._drag_pos if i == self._drag and self._drag_pos is not None else QPointF(x, y)
             painter.drawEllipse(c, r * (1.4 if hot else 1.0), r * (1.4 if hot else 1.0))
+        # pins last and larger than a ring, magenta on a dark stroke: a pin sits a few pixels from its
+        # re-solved handle, and drawn first at the ring's size it was half hidden under the ring
+        q = 1.6 * r
+        for width, colour in ((4.0, QColor(30, 0, 20)), (2.0, QColor(255, 60, 200))):
+            pen = QPen(colour, width)
+            pen.setCosmetic(True)
+            painter.setPen(pen)
+            for x, y in self._pins:
+                painter.drawLine(QPointF(x - q, y - q), QPointF(x + q, y + q))
+                painter.drawLine(QPointF(x - q, y + q), QPointF(x + q, y - q))
         painter.setBrush(Qt.BrushStyle.NoBrush)
 
     def hoverMoveEvent(self, event) -> None:  # noqa: N802 (Qt API)

@@ -167,6 +167,10 @@ class EditorPanels:
             self.detach_button.setChecked(on)
             return
         dock.setFloating(on)
+        if not on:
+            # Qt leaves a dock docked back by setFloating(False) at its floating geometry, drawn over
+            # the window (seen in tools/screenshot_issue19.py); its place in the layout puts it back
+            self.win.restoreDockWidget(dock)
         if on:
             g = self.win.geometry()
             w, h = max(640, int(g.width() * 0.6)), max(480, int(g.height() * 0.7))
