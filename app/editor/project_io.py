@@ -450,7 +450,11 @@ class ProjectIO(QObject):
             self._autosave_thread.join()
 
     def _on_autosaved(self, ok: bool, message: str) -> None:
-        self.win.statusBar().showMessage(message, 2000 if ok else 10000)
+        bar = self.win.statusBar()
+        # a success is news only on an empty status bar: it must not replace what the user was
+        # just told (a fit correction's result, a renderer's name); a failure always shows
+        if not ok or not bar.currentMessage():
+            bar.showMessage(message, 2000 if ok else 10000)
         if self._autosave_again:
             self._autosave_again = False
             self.autosave_timer.start()
