@@ -261,7 +261,13 @@ class ReenactController(QObject):
             return
 
         def work():
-            self._thumbs_ready.emit({p: _thumbnail(p) for p in todo})
+            thumbs = {p: _thumbnail(p) for p in todo}
+            if self._shut_down:
+                return
+            try:
+                self._thumbs_ready.emit(thumbs)
+            except RuntimeError:  # the window closed while the pictures were read: nothing to show
+                log.debug("thumbnails ready after the reenactment panel was closed")
         threading.Thread(target=work, name="reenact-thumbnails", daemon=True).start()
 
     def _on_thumbs(self, thumbs: dict) -> None:
