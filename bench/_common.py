@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,3 +43,19 @@ def cached_track(path: Path, tag: str):
         tr = track_video(str(path))
     tr.save(out)
     return tr
+
+
+def sample_live_stats(pipe, seconds: float, warmup_s: float) -> list:
+    """Run ``pipe`` (a core.reenact.live.LivePipeline, not yet started) for ``warmup_s`` and
+    then ``seconds``, taking its ``stats()`` once a second after the warm-up; the pipeline's own
+    error, if it stopped on one, is raised. Returns the samples."""
+    samples = []
+    with pipe:
+        time.sleep(warmup_s)
+        t_end = time.monotonic() + seconds
+        while time.monotonic() < t_end and pipe.running:
+            time.sleep(1.0)
+            samples.append(pipe.stats())
+    if pipe.error is not None:
+        raise pipe.error
+    return samples

@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import CACHE, REPO, VIDEOS
+from _common import CACHE, REPO, VIDEOS, sample_live_stats
 
 OUT = REPO / "out" / "bench_neural"
 
@@ -178,17 +178,10 @@ def live(args) -> dict:
                renderer_model=str(args.renderer_model), threads=args.threads, renderers={})
     factory = renderer_factory(args.renderer_model, model, args.device)
     for name, fac in (("warp", None), ("neural", factory)):
-        samples = []
         with open_source(f"simcam:{clip}") as cam:
             pipe = LivePipeline(model, cam, target.face, frame0, TransferSettings(mode="head"), renderer_factory=fac)
-            with pipe:
-                time.sleep(3.0)  # warm-up (tracker start, first fit, the network's first frames)
-                t_end = time.monotonic() + args.seconds
-                while time.monotonic() < t_end and pipe.running:
-                    time.sleep(1.0)
-                    samples.append(pipe.stats())
-            if pipe.error is not None:
-                raise pipe.error
+            # warm-up: tracker start, first fit, the network's first frames
+            samples = sample_live_stats(pipe, args.seconds, warmup_s=3.0)
 
         def med(k):
             return round(float(np.median([getattr(s, k) for s in samples])), 2) if samples else None

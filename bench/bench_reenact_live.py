@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from _common import DATA
+from _common import DATA, sample_live_stats
 
 from core.model.registry import load_model
 from core.reenact.faces import fit_face
@@ -59,18 +59,10 @@ def main(argv=None) -> int:
     photo = fit_photo_to_size(img, (args.size, args.size))
     target = fit_face(track_image(photo, source=args.photo), model, name=args.photo)
     clip = DATA / "videos" / "d6.mp4"
-    samples = []
     with open_source(f"simcam:{clip}") as cam:
         pipe = LivePipeline(model, cam, target, photo, TransferSettings(mode="head"),
                             WarpSettings(mouth_interior=args.interior))
-        with pipe:
-            time.sleep(2.0)  # warm-up (tracker start, first fit)
-            t_end = time.monotonic() + args.seconds
-            while time.monotonic() < t_end and pipe.running:
-                time.sleep(1.0)
-                samples.append(pipe.stats())
-        if pipe.error is not None:
-            raise pipe.error
+        samples = sample_live_stats(pipe, args.seconds, warmup_s=2.0)  # warm-up: tracker start, first fit
     last = samples[-1] if samples else pipe.stats()
     med = lambda k: float(np.median([getattr(s, k) for s in samples])) if samples else None  # noqa: E731
     print(json.dumps(dict(

@@ -18,28 +18,22 @@ pytest.importorskip("torch")
 if sys.platform == "linux" and not (os.environ.get("DISPLAY") or os.environ.get("QT_QPA_PLATFORM")):
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
-from PySide6.QtWidgets import QLabel, QMainWindow  # noqa: E402
-
 from conftest import shared_path  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def panel(qtbot, tmp_path, monkeypatch):
-    """The reenactment panel on a bare window, with a per-user cache folder of its own."""
+def own_cache(tmp_path, monkeypatch):
+    """A per-user cache folder of the test's own (trained renderers are found there)."""
     monkeypatch.setenv("FACESTUDIO_CACHE_DIR", str(tmp_path / "cache"))
-    from app.reenact_controller import install_reenact_panel
+    return tmp_path / "cache"
 
-    w = QMainWindow()
-    w.setCentralWidget(QLabel("central"))
-    qtbot.addWidget(w)
-    ctl = install_reenact_panel(w)
-    w.resize(1200, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    yield ctl
-    ctl.shutdown()
+
+@pytest.fixture
+def panel(own_cache, reenact_window):
+    """The reenactment panel on a bare window (conftest), with its own cache folder."""
+    return reenact_window[1]
 
 
 def test_train_renderer_from_the_panel_then_export_with_it(qtbot, panel, errors, tmp_path):

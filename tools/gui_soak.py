@@ -92,6 +92,7 @@ class Soak:
         self._beat = time.monotonic()
         self._t0 = time.monotonic()
         self._step = 0
+        self._viewport_turn = 0  # how many times the viewport step has run
         self._finished = False
 
     # -- the app ------------------------------------------------------------------------
@@ -379,8 +380,8 @@ class Soak:
             combo = ed.panels.mode_combo
             # the flow modes first: a short soak reaches them (their legend broke playback once)
             order = sorted(range(combo.count()), key=lambda i: "flow" not in str(combo.itemData(i)))
-            k = self._viewport_turn = getattr(self, "_viewport_turn", -1) + 1
-            combo.setCurrentIndex(order[k % len(order)])
+            combo.setCurrentIndex(order[self._viewport_turn % len(order)])
+            self._viewport_turn += 1
             presets = list(ed.panels.preset_buttons.values())
             b = presets[(self._step // 4) % len(presets)]
             QTest.mouseClick(b, Qt.MouseButton.LeftButton)

@@ -135,10 +135,11 @@ class FitCommand(QUndoCommand):
         rec, self._first = self._first, None
         if rec is None:
             rec = with_fit_rows(self.doc.rec, self.frames, self.rows_after)
-        self.doc._set_fit(rec, self.pins_after)  # noqa: SLF001
+        self.doc._set_fit(rec, self.pins_after, self.frames)  # noqa: SLF001
 
     def undo(self) -> None:
-        self.doc._set_fit(with_fit_rows(self.doc.rec, self.frames, self.rows_before), self.pins_before)  # noqa: SLF001
+        self.doc._set_fit(with_fit_rows(self.doc.rec, self.frames, self.rows_before), self.pins_before,  # noqa: SLF001
+                          self.frames)
 
 
 class EditorDocument(QObject):
@@ -265,14 +266,11 @@ class EditorDocument(QObject):
     def pins_at(self, frame: int) -> list:
         return [p for p in self.pins if p.frame == int(frame)]
 
-    def _set_fit(self, rec, pins: list) -> None:
-        old = self.rec
+    def _set_fit(self, rec, pins: list, frames) -> None:
+        """Make ``rec`` the reconstruction; ``frames``: those whose fit differs (FitCommand's)."""
         self.rec, self.pins = rec, list(pins)
         self._expr_cache = None
-        changed = np.flatnonzero(np.any(np.asarray(old.expression) != np.asarray(rec.expression), axis=1)
-                                 | np.any(np.asarray(old.translation) != np.asarray(rec.translation), axis=1)
-                                 | (np.asarray(old.scale) != np.asarray(rec.scale)))
-        self.fit_changed.emit([int(f) for f in changed])
+        self.fit_changed.emit([int(f) for f in frames])
         self.edits_changed.emit()
 
     # -- pending (unkeyed) values: auto-key off ------------------------------------------
