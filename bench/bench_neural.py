@@ -32,6 +32,13 @@ network keeps its history). Metrics against the real frame, in the frame's face 
 points' box + 10%): PSNR, SSIM, APD (mean RGB L2 distance, grey levels), MAPD (APD inside
 the driven face's NMFC mask), mouth APD (APD in a square of 0.3 face-box sides around the
 inner lips), temporal (mean |(out_t - out_t-1) - (real_t - real_t-1)| in the face box).
+The seeds' 3D figures (thesis 5.7) come from the app's own tracker and whole-video fit
+(built-in model, no image motion) run on the real held-out frames and on each method's output:
+AED (mean absolute difference of the expression coefficients over frames and shapes), ARD (mean
+absolute difference of the cameras' yaw, pitch and roll, degrees) and DAI (mean absolute
+difference of the two sequences' identity coefficients, std units). Beside the renderers, the
+PWA baseline of issue 7 (``bench_reenact_quality.PiecewiseAffineBaseline``: frame 0 warped in 2D
+over the Delaunay triangles of its 478 tracked points onto each held-out frame's tracked points).
 """
 from __future__ import annotations
 
@@ -228,6 +235,33 @@ def _train(clip: str, name: str, preset: str, hybrid: bool, minutes: float | Non
     return folder
 
 
+def _sequence_fit(frames: list[np.ndarray], fps: float):
+    """The app's tracker and whole-video fit (built-in model) over ``frames``: the Reconstruction."""
+    from core.fitting import reconstruct
+    from core.model.registry import load_model
+    from core.tracking.tracker import track_frames
+
+    track = track_frames(frames, fps, total=len(frames), source="bench")
+    return reconstruct(track, load_model("builtin"), "builtin")
+
+
+def _fit_distances(real, out) -> dict:
+    """AED, ARD (degrees) and DAI between two Reconstructions of the same frames (module docstring);
+    frames fitted in both only."""
+    from core.camera import matrix_to_euler
+
+    both = np.asarray(real.valid, bool) & np.asarray(out.valid, bool)
+    if not both.any():
+        return dict(aed=None, ard=None, dai=None, fitted_frames=0)
+    aed = np.abs(np.asarray(real.expression, float)[both] - np.asarray(out.expression, float)[both]).mean()
+    ea = np.degrees([matrix_to_euler(R) for R in np.asarray(real.rotation, float)[both]])
+    eb = np.degrees([matrix_to_euler(R) for R in np.asarray(out.rotation, float)[both]])
+    ard = np.abs(ea - eb).mean()
+    dai = np.abs(np.asarray(real.identity, float) - np.asarray(out.identity, float)).mean()
+    return dict(aed=round(float(aed), 4), ard=round(float(ard), 3), dai=round(float(dai), 4),
+                fitted_frames=int(both.sum()))
+
+
 def quality(args) -> dict:
     import cv2
     from skimage.metrics import structural_similarity
@@ -268,7 +302,13 @@ def quality(args) -> dict:
     ref = 0
     tgt = face.target(model, ref)
     warp = WarpRenderer(model)
-    methods = {"warp": None, **{n: NeuralRenderer(net, model, WarpRenderer(model)) for n, net in nets.items()}}
+    from bench_reenact_quality import PiecewiseAffineBaseline
+
+    pwa = PiecewiseAffineBaseline(face.track.landmarks[ref])
+    methods = {"warp": None, "pwa": pwa,
+               **{n: NeuralRenderer(net, model, WarpRenderer(model)) for n, net in nets.items()}}
+    outputs: dict[str, list[np.ndarray]] = {m: [] for m in methods}
+    reals: list[np.ndarray] = []
     cond = Conditioner(model)
     H, W = frames[0].shape[:2]
     side = max(H, W)
@@ -290,9 +330,16 @@ def quality(args) -> dict:
         mx0, my0 = int(max(lips[0] - m, 0)), int(max(lips[1] - m, 0))
         mx1, my1 = int(min(lips[0] + m, W)), int(min(lips[1] + m, H))
         row = [frames[f]]
+        reals.append(frames[f])
         for name, r in methods.items():
             t = time.perf_counter()
-            img = (warp.render(req) if r is None else r.render(req)).image
+            if r is None:
+                img = warp.render(req).image
+            elif r is pwa:
+                img = pwa.render(frames[ref], face.track.landmarks[f])
+            else:
+                img = r.render(req).image
+            outputs[name].append(img)
             acc[name]["ms"].append((time.perf_counter() - t) * 1e3)
             o = img.astype(np.float64)
             a, b = img[y0:y1, x0:x1], frames[f][y0:y1, x0:x1]
@@ -314,8 +361,11 @@ def quality(args) -> dict:
             crop = lambda im: cv2.resize(im[y0:y1, x0:x1], (192, 192), interpolation=cv2.INTER_AREA)  # noqa: E731
             sheet_rows.append(np.concatenate([crop(im) for im in row], 1))
     res = dict(clip=args.clip, held_out=[start, N], reference_frame=ref, methods={})
+    real_fit = _sequence_fit(reals, target.fps)
     for name in methods:
         res["methods"][name] = {k: round(float(np.nanmean(v)), 3) if v else None for k, v in acc[name].items()}
+        res["methods"][name].update(_fit_distances(real_fit, _sequence_fit(outputs[name], target.fps)))
+        outputs[name] = []  # the frames are no longer needed
         res["methods"][name]["frames"] = len(acc[name]["psnr"])
         if name in nets:
             t = nets[name].manifest["training"]
