@@ -204,6 +204,89 @@ def live(args) -> dict:
     return out
 
 
+# -- backends -------------------------------------------------------------------------------------
+def backends(args) -> dict:
+    """The generator's inference time per back end on the CPU, interleaved frame by frame (each
+    round times every back end once, so a busy machine slows them alike): eager (BatchNorm folded,
+    as ``load_renderer`` runs it), eager channels-last, TorchScript (trace + freeze +
+    ``optimize_for_inference``), ``torch.compile`` (inductor; needs a C++ compiler) and ONNX
+    Runtime (when importable). Random weights: the time does not depend on their values."""
+    torch = _torch(args.threads)
+    from core.neural.networks import Generator, fuse_batchnorm
+    from core.neural.presets import PRESETS
+    from core.neural.train import cond_channels
+
+    out = dict(threads=torch.get_num_threads(), runs=args.runs, presets={})
+    for name in args.presets.split(","):
+        cfg = PRESETS[name]
+        hybrid = cfg.region == "mouth"
+        G = fuse_batchnorm(Generator(cfg, cond_channels(hybrid)).eval())
+        S = cfg.size
+        torch.manual_seed(0)
+        inputs = (torch.randn(1, 3 * cond_channels(hybrid), S, S), torch.randn(1, 6, S, S), torch.randn(1, 3, S, S))
+        runners, setup_s, errors = {}, {}, {}
+
+        def add(label, make):
+            t = time.perf_counter()
+            try:
+                fn = make()
+                with torch.no_grad():
+                    fn(*inputs)  # warm-up (compiles)
+                runners[label] = fn
+            except Exception as e:  # noqa: BLE001  (a back end this machine lacks is reported, not fatal)
+                errors[label] = f"{type(e).__name__}: {e}"[:300]
+            setup_s[label] = round(time.perf_counter() - t, 2)
+
+        add("eager", lambda: (lambda c, p, b: G(c, p, b)[0]))
+        G_cl = copy.deepcopy(G).to(memory_format=torch.channels_last)
+        cl = tuple(x.contiguous(memory_format=torch.channels_last) for x in inputs)
+        add("eager_channels_last", lambda: (lambda c, p, b: G_cl(*cl)[0]))
+
+        def script():
+            with torch.no_grad():
+                m = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(G, inputs).eval()))
+            return lambda c, p, b: m(c, p, b)[0]
+
+        add("torchscript", script)
+
+        def compiled():
+            m = torch.compile(G, mode="max-autotune-no-cudagraphs" if args.autotune else "default")
+            return lambda c, p, b: m(c, p, b)[0]
+
+        add("torch_compile", compiled)
+
+        def onnx_runtime():
+            import io
+
+            import onnxruntime as ort
+
+            buf = io.BytesIO()
+            torch.onnx.export(G, inputs, buf, input_names=["cond", "prev", "base"], output_names=["out", "mask"],
+                              opset_version=17, dynamo=False)
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = torch.get_num_threads()
+            so.inter_op_num_threads = 1
+            sess = ort.InferenceSession(buf.getvalue(), so, providers=["CPUExecutionProvider"])
+            return lambda c, p, b: sess.run(["out"], {"cond": c.numpy(), "prev": p.numpy(), "base": b.numpy()})[0]
+
+        add("onnxruntime", onnx_runtime)
+        ref = runners["eager"](*inputs).detach().numpy() if "eager" in runners else None
+        ms = {k: [] for k in runners}
+        with torch.no_grad():
+            for _ in range(args.runs):
+                for k, fn in runners.items():
+                    t = time.perf_counter()
+                    fn(*inputs)
+                    ms[k].append((time.perf_counter() - t) * 1e3)
+            diff = {k: round(float(np.abs(np.asarray(fn(*inputs)) - ref).max()), 6) for k, fn in runners.items()}
+        row = {k: dict(ms=_median(v), ratio_to_eager=round(_median(v) / _median(ms["eager"]), 3),
+                       setup_s=setup_s[k], max_abs_diff=diff[k]) for k, v in ms.items()}
+        row.update({k: dict(error=e, setup_s=setup_s[k]) for k, e in errors.items()})
+        out["presets"][name] = row
+        print(f"{name}: {json.dumps(row)}", file=sys.stderr, flush=True)
+    return out
+
+
 # -- quality --------------------------------------------------------------------------------------
 def _face_box(points: np.ndarray, shape, grow: float = 0.1) -> tuple[int, int, int, int]:
     P = points[:468, :2]
@@ -401,18 +484,22 @@ def main(argv=None) -> int:
                    "unless --iterations)")
     q.add_argument("--iterations", type=int, default=None, help="training budget of each, in steps")
     q.add_argument("--renderer", action="append", default=[], metavar="NAME=DIR")
+    bk = sub.add_parser("backends")
+    bk.add_argument("--presets", default="cpu-mouth,cpu")
+    bk.add_argument("--runs", type=int, default=60)
+    bk.add_argument("--autotune", action="store_true", help="torch.compile with max-autotune")
     lv = sub.add_parser("live")
     lv.add_argument("--clip", default="d9")
     lv.add_argument("--renderer-model", required=True)
     lv.add_argument("--seconds", type=float, default=30.0)
-    for p in (sp, q, lv):
+    for p in (sp, q, bk, lv):
         p.add_argument("--device", default="auto")
         p.add_argument("--threads", type=int, default=None)
         p.add_argument("--json", default=None, help="also write the result here")
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads or 1))
     t = time.perf_counter()
-    res = {"speed": speed, "quality": quality, "live": live}[args.mode](args)
+    res = {"speed": speed, "quality": quality, "backends": backends, "live": live}[args.mode](args)
     res["bench_seconds"] = round(time.perf_counter() - t, 1)
     text = json.dumps(res, indent=1)
     print(text)

@@ -375,6 +375,32 @@ def test_device_auto_picks_the_cpu_here():
         pick_device("tpu")
 
 
+def test_cpu_inference_uses_channels_last_and_leaves_cores_to_the_rest_of_the_app(trained, target):
+    """The app's renderer on the CPU: channels-last forward passes with the same outputs as the
+    training layout, and half the cores for torch (the tracker, decoder and GUI need the rest)."""
+    import copy
+
+    from core.neural.device import cpu_inference_threads
+    from core.neural.networks import fuse_batchnorm
+    from core.neural.renderer import renderer_factory
+
+    assert [cpu_inference_threads(n) for n in (1, 2, 3, 8)] == [1, 1, 1, 4]
+    folder, tr = trained
+    g = fuse_batchnorm(copy.deepcopy(tr.G).eval())
+    x, p, b = torch.randn(1, 27, 64, 64), torch.randn(1, 6, 64, 64), torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        ref = g(x, p, b)[0]
+        g_cl = g.to(memory_format=torch.channels_last)
+        cl = g_cl(*(t.contiguous(memory_format=torch.channels_last) for t in (x, p, b)))[0]
+    assert torch.allclose(ref, cl, atol=1e-5)
+    before = torch.get_num_threads()
+    try:
+        renderer_factory(folder, target.model, "cpu")
+        assert torch.get_num_threads() == cpu_inference_threads()
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA-only path (AMP float16 and channels-last "
                     "training): this machine has no CUDA device")
 def test_cuda_step_uses_amp_and_channels_last(hybrid_data, tmp_path):

@@ -1,12 +1,14 @@
 """Where the network runs: ``--device auto|cpu|cuda[:N]``, and what each device gets.
 
 CUDA gets mixed precision (autocast to float16 with a gradient scaler) and channels-last
-tensors; the CPU gets neither (float32 autocast on a CPU is slower, and oneDNN picks its own
-layouts). ``auto`` is CUDA when torch sees a GPU, else the CPU.
+tensors; the CPU trains without either (float32 autocast on a CPU is slower) and renders with
+channels-last tensors and half its cores (``inference_memory_format``,
+``cpu_inference_threads``). ``auto`` is CUDA when torch sees a GPU, else the CPU.
 """
 from __future__ import annotations
 
 import contextlib
+import os
 
 import torch
 
@@ -40,8 +42,28 @@ def is_cuda(device: torch.device) -> bool:
 
 
 def memory_format(device: torch.device) -> torch.memory_format:
-    """channels_last on CUDA (tensor cores want NHWC), contiguous elsewhere."""
+    """For training: channels_last on CUDA (tensor cores want NHWC), contiguous elsewhere."""
     return torch.channels_last if is_cuda(device) else torch.contiguous_format
+
+
+def inference_memory_format(device: torch.device) -> torch.memory_format:
+    """For the renderer's forward passes: channels_last on every device. On the CPU oneDNN's
+    NHWC convolutions run the CPU presets' generator in 0.88x (``cpu-mouth``) and 0.78x
+    (``cpu``) of the contiguous layout's time, same outputs (bench_neural.py backends,
+    docs/bench/issue17/backends_threads1_loaded.json)."""
+    return torch.channels_last
+
+
+def cpu_inference_threads(cores: int | None = None) -> int:
+    """Intra-op threads of torch for a renderer used inside the app: half the cores, at least one.
+
+    The renderer never runs alone: the live preview tracks the camera on another thread, the
+    editor decodes and draws, an export decodes and encodes. With as many torch threads as cores
+    an OpenMP barrier waits on a thread the OS has given to someone else: on this 2-core machine
+    under load the ``cpu-mouth`` generator took 956 ms a frame with 2 threads against 18 ms with 1
+    (bench_neural.py backends, docs/bench/issue17/backends_threads2_loaded.json)."""
+    n = cores if cores is not None else (os.cpu_count() or 1)
+    return max(1, int(n) // 2)
 
 
 def autocast(device: torch.device, enabled: bool = True):

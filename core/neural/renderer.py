@@ -30,7 +30,7 @@ from core.errors import InputError
 from core.model.face_model import FaceModel
 from core.neural import store
 from core.neural.conditioning import Conditioner, CropBox
-from core.neural.device import autocast, is_cuda, memory_format, pick_device
+from core.neural.device import autocast, cpu_inference_threads, inference_memory_format, is_cuda, pick_device
 from core.neural.networks import Generator, fuse_batchnorm
 from core.neural.presets import NetworkConfig
 from core.neural.train import cond_channels, to_tensor, to_uint8
@@ -100,7 +100,7 @@ def load_renderer(folder: str | Path, device: str = "auto", fuse: bool = True) -
     G.eval()
     if fuse:
         fuse_batchnorm(G)
-    G.to(dev, memory_format=memory_format(dev))
+    G.to(dev, memory_format=inference_memory_format(dev))
     return LoadedRenderer(folder, m, config, hybrid, box, image_size, G, dev)
 
 
@@ -167,7 +167,7 @@ class NeuralRenderer:
             self._prev = torch.stack([base[0], base[0]])
             self._hist = torch.stack([c, c])
         t2 = time.perf_counter()
-        fmt = memory_format(dev)
+        fmt = inference_memory_format(dev)
         x = torch.cat([self._hist[0], self._hist[1], c])[None].contiguous(memory_format=fmt)
         with autocast(dev):
             out, mask = net.generator(x, self._prev.flatten(0, 1)[None].contiguous(memory_format=fmt), base)
@@ -190,8 +190,12 @@ def renderer_factory(folder: str | Path, model: FaceModel, device: str = "auto"
                      ) -> Callable[[WarpRenderer], FaceRenderer]:
     """Load a renderer folder once; returns ``make(warp) -> NeuralRenderer`` for the pipelines
     (``ReenactmentPipeline``, ``LivePipeline``, ``EditedFrameRenderer`` take such a factory and
-    give it their warp renderer: the hybrid network corrects that warp)."""
+    give it their warp renderer: the hybrid network corrects that warp). On the CPU torch gets
+    ``cpu_inference_threads`` intra-op threads (process-wide: the app renders with one network
+    at a time)."""
     net = load_renderer(folder, device)
+    if not is_cuda(net.device):
+        torch.set_num_threads(cpu_inference_threads())
     if net.model_name and net.model_name != model.name:
         raise InputError(f"{folder}: trained with the {net.model_name} face model, not {model.name}")
 
