@@ -150,8 +150,25 @@ def test_editor_renders_edits_with_the_clips_neural_renderer(qtbot, tmp_path, er
         ed.expressions.rows["jawOpen"].slider.setValue(600)
     warped = w.view.displayed_image().copy()
 
-    folder = default_folder(clip)
-    train_renderer(str(clip), folder, TrainSettings(preset="tiny-mouth", hybrid=True, iterations=4, device="cpu"))
+    # View > Train a neural renderer on this clip: asks for a training on the saved project (its
+    # reconstruction, no new fit); the app hands that to the reenactment panel's training
+    project = tmp_path / "anna.fsproj"
+    assert ed.io.save_project(str(project), wait=True)
+    from app.panels import install_panels
+
+    reenact = install_panels(w)["reenact"]
+    asked: list[str] = []
+    monkeypatch.setattr(reenact, "train_renderer", lambda target_path=None: asked.append(target_path) or True)
+    assert ed.actions.train_neural.isEnabled()
+    ed.actions.train_neural.trigger()
+    assert asked == [str(project)] and reenact.dock.isVisible()
+    reenact.shutdown()
+    # a renderer trained from the project is the clip's: same default folder, found by the clip
+    folder = default_folder(project)
+    assert folder == default_folder(clip)
+    train_renderer(str(project), folder, TrainSettings(preset="tiny-mouth", hybrid=True, iterations=4,
+                                                       device="cpu"))
+    assert json.loads((folder / "manifest.json").read_text())["training"]["source"] == str(clip.resolve())
     with qtbot.waitSignal(ed.preview_shown, timeout=60_000):
         ed.actions.neural.setChecked(True)
     assert ed.actions.neural.isChecked() and ed.renderer_model == str(folder)

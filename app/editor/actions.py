@@ -83,6 +83,9 @@ class EditorActions:
         self.neural = act("Render edits with the &neural renderer", editor.set_neural, None,
                           "Edited frames (preview and video/PNG export) from the neural renderer trained on "
                           "this clip, instead of the warp", checkable=True)
+        self.train_neural = act("&Train a neural renderer on this clip...", editor.request_renderer_training, None,
+                                "Train the clip's person-specific neural renderer in the background, from the "
+                                "saved project's reconstruction when there is one (again: stop)")
         panels = editor.panels
         self.maximise_viewport = act("&Maximise 3D viewport",
                                      lambda: panels.set_viewport_maximised(not panels.viewport_maximised),
@@ -100,7 +103,7 @@ class EditorActions:
         mn.add("edit", "keys", self.set_key, self.delete_key, self.auto_key, self.prev_key, self.next_key)
         mn.add("edit", "reconstruct", self.reconstruct)
         mn.add("view", "compare", *self.compare.values())
-        mn.add("view", "renderer", self.neural)
+        mn.add("view", "renderer", self.neural, self.train_neural)
         mn.add("view", "overlays", *self.overlays.values())
         mn.add("view", "qa", self.next_worst, self.prev_worst)
         mn.add("view", "viewport", self.maximise_viewport, self.detach_viewport)
@@ -122,3 +125,4 @@ class EditorActions:
         for a in self.exports.values():
             a.setEnabled(has_reconstruction and not job_running)
         self.neural.setEnabled(has_reconstruction)
+        self.train_neural.setEnabled(has_reconstruction)

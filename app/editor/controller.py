@@ -55,6 +55,9 @@ class EditorUI(QObject):
     edited frame reached the view."""
 
     preview_shown = Signal(int, float)
+    #: "Train a neural renderer on this clip": the saved project's folder, else the clip's path
+    #: (the app connects it to the reenactment panel's training, which owns the worker)
+    renderer_training_requested = Signal(str)
 
     def __init__(self, win):
         super().__init__(win)
@@ -599,9 +602,9 @@ class EditorUI(QObject):
         if on and info is None:
             name = Path(w.session.path or "this clip").name
             self.renderer_model = None
-            w.statusBar().showMessage(f"{name} has no trained neural renderer: train one (Reenact > Train "
-                                      f"renderer..., or python main.py train-renderer {w.session.path}); "
-                                      "edits render with the warp.", 15000)
+            w.statusBar().showMessage(f"{name} has no trained neural renderer: train one (View > Train a neural "
+                                      f"renderer on this clip..., or python main.py train-renderer "
+                                      f"{self.training_target()}); edits render with the warp.", 15000)
             self.actions.neural.blockSignals(True)
             self.actions.neural.setChecked(False)
             self.actions.neural.blockSignals(False)
@@ -613,6 +616,22 @@ class EditorUI(QObject):
             w.statusBar().showMessage(f"Edits render with the neural renderer ({describe_renderer(info)}).", 10000)
         self.preview.invalidate()
         self.preview.show()
+        return True
+
+    def training_target(self) -> str:
+        """What a renderer of this clip is trained on: the project folder when the project is saved
+        (its reconstruction and track are reused), else the clip (tracked and fitted again)."""
+        saved = self.io.project_path
+        if saved and Path(saved).is_dir():
+            return str(saved)
+        return str(self.win.session.path or "")
+
+    def request_renderer_training(self) -> bool:
+        """Ask for the clip's renderer to be trained (``renderer_training_requested``)."""
+        target = self.training_target()
+        if not target or not self.doc.has_reconstruction:
+            return False
+        self.renderer_training_requested.emit(target)
         return True
 
     def export(self, kind: str, path: str) -> bool:

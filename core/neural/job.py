@@ -58,7 +58,8 @@ def train_renderer(target: str, folder: str | Path, settings: TrainSettings, mod
                         progress=sub_progress(progress, _SHARES[0], _SHARES[1], total, "preparing frames"),
                         cancel=cancel)
     rec = tgt.face.rec
-    info = dict(source=str(Path(target).resolve()), image_size=[int(v) for v in rec.image_size],
+    # the footage: a project's renderer is its clip's (core.neural.library finds it by either)
+    info = dict(source=str(Path(tgt.video).resolve()), image_size=[int(v) for v in rec.image_size],
                 model=dict(spec=tgt.model_spec, name=tgt.model.name, vertices=int(tgt.model.num_vertices)))
     trainer = Trainer(data, settings, folder, info)
     if resume:

@@ -3,8 +3,9 @@
     folder = find_renderer("clips/anna.mp4")          # a renderer trained on that file, or None
     train into default_folder("clips/anna.mp4")       # what the GUI's "Train renderer" uses
 
-A renderer folder (``core.neural.store``) records in its manifest the target it was trained on
-(``training.source``: the resolved path). A target's renderers are looked for, newest first,
+A renderer folder (``core.neural.store``) records in its manifest the footage it was trained on
+(``training.source``: the resolved path of the video, also when trained from a project folder,
+whose source video it stands for). A target's renderers are looked for, newest first,
 in ``<target>.renderer/`` beside the target and in the per-user ``renderers`` folder
 (``core.user_dirs.cache_dir() / "renderers"``); a folder counts when its manifest names that
 target. Nothing here checks the weights: ``core.neural.renderer.load_renderer`` does that.
@@ -26,7 +27,12 @@ def renderers_dir() -> Path:
 
 
 def _resolved(target: str | Path) -> str:
-    return str(Path(target).expanduser().resolve())
+    """The resolved path of the footage ``target`` stands for: a project folder's source video
+    (a renderer trained from a project is the renderer of its clip), else ``target`` itself."""
+    from core.project.document import project_source
+
+    source = project_source(target) if Path(target).is_dir() else None
+    return str(Path(source if source is not None else target).expanduser().resolve())
 
 
 def default_folder(target: str | Path) -> Path:

@@ -52,6 +52,24 @@ JSON_NAME = "project.json"
 _KNOWN = {"format", "schema_version", "source", "model", "settings", "edits", "arrays"}
 
 
+def _source_path(source: str, folder: Path | None) -> Path:
+    p = Path(source).expanduser()
+    if p.is_absolute() or folder is None:
+        return p
+    return (Path(folder) / p).resolve()
+
+
+def project_source(folder: str | os.PathLike) -> Path | None:
+    """The source video of the project saved in ``folder`` (read from its JSON only, by
+    :attr:`Project.source_path`'s rule), or None when ``folder`` is not a readable project."""
+    try:
+        doc = json.loads((Path(folder) / JSON_NAME).read_text(encoding="utf-8"))
+        source = doc.get("source") if isinstance(doc, dict) else None
+    except (OSError, ValueError):
+        return None
+    return _source_path(source, Path(folder)) if isinstance(source, str) and source else None
+
+
 @dataclass
 class Project:
     """An open project.
@@ -81,10 +99,7 @@ class Project:
         """The source as a path: ``source`` when absolute, else relative to the project folder
         (the one rule for every reader of a project: the editor, ``render``, the QA commands);
         a project not saved yet has only the current directory to go by."""
-        p = Path(self.source).expanduser()
-        if p.is_absolute() or self.folder is None:
-            return p
-        return (Path(self.folder) / p).resolve()
+        return _source_path(self.source, self.folder)
 
     def reconstruction_and_source(self) -> tuple[Reconstruction, Path]:
         """What rendering a project needs: its reconstruction and its source video's path
