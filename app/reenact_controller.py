@@ -719,7 +719,7 @@ class ReenactController(QObject):
         checkpoint) in the view."""
         step = parse_progress(message)
         if step is not None:
-            self.panel.train_view.add_point(step["iteration"], step["g"], step["its_per_s"], step["eta_s"])
+            self.panel.train_view.add_point(step["iteration"], step["g"], step["its_per_s"], step["eta_s"], step["d"])
         self._show_newest_sheet()
 
     def _show_newest_sheet(self) -> None:

@@ -79,6 +79,8 @@ def test_train_renderer_from_the_panel_then_export_with_it(qtbot, panel, errors,
     # the training view: the loss per iteration (from the progress messages) and the newest sheet
     xs, ys = p.train_view.points()
     assert p.train_box.isVisibleTo(p) and len(xs) >= 1 and xs == sorted(xs) and all(np.isfinite(ys))
+    ds = p.train_view.discriminator_points()    # the discriminators' losses beside the generator's
+    assert len(ds) == len(xs) and all(np.isfinite(ds)) and " D " in p.train_view.info.text()
     assert p.train_view.has_sheet() and p.train_view.sheet.pixmap() is not None
     assert p.train_button.text() == "Train renderer..."
 

@@ -375,6 +375,17 @@ def test_device_auto_picks_the_cpu_here():
         pick_device("tpu")
 
 
+def test_progress_messages_carry_both_losses_and_read_back():
+    from core.neural.progress import parse_progress, progress_message
+
+    msg = progress_message(12, 0.41, 3.009, 245, 0.712)
+    assert msg == "iteration 12  0.41 it/s  G 3.009  D 0.712  ETA 4:05"
+    assert parse_progress("training: " + msg) == dict(iteration=12, its_per_s=0.41, g=3.009, d=0.712, eta_s=245)
+    no_gan = parse_progress(progress_message(3, 1.5, 0.25, 61))
+    assert no_gan["d"] is None and no_gan["g"] == 0.25 and no_gan["eta_s"] == 61
+    assert parse_progress("fitting the target") is None
+
+
 def test_cpu_inference_uses_channels_last_and_leaves_cores_to_the_rest_of_the_app(trained, target):
     """The app's renderer on the CPU: channels-last forward passes with the same outputs as the
     training layout, and half the cores for torch (the tracker, decoder and GUI need the rest)."""

@@ -442,7 +442,8 @@ class Trainer:
             if on_update is not None:
                 on_update(update)
             done, total = self._progress(budget)
-            report(progress, done, total, progress_message(self.iteration, its, losses['g'], eta))
+            d = sum(losses[k] for k in ("d_image", "d_mouth", "d_dynamics")) if "d_image" in losses else None
+            report(progress, done, total, progress_message(self.iteration, its, losses['g'], eta, d))
         update["sheet"] = str(self.save())
         for m in st.snapshots:  # a snapshot due exactly at the end of the budget
             if m not in self.snapshots_done and self.seconds >= m * 60 - 1e-6:
