@@ -111,11 +111,10 @@ class FaceFinder:
             for y0, x0, side in tiles:
                 tile = np.ascontiguousarray(frame[y0:y0 + side, x0:x0 + side])
                 self.calls += 1
-                if self.calls == 1:
-                    # the first inference prints a native warning (tensor alignment) to stderr
-                    with _native_stderr_silenced():
-                        res = self._det.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=tile))
-                else:
+                # an inference whose input buffer LiteRT finds misaligned prints a native
+                # warning to stderr (not only the first one: it depends on where the tile's
+                # memory lands), which would run into a command's one-line message
+                with _native_stderr_silenced():
                     res = self._det.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=tile))
                 for d in res.detections:
                     bb = d.bounding_box
