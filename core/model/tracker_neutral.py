@@ -136,10 +136,40 @@ def reembed_from_neutral(model, neutral: np.ndarray | None = None):
         if first + 5 <= L and key in reg and np.asarray(reg[key], bool)[model.triangles].all(1).any():
             inside = np.asarray(reg[key], bool)[model.triangles].all(1)
             groups.append((np.arange(first, first + 5), np.flatnonzero(inside)))
+    on_jaw, tri_on_jaw = _jaw_sides(model, surface)
     for ids, tris in groups:
-        ti, b, hit = frontal_hits(placed[ids], V, model.triangles[tris])
-        tri_ids[ids[hit]] = tris[ti[hit]]
-        bary[ids[hit]] = b[hit]
+        if on_jaw is None:
+            parts = [(ids, tris)]
+        else:  # a point stays on its own side of the mouth (see _jaw_sides)
+            parts = [(ids[on_jaw[ids] == side], tris[tri_on_jaw[tris] == side]) for side in (False, True)]
+        for pids, ptris in parts:
+            if len(pids) == 0 or len(ptris) == 0:
+                continue
+            ti, b, hit = frontal_hits(placed[pids], V, model.triangles[ptris])
+            tri_ids[pids[hit]] = ptris[ti[hit]]
+            bary[pids[hit]] = b[hit]
     model.embedding = LandmarkEmbedding(tri_ids.astype(np.int32), bary.astype(np.float32))
     model.validate()
     return model
+
+
+def _jaw_sides(model, surface: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Which tracker points (L,) and triangles (T,) move with the jaw: more than half the largest
+    displacement under the model's ``jawOpen``. (None, None) for a model without one.
+
+    On the average neutral the lips are closed: the rays through the upper inner-lip points
+    (13, 82, 312...) pass where the lips meet and may hit the lower lip's front. Embedded
+    there, the upper lip's points open with the jaw, and no fit can open the mouth (d12 with
+    ICT: the fitted inner lips 6.5 mm from the tracker's). The original (closest-point)
+    embedding knows each point's side; the ray may only land on triangles of the same side."""
+    if "jawOpen" not in list(model.expression_names):
+        return None, None
+    j = model.expression_index("jawOpen")
+    move = np.linalg.norm(np.asarray(model.expression_basis[j], np.float64), axis=1)   # (V,)
+    if move.max() <= 0:
+        return None, None
+    half = 0.5 * move.max()
+    e = np.zeros(model.num_expressions)
+    e[j] = 1.0
+    point_move = np.linalg.norm(model.embedded_points(model.vertices(None, e)) - surface, axis=1)
+    return point_move > half, move[model.triangles].mean(1) > half
