@@ -108,6 +108,7 @@ def reembed_from_neutral(model, neutral: np.ndarray | None = None):
     mean surface (face triangles; iris points onto their eyeball).
     Points whose ray misses keep their embedding. Returns the model (unchanged without an
     embedding or a neutral file)."""
+    from core.model.embedding import closest_points_on_mesh
     from core.model.face_model import LandmarkEmbedding
 
     if model.embedding is None:
@@ -138,16 +139,21 @@ def reembed_from_neutral(model, neutral: np.ndarray | None = None):
             groups.append((np.arange(first, first + 5), np.flatnonzero(inside)))
     on_jaw, tri_on_jaw = _jaw_sides(model, surface)
     for ids, tris in groups:
-        if on_jaw is None:
-            parts = [(ids, tris)]
-        else:  # a point stays on its own side of the mouth (see _jaw_sides)
-            parts = [(ids[on_jaw[ids] == side], tris[tri_on_jaw[tris] == side]) for side in (False, True)]
-        for pids, ptris in parts:
-            if len(pids) == 0 or len(ptris) == 0:
-                continue
-            ti, b, hit = frontal_hits(placed[pids], V, model.triangles[ptris])
-            tri_ids[pids[hit]] = ptris[ti[hit]]
-            bary[pids[hit]] = b[hit]
+        ti, b, hit = frontal_hits(placed[ids], V, model.triangles[tris])
+        if on_jaw is not None:
+            # a point stays on its own side of the mouth (see _jaw_sides): a ray that lands on
+            # the other side takes the nearest surface point of its own side instead
+            # (facing the camera: the lip's outline as a frontal view shows it, not its underside)
+            wrong = hit & (tri_on_jaw[tris[ti]] != on_jaw[ids])
+            facing = _facing_camera(V, model.triangles[tris])
+            for side in (False, True):
+                sel = np.flatnonzero(wrong & (on_jaw[ids] == side))
+                own = tris[(tri_on_jaw[tris] == side) & facing]
+                if len(sel) and len(own):
+                    t2, b2, _ = closest_points_on_mesh(placed[ids[sel]], V, model.triangles[own])
+                    ti[sel], b[sel] = np.searchsorted(tris, own[t2]), b2
+        tri_ids[ids[hit]] = tris[ti[hit]]
+        bary[ids[hit]] = b[hit]
     model.embedding = LandmarkEmbedding(tri_ids.astype(np.int32), bary.astype(np.float32))
     model.validate()
     return model
@@ -161,7 +167,8 @@ def _jaw_sides(model, surface: np.ndarray) -> tuple[np.ndarray | None, np.ndarra
     (13, 82, 312...) pass where the lips meet and may hit the lower lip's front. Embedded
     there, the upper lip's points open with the jaw, and no fit can open the mouth (d12 with
     ICT: the fitted inner lips 6.5 mm from the tracker's). The original (closest-point)
-    embedding knows each point's side; the ray may only land on triangles of the same side."""
+    embedding knows each point's side; a ray that lands on the other side is replaced by the
+    nearest point of the point's own side."""
     if "jawOpen" not in list(model.expression_names):
         return None, None
     j = model.expression_index("jawOpen")
@@ -173,3 +180,15 @@ def _jaw_sides(model, surface: np.ndarray) -> tuple[np.ndarray | None, np.ndarra
     e[j] = 1.0
     point_move = np.linalg.norm(model.embedded_points(model.vertices(None, e)) - surface, axis=1)
     return point_move > half, move[model.triangles].mean(1) > half
+
+
+def _facing_camera(vertices: np.ndarray, triangles: np.ndarray, min_z: float = 0.3) -> np.ndarray:
+    """(T,) whether each triangle's unit normal points towards +z (the viewer) by more than ``min_z``
+    (the model's faces look along +z; the sign follows the triangles' winding, whichever it is,
+    by the majority of the mesh)."""
+    a, b, c = (vertices[triangles[:, i]] for i in range(3))
+    n = np.cross(b - a, c - a)
+    n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+    if np.median(n[:, 2]) < 0:   # clockwise winding: flip so most of a face's triangles face +z
+        n = -n
+    return n[:, 2] > min_z
