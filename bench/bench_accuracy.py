@@ -41,6 +41,10 @@ def nme_eyes(pred, gt) -> float:
     return float(np.linalg.norm(pred - gt, axis=1).mean() / np.linalg.norm(gt[36] - gt[45]))
 
 
+def _mean_pct(values) -> float | None:
+    return round(100 * float(np.mean(values)), 3) if len(values) else None
+
+
 def landmarks_at(model, vertex_ids, rec, frame: int = 0) -> np.ndarray:
     """(68, 2) pixels: the fitted shape of ``rec`` at other landmark vertices (same fit)."""
     ids = np.asarray(vertex_ids)
@@ -52,14 +56,16 @@ def landmarks_at(model, vertex_ids, rec, frame: int = 0) -> np.ndarray:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", nargs="+", default=["builtin", "ict"])
+    ap.add_argument("--settings", default="{}", help="JSON of FitSettings overrides for the tracker fits")
     args = ap.parse_args()
-    from core.fitting import basis_landmarks68, fit_video, reconstruct
+    from core.fitting import FitSettings, basis_landmarks68, fit_video, reconstruct
+    fs = FitSettings(**json.loads(args.settings))
     from core.fitting.weights import ibug68_point_weights
     from core.model.registry import load_model
 
     img_dir = SHARED / "data" / "landmarks3d" / "aflw2000_3d_images"
     images = sorted(img_dir.glob("*.jpg"))
-    out = {"n_images": len(images)}
+    out = {"n_images": len(images), "settings": json.loads(args.settings)}
     for spec in args.models:
         model = load_model(spec)
         nmes, oracle, times, missed = [], [], [], []
@@ -69,7 +75,8 @@ def main() -> None:
         own68 = None
         if spec == "ict" and derived_landmarks68(model.num_vertices) is not None:
             own68 = load_ict_npz(find_ict(), with_uv=False, landmarks68="multipie").landmarks68
-        nmes_own, jaw, inner = [], [], []
+        nmes_own, jaw, inner, yaws = [], [], [], []
+        index = json.loads((img_dir / "index_in_3ddfa_arrays.json").read_text())
         for p in images:
             gt = np.load(p.with_name(p.stem + "_pt3d_68.npy"))[:2].T
             tr = cached_track(p, "aflw_" + p.stem)
@@ -82,9 +89,10 @@ def main() -> None:
                 missed.append(p.name)
                 continue
             t0 = time.perf_counter()
-            rec = reconstruct(tr, model, spec)
+            rec = reconstruct(tr, model, spec, fs)
             times.append(time.perf_counter() - t0)
             nmes.append(nme_box(rec.landmarks68[0], gt))
+            yaws.append(abs(float(np.degrees(index[p.stem]["pose_para"][1]))))
             jaw.append(nme_part(rec.landmarks68[0], gt, slice(0, 17)))
             inner.append(nme_part(rec.landmarks68[0], gt, slice(17, 68)))
             if own68 is not None:
@@ -92,7 +100,7 @@ def main() -> None:
         p10 = SHARED / "data" / "landmarks2d" / "image_0010.png"
         tr = cached_track(p10, "ibug_image_0010")
         gt10 = read_pts(p10.with_suffix(".pts"))
-        rec = reconstruct(tr, model, spec)
+        rec = reconstruct(tr, model, spec, fs)
         if own68 is not None:
             out[spec + "_toolkit_multipie_table"] = dict(
                 aflw_nme_percent_mean=round(100 * float(np.mean(nmes_own)), 3),
@@ -106,6 +114,14 @@ def main() -> None:
             image_0010_nme_percent_eye_corners=round(100 * nme_eyes(rec.landmarks68[0], gt10), 3),
             aflw_nme_percent_jaw_0_16=round(100 * float(np.mean(jaw)), 3),
             aflw_nme_percent_inner_17_67=round(100 * float(np.mean(inner)), 3),
+            # by |yaw| (AFLW2000-3D's pose, degrees): NME of all 68 points / without the jaw line
+            # (the inner 51, still normalised by the whole box) and the images in the bin
+            aflw_nme_percent_by_yaw={
+                f"{a}-{b}": dict(images=int(sum(a <= y < b for y in yaws)),
+                                 all=_mean_pct([n for n, y in zip(nmes, yaws) if a <= y < b]),
+                                 without_jaw=_mean_pct([n for n, y in zip(inner, yaws) if a <= y < b]),
+                                 jaw=_mean_pct([n for n, y in zip(jaw, yaws) if a <= y < b]))
+                for a, b in ((0, 30), (30, 60), (60, 90))},
             fit_seconds_per_image_median=round(float(np.median(times)), 4),
         )
     print(json.dumps(out, indent=1))

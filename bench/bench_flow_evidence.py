@@ -53,8 +53,14 @@ VARIANTS = (("builtin", "smoothed"), ("ict", "smoothed"), ("builtin", "nocorrect
 PAIRS = 100
 
 
+#: FitSettings overrides for every variant (``--settings``); fits made with overrides are cached
+#: under a tag of them
+OVERRIDES: dict = {}
+
+
 def cached_reconstruction(clip: str, spec: str, track, landmarks: str = "smoothed"):
     import dataclasses
+    import hashlib
 
     from core.fitting import FitSettings, Reconstruction, clip_frames, reconstruct
     from core.model.registry import load_model
@@ -67,14 +73,18 @@ def cached_reconstruction(clip: str, spec: str, track, landmarks: str = "smoothe
         path = CACHE / f"flowbench_fit_v4_{spec}_{clip}.npz"
     else:
         path = CACHE / f"flowbench_fit_v2_{spec}_{clip}_{landmarks}.npz"
+    if OVERRIDES:
+        tag = hashlib.sha1(json.dumps(OVERRIDES, sort_keys=True).encode()).hexdigest()[:8]
+        path = path.with_name(path.stem + f"_{tag}.npz")
     if landmarks == "raw":
         track = dataclasses.replace(track, landmarks=track.landmarks_raw)
     model = load_model(spec)
     if path.exists():
         return Reconstruction.load(path), model, None
     t = time.perf_counter()
-    settings = {"nomotion": FitSettings(image_motion_frames=0, corrective=False),
-                "nocorrective": FitSettings(corrective=False)}.get(landmarks, FitSettings())
+    settings = {"nomotion": dict(image_motion_frames=0, corrective=False),
+                "nocorrective": dict(corrective=False)}.get(landmarks, {})
+    settings = FitSettings(**{**OVERRIDES, **settings})
     video = SHARED / "data" / "videos" / f"{clip}.mp4"
     rec = reconstruct(track, model, spec, settings, frames=clip_frames(str(video), track.num_frames))
     elapsed = time.perf_counter() - t
@@ -170,12 +180,14 @@ def evaluate_clip(clip: str, pairs: int, variants=VARIANTS, error_map: Path | No
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=int, default=PAIRS)
+    ap.add_argument("--settings", default="{}", help="JSON of FitSettings overrides for every fit")
     ap.add_argument("--clips", nargs="*", default=list(CLIPS))
     ap.add_argument("--error-map", type=Path, default=None, help="PNG: error map of the first clip and variant")
     ap.add_argument("--variants", nargs="*", default=[f"{m}:{lm}" for m, lm in VARIANTS],
                     help="model:landmarks pairs, e.g. builtin:smoothed ict:smoothed builtin:raw")
     args = ap.parse_args()
     variants = [tuple(v.split(":")) for v in args.variants]
+    OVERRIDES.update(json.loads(args.settings))
     t = time.perf_counter()
     res = [evaluate_clip(c, args.pairs, variants, args.error_map if i == 0 else None)
            for i, c in enumerate(args.clips)]

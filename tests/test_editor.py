@@ -279,6 +279,31 @@ def test_render_project_function_matches_the_gui_export(qtbot, tmp_path, errors)
     assert load_project(tmp_path / "p.fsproj").edits["expression"] == e.to_dict()
 
 
+def test_personalise_toggle_reaches_the_fit_and_is_remembered(qtbot, tmp_path, errors):
+    """Track > Personalise: the next reconstruction (built-in model) fits the subject's own model."""
+    clip = str(shared_path("data", "videos", "d3.mp4"))
+    w = _window(qtbot, tmp_path)
+    ed = w.editor
+    assert ed.model_spec == "builtin" and not ed.actions.personalise.isChecked()  # off by default
+    assert w.open_media(clip)
+    ed.actions.personalise.trigger()
+    assert ed.personalise and ed.fit_settings().personalise
+    assert ed.reconstruct(max_frames=12)  # personalisation needs 10 tracked frames
+    assert not ed.actions.personalise.isEnabled()  # not changed under a running job
+    assert _wait_job(qtbot, w) == "finished", errors
+    rec = ed.doc.rec
+    assert rec.is_personalised and rec.num_frames == 12
+    assert "personalised" in w.statusBar().currentMessage()
+    # the meshes on screen are the subject's model: its rest face differs from the generic one
+    assert np.abs(rec.face_model(ed.doc.model).mean - ed.doc.model.mean).max() > 0.01
+    w.shutdown()
+    w2 = _window(qtbot, tmp_path)  # the same settings file: the choice is remembered
+    assert w2.editor.actions.personalise.isChecked() and w2.editor.fit_settings().personalise
+    w2.editor.actions.personalise.trigger()
+    assert not w2.editor.fit_settings().personalise
+    w2.shutdown()
+
+
 def _dead_pid() -> int:
     import subprocess
 

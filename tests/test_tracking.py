@@ -207,3 +207,58 @@ def test_small_face_in_tall_frame_is_found_in_crops():
     assert ref.valid[0]
     err = np.linalg.norm(r.landmarks[0, :, :2] - (ref.landmarks[0, :, :2] + [x0, y0]), axis=1)
     assert np.median(err) < 3.0, np.median(err)
+
+
+def _face_in_canvas(frac: float, gray: bool, size=(2160, 3840)):
+    """A real face (prnet/0.jpg) shrunk so that its landmark box is ``frac`` of the canvas's short
+    side, pasted on smooth colour noise (a background the face detector takes for faces at every
+    scale); returns the canvas and the true 478 points (from tracking the source photo)."""
+    src = read_rgb(shared_path("data", "portraits", "prnet", "0.jpg"))
+    ref = track_image(src)
+    assert ref.valid[0]
+    lm = ref.landmarks[0, :, :2]
+    H, W = size
+    k = frac * H / float(np.ptp(lm[:, 1]))
+    small = cv2.resize(src, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    rng = np.random.default_rng(0)
+    canvas = cv2.resize(rng.integers(0, 255, (27, 48, 3), dtype=np.uint8), (W, H), interpolation=cv2.INTER_CUBIC)
+    y0, x0 = int(0.6 * H), int(0.3 * W)
+    canvas[y0:y0 + small.shape[0], x0:x0 + small.shape[1]] = small
+    if gray:
+        canvas = np.repeat(cv2.cvtColor(canvas, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    return canvas, lm * k + [x0, y0]
+
+
+@pytest.mark.parametrize("gray", [False, True], ids=["colour", "gray"])
+@pytest.mark.parametrize("frac", [0.03, 0.06, 0.10, 0.15])
+def test_small_faces_in_4k_canvas_are_found(frac, gray):
+    """Faces at 3 % (65 px), 6, 10 and 15 % of a 4K frame's short side are found and landmarked
+    where they are (mean error within 2 % of the face height)."""
+    canvas, truth = _face_in_canvas(frac, gray)
+    r = track_image(canvas)
+    assert r.valid[0], (frac, gray)
+    err = np.abs(r.landmarks[0, :, :2] - truth).mean()
+    assert err < 0.02 * frac * canvas.shape[0], err
+
+
+def test_speaker_in_grayscale_photo():
+    """The issue's case: a 1024 x 817 grayscale photo, face about 150 px high."""
+    canvas, truth = _face_in_canvas(150 / 817, True, size=(817, 1024))
+    r = track_image(canvas)
+    assert r.valid[0]
+    assert np.abs(r.landmarks[0, :, :2] - truth).mean() < 3.0
+
+
+def test_no_face_in_4k_canvas_is_bounded_search():
+    from core.tracking.small_faces import FaceFinder, search_tiles
+
+    blank = np.full((2160, 3840, 3), 90, np.uint8)
+    r = track_image(blank)
+    assert not r.valid[0]
+    tiles = sum(len(t) for t in search_tiles(2160, 3840))
+    assert tiles < 300, tiles                     # a bounded pyramid, not a sliding window
+    finder = FaceFinder()
+    try:
+        assert list(finder.find(blank)) == [] and finder.calls == tiles
+    finally:
+        finder.close()

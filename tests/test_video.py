@@ -397,3 +397,46 @@ def test_simulated_camera_drops_frames_for_slow_consumer_and_loops(clips):
     with pytest.raises(StreamEnded):
         while True:
             cam.read_latest(timeout=1.0)
+
+
+def test_still_formats_opencv_and_pillow_read(tmp_path):
+    """Netpbm (.ppm/.pgm/.pbm), TGA, JPEG 2000, Sun raster and PFM/HDR (OpenCV only), CMYK
+    (JPEG and TIFF), 16-bit colour (PNG and TIFF: Pillow cannot, OpenCV can) all open as RGB
+    uint8 equal to what was written."""
+    import cv2
+
+    from core.video.images import IMAGE_EXTS
+
+    rng = np.random.default_rng(3)
+    rgb = cv2.resize(rng.integers(0, 255, (6, 8, 3), dtype=np.uint8), (64, 48), interpolation=cv2.INTER_CUBIC)
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    files = {}
+
+    def pil(name, im):
+        im.save(tmp_path / name)
+        files[name] = None
+
+    pil("a.ppm", Image.fromarray(rgb))
+    pil("a.pgm", Image.fromarray(gray))
+    pil("a.tga", Image.fromarray(rgb))
+    pil("a.jp2", Image.fromarray(rgb))
+    pil("a_cmyk.tif", Image.fromarray(rgb).convert("CMYK"))
+    pil("a_cmyk.jpg", Image.fromarray(rgb).convert("CMYK"))
+    cv2.imwrite(str(tmp_path / "a.ras"), rgb[..., ::-1])
+    cv2.imwrite(str(tmp_path / "a16.tif"), rgb[..., ::-1].astype(np.uint16) * 257)
+    cv2.imwrite(str(tmp_path / "a16.png"), rgb[..., ::-1].astype(np.uint16) * 257)
+    cv2.imwrite(str(tmp_path / "a.pfm"), rgb[..., ::-1].astype(np.float32) / 255.0)
+    names = ["a.ppm", "a.pgm", "a.tga", "a.jp2", "a_cmyk.tif", "a_cmyk.jpg", "a.ras", "a16.tif", "a16.png", "a.pfm"]
+    for name in names:
+        assert (tmp_path / name).suffix.lower() in IMAGE_EXTS, name
+        out = open_source(tmp_path / name).read(0)
+        assert out.shape == (48, 64, 3) and out.dtype == np.uint8, name
+        want = np.repeat(gray[..., None], 3, 2) if name == "a.pgm" else rgb
+        tol = 3.0 if name.endswith(".jpg") or name.endswith(".jp2") else 1.0
+        assert np.abs(out.astype(int) - want).mean() <= tol, name
+    Image.fromarray(gray > 128).save(tmp_path / "a.pbm")   # 1-bit
+    out = open_source(tmp_path / "a.pbm").read(0)
+    assert set(np.unique(out)) <= {0, 255}
+    cv2.imwrite(str(tmp_path / "a.hdr"), rgb[..., ::-1].astype(np.float32) / 64.0)   # values up to 4
+    out = open_source(tmp_path / "a.hdr").read(0)
+    assert out.shape == (48, 64, 3) and np.corrcoef(out[..., 0].ravel(), rgb[..., 0].ravel())[0, 1] > 0.99

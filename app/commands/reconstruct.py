@@ -29,6 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-corrective", action="store_true",
                    help="skip the per-clip corrective deformation from the face's optical flow (faster; "
                         "the mesh then moves only as the model's expressions can)")
+    p.add_argument("--personalise", action=argparse.BooleanOptionalAction, default=None,
+                   help="personalise the model to the clip's subject before fitting (its rest face and "
+                        "expressions from the clip; built-in model only; default: the fit settings' default)")
     p.add_argument("--export-meshes", metavar="DIR", help="write one mesh per frame into DIR")
     p.add_argument("--mesh-format", choices=("obj", "ply"), default="obj",
                    help="mesh format for --export-meshes (default obj)")
@@ -57,8 +60,10 @@ def run(args: argparse.Namespace) -> int:
         source = load_project(given.project).track or source
     bar = ConsoleProgress("reconstruct")
     try:
-        clip = reconstruct_clip(source, args.model, FitSettings(corrective=not args.no_corrective),
-                                per_frame=args.per_frame, progress=bar)
+        settings = FitSettings(corrective=not args.no_corrective)
+        if args.personalise is not None:
+            settings.personalise = args.personalise
+        clip = reconstruct_clip(source, args.model, settings, per_frame=args.per_frame, progress=bar)
     finally:
         bar.close()
     rec, model = clip.reconstruction, clip.model
@@ -80,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
 
     err = rec.fit_error_px[rec.valid]
     mean_err = float(np.nanmean(err)) if err.size else float("nan")
-    print(f"{rec.num_frames} frames ({int(rec.valid.sum())} fitted), model {rec.model_name}, "
+    print(f"{rec.num_frames} frames ({int(rec.valid.sum())} fitted), model {rec.model_name}"
+          f"{' (personalised to this clip)' if rec.is_personalised else ''}, "
           f"{rec.method} fit, mean fit error {mean_err:.2f} px, fit {t_fit:.1f} s, "
           f"total {time.perf_counter() - t0:.1f} s -> {args.output}")
     return 0

@@ -33,6 +33,13 @@ class EditorActions:
         self.reconstruct = act("&Reconstruct", editor.reconstruct, "Ctrl+R",
                                "Track the face and fit the 3D face model over the whole clip",
                                icon_name="reconstruct", short="Reconstruct")
+        self.personalise = act("&Personalise the model to the face", editor.set_personalise, None,
+                               "Reconstruct with the model's rest face and expressions adapted to the clip's "
+                               "subject first (built-in model; other models are fitted as they are)",
+                               checkable=True)
+        self.personalise.blockSignals(True)
+        self.personalise.setChecked(editor.personalise)
+        self.personalise.blockSignals(False)
         self.undo = editor.doc.undo_stack.createUndoAction(w, "&Undo")
         self.undo.setShortcut(K.Undo)
         self.undo.setIcon(icon("undo"))
@@ -101,14 +108,14 @@ class EditorActions:
         mn.add_submenu("file", "export", "&Export").addActions(list(self.exports.values()))
         mn.add("edit", "undo", self.undo, self.redo)
         mn.add("edit", "keys", self.set_key, self.delete_key, self.auto_key, self.prev_key, self.next_key)
-        mn.add("edit", "reconstruct", self.reconstruct)
+        mn.add("edit", "reconstruct", self.reconstruct, self.personalise)
         mn.add("view", "compare", *self.compare.values())
         mn.add("view", "renderer", self.neural, self.train_neural)
         mn.add("view", "overlays", *self.overlays.values())
         mn.add("view", "qa", self.next_worst, self.prev_worst)
         mn.add("view", "viewport", self.maximise_viewport, self.detach_viewport)
         mn.add("playback", "options", self.loop)
-        mn.add("track", "reconstruct", self.reconstruct, self.fix_fit)
+        mn.add("track", "reconstruct", self.reconstruct, self.personalise, self.fix_fit)
         tb = w.toolbar
         tb.insertAction(w.act_cancel, self.reconstruct)
         tb.addSeparator()
@@ -119,6 +126,7 @@ class EditorActions:
     def update(self, has_reconstruction: bool, can_reconstruct: bool, job_running: bool) -> None:
         """Enable what makes sense now."""
         self.reconstruct.setEnabled(can_reconstruct)
+        self.personalise.setEnabled(not job_running)  # (read when the next reconstruction starts)
         for a in (self.save, self.save_as, self.set_key, self.delete_key, self.next_key, self.prev_key,
                   self.next_worst, self.prev_worst, self.fix_fit):
             a.setEnabled(has_reconstruction)

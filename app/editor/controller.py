@@ -34,6 +34,7 @@ from app.jobs import Job
 from app.process_jobs import export_edit
 from core.edits.fit_correction import Pin, handle_points, refit_with_pins, tracker_points
 from app.viewport import MODES
+from core.fitting.settings import FitSettings
 from core.model.registry import remember_model
 from core.neural.library import describe as describe_renderer
 from core.neural.library import find_renderer
@@ -64,6 +65,9 @@ class EditorUI(QObject):
         self.win = win
         self.settings = win.settings
         self.model_spec = str(self.settings.value("editor/model", "builtin"))
+        #: reconstruct with the model personalised to the clip's subject (FitSettings.personalise);
+        #: remembered between sessions, default the fit's own default
+        self.personalise = self.settings.value("editor/personalise", FitSettings.personalise, type=bool)
         self.doc = EditorDocument(self)
         self.preview = EditedPreview(win, self.doc, str(self.settings.value("view/compare", "edited")), self)
         #: the neural renderer's folder edited frames come from (None: the warp; ``set_neural``)
@@ -556,10 +560,25 @@ class EditorUI(QObject):
         from core.result_cache import ResultCache
 
         # in a worker process (MediaPipe and the fit hold the GIL); it returns the model too
-        job = Job(reconstruct_clip, s.path, self.model_spec, track=track, max_frames=max_frames,
-                  cache=ResultCache(), name="Reconstructing", in_process=True, subject=s.display_name)
+        job = Job(reconstruct_clip, s.path, self.model_spec, settings=self.fit_settings(), track=track,
+                  max_frames=max_frames, cache=ResultCache(), name="Reconstructing", in_process=True,
+                  subject=s.display_name)
         w.start_job(job, self._on_reconstructed)
         return True
+
+    def fit_settings(self) -> FitSettings:
+        """The settings the next reconstruction runs with (the defaults plus the editor's toggles)."""
+        return FitSettings(personalise=self.personalise)
+
+    def set_personalise(self, on: bool) -> None:
+        """Personalise the model in the next reconstruction (the one on screen stays as it is)."""
+        self.personalise = bool(on)
+        self.settings.setValue("editor/personalise", self.personalise)
+        if self.actions.personalise.isChecked() != self.personalise:
+            self.actions.personalise.setChecked(self.personalise)
+        self.win.statusBar().showMessage(
+            "The next reconstruction personalises the model to the face." if on else
+            "The next reconstruction uses the model as it is.", 8000)
 
     def _on_reconstructed(self, result) -> None:
         track, rec, model = result.track, result.reconstruction, result.model
@@ -569,7 +588,8 @@ class EditorUI(QObject):
         self.show_reconstruction(rec, model, track)
         e = rec.fit_error_px[np.isfinite(rec.fit_error_px)]
         med = f"median fit error {np.median(e):.2f} px" if e.size else "no frame fitted"
-        self.win.statusBar().showMessage(f"Reconstructed {rec.num_frames} frames ({med}). "
+        pers = ", personalised to this face" if rec.is_personalised else ""
+        self.win.statusBar().showMessage(f"Reconstructed {rec.num_frames} frames ({med}{pers}). "
                                          "Move a slider in Expressions to edit.", 15000)
 
     def update_actions(self) -> None:

@@ -104,6 +104,8 @@ def refit_with_pins(rec, model, track, pins, radius: int = DEFAULT_RADIUS, setti
     ValueError for a pin outside the clip or on a point the model does not embed.
     """
     pins = list(pins)
+    # a personalised reconstruction's coefficients belong to its subject's model (issue 15)
+    model = rec.face_model(model)
     F = rec.num_frames
     if not pins:
         return RefitResult(rec, np.zeros(0, np.int64), np.zeros((0, 2)))

@@ -41,7 +41,7 @@ class EditedFrameRenderer:
 
     def __init__(self, model: FaceModel, rec: Reconstruction, settings: WarpSettings | None = None,
                  renderer_factory=None):
-        self.model = model
+        self.model = rec.face_model(model)   # the subject's own model for a personalised fit
         self.rec = rec
         self.warp = WarpRenderer(model, settings or WarpSettings(gaze=False))
         self.renderer = renderer_factory(self.warp) if renderer_factory is not None else self.warp

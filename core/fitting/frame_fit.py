@@ -16,6 +16,7 @@ import numpy as np
 from core.camera import OrthoCameras
 from core.fitting.basis import LandmarkBasis
 from core.fitting.camera_fit import fit_cameras
+from core.fitting.priors import prior_weights
 from core.fitting.qp import solve_box_qp
 from core.fitting.settings import FitSettings
 
@@ -39,8 +40,11 @@ class FrameFitter:
     """
 
     def __init__(self, basis: LandmarkBasis, identity: np.ndarray, point_weights: np.ndarray,
-                 expression_bounds: np.ndarray, settings: FitSettings | None = None):
+                 expression_bounds: np.ndarray, settings: FitSettings | None = None,
+                 prior_mask: np.ndarray | None = None):
         s = settings or FitSettings()
+        #: (Ke,) 1 for the shapes the tracker-score prior applies to (those with a tracker score)
+        self.prior_mask = np.ones(expression_bounds.shape[0]) if prior_mask is None else np.asarray(prior_mask, float)
         self.settings = s
         self.basis = basis
         p = np.asarray(point_weights, np.float64)
@@ -60,10 +64,11 @@ class FrameFitter:
         self.prev_camera = None
 
     def fit(self, obs: np.ndarray, weight: np.ndarray | None = None,
-            seed_expression: np.ndarray | None = None) -> FrameFit:
+            seed_expression: np.ndarray | None = None, prior_expression: np.ndarray | None = None) -> FrameFit:
         """Fit one frame: obs (L, 2) pixels; weight (L,) extra per-point factor (e.g. 0 for
         missing); seed_expression (Ke,) e.g. mapped tracker blendshapes, used when there is
-        no previous frame."""
+        no previous frame; prior_expression (Ke,) centre of the tracker-score prior
+        (core/fitting/priors.py; used when ``tracker_prior`` > 0)."""
         s = self.settings
         Ke = self.lb.shape[0]
         obs = np.asarray(obs, np.float64)
@@ -92,11 +97,16 @@ class FrameFitter:
             X = self.X0 + (e @ self.Bflat).reshape(self.X0.shape)
             sc, R, t = _camera_step(X, obs, w, sc, R, t)
             P = np.eye(3) - np.outer(R[2], R[2])
-            H = np.tensordot(P.ravel(), C, axes=1) + s.expression_prior * np.eye(Ke)
+            H = np.tensordot(P.ravel(), C, axes=1)
             y = (obs - t) / sc
             b = y - self.X0 @ R[:2].T
             u = (w[:, None] * (b @ R[:2])).ravel()
             g = self.Bflat @ u
+            if prior_expression is not None and s.tracker_prior > 0:
+                wp = prior_weights(np.diag(H), s.tracker_prior, s.tracker_prior_floor, self.prior_mask)
+                H = H + np.diag(wp)
+                g = g + wp * np.nan_to_num(prior_expression)
+            H = H + s.expression_prior * np.eye(Ke)
             if prior_center is not None:
                 H = H + prior_w * np.eye(Ke)
                 g = g + prior_w * prior_center

@@ -31,6 +31,7 @@ import numpy as np
 
 from core.camera import OrthoCameras
 from core.fitting.basis import LandmarkBasis
+from core.fitting.priors import prior_weights
 from core.fitting.qp import solve_box_qp
 from core.fitting.settings import FitSettings
 from core.jobs import CancelToken
@@ -447,13 +448,15 @@ def is_repeat(prev: np.ndarray, grey: np.ndarray, points: np.ndarray) -> bool:
 
 def refit_expressions(basis: LandmarkBasis, identity: np.ndarray, expression: np.ndarray, cams: OrthoCameras,
                       targets: np.ndarray, point_weights: np.ndarray, bounds: np.ndarray, settings: FitSettings,
-                      frames: np.ndarray) -> np.ndarray:
+                      frames: np.ndarray, prior_expression: np.ndarray | None = None,
+                      prior_mask: np.ndarray | None = None) -> np.ndarray:
     """Per frame, the bounded expression that best reaches ``targets`` with the camera fixed.
 
     targets : (F, N, 2) px for the N points of ``basis``; point_weights : (N,);
     frames : indices to refit (the others are returned unchanged). Same data term and
-    expression prior as the fitter (landmark sigma, effective points), started from
-    ``expression``. Returns (F, Ke).
+    expression priors as the fitter (landmark sigma, effective points; the tracker-score
+    prior centred on ``prior_expression`` (F, Ke) for the ``prior_mask`` shapes when
+    ``tracker_prior`` > 0), started from ``expression``. Returns (F, Ke).
     """
     s = settings
     p = np.asarray(point_weights, np.float64)
@@ -465,12 +468,19 @@ def refit_expressions(basis: LandmarkBasis, identity: np.ndarray, expression: np
     X0 = basis.points(identity, None)
     lb, ub = bounds[:, 0].astype(np.float64), bounds[:, 1].astype(np.float64)
     out = np.array(expression, np.float64, copy=True)
+    use_prior = prior_expression is not None and s.tracker_prior > 0
+    mask = np.ones(Ke) if prior_mask is None else np.asarray(prior_mask, np.float64)
     for f in frames:
         R, sc, t = cams.rotation[f], float(cams.scale[f]), cams.translation[f]
         P = np.eye(3) - np.outer(R[2], R[2])
-        H = np.tensordot(P.ravel(), C, axes=1) + s.expression_prior * np.eye(Ke)
+        H = np.tensordot(P.ravel(), C, axes=1)
         b = (targets[f] - t) / sc - X0 @ R[:2].T
         g = Bflat @ (p[:, None] * (b @ R[:2])).ravel()
+        if use_prior:
+            wp = prior_weights(np.diag(H), s.tracker_prior, s.tracker_prior_floor, mask)
+            H = H + np.diag(wp)
+            g = g + wp * np.nan_to_num(prior_expression[f])
+        H = H + s.expression_prior * np.eye(Ke)
         out[f] = solve_box_qp(H, g, lb, ub, x0=out[f], max_iter=15, tol=1e-6)
     return out
 
@@ -483,13 +493,15 @@ def motion_points(num_points: int) -> np.ndarray:
 def refine_with_image_motion(basis: LandmarkBasis, identity: np.ndarray, expression: np.ndarray,
                              cams: OrthoCameras, usable: np.ndarray, segment: np.ndarray,
                              measured: PointMotion, bounds: np.ndarray,
-                             settings: FitSettings) -> tuple[OrthoCameras, np.ndarray, MotionRefinement]:
+                             settings: FitSettings, prior_expression: np.ndarray | None = None,
+                             prior_mask: np.ndarray | None = None) -> tuple[OrthoCameras, np.ndarray, MotionRefinement]:
     """Refine a whole-video fit with the image motion at its points (module docstring).
 
     basis : the fit's tracker-point basis; identity (Ki,), expression (F, Ke), cams (F):
     the fit; usable, segment (F,): frames with a fit and their track segments;
     measured : :func:`measure_points` at the :func:`motion_points` of the clip (at the
-    tracker's landmarks or the fitted points); bounds : (Ke, 2) expression bounds.
+    tracker's landmarks or the fitted points); bounds : (Ke, 2) expression bounds;
+    prior_expression, prior_mask : the tracker-score prior, as for the fit.
     Returns cameras, expressions and a report. Frames that repeat the previous frame take
     its fit unchanged.
     """
@@ -512,7 +524,8 @@ def refine_with_image_motion(basis: LandmarkBasis, identity: np.ndarray, express
         h = fuse_point_residuals(motion, seg, s.image_motion_expression_frames)
         targets = cams.project(sub.points(identity, expression))[..., :2] + h
         expression = refit_expressions(sub, identity, expression, cams, targets,
-                                       tracker_point_weights(L, s)[idx], bounds, s, np.flatnonzero(usable))
+                                       tracker_point_weights(L, s)[idx], bounds, s, np.flatnonzero(usable),
+                                       prior_expression, prior_mask)
     # a repeated frame shows the face exactly as before: same fit
     copied = np.zeros(F, bool)
     for f in np.flatnonzero(dup):

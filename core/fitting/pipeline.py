@@ -8,7 +8,7 @@ import numpy as np
 from core.camera import OrthoCameras
 from core.errors import NoFaceError
 from core.fitting._blas import single_threaded_blas
-from core.fitting.basis import basis_from_embedding, basis_landmarks68
+from core.fitting.basis import LandmarkBasis, basis_from_embedding, basis_landmarks68
 from core.fitting.frame_fit import FrameFitter
 from core.fitting.frames import nearest_index
 from core.fitting.reconstruction import Reconstruction
@@ -39,6 +39,28 @@ def _inputs(track: TrackResult, model: FaceModel, s: FitSettings, raw: bool):
     seg = np.where(track.valid, track.segment, -1).astype(np.int32)
     seed = map_blendshapes(track.blendshape_names, track.blendshapes, model.expression_names)
     return obs, w, seg, seed
+
+
+def _tracker_prior(track: TrackResult, model: FaceModel, s: FitSettings):
+    """(centres (F, Ke), mask (Ke,), calm (F,) bool) of the tracker-score prior and the neutral
+    calibration (core/fitting/priors.py, neutral.py), or Nones when the prior is off."""
+    if s.tracker_prior <= 0 or track.blendshapes is None:
+        return None, None, None
+    from core.fitting.priors import calm_mask, has_scores, tracker_prior_centre
+
+    centre = tracker_prior_centre(track.blendshapes, track.blendshape_names, track.valid, model.expression_names,
+                                  np.asarray(model.expression_bounds, np.float64))
+    calm = calm_mask(track.blendshapes, track.blendshape_names, track.valid)
+    return centre, has_scores(model.expression_names, track.blendshape_names), calm
+
+
+def _visibility(model: FaceModel, basis, s: FitSettings):
+    """The tracker points' surface triangles for ``hidden_points`` (core/fitting/contour.py), or None."""
+    if not s.hidden_points:
+        return None
+    from core.fitting.contour import visibility_model
+
+    return visibility_model(model, basis.num_points)
 
 
 def _landmarks68(model: FaceModel, identity, expression, cams: OrthoCameras, corrective=None) -> np.ndarray:
@@ -140,11 +162,21 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
     s = settings or FitSettings()
     if not np.any(track.valid):
         raise NoFaceError(f"{track.source or 'input'}: no face was tracked in any frame, nothing to reconstruct")
+    personal = False
+    if s.personalise:
+        from core.model.personalise import can_personalise, personalise
+
+        scored = np.asarray(track.valid, bool) & np.isfinite(track.blendshapes).all(1)
+        if can_personalise(model) and int(scored.sum()) >= 10:
+            model = personalise(model, track)
+            personal = True
     obs, w, seg, seed = _inputs(track, model, s, raw=s.video_uses_raw_landmarks and not per_frame)
+    prior, prior_mask, calm = _tracker_prior(track, model, s)
     basis = basis_from_embedding(model)
     bounds = np.asarray(model.expression_bounds, np.float64)
     F = obs.shape[0]
     corrective = None
+    offsets = None
     repeated = np.zeros(F, bool)
     if not per_frame:
         motion = None
@@ -156,12 +188,17 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
                                                                  "refine_rounds": s.refine_rounds_with_image_motion})
             # progress: the fit's own steps, then (with the frames) the image motion and the corrective
             fit = fit_video(basis, obs, w, seg, bounds, fs, seed_expression=seed, cancel=cancel,
-                            progress=sub_progress(progress, 0, PROGRESS_FIT if motion else 100, 100))
+                            progress=sub_progress(progress, 0, PROGRESS_FIT if motion else 100, 100),
+                            prior_expression=prior, prior_mask=prior_mask, calm=calm,
+                            visibility=_visibility(model, basis, s))
         except BaseException:
             if motion is not None:
                 motion.stop()
             raise
         identity, expr, cams, err = fit.identity, fit.expression, fit.cameras, fit.fit_error_px
+        if fit.point_offsets is not None and np.any(fit.point_offsets):
+            offsets = fit.point_offsets
+            basis = LandmarkBasis(basis.mean + offsets, basis.identity, basis.expression)
         valid = fit.fitted & track.valid
         if motion is not None:
             try:
@@ -171,7 +208,7 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
                 measured = motion.result()
                 check(cancel)
                 cams, expr, refined = refine_with_image_motion(basis, identity, expr, cams, valid, seg, measured,
-                                                               bounds, s)
+                                                               bounds, s, prior, prior_mask)
                 repeated = refined.repeated
                 err = np.where(fit.fitted, reprojection_error(basis, identity, expr, cams, obs, w), np.nan)
                 if s.corrective:
@@ -190,9 +227,10 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
         sub = np.unique(sub)
         # each sampled frame is its own segment: no temporal coupling between distant frames
         ident_fit = fit_video(basis, obs[sub], w[sub], np.arange(sub.size), bounds,
-                              FitSettings(**{**s.to_dict(), "refine_rounds": 1}), seed_expression=seed[sub])
+                              FitSettings(**{**s.to_dict(), "refine_rounds": 1}), seed_expression=seed[sub],
+                              prior_expression=None if prior is None else prior[sub], prior_mask=prior_mask)
         identity = ident_fit.identity
-        fitter = FrameFitter(basis, identity, tracker_point_weights(basis.num_points, s), bounds, s)
+        fitter = FrameFitter(basis, identity, tracker_point_weights(basis.num_points, s), bounds, s, prior_mask)
         Ke = basis.num_expressions
         expr = np.zeros((F, Ke))
         sc, R, t = np.full(F, np.nan), np.tile(np.eye(3), (F, 1, 1)), np.full((F, 2), np.nan)
@@ -214,7 +252,7 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
             # the factor cancels in a single-frame fit except against the priors, so it is dropped
             finite = np.isfinite(obs[f]).all(1)
             r = fitter.fit(np.where(finite[:, None], obs[f], 0.0), weight=None if finite.all() else finite * 1.0,
-                           seed_expression=seed[f])
+                           seed_expression=seed[f], prior_expression=None if prior is None else prior[f])
             expr[f], sc[f], R[f], t[f], err[f] = r.expression, r.scale, r.rotation, r.translation, r.error_px
             valid[f] = True
         # invalid frames copy the nearest fitted frame so every frame has a mesh and camera
@@ -237,4 +275,7 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
         method="per-frame" if per_frame else "video", settings=s.to_dict(),
         corrective=None if corrective is None else corrective.offsets,
         corrective_index=None if corrective is None else corrective.index,
-        corrective_weight=None if corrective is None else corrective.weight, repeated=repeated)
+        corrective_weight=None if corrective is None else corrective.weight, repeated=repeated,
+        personal_mean=model.mean if personal else None,
+        personal_expression=model.expression_basis if personal else None,
+        point_offsets=offsets)

@@ -89,6 +89,9 @@ class Reconstruction:
     corrective_index: np.ndarray | None = None
     corrective_weight: np.ndarray | None = None
     repeated: np.ndarray | None = None
+    personal_mean: np.ndarray | None = None
+    personal_expression: np.ndarray | None = None
+    point_offsets: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         F = int(self.expression.shape[0])
@@ -120,12 +123,37 @@ class Reconstruction:
 
         return apply_corrective(self.corrective[sel], self.corrective_index, self.corrective_weight)
 
+    @property
+    def is_personalised(self) -> bool:
+        return self.personal_mean is not None
+
+    def face_model(self, model):
+        """The model the coefficients belong to: ``model`` itself, or, for a personalised fit, a
+        copy with this subject's rest face and expression basis (kept for later calls)."""
+        if not self.is_personalised:
+            return model
+        cached = getattr(self, "_face_model", None)
+        if cached is not None and cached[0] is model:
+            return cached[1]
+        import dataclasses
+
+        if (model.mean.shape != self.personal_mean.shape
+                or model.expression_basis.shape != self.personal_expression.shape):
+            raise InputError(f"{self.source or 'reconstruction'}: personalised for a model of "
+                             f"{len(self.personal_mean)} vertices, not {model.name!r} ({model.num_vertices})")
+        personal = dataclasses.replace(model, name=f"{model.name}-personalised",
+                                       mean=np.asarray(self.personal_mean, np.float32),
+                                       expression_basis=np.asarray(self.personal_expression, np.float32))
+        object.__setattr__(self, "_face_model", (model, personal))
+        return personal
+
     def vertices(self, model, frame: int, expression: np.ndarray | None = None) -> np.ndarray:
         """Model-space mesh of one frame, corrective included: (N, 3) float32. ``expression``
         (Ke,) replaces the fitted one (an edit); the frame's corrective still applies, so an
-        edit changes the face only by what the edit's blendshapes move."""
+        edit changes the face only by what the edit's blendshapes move. A personalised fit
+        uses its subject's model (:meth:`face_model`)."""
         e = self.expression[frame] if expression is None else expression
-        v = np.asarray(model.vertices(self.identity, e), np.float32)
+        v = np.asarray(self.face_model(model).vertices(self.identity, e), np.float32)
         if self.has_corrective:
             v += self._corrective(frame)
         return v
@@ -134,10 +162,27 @@ class Reconstruction:
         """Model-space meshes of ``frames`` (index array or slice; default all), corrective
         included: (len(frames), N, 3) float32."""
         sel = slice(None) if frames is None else frames
-        v = model.vertices_batch(self.identity, self.expression[sel])
+        v = self.face_model(model).vertices_batch(self.identity, self.expression[sel])
         if self.has_corrective:
             v += self._corrective(sel)
         return v
+
+    def tracker_points(self, model, frames=None, corrective: bool = True) -> np.ndarray:
+        """(len(frames), L, 2) pixels: the fit's tracker points in the image (the embedded
+        surface points of each frame's mesh plus the neutral calibration's offsets; with or
+        without the corrective), to compare with the tracker's landmarks."""
+        sel = slice(None) if frames is None else frames
+        fm = self.face_model(model)
+        if corrective and self.has_corrective:
+            V = self.vertices_batch(model, sel)
+        else:
+            V = fm.vertices_batch(self.identity, self.expression[sel])
+        X = fm.embedded_points(V.astype(np.float64))
+        if self.point_offsets is not None:
+            X = X + np.asarray(self.point_offsets, np.float64)[None]
+        cams = self.cameras
+        R, sc, t = cams.rotation[sel], cams.scale[sel], cams.translation[sel]
+        return sc[:, None, None] * np.einsum("fab,flb->fla", R[:, :2], X) + t[:, None]
 
     def posed_vertices(self, model, frame: int, expression: np.ndarray | None = None,
                        camera: OrthoCamera | None = None) -> np.ndarray:
@@ -177,6 +222,11 @@ class Reconstruction:
             out["corrective"] = np.asarray(self.corrective, np.float32)
             out["corrective_index"] = np.asarray(self.corrective_index, np.int32)
             out["corrective_weight"] = np.asarray(self.corrective_weight, np.float32)
+        if self.point_offsets is not None:
+            out["point_offsets"] = np.asarray(self.point_offsets, np.float32)
+        if self.is_personalised:   # (older readers ignore them and show the generic model)
+            out["personal_mean"] = np.asarray(self.personal_mean, np.float32)
+            out["personal_expression"] = np.asarray(self.personal_expression, np.float32)
         return out
 
     @classmethod
@@ -214,6 +264,17 @@ class Reconstruction:
                 raise InputError(f"{where}: reconstruction corrective arrays are inconsistent (offsets {co.shape}, "
                                  f"index {ci.shape}, weight {cw.shape}; expected ({F}, M, 3), (N, k) into M "
                                  "points, (N, k))")
+        pm, pe = data.get("personal_mean"), data.get("personal_expression")
+        if (pm is None) != (pe is None):
+            raise InputError(f"{where}: reconstruction has only one of 'personal_mean' and 'personal_expression'")
+        if pm is not None and (pm.ndim != 2 or pm.shape[1] != 3 or pe.shape != (Ke, pm.shape[0], 3)
+                               or not np.isfinite(pm).all() or not np.isfinite(pe).all()):
+            raise InputError(f"{where}: reconstruction personalised model arrays are inconsistent "
+                             f"(mean {pm.shape}, expressions {pe.shape}; expected (N, 3), ({Ke}, N, 3), finite)")
+        po = data.get("point_offsets")
+        if po is not None and (po.ndim != 2 or po.shape[1] != 3 or not np.isfinite(po).all()):
+            raise InputError(f"{where}: reconstruction array 'point_offsets' has shape {po.shape}, "
+                             "expected finite (L, 3)")
         repeated = data.get("repeated")
         if repeated is not None and repeated.shape != (F,):
             raise InputError(f"{where}: reconstruction array 'repeated' has shape {repeated.shape}, expected ({F},)")
@@ -236,6 +297,9 @@ class Reconstruction:
             corrective_index=None if ci is None else np.asarray(ci, np.int32),
             corrective_weight=None if cw is None else np.asarray(cw, np.float32),
             repeated=np.asarray(repeated, bool),
+            personal_mean=None if pm is None else np.asarray(pm, np.float32),
+            personal_expression=None if pe is None else np.asarray(pe, np.float32),
+            point_offsets=None if po is None else np.asarray(po, np.float32),
         )
 
     def save(self, path: str | os.PathLike) -> None:

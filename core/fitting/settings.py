@@ -32,6 +32,34 @@ class FitSettings:
     #: Gaussian, the box [0, 1] already bounds them; this only breaks ties between
     #: near-redundant blendshapes (e.g. mouthClose vs jawOpen) towards the smaller.
     expression_prior: float = 0.05
+    #: Prior on each frame's expressions centred on the tracker's own blendshape scores (read
+    #: against the clip's neutral, core/fitting/priors.py), as a multiple of each shape's
+    #: landmark curvature in that frame (1: as sure as the landmarks are about that shape
+    #: alone). Landmarks cannot tell near-redundant shapes apart (jawOpen / mouthLowerDown,
+    #: eyeBlink / eyeSquint, mouthPucker / a narrower mouth); the tracker's network reads them
+    #: from the same face. 13 clips, ICT (leave-one-clip-out neutral; built-in in brackets):
+    #: 0 -> calm lower face p95 0.54 (0.91), correlation with MediaPipe 0.53 (0.54); 1 -> 0.15
+    #: (0.40), 0.94 (0.90); 2 -> 0.11 (0.25), 0.97 (0.94). 2 keeps the flow evidence (d6 ICT mesh
+    #: error 1.45 as before) and the AFLW2000-3D NME (stills). 0 turns it off.
+    tracker_prior: float = 2.0
+    #: The tracker-score prior's weight is at least this share of the frame's median curvature
+    #: over shapes (times ``tracker_prior``): shapes the landmarks barely see (the built-in
+    #: jawForward, along the viewing axis) would otherwise get no prior at all.
+    tracker_prior_floor: float = 0.25
+    #: Neutral calibration (core/fitting/neutral.py): on the frames where the tracker's scores
+    #: say the face is at rest, per-point offsets between tracker points and model surface,
+    #: constant over the clip. ICT, 13 clips, prior 1: calm lower face p95 0.181 -> 0.167, upper
+    #: 0.292 -> 0.257 (pinning the calm frames in every solve instead of the first: 0.160 / 0.253).
+    neutral_calibration: bool = True
+    #: The calibration's first solve multiplies the tracker-score prior on the calm frames by this.
+    neutral_pin: float = 10.0
+    #: Shrinkage of the per-point offsets towards 0, in calm frames' worth of evidence.
+    neutral_offset_frames: float = 5.0
+    #: Personalise the model to the clip's subject before fitting (core/model/personalise.py,
+    #: seed 004): its rest face and expression basis re-estimated from the clip's tracked points
+    #: and the tracker's scores. Only models whose vertices are the tracker's points (built-in);
+    #: ignored for others and for clips with fewer than 10 tracked frames.
+    personalise: bool = False
     #: Box on identity coefficients, in std (the seeds' "+-3 sigma" choice).
     identity_bound: float = 3.0
     #: Second-difference penalty on expressions, as the half-width in frames of the
@@ -70,6 +98,12 @@ class FitSettings:
     #: along the silhouette as the head turns, so they are not fixed surface points;
     #: they still pin the face width and chin, so down-weighted, not dropped.
     contour_weight: float = 0.3
+    #: Trust tracker points on the side of the face turned away from the camera less, frame by
+    #: frame, by how far their surface faces away (core/fitting/contour.py): MediaPipe places
+    #: them from its own mesh, not from the image. Off: on AFLW2000-3D (bench_accuracy, ICT) it
+    #: moves the jaw NME by yaw bin 6.86 / 7.43 / 15.06 -> 6.83 / 7.52 / 14.62 % (0-30 / 30-60 /
+    #: 60-90 degrees; the last bin is one image), all-point NME 4.229 -> 4.222 %: within noise.
+    hidden_points: bool = False
     #: Weight of frames the tracker bridged (interpolated across a short loss): the
     #: landmarks are a guess, the temporal term and neighbours should dominate.
     bridged_weight: float = 0.2

@@ -28,6 +28,7 @@ from core.camera import OrthoCameras
 from core.fitting._blas import single_threaded_blas
 from core.fitting.basis import LandmarkBasis
 from core.fitting.camera_fit import fit_cameras, smooth_cameras
+from core.fitting.priors import prior_weights
 from core.fitting.frames import nearest_index
 from core.fitting.qp import ArrowSystem, solve_arrow_qp, solve_box_qp
 from core.fitting.settings import FitSettings
@@ -42,6 +43,8 @@ class VideoFit:
     fit_error_px : (F,) mean reprojection error over the points with weight > 0 (NaN where none)
     fitted : (F,) bool   frames that took part in the fit (the others copy a neighbour)
     info : solver statistics
+    point_offsets : (L, 3) cm   the neutral calibration's per-point offsets (core/fitting/neutral.py),
+                    already in the fit: the points are ``basis.mean + point_offsets + ...``
     """
 
     identity: np.ndarray
@@ -50,6 +53,7 @@ class VideoFit:
     fit_error_px: np.ndarray
     fitted: np.ndarray
     info: dict = field(default_factory=dict)
+    point_offsets: np.ndarray | None = None
 
 
 def _split_weights(w: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -225,14 +229,23 @@ def fit_video(*args, **kwargs) -> "VideoFit":
 def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segment: np.ndarray,
               expression_bounds: np.ndarray, settings: FitSettings | None = None,
               seed_expression: np.ndarray | None = None, progress: ProgressFn | None = None,
-              cancel: CancelToken | None = None) -> VideoFit:
+              cancel: CancelToken | None = None, prior_expression: np.ndarray | None = None,
+              prior_mask: np.ndarray | None = None, calm: np.ndarray | None = None,
+              visibility=None) -> VideoFit:
     """Fit one identity, per-frame expressions and cameras to a clip.
 
     basis : L-point model basis; obs : (F, L, 2) pixels (NaN allowed where weight 0);
     weights : (F, L) >= 0 relative confidence (0 = ignore); segment : (F,) int track
     segment, -1 outside any track (those frames are not fitted); expression_bounds :
     (Ke, 2); seed_expression : (F, Ke) starting values (e.g. mapped tracker
-    blendshape scores) or None.
+    blendshape scores) or None; prior_expression : (F, Ke) centres of the tracker-score prior
+    (core/fitting/priors.py; weight ``tracker_prior`` x each shape's data curvature) or None;
+    prior_mask : (Ke,) bool shapes the prior applies to (default all); calm : (F,) bool frames
+    at rest for the neutral calibration (core/fitting/neutral.py; needs ``prior_expression``
+    and ``neutral_calibration``): the first solve pins their expressions to the prior, then
+    per-point offsets from their residuals move the basis's mean (``VideoFit.point_offsets``);
+    visibility : a ``core.fitting.contour.VisibilityModel``: before every solve, observations
+    of points on the side turned away from the camera are pulled towards the fit (``hidden_points``).
     """
     s = settings or FitSettings()
     obs = np.asarray(obs, np.float64)
@@ -284,8 +297,18 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
     xi = ident
     infos = []
     duals = None
-    for r in range(s.refine_rounds + 1):
+    offsets = np.zeros((L, 3))
+    calm_idx = np.zeros(0, int)
+    if calm is not None and prior_expression is not None and s.tracker_prior > 0 and s.neutral_calibration:
+        calm_idx = np.flatnonzero(np.asarray(calm, bool)[idx] & frame_ok)
+    fit_basis = basis
+    # with a calibration, at least one solve follows the one that measures it
+    solves = s.refine_rounds + 1 + (1 if calm_idx.size and s.refine_rounds == 0 else 0)
+    o_seen = o.copy() if visibility is not None and s.hidden_points else None
+    for r in range(solves):
         check(cancel)
+        if o_seen is not None:
+            o = visibility.pulled(fit_basis, xi, xe, cams, o_seen)
         y = _targets(o, cams)
         if split is not None:
             c = split[0]
@@ -295,10 +318,16 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
         else:
             Hee, Hie, Hii = _general_blocks(basis, cams.rotation, ww)
         curv = float(np.mean(np.einsum("fii->fi", Hee[frame_ok]))) if frame_ok.any() else 1.0
+        gi, ge = _rhs(fit_basis, cams, y, ww)
+        if prior_expression is not None and s.tracker_prior > 0:
+            wp = prior_weights(np.einsum("fii->fi", Hee), s.tracker_prior, s.tracker_prior_floor, prior_mask)
+            if calm_idx.size and r == 0:
+                wp[calm_idx] *= s.neutral_pin
+            Hee = Hee + wp[:, :, None] * np.eye(Ke)[None]
+            ge = ge + wp * np.nan_to_num(np.asarray(prior_expression, np.float64)[idx])
         Hee = Hee + s.expression_prior * np.eye(Ke)[None]
         Hii = Hii + s.identity_prior * np.eye(Ki)
         T = temporal_band(sg, s.expression_smoothing_frames ** 4 * curv)
-        gi, ge = _rhs(basis, cams, y, ww)
         system = ArrowSystem(Hii, Hie, Hee, T, gi, ge)
         xi, xe, info = solve_arrow_qp(system, np.full(Ki, -s.identity_bound), np.full(Ki, s.identity_bound),
                                       lbe, ube, xi0=xi, xe0=xe, duals=duals)
@@ -306,18 +335,25 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
         infos.append(info)
         step += 1
         report(progress, step, total, "whole-video fit")
-        if r == s.refine_rounds:
+        if calm_idx.size and r == 0:
+            from core.fitting.neutral import point_offsets
+
+            offsets = offsets + point_offsets(fit_basis, xi, xe, cams, y, ww, calm_idx, s.neutral_offset_frames)
+            fit_basis = LandmarkBasis(basis.mean + offsets, basis.identity, basis.expression)
+        if r == solves - 1:
             break
-        X = basis.points(xi, xe)
+        if r >= s.refine_rounds:
+            continue
+        X = fit_basis.points(xi, xe)
         cams, ok = fit_cameras(X, o, ww, iterations=2, init=cams)
         seg_h = {}
-        cams = adaptive_smooth(cams, np.where(ok & frame_ok, 1.0, 0.0), sg, basis.points(xi, xe), s, seg_h)
+        cams = adaptive_smooth(cams, np.where(ok & frame_ok, 1.0, 0.0), sg, fit_basis.points(xi, xe), s, seg_h)
 
     # --- scatter back to all F frames; unfitted frames copy the nearest fitted one
     pos = np.searchsorted(idx, nearest_index(fitted))
     expr = xe[pos]
     all_cams = OrthoCameras(cams.scale[pos], cams.rotation[pos], cams.translation[pos])
     err = np.full(F, np.nan)
-    err[idx] = reprojection_error(basis, xi, xe, cams, o, ww)
+    err[idx] = reprojection_error(fit_basis, xi, xe, cams, o if o_seen is None else o_seen, ww)
     return VideoFit(identity=xi, expression=expr, cameras=all_cams, fit_error_px=err, fitted=fitted,
-                    info=dict(rounds=infos))
+                    info=dict(rounds=infos, calm_frames=int(calm_idx.size)), point_offsets=offsets)

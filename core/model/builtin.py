@@ -155,12 +155,22 @@ def load_landmarks68(path: Path = LANDMARKS68_FILE) -> np.ndarray | None:
         return np.asarray(json.load(f)["vertex"], np.int32)
 
 
-def build_builtin_model(task_path=None, rig_path: str | Path = DEFAULT_RIG, n_identity_modes: int = 20) -> FaceModel:
-    """Assemble the built-in model (about 0.3 s)."""
+def build_builtin_model(task_path=None, rig_path: str | Path = DEFAULT_RIG, n_identity_modes: int = 20,
+                        tracker_neutral: bool = True, neutral: np.ndarray | None = None) -> FaceModel:
+    """Assemble the built-in model (about 0.3 s). ``tracker_neutral``: its rest face is the
+    tracker's average neutral (core/model/tracker_neutral.py) instead of the canonical mesh
+    (whose eyes are 2.5-3 mm less open than the tracker sees real faces at rest); the rig is
+    built on that rest face. ``neutral`` (478, 3): another average neutral than the shipped one."""
     mesh = cm.read_canonical_mesh(task_path)
     # protobuf uv has v pointing down the texture; FaceModel stores v up (as the OBJ does)
     mesh.uv = np.stack([mesh.uv[:, 0], 1.0 - mesh.uv[:, 1]], 1).astype(np.float32)
     v, uv, tri = _add_irises(mesh)
+    if tracker_neutral:
+        from core.model.tracker_neutral import load_neutral, neutral_offsets
+
+        neutral = load_neutral() if neutral is None else neutral
+        if neutral is not None and len(v) == len(neutral):
+            v = (v + neutral_offsets(v.astype(np.float64), neutral)).astype(np.float32)
     regions = region_masks(v)
     names, exp = build_rig(v, cm.GROUPS, regions, load_rig_file(rig_path))
 

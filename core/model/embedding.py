@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from core.model.face_model import FaceModel, LandmarkEmbedding
+from core.model.geometry import similarity_3d  # noqa: F401  (also imported from here)
 from core.npz_io import load_npz_checked, save_npz_atomic
 from core.user_dirs import cache_dir
 
@@ -106,18 +107,6 @@ def closest_points_on_mesh(points: np.ndarray, vertices: np.ndarray, triangles: 
             dist[rows, best])
 
 
-def similarity_3d(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Umeyama: s, R (3, 3), t minimising ||dst - (s R src + t)||²."""
-    ms, md = src.mean(0), dst.mean(0)
-    a, b = src - ms, dst - md
-    u, sig, vt = np.linalg.svd(b.T @ a)
-    d = np.ones(3)
-    d[2] = np.sign(np.linalg.det(u @ vt))
-    R = u @ np.diag(d) @ vt
-    s = (sig * d).sum() / (a ** 2).sum()
-    return float(s), R, md - s * R @ ms
-
-
 # -- the canonical 68 points ------------------------------------------------------
 def canonical_landmarks68(canonical_vertices: np.ndarray, canonical_triangles: np.ndarray,
                           path: Path = CANONICAL68_FILE) -> np.ndarray:
@@ -143,7 +132,7 @@ def compute_tracker_embedding(model: FaceModel, iterations: int = 8, ridge: floa
 
     if model.landmarks68 is None:
         raise ValueError(f"model {model.name!r} has no landmarks68; cannot align the canonical mesh")
-    canon = build_builtin_model()
+    canon = build_builtin_model(tracker_neutral=False)   # the canonical mesh itself
     cv = canon.mean.astype(np.float64)
     c68 = canonical_landmarks68(cv, canon.triangles)
     inner = np.arange(17, 68)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.errors import InputError
-from core.model.embedding import similarity_3d
+from core.model.geometry import similarity_3d
 from core.model.face_model import FaceModel
 
 
@@ -82,6 +82,29 @@ def normalise_pose(model: FaceModel, landmarks: np.ndarray, pose: np.ndarray | N
     return out
 
 
+def average_neutral(tracks, fraction: float = 0.1) -> np.ndarray:
+    """(478, 3) the tracker's average neutral in the canonical frame from TrackResults: per track,
+    the mean of its calmest frames (``core.tracking.scores.calm_frames``, raw detections) after
+    removing each frame's similarity onto the canonical mesh (MediaPipe's Procrustes points);
+    then the mean over tracks (each person counts once)."""
+    # (a late import: the built-in model reads the shipped neutral, core/model/tracker_neutral.py)
+    from core.model.builtin import build_builtin_model
+    from core.tracking.scores import calm_frames
+
+    canon = build_builtin_model(tracker_neutral=False)
+    per = []
+    for tr in tracks:
+        calm = calm_frames(tr.blendshapes, tr.blendshape_names, tr.valid, fraction)
+        if calm.size == 0:
+            continue
+        lm = tr.landmarks_raw if tr.landmarks_raw is not None else tr.landmarks
+        Y = normalise_pose(canon, lm[calm], tr.pose[calm] if tr.pose is not None else None)
+        per.append(np.nanmean(Y, 0))
+    if not per:
+        raise ValueError("no track with a usable frame")
+    return np.mean(per, 0)
+
+
 def blendshape_matrix(model: FaceModel, names, scores: np.ndarray) -> np.ndarray:
     """Tracker scores (F, 52) with ``names`` -> (F, Ke) in the model's expression order (0 where absent)."""
     names = [str(n) for n in names]
@@ -92,20 +115,33 @@ def blendshape_matrix(model: FaceModel, names, scores: np.ndarray) -> np.ndarray
     return out
 
 
-def _require_vertex_embedding(model: FaceModel) -> None:
+def can_personalise(model: FaceModel) -> bool:
+    """True for a model whose vertices are the tracker's points (the built-in model).
+
+    The regression re-estimates the rig at those points. (For ICT the points are 478 of its
+    26k vertices; spreading their re-estimated motion to the mesh is not done.)
+    """
     e = model.embedding
-    if e is None or len(e) != model.num_vertices or not np.allclose(model.embedded_points(model.mean), model.mean):
+    return e is not None and len(e) == model.num_vertices and np.allclose(model.embedded_points(model.mean), model.mean)
+
+
+def _require_vertex_embedding(model: FaceModel) -> None:
+    if not can_personalise(model):
         raise InputError(f"model {model.name!r}: personalisation needs a model whose vertices are the tracker "
                          "points (the built-in model)")
 
 
 def personalise(model: FaceModel, track, frames: np.ndarray | None = None, lam: float = 20.0, lam0: float = 1.0,
-                method: str = "procrustes") -> FaceModel:
+                method: str = "procrustes", relative: bool = True) -> FaceModel:
     """Personalised copy of ``model`` from a TrackResult (see module docstring).
 
     frames : optional (F,) bool or index array restricting the frames used (e.g. training frames).
     lam : pull of each expression displacement toward the generic rig (in units of frames x weight^2).
     lam0 : pull of the neutral offset toward zero.
+    relative : regress on the tracker's scores read against the clip's own neutral
+        (core/tracking/scores.py, as the fit's expression prior reads them), so the intercept is
+        the subject's face at rest; False: the raw scores (MediaPipe's brow and squint scores sit
+        far above 0 at rest, and the intercept is then a face beyond rest).
     """
     _require_vertex_embedding(model)
     valid = np.asarray(track.valid, bool) & np.isfinite(track.blendshapes).all(1)
@@ -117,7 +153,12 @@ def personalise(model: FaceModel, track, frames: np.ndarray | None = None, lam: 
         raise InputError(f"{getattr(track, 'source', '') or 'track'}: only {int(valid.sum())} usable frames; "
                          "personalisation needs at least 10")
     Y = normalise_pose(model, track.landmarks[valid], track.pose[valid], method)
-    W = blendshape_matrix(model, track.blendshape_names, track.blendshapes[valid])
+    scores = track.blendshapes
+    if relative:
+        from core.tracking.scores import relative_scores
+
+        scores = relative_scores(track.blendshapes, track.blendshape_names, track.valid)
+    W = blendshape_matrix(model, track.blendshape_names, scores[valid])
     keep = np.isfinite(Y).all((1, 2))
     Y, W = Y[keep], W[keep]
     F, K = W.shape

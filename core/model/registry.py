@@ -61,7 +61,9 @@ def _load_path(path: Path, embed: bool) -> FaceModel:
         raise InputError(f"{path}: unknown face model format (expected an .npz file or an ICT-FaceKit folder)")
     if embed:
         from core.model.embedding import attach_tracker_embedding
+        from core.model.tracker_neutral import reembed_from_neutral
         attach_tracker_embedding(model)
+        reembed_from_neutral(model)
     return model
 
 

@@ -81,6 +81,7 @@ class ClipMeshes:
     """
 
     def __init__(self, rec, model: FaceModel):
+        model = rec.face_model(model) if hasattr(rec, "face_model") else model   # a personalised fit's own
         self.rec = rec
         self.model = model
         self.keep = render_vertex_mask(model)

@@ -124,7 +124,10 @@ class Landmarker:
             self._last_ts = ts
             result = self._impl.detect_for_video(image, ts)
         else:
-            result = self._impl.detect(image)
+            # stills and crops: LiteRT may print a native warning about the input buffer's
+            # alignment (not in VIDEO mode, where fd 2 stays open for crash reports)
+            with _native_stderr_silenced():
+                result = self._impl.detect(image)
         return self._to_arrays(result, frame_rgb.shape[1], frame_rgb.shape[0])
 
     def _to_arrays(self, result, width: int, height: int) -> FrameFaces:

@@ -28,7 +28,7 @@ from core.tracking.gaps import bridge_gaps
 from core.tracking.landmarker import BLENDSHAPE_NAMES, FrameFaces, Landmarker
 from core.tracking.result import N_BLENDSHAPES, N_LANDMARKS, TrackResult
 from core.tracking.selection import MAX_BRIDGE_FRAMES, FaceSelector
-from core.tracking.small_faces import CropFallback
+from core.tracking.small_faces import CropFallback, refine_small_faces
 
 #: Frames decoded ahead of detection (bounds memory: 8 x 1080p RGB is ~50 MB).
 PREFETCH_FRAMES = 8
@@ -262,9 +262,10 @@ def _assemble(raw_list, bs_list, pose_list, seg_list, nf_list, names, fps, size,
 def track_image(frame_rgb: np.ndarray, source: str = "") -> TrackResult:
     """Track one still RGB uint8 (H, W, 3) image (IMAGE mode, no filtering): F = 1.
     With several faces the largest is taken; a face too small for the whole image
-    is looked for in crops. No face -> ``valid[0]`` False."""
+    is looked for in crops (core/tracking/small_faces.py), and a small face found in the
+    whole image is landmarked again in a crop around it. No face -> ``valid[0]`` False."""
     with Landmarker(video=False) as lm:
-        faces = lm.detect(frame_rgb)
+        faces = refine_small_faces(frame_rgb, lm.detect(frame_rgb), lm)
         names = lm.names if lm.names is not None else BLENDSHAPE_NAMES
     if faces.count == 0:
         fallback = CropFallback(video=False)

@@ -1,7 +1,10 @@
 """Still images: loading any image file as RGB uint8, size limits, natural file ordering.
 
 Every frame that leaves ``core.video`` is an (H, W, 3) uint8 RGB array, origin top-left.
-Grayscale, palette, RGBA and 16-bit images are converted here rather than rejected.
+Grayscale, palette, CMYK, RGBA, 16-bit and float images are converted here rather than
+rejected. Files are read with Pillow (EXIF orientation applied), and with OpenCV when
+Pillow cannot (16-bit colour TIFF, Radiance HDR, Sun raster, ...); ``IMAGE_EXTS`` lists every
+still format either of them reads here (imageio reads stills through Pillow).
 """
 from __future__ import annotations
 
@@ -14,7 +17,22 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.errors import InputError
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+#: Still formats OpenCV reads (its imread list, less OpenEXR, which this build lacks).
+_OPENCV_EXTS = (".bmp", ".dib", ".jpeg", ".jpg", ".jpe", ".jp2", ".png", ".webp", ".avif", ".pbm", ".pgm",
+                ".ppm", ".pxm", ".pnm", ".pfm", ".sr", ".ras", ".tiff", ".tif", ".hdr", ".pic")
+#: Pillow plugins that are not still images to us: animations and video (GIF is read as a
+#: clip), documents that need Ghostscript or a system library, and stubs without a decoder.
+_NOT_STILLS = {"GIF", "MPEG", "FLI", "PDF", "EPS", "WMF", "BUFR", "GRIB", "HDF5", "FITS"}
+
+
+def _still_extensions() -> tuple[str, ...]:
+    Image.init()
+    pil = {ext for ext, fmt in Image.registered_extensions().items()
+           if fmt in Image.OPEN and fmt not in _NOT_STILLS and ext not in (".apng",)}
+    return tuple(sorted(pil | set(_OPENCV_EXTS)))
+
+
+IMAGE_EXTS = _still_extensions()
 
 #: Frames smaller than this on a side cannot hold a face worth tracking.
 MIN_SIDE = 16
@@ -53,12 +71,17 @@ def to_rgb_uint8(img: np.ndarray, channel_order: str = "RGB") -> np.ndarray:
 
     ``img``: (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) of uint8, uint16 or float; colour
     channels in ``channel_order`` ("RGB", or "BGR" as OpenCV decodes). 16-bit values are
-    scaled by 255/65535, floats are taken as 0..1. Alpha is dropped: the colour under it
-    is kept (compositing over a fixed background would invent a colour).
+    scaled by 255/65535, floats are taken as 0..1 (high dynamic range floats, beyond 1, are
+    scaled by their 99.5th percentile first). Alpha is dropped: the colour under it is kept
+    (compositing over a fixed background would invent a colour).
     """
     if img.dtype == np.uint16:
         img = (img.astype(np.float32) * (255.0 / 65535.0) + 0.5).astype(np.uint8)
     elif img.dtype.kind == "f":
+        img = np.nan_to_num(img.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        top = float(img.max(initial=0.0))
+        if top > 1.0:
+            img = img / max(float(np.percentile(img, 99.5)), 1e-6)
         img = (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     elif img.dtype == np.bool_:
         img = img.astype(np.uint8) * 255
@@ -107,9 +130,27 @@ def load_image(path: Path) -> np.ndarray:
             im.load()
             im = ImageOps.exif_transpose(im)
             arr = _pil_to_array(im)
+        return to_rgb_uint8(arr, "RGB")
     except InputError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        pil_error = e
+    arr = _opencv_read(path)
+    if arr is None:
         raise InputError(f"{path}: not a readable image: the file is corrupt, truncated or "
-                         f"not really {path.suffix.lstrip('.').upper() or 'an image'} ({e})") from None
-    return to_rgb_uint8(arr, "RGB")
+                         f"not really {path.suffix.lstrip('.').upper() or 'an image'} ({pil_error})") from None
+    check_frame_size(arr.shape[0], arr.shape[1], str(path))
+    return to_rgb_uint8(arr, "BGR" if arr.ndim == 3 else "RGB")
+
+
+def _opencv_read(path: Path) -> np.ndarray | None:
+    """The file decoded by OpenCV at its own depth (BGR(A) order, or one channel), or None.
+
+    OpenCV has no header-only read here: the size is checked after decoding, and OpenCV's
+    own pixel limit, 2^30, guards the decode.
+    """
+    try:
+        arr = cv2.imdecode(np.fromfile(str(path), np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        return None
+    return arr if arr is not None and arr.size else None
