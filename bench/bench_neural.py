@@ -184,6 +184,8 @@ def live(args) -> dict:
     out = dict(source=f"simcam:{clip.name}", target=f"{args.clip} frame 0", seconds=args.seconds,
                renderer_model=str(args.renderer_model), threads=args.threads, renderers={})
     factory = renderer_factory(args.renderer_model, model, args.device)
+    torch = _torch(args.threads)   # --threads overrides the app's choice (renderer_factory's)
+    out["torch_threads"] = torch.get_num_threads()
     for name, fac in (("warp", None), ("neural", factory)):
         with open_source(f"simcam:{clip}") as cam:
             pipe = LivePipeline(model, cam, target.face, frame0, TransferSettings(mode="head"), renderer_factory=fac)
