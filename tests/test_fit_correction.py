@@ -59,6 +59,22 @@ def test_a_pin_pulls_its_point_and_fades_over_the_neighbours(clip):
     assert rec.expression is not new.expression and np.isfinite(new.fit_error_px).all()
 
 
+def test_a_pin_dragged_far_off_the_face_never_mirrors_the_head(clip):
+    """A handle dropped 300-1000 px away (a slip of the mouse): the frame is pulled towards it
+    but its camera stays a camera (a positive scale; once it came out mirrored and the autosave
+    wrote a project no reader accepts)."""
+    rec, model, track = clip
+    f = 12
+    pts = tracker_points(rec, model, f)
+    for k in (0, 33, 152, 263):
+        for d in ((300.0, 0.0), (0.0, 1000.0), (-1000.0, -1000.0)):
+            res = refit_with_pins(rec, model, track, [Pin(f, k, tuple(pts[k] + np.array(d)))])
+            s = np.asarray(res.reconstruction.scale)
+            assert (s > 0).all() and np.isfinite(s).all(), (k, d, s.min())
+            R = np.asarray(res.reconstruction.rotation, np.float64)
+            assert np.allclose(np.linalg.det(R), 1.0, atol=1e-4)
+
+
 def test_bad_pins_are_refused(clip):
     rec, model, track = clip
     with pytest.raises(ValueError):

@@ -99,6 +99,22 @@ def test_arrays_of_another_clip_length_are_refused(tmp_path):
     assert load_project(p).reconstruction.num_frames == F
 
 
+def test_a_save_that_could_not_be_opened_again_is_refused_and_the_last_one_kept(tmp_path):
+    """A reconstruction with a mirrored (negative-scale) frame, as a fit correction once made:
+    the save says so and writes nothing, the project on disk stays the last good one."""
+    src = make_source(tmp_path / "clip")
+    p = tmp_path / "p.fsproj"
+    good = make_reconstruction()
+    save_project(p, Project(source=str(src), model_spec="builtin", reconstruction=good, track=make_track()))
+    files = sorted(x.name for x in p.iterdir())
+    bad = make_reconstruction()
+    bad.scale[3] = -bad.scale[3]
+    with pytest.raises(InputError, match=r"refusing to save: the reconstruction.*'scale' has values <= 0 \(frame 3\)"):
+        save_project(p, Project(source=str(src), model_spec="builtin", reconstruction=bad, track=make_track()))
+    assert sorted(x.name for x in p.iterdir()) == files
+    np.testing.assert_array_equal(load_project(p).reconstruction.scale, good.scale)
+
+
 @pytest.mark.parametrize("value", [True, 1.0, "1", None, 0])
 def test_schema_version_must_be_a_positive_integer(proj, value):
     _edit_json(proj, lambda d: _set(d, "schema_version", value))

@@ -283,6 +283,9 @@ class Soak:
                     frames=ed.doc.num_frames,
                     edits={n: sorted(c.keys.items()) for n, c in ed.doc.edits.components.items()})
                 self.finish()
+            elif self.report["errors"] and not w.job_running:  # the recovery failed with a message
+                self.report["recovered"] = None
+                self.finish()
             elif elapsed > 600:  # (a hang guard: a busy CI machine opens slowly)
                 self.report["recovered"] = None
                 self.finish()

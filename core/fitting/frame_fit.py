@@ -122,6 +122,10 @@ class FrameFitter:
         return FrameFit(e, sc, R.copy(), t.copy(), err)
 
 
+#: the largest rotation (rad) one camera step may make (a tracked head turns far less between frames)
+MAX_ROTATION_STEP = 0.35
+
+
 def _rodrigues(v: np.ndarray) -> np.ndarray:
     th = float(np.sqrt(v @ v))
     if th < 1e-12:
@@ -132,7 +136,12 @@ def _rodrigues(v: np.ndarray) -> np.ndarray:
 
 
 def _camera_step(X: np.ndarray, obs: np.ndarray, w: np.ndarray, s: float, R: np.ndarray, t: np.ndarray):
-    """One weighted Gauss-Newton step of the SOP camera (same model as camera_fit.fit_cameras)."""
+    """One weighted Gauss-Newton step of the SOP camera (same model as camera_fit.fit_cameras).
+
+    The step is bounded: the scale changes by at most a factor of 2 and the rotation by at most
+    MAX_ROTATION_STEP (rad). Far from the points (a fit correction's pin dragged 300 px off a
+    150 px face) the linearised step overshoots, and an unbounded one flipped the scale's sign:
+    a mirrored head, saved into the project, which no reader then accepts."""
     Y = X @ R.T
     res = s * Y[:, :2] + t - obs
     L = X.shape[0]
@@ -147,4 +156,8 @@ def _camera_step(X: np.ndarray, obs: np.ndarray, w: np.ndarray, s: float, R: np.
     Jf = J.reshape(2 * L, 6)
     wJ = np.repeat(w, 2)[:, None] * Jf
     d = -np.linalg.solve(wJ.T @ Jf + 1e-9 * np.eye(6), wJ.T @ res.ravel())
-    return s + d[3], _rodrigues(d[:3]) @ R, t + d[4:]
+    rot = d[:3]
+    angle = float(np.sqrt(rot @ rot))
+    if angle > MAX_ROTATION_STEP:
+        rot = rot * (MAX_ROTATION_STEP / angle)
+    return float(np.clip(s + d[3], 0.5 * s, 2.0 * s)), _rodrigues(rot) @ R, t + d[4:]

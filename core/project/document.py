@@ -36,6 +36,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from core.atomic import ensure_folder, fsync_folder, is_temp_name, remove_quietly, write_text_atomic
 from core.checksum import sha256_of
 from core.errors import InputError, OutputError, UserFacingError, output_error
@@ -270,6 +272,11 @@ def _save_locked(path: Path, project: Project) -> None:
             blocks["reconstruction"] = project.reconstruction.to_arrays()
         if project.track is not None:
             blocks["track"] = project.track.to_arrays()
+        # what is written is checked as a reader will check it: a save never leaves a project
+        # that cannot be opened again (the previous save stays the project until this one is whole)
+        checks = {"reconstruction": check_reconstruction_arrays, "track": check_track_arrays}
+        for name, arrays in blocks.items():   # (as arrays, the way np.load gives them back)
+            checks[name]({k: np.asarray(v) for k, v in arrays.items()}, f"{path}: refusing to save: the {name}")
         for name, arrays in blocks.items():
             fname = f"{name}-{gen}-{token}.npz"
             written.append(path / fname)
