@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.model.geometry import similarity_3d
+from core.model.geometry import closest_points_on_mesh, similarity_3d
 
 NEUTRAL_FILE = Path(__file__).resolve().parents[2] / "resources" / "rig" / "tracker_neutral.json"
 #: Points used to place the neutral on a model: the face's inner points (no outline, no irises),
@@ -108,7 +108,6 @@ def reembed_from_neutral(model, neutral: np.ndarray | None = None):
     mean surface (face triangles; iris points onto their eyeball).
     Points whose ray misses keep their embedding. Returns the model (unchanged without an
     embedding or a neutral file)."""
-    from core.model.embedding import closest_points_on_mesh
     from core.model.face_model import LandmarkEmbedding
 
     if model.embedding is None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.model.embedding import closest_points_on_mesh, similarity_3d
+from core.model.geometry import closest_points_on_mesh, similarity_3d
 
 
 @dataclass
