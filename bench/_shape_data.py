@@ -77,20 +77,31 @@ def photo_texture(photo: Path):
         raise RuntimeError(f"{photo}: no face for the texture")
     lm68 = tr.landmarks[0, load_model("builtin").landmarks68, :2]
     h, w = img.shape[:2]
+    _, mesh, pose, _ = eos_fit_shape_and_pose((h, w), lm68)
+    P = np.asarray(eos.fitting.get_3x4_affine_camera_matrix(pose, w, h))
+    V = np.asarray(mesh.vertices, np.float64)
+    uv = (np.hstack([V, np.ones((len(V), 1))]) @ P.T)[:, :2]
+    return img, uv
+
+
+def eos_fit_shape_and_pose(image_size, lm68: np.ndarray):
+    """eos ``fit_shape_and_pose`` of the Surrey model (shape + its expression blendshapes, with
+    its contour handling) on 68 iBUG landmarks (68, 2) px of an (H, W) image: (the morphable
+    model, the fitted mesh, the rendering pose, the shape coefficients)."""
+    import eos
+
     mm = eos.morphablemodel.load_model(str(SFM / "sfm_shape_3448.bin"))
     bs = eos.morphablemodel.load_blendshapes(str(SFM / "expression_blendshapes_3448.bin"))
     mm = eos.morphablemodel.MorphableModel(mm.get_shape_model(), bs, color_model=eos.morphablemodel.PcaModel(),
                                            vertex_definitions=None, texture_coordinates=mm.get_texture_coordinates())
-    mesh, pose, _, _ = eos.fitting.fit_shape_and_pose(
+    h, w = image_size
+    mesh, pose, shape, _ = eos.fitting.fit_shape_and_pose(
         mm, [eos.core.Landmark(str(i + 1), [float(x), float(y)]) for i, (x, y) in enumerate(lm68)],
         eos.core.LandmarkMapper(str(SFM / "ibug_to_sfm.txt")), w, h,
         eos.morphablemodel.load_edge_topology(str(SFM / "sfm_3448_edge_topology.json")),
         eos.fitting.ContourLandmarks.load(str(SFM / "ibug_to_sfm.txt")),
         eos.fitting.ModelContour.load(str(SFM / "sfm_model_contours.json")))
-    P = np.asarray(eos.fitting.get_3x4_affine_camera_matrix(pose, w, h))
-    V = np.asarray(mesh.vertices, np.float64)
-    uv = (np.hstack([V, np.ones((len(V), 1))]) @ P.T)[:, :2]
-    return img, uv
+    return mm, mesh, pose, shape
 
 
 @dataclass

@@ -71,20 +71,7 @@ def shape_error(view_vertices_mm: np.ndarray, sfm, mesh_cm: np.ndarray, model) -
 
 def eos_fit(image_size, lm68: np.ndarray):
     """eos fit_shape_and_pose on 68 landmarks -> SFM vertices (N, 3) mm (model space)."""
-    import eos
-
-    d = SD.SFM
-    mm = eos.morphablemodel.load_model(str(d / "sfm_shape_3448.bin"))
-    bs = eos.morphablemodel.load_blendshapes(str(d / "expression_blendshapes_3448.bin"))
-    mm = eos.morphablemodel.MorphableModel(mm.get_shape_model(), bs, color_model=eos.morphablemodel.PcaModel(),
-                                           vertex_definitions=None, texture_coordinates=mm.get_texture_coordinates())
-    h, w = image_size
-    mesh, pose, shape, blend = eos.fitting.fit_shape_and_pose(
-        mm, [eos.core.Landmark(str(i + 1), [float(x), float(y)]) for i, (x, y) in enumerate(lm68)],
-        eos.core.LandmarkMapper(str(d / "ibug_to_sfm.txt")), w, h,
-        eos.morphablemodel.load_edge_topology(str(d / "sfm_3448_edge_topology.json")),
-        eos.fitting.ContourLandmarks.load(str(d / "ibug_to_sfm.txt")),
-        eos.fitting.ModelContour.load(str(d / "sfm_model_contours.json")))
+    mm, _, _, shape = SD.eos_fit_shape_and_pose(image_size, lm68)
     sm = mm.get_shape_model()
     neutral = np.asarray(sm.draw_sample(list(shape)), np.float64).reshape(-1, 3)
     return neutral

@@ -8,15 +8,18 @@ from __future__ import annotations
 import numpy as np
 
 
-def similarity_3d(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Umeyama: s, R (3, 3), t minimising ||dst - (s R src + t)||²."""
-    ms, md = src.mean(0), dst.mean(0)
+def similarity_3d(src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None
+                  ) -> tuple[float, np.ndarray, np.ndarray]:
+    """Umeyama: s, R (3, 3), t minimising sum_i w_i ||dst_i - (s R src_i + t)||² (src, dst (N, 3);
+    ``weights`` (N,) >= 0, default all equal)."""
+    w = np.full(len(src), 1.0 / len(src)) if weights is None else np.asarray(weights, np.float64) / np.sum(weights)
+    ms, md = w @ src, w @ dst
     a, b = src - ms, dst - md
-    u, sig, vt = np.linalg.svd(b.T @ a)
+    u, sig, vt = np.linalg.svd((b * w[:, None]).T @ a)
     d = np.ones(3)
     d[2] = np.sign(np.linalg.det(u @ vt))
     R = u @ np.diag(d) @ vt
-    s = (sig * d).sum() / (a ** 2).sum()
+    s = (sig * d).sum() / (w @ (a ** 2).sum(1))
     return float(s), R, md - s * R @ ms
 
 

@@ -31,18 +31,6 @@ from core.model.geometry import similarity_3d
 from core.model.face_model import FaceModel
 
 
-def _weighted_similarity(src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    w = w / w.sum()
-    ms, md = w @ src, w @ dst
-    a, b = src - ms, dst - md
-    u, sig, vt = np.linalg.svd((b * w[:, None]).T @ a)
-    d = np.ones(3)
-    d[2] = np.sign(np.linalg.det(u @ vt))
-    R = u @ np.diag(d) @ vt
-    s = (sig * d).sum() / (w @ (a ** 2).sum(1))
-    return float(s), R, md - s * R @ ms
-
-
 def _tracker_points(model: FaceModel, shape: np.ndarray) -> np.ndarray:
     return model.embedded_points(shape)
 
@@ -65,7 +53,7 @@ def normalise_pose(model: FaceModel, landmarks: np.ndarray, pose: np.ndarray | N
         if not np.isfinite(P[f]).all():
             continue
         if method == "procrustes":
-            s, R, t = _weighted_similarity(P[f, ids], target[ids], w.astype(np.float64))
+            s, R, t = similarity_3d(P[f, ids], target[ids], w.astype(np.float64))
         elif method == "pose_matrix":
             if pose is None or not np.isfinite(pose[f]).all():
                 continue

@@ -39,18 +39,6 @@ class ShapeError:
         return float(np.mean(self.distances))
 
 
-def _weighted_similarity(src: np.ndarray, dst: np.ndarray, w: np.ndarray):
-    w = w / w.sum()
-    ms, md = w @ src, w @ dst
-    a, b = src - ms, dst - md
-    u, sig, vt = np.linalg.svd((b * w[:, None]).T @ a)
-    d = np.ones(3)
-    d[2] = np.sign(np.linalg.det(u @ vt))
-    R = u @ np.diag(d) @ vt
-    s = (sig * d).sum() / (w @ (a ** 2).sum(1))
-    return float(s), R, md - s * R @ ms
-
-
 def scan_to_mesh(scan: np.ndarray, vertices: np.ndarray, triangles: np.ndarray,
                  scan_landmarks: np.ndarray, mesh_landmarks: np.ndarray, icp_iterations: int = 10) -> ShapeError:
     """Align the mesh to the scan (landmark similarity, then ICP) and measure each scan point's
@@ -67,7 +55,7 @@ def scan_to_mesh(scan: np.ndarray, vertices: np.ndarray, triangles: np.ndarray,
             break
         keep = d <= 3.0 * np.median(d) + 1e-12
         q = np.einsum("pc,pcd->pd", bary[keep], V[tri[ti[keep]]])          # on the unaligned mesh
-        s, R, t = _weighted_similarity(q, P[keep], np.ones(int(keep.sum())))
+        s, R, t = similarity_3d(q, P[keep])
     return ShapeError(distances=d, scale=s, rotation=R, translation=t)
 
 
