@@ -20,7 +20,7 @@ def install_panels(win) -> dict:
     # the editor's "Train a neural renderer on this clip" runs in the reenactment panel's training
     # (one training at a time, its progress, loss curves and sheet in that panel)
     win.editor.renderer_training_requested.connect(
-        lambda target: (reenact.dock.show(), reenact.dock.raise_(), reenact.train_renderer(target_path=target)))
+        lambda target: (reenact.show_panel(), reenact.train_renderer(target_path=target)))
     if win.settings.value("window/state") is None:
         # first run (no saved layout): the reenactment panel shares the bottom strip with
         # the curves as a tab, so the curves get the window's width and the 3D view and

@@ -872,6 +872,7 @@ def install_reenact_panel(main_window: QMainWindow) -> ReenactController:
     if app is not None:
         app.aboutToQuit.connect(controller.shutdown)
     controller.dock = dock
+    controller.show_panel = show_panel
     controller.menu = menu
     return controller
 

@@ -33,7 +33,8 @@ points' box + 10%): PSNR, SSIM, APD (mean RGB L2 distance, grey levels), MAPD (A
 the driven face's NMFC mask), mouth APD (APD in a square of 0.3 face-box sides around the
 inner lips), temporal (mean |(out_t - out_t-1) - (real_t - real_t-1)| in the face box).
 The seeds' 3D figures (thesis 5.7) come from the app's own tracker and whole-video fit
-(built-in model, no image motion) run on the real held-out frames and on each method's output:
+(the target's model, the built-in one by default; no image motion) run on the real held-out
+frames and on each method's output:
 AED (mean absolute difference of the expression coefficients over frames and shapes), ARD (mean
 absolute difference of the cameras' yaw, pitch and roll, degrees) and DAI (mean absolute
 difference of the two sequences' identity coefficients, std units). Beside the renderers, the
@@ -170,7 +171,6 @@ def speed(args) -> dict:
 
 # -- live -----------------------------------------------------------------------------------------
 def live(args) -> dict:
-    _torch(args.threads)
     from core.neural.renderer import renderer_factory
     from core.reenact.live import LivePipeline
     from core.reenact.transfer import TransferSettings
@@ -320,14 +320,14 @@ def _train(clip: str, name: str, preset: str, hybrid: bool, minutes: float | Non
     return folder
 
 
-def _sequence_fit(frames: list[np.ndarray], fps: float):
-    """The app's tracker and whole-video fit (built-in model) over ``frames``: the Reconstruction."""
+def _sequence_fit(frames: list[np.ndarray], fps: float, model, model_spec: str):
+    """The app's tracker and whole-video fit (``model``, loaded from ``model_spec``) over
+    ``frames``: the Reconstruction."""
     from core.fitting import reconstruct
-    from core.model.registry import load_model
     from core.tracking.tracker import track_frames
 
     track = track_frames(frames, fps, total=len(frames), source="bench")
-    return reconstruct(track, load_model("builtin"), "builtin")
+    return reconstruct(track, model, model_spec)
 
 
 def _fit_distances(real, out) -> dict:
@@ -446,10 +446,11 @@ def quality(args) -> dict:
             crop = lambda im: cv2.resize(im[y0:y1, x0:x1], (192, 192), interpolation=cv2.INTER_AREA)  # noqa: E731
             sheet_rows.append(np.concatenate([crop(im) for im in row], 1))
     res = dict(clip=args.clip, held_out=[start, N], reference_frame=ref, methods={})
-    real_fit = _sequence_fit(reals, target.fps)
+    real_fit = _sequence_fit(reals, target.fps, model, target.model_spec)
     for name in methods:
         res["methods"][name] = {k: round(float(np.nanmean(v)), 3) if v else None for k, v in acc[name].items()}
-        res["methods"][name].update(_fit_distances(real_fit, _sequence_fit(outputs[name], target.fps)))
+        res["methods"][name].update(_fit_distances(real_fit, _sequence_fit(outputs[name], target.fps, model,
+                                                                            target.model_spec)))
         outputs[name] = []  # the frames are no longer needed
         res["methods"][name]["frames"] = len(acc[name]["psnr"])
         if name in nets:

@@ -137,6 +137,7 @@ def reembed_from_neutral(model, neutral: np.ndarray | None = None):
             inside = np.asarray(reg[key], bool)[model.triangles].all(1)
             groups.append((np.arange(first, first + 5), np.flatnonzero(inside)))
     on_jaw, tri_on_jaw = _jaw_sides(model, surface)
+    facing = _facing_camera(V, model.triangles) if on_jaw is not None else None
     for ids, tris in groups:
         ti, b, hit = frontal_hits(placed[ids], V, model.triangles[tris])
         if on_jaw is not None:
@@ -144,10 +145,9 @@ def reembed_from_neutral(model, neutral: np.ndarray | None = None):
             # the other side takes the nearest surface point of its own side instead
             # (facing the camera: the lip's outline as a frontal view shows it, not its underside)
             wrong = hit & (tri_on_jaw[tris[ti]] != on_jaw[ids])
-            facing = _facing_camera(V, model.triangles[tris])
             for side in (False, True):
                 sel = np.flatnonzero(wrong & (on_jaw[ids] == side))
-                own = tris[(tri_on_jaw[tris] == side) & facing]
+                own = tris[(tri_on_jaw[tris] == side) & facing[tris]]
                 if len(sel) and len(own):
                     t2, b2, _ = closest_points_on_mesh(placed[ids[sel]], V, model.triangles[own])
                     ti[sel], b[sel] = np.searchsorted(tris, own[t2]), b2
@@ -182,12 +182,9 @@ def _jaw_sides(model, surface: np.ndarray) -> tuple[np.ndarray | None, np.ndarra
 
 
 def _facing_camera(vertices: np.ndarray, triangles: np.ndarray, min_z: float = 0.3) -> np.ndarray:
-    """(T,) whether each triangle's unit normal points towards +z (the viewer) by more than ``min_z``
-    (the model's faces look along +z; the sign follows the triangles' winding, whichever it is,
-    by the majority of the mesh)."""
+    """(T,) whether each triangle's unit normal points towards +z (the viewer: the model's faces
+    look along +z) by more than ``min_z``. The models' triangles run counter-clockwise seen from
+    outside (as core.fitting.contour relies on), so (b - a) x (c - a) points out of the face."""
     a, b, c = (vertices[triangles[:, i]] for i in range(3))
     n = np.cross(b - a, c - a)
-    n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
-    if np.median(n[:, 2]) < 0:   # clockwise winding: flip so most of a face's triangles face +z
-        n = -n
-    return n[:, 2] > min_z
+    return n[:, 2] > min_z * np.maximum(np.linalg.norm(n, axis=1), 1e-12)
