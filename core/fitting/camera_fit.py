@@ -59,23 +59,24 @@ def fit_cameras(X: np.ndarray, x: np.ndarray, w: np.ndarray, iterations: int = 3
         s = init.scale.astype(np.float64).copy()
         R = init.rotation.astype(np.float64).copy()
         t = init.translation.astype(np.float64).copy()
+    Yh = np.ones((F, L, 4))
     for _ in range(iterations):
-        Y = X @ R.transpose(0, 2, 1)  # camera-frame points (F, L, 3)
-        res = s[:, None, None] * Y[..., :2] + t[:, None] - x  # (F, L, 2)
-        J = np.zeros((F, L, 2, 6))
-        # left perturbation R <- exp([w]x) R: d(Y) = w x Y
-        J[..., 0, 1] = s[:, None] * Y[..., 2]
-        J[..., 0, 2] = -s[:, None] * Y[..., 1]
-        J[..., 1, 0] = -s[:, None] * Y[..., 2]
-        J[..., 1, 2] = s[:, None] * Y[..., 0]
-        J[..., 0, 3] = Y[..., 0]
-        J[..., 1, 3] = Y[..., 1]
-        J[..., 0, 4] = 1.0
-        J[..., 1, 5] = 1.0
-        Jf = J.reshape(F, 2 * L, 6)
-        wJ = np.repeat(w, 2, axis=1)[..., None] * Jf
-        JtJ = wJ.transpose(0, 2, 1) @ Jf + 1e-9 * np.eye(6)
-        Jtr = (wJ.transpose(0, 2, 1) @ res.reshape(F, 2 * L, 1))[..., 0]
+        Yh[..., :3] = X @ R.transpose(0, 2, 1)  # camera-frame points (F, L, 3), homogeneous
+        res = s[:, None, None] * Yh[..., :2] + t[:, None] - x  # (F, L, 2)
+        # Gauss-Newton in (rotation vector w (left perturbation R <- exp([w]x) R, so dY = w x Y),
+        # scale, translation). Each point's Jacobian rows are linear in yh = (Y, 1):
+        # d res_x = Ax @ yh, d res_y = Ay @ yh (6 x 4 each), so J^T W J and J^T W r come from the
+        # per-frame moments sum_l w yh yh^T (4 x 4) and sum_l w r yh (4,) instead of an (F, 2L, 6) J.
+        Ax = np.zeros((F, 6, 4))
+        Ay = np.zeros((F, 6, 4))
+        Ax[:, 1, 2], Ax[:, 2, 1], Ax[:, 3, 0], Ax[:, 4, 3] = s, -s, 1.0, 1.0
+        Ay[:, 0, 2], Ay[:, 2, 0], Ay[:, 3, 1], Ay[:, 5, 3] = -s, s, 1.0, 1.0
+        wYh = w[..., None] * Yh
+        M = wYh.transpose(0, 2, 1) @ Yh  # (F, 4, 4)
+        mx = np.matmul(res[..., 0][:, None, :], wYh)[:, 0]  # (F, 4)
+        my = np.matmul(res[..., 1][:, None, :], wYh)[:, 0]
+        JtJ = Ax @ M @ Ax.transpose(0, 2, 1) + Ay @ M @ Ay.transpose(0, 2, 1) + 1e-9 * np.eye(6)
+        Jtr = (Ax @ mx[..., None] + Ay @ my[..., None])[..., 0]
         d = -np.linalg.solve(JtJ, Jtr[..., None])[..., 0]
         d[~ok] = 0.0
         R = Rotation.from_rotvec(d[:, :3]).as_matrix() @ R
@@ -126,12 +127,19 @@ def smooth_cameras(cams: OrthoCameras, weight: np.ndarray, segment: np.ndarray,
         if use.size >= 5:
             ww = w[use] / w[use].mean()
             Ys = np.empty((frames.size, 6))
+            groups: dict = {}
             for c in range(6):
                 if lams[c] is not None and lams[c] == 0:
                     Ys[:, c] = np.interp(frames, use, Y[:, c])
-                    continue
-                spl = make_smoothing_spline(use.astype(np.float64), Y[:, c], w=ww, lam=lams[c])
-                Ys[:, c] = spl(frames.astype(np.float64))
+                elif lams[c] is None:  # GCV chooses each column's own smoothing
+                    groups[("gcv", c)] = [c]
+                else:
+                    groups.setdefault(lams[c], []).append(c)
+            for key, cols in groups.items():
+                # one spline for the columns sharing a lambda (scipy's setup is per call, in Python)
+                lam = None if isinstance(key, tuple) else key
+                spl = make_smoothing_spline(use.astype(np.float64), Y[:, cols], w=ww, lam=lam)
+                Ys[:, cols] = spl(frames.astype(np.float64))
         else:
             # too few frames for a spline: linear interpolation (constant at the ends)
             Ys = np.stack([np.interp(frames, use, Y[:, c]) for c in range(6)], axis=1)

@@ -169,16 +169,20 @@ def solve_arrow_qp(sys_: ArrowSystem, lbi: np.ndarray, ubi: np.ndarray, lbe: np.
     free = ~np.isfinite(lbe) & ~np.isfinite(ube)
     rho_e = np.where(free, 0.0, rho_e)
     ab = sys_.banded_expression(rho_e)
-    cb = cholesky_banded(ab, lower=False, check_finite=False)
-    Kei = sys_.Hie.transpose(0, 2, 1).reshape(F * Ke, Ki)  # (n, Ki)
+    # Factorised in float64, then the solves run in float32: they read the (2 Ke + 1, F Ke) factor
+    # once per triangular solve and are memory-bound, and LAPACK's single-precision band solve is
+    # ~3.5x faster (d6: 8 -> 2.2 ms a solve, 0.83 -> 0.23 s for the Ki right-hand sides of Y). The
+    # error this adds (~1e-6 relative) is far below the ADMM tolerance.
+    cb = cholesky_banded(ab, lower=False, check_finite=False).astype(np.float32)
+    Kei = np.ascontiguousarray(sys_.Hie.transpose(0, 2, 1), dtype=np.float32).reshape(F * Ke, Ki)  # (n, Ki)
     Y = cho_solve_banded((cb, False), Kei, check_finite=False)  # Kee^-1 Kei
-    S = sys_.Hii + np.diag(rho_i) - Kei.T @ Y
+    S = sys_.Hii + np.diag(rho_i) - (Kei.T @ Y).astype(np.float64)
     Sf = cho_factor(S, check_finite=False)
 
     def solve(ri: np.ndarray, re: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        v = cho_solve_banded((cb, False), re.ravel(), check_finite=False)
-        di = cho_solve(Sf, ri - Kei.T @ v, check_finite=False)
-        de = v - Y @ di
+        v = cho_solve_banded((cb, False), re.astype(np.float32).ravel(), check_finite=False)
+        di = cho_solve(Sf, ri - (Kei.T @ v).astype(np.float64), check_finite=False)
+        de = v.astype(np.float64) - Y @ di.astype(np.float32)
         return di, de.reshape(F, Ke)
 
     zi = np.clip(np.zeros(Ki) if xi0 is None else xi0, lbi, ubi)

@@ -144,8 +144,9 @@ def _targets(obs: np.ndarray, cams: OrthoCameras) -> np.ndarray:
 def _rhs(basis: LandmarkBasis, cams: OrthoCameras, y: np.ndarray, w: np.ndarray):
     """Gradient terms gi (Ki,), ge (F, Ke) of the landmark term at zero coefficients."""
     R2 = cams.rotation[:, :2]
-    b = y - np.einsum("fab,lb->fla", R2, basis.mean)
-    u = w[..., None] * np.einsum("fab,fla->flb", R2, b)  # (F, L, 3)
+    # batched matmuls rather than einsum: the same sums, several times faster
+    b = y - np.matmul(basis.mean, R2.transpose(0, 2, 1))
+    u = w[..., None] * np.matmul(b, R2)  # (F, L, 3)
     L = basis.num_points
     ge = u.reshape(u.shape[0], L * 3) @ basis.expression.reshape(basis.num_expressions, L * 3).T
     gi = basis.identity.reshape(basis.num_identity, L * 3) @ u.sum(0).reshape(L * 3)
@@ -160,12 +161,12 @@ def fit_rigid_shape(basis: LandmarkBasis, cams: OrthoCameras, obs: np.ndarray, w
     y = _targets(obs, cams)
     G = np.concatenate([basis.identity, basis.expression], axis=0)  # (K, L, 3)
     P = np.eye(3)[None] - np.einsum("fa,fb->fab", cams.rotation[:, 2], cams.rotation[:, 2])
-    M = np.einsum("fl,fab->lab", w, P)  # (L, 3, 3)
-    GM = np.einsum("kla,lab->klb", G, M)
+    M = (w.T @ P.reshape(-1, 9)).reshape(-1, 3, 3)  # (L, 3, 3)
+    GM = np.matmul(G[:, :, None, :], M[None])[:, :, 0, :]  # (K, L, 3)
     H = GM.reshape(Ki + Ke, -1) @ G.reshape(Ki + Ke, -1).T
     R2 = cams.rotation[:, :2]
-    b = y - np.einsum("fab,lb->fla", R2, basis.mean)
-    u = (w[..., None] * np.einsum("fab,fla->flb", R2, b)).sum(0)
+    b = y - np.matmul(basis.mean, R2.transpose(0, 2, 1))
+    u = (w[..., None] * np.matmul(b, R2)).sum(0)
     g = G.reshape(Ki + Ke, -1) @ u.reshape(-1)
     H[np.arange(Ki), np.arange(Ki)] += settings.identity_prior
     # the rigid shape stands for all F frames, so its expression prior counts F times
