@@ -32,7 +32,7 @@ import numpy as np
 from core.camera import OrthoCameras
 from core.fitting.basis import LandmarkBasis
 from core.fitting.priors import prior_weights
-from core.fitting.qp import solve_box_qp
+from core.fitting.qp import solve_box_qps
 from core.fitting.settings import FitSettings
 from core.jobs import CancelToken
 from core.numeric import clipped_box
@@ -45,6 +45,8 @@ FB_TOLERANCE_PX = 0.3
 LK_ITERATIONS = 10
 #: at least this many well-tracked points for a frame pair to count
 MIN_POINTS = 12
+#: frames per batch of :func:`refit_expressions` (its Hessians take chunk x Ke^2 x 8 bytes)
+REFIT_CHUNK = 512
 
 
 @dataclass
@@ -470,18 +472,24 @@ def refit_expressions(basis: LandmarkBasis, identity: np.ndarray, expression: np
     out = np.array(expression, np.float64, copy=True)
     use_prior = prior_expression is not None and s.tracker_prior > 0
     mask = np.ones(Ke) if prior_mask is None else np.asarray(prior_mask, np.float64)
-    for f in frames:
-        R, sc, t = cams.rotation[f], float(cams.scale[f]), cams.translation[f]
-        P = np.eye(3) - np.outer(R[2], R[2])
-        H = np.tensordot(P.ravel(), C, axes=1)
-        b = (targets[f] - t) / sc - X0 @ R[:2].T
-        g = Bflat @ (p[:, None] * (b @ R[:2])).ravel()
+    frames = np.asarray(frames, int)
+    # the frames' QPs are independent: solved in batches (memory ~ chunk x Ke^2)
+    for a in range(0, frames.size, REFIT_CHUNK):
+        fr = frames[a:a + REFIT_CHUNK]
+        R = np.asarray(cams.rotation[fr], np.float64)
+        sc = np.asarray(cams.scale[fr], np.float64)
+        t = np.asarray(cams.translation[fr], np.float64)
+        P = np.eye(3)[None] - R[:, 2, :, None] * R[:, 2, None, :]
+        H = (P.reshape(-1, 9) @ C.reshape(9, Ke * Ke)).reshape(-1, Ke, Ke)
+        R2 = R[:, :2]
+        b = (targets[fr] - t[:, None]) / sc[:, None, None] - np.matmul(X0, R2.transpose(0, 2, 1))
+        g = (p[None, :, None] * np.matmul(b, R2)).reshape(fr.size, -1) @ Bflat.T
         if use_prior:
-            wp = prior_weights(np.diag(H), s.tracker_prior, s.tracker_prior_floor, mask)
-            H = H + np.diag(wp)
-            g = g + wp * np.nan_to_num(prior_expression[f])
-        H = H + s.expression_prior * np.eye(Ke)
-        out[f] = solve_box_qp(H, g, lb, ub, x0=out[f], max_iter=15, tol=1e-6)
+            wp = prior_weights(np.einsum("fii->fi", H), s.tracker_prior, s.tracker_prior_floor, mask)
+            H = H + wp[:, :, None] * np.eye(Ke)[None]
+            g = g + wp * np.nan_to_num(prior_expression[fr])
+        H = H + s.expression_prior * np.eye(Ke)[None]
+        out[fr] = solve_box_qps(H, g, lb, ub, out[fr], max_iter=15, tol=1e-6)
     return out
 
 
