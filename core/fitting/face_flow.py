@@ -6,12 +6,12 @@ corrected ones), while the expensive part, the flow field itself, does not depen
 So the fields are computed while the fit runs (in the image-motion thread, which decodes the
 clip anyway) and kept at reduced resolution as 16-bit fixed point; afterwards any point can be sampled.
 
-Method: OpenCV's DIS optical flow (medium preset) from frame f to f+1 on the box around the
+Method: OpenCV's DIS optical flow (medium preset, fewer iterations: see DIS_*) from frame f to f+1 on the box around the
 tracker's face points of both frames plus ``FLOW_MARGIN`` px. Measured on d6 (corrective with
 ICT, mesh flow photometric error over DIS's, 100 pairs): DIS fast preset 1.44x against medium
 1.31x (one sampling pass); storing the field at half resolution 1.276x against full 1.276x,
 quarter 1.281x. Faces larger than ``FLOW_MAX_SIDE`` px are flowed on a reduced copy so that
-the cost per pair stays bounded (~6 ms on d6's ~300 px box, ~15 ms at the bound) whatever the
+the cost per pair stays bounded (~6.5 ms on d6's ~270 x 340 px box, one thread) whatever the
 video's size. DIS (medium) under-reads small smooth motions, more so on a reduced face: on the
 synthetic brow bump of tests/test_corrective.py (a 400 px face) it measures 73 % of each step
 with the face reduced to 320 px, 87 % at 480 px, 88 % unreduced; d6 at 240 px: 1.32x against
@@ -37,6 +37,13 @@ FLOW_MAX_SIDE = 480
 STORE_SCALE = 0.5
 LONG_CLIP_FRAMES = 4_000
 STORE_SCALE_LONG = 0.25
+#: DIS's medium preset with fewer iterations (the preset's 25 gradient-descent and 5 variational
+#: refinement iterations cost 10.1 ms a pair on d6's face box, these 6.5 ms): measured with
+#: bench/bench_flow_evidence.py (docs/bench/issue15/flow_evidence_dis_params_s7.json), the mesh's
+#: photometric error on d6 / d9 with both models is the same or lower (d6 ICT 1.413 -> 1.404,
+#: built-in 1.595 -> 1.576; d9 1.591 -> 1.587, 1.560 -> 1.559); a patch stride of 4 was worse
+DIS_GRADIENT_DESCENT_ITERATIONS = 12
+DIS_VARIATIONAL_ITERATIONS = 1
 #: fields are kept as int16 in 1/FIXED_POINT px: 1/64 px steps (the bilinear sample rounds to
 #: one), up to +-511 px a frame
 FIXED_POINT = 64
@@ -95,6 +102,8 @@ class FaceFlow:
     def __init__(self, store: float = STORE_SCALE):
         self.store = float(store)
         self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        self._dis.setGradientDescentIterations(DIS_GRADIENT_DESCENT_ITERATIONS)
+        self._dis.setVariationalRefinementIterations(DIS_VARIATIONAL_ITERATIONS)
 
     def boxed(self, a: np.ndarray, b: np.ndarray, box: tuple[int, int, int, int]) -> FlowPiece:
         """The flow from crop ``a`` to crop ``b`` (h, w) uint8, both cut at ``box`` of the frame."""
@@ -131,7 +140,7 @@ def _lower_priority() -> None:
 
 class FlowPool:
     """:class:`FaceFlow` on ``workers`` low-priority threads (DIS releases the GIL). The flow is
-    the longest part of the image pass (~6 ms a pair on d6 against ~1 ms for decoding and LK)
+    the longest part of the image pass (~6.5 ms a pair on d6 against ~3 ms for decoding and LK)
     but nothing waits for it until the fit and its camera refinement are done, so it runs on
     what they leave of the two cores. Pieces come back in submission order. Waiting pairs hold
     only their face crops, at most ``pending_mb`` of them (d6: ~170 KB a pair), so the decoding
