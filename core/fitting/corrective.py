@@ -249,7 +249,8 @@ def learn_corrective(model: FaceModel, identity: np.ndarray, expression: np.ndar
     identity (Ki,), expression (F, Ke), cams (F): the final fit; usable, segment (F,): frames
     with a fit and their track segments; flows: the face region's flow per frame pair (F - 1
     ``face_flow.FlowPiece`` or None, from a ``face_flow.FlowPool``), or a function returning
-    them (called once the fitted points are known: the flow may still be running), or None to
+    them in order, as a list or an iterator that yields each as soon as it is computed (called
+    once the fitted points are known: the flow may still be running), or None to
     compute them from ``frames`` (an iterable over the clip's images, RGB or grey uint8, aligned
     with the fit); duplicate (F,) bool: frames repeating their predecessor (their fit is a copy).
     Returns None when ``cancel`` is cancelled before the flows are in.
@@ -267,20 +268,32 @@ def learn_corrective(model: FaceModel, identity: np.ndarray, expression: np.ndar
     ).reshape(F, -1, 3)
     p = _project2d(cams, X)                                                           # (F, M, 2)
     del X
+    vis = point_visibility(model, neutral, cams, points)
+    vis[seg < 0] = 0.0
+    first = None
     if flows is None:
         flows = face_flows(frames, p, seg >= 0, cancel)
     elif callable(flows):
-        flows = flows()
+        # the first pass samples at the fitted points: done piece by piece as the flow's
+        # workers finish them, so only the last pieces are waited for
+        pieces = flows()
+        try:
+            flows, first = _sample_as_they_come(pieces, p, duplicate, cancel)
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()
     if cancel is not None and cancel.cancelled:
         return None
-    vis = point_visibility(model, neutral, cams, points)
-    vis[seg < 0] = 0.0
     own = p[1:] - p[:-1]
     h, factor, ok = None, None, None
     for _ in range(max(int(s.corrective_passes), 1)):
         # each pass measures where the previous one put the surface points; the steps that
         # count (and so the system's factorisation) are decided on the first
-        disp, measured = sample_flows(flows, p if h is None else p + h, p, duplicate)
+        if h is None and first is not None:
+            disp, measured = first
+        else:
+            disp, measured = sample_flows(flows, p if h is None else p + h, p, duplicate)
         r = disp - own
         if factor is None:
             ok = residual_mask(r, measured, vis, seg)
@@ -328,9 +341,32 @@ def sample_flows(flows: list, at: np.ndarray, p: np.ndarray,
     disp = np.zeros((max(F - 1, 0), M, 2), np.float32)
     measured = np.zeros((max(F - 1, 0), M), bool)
     for f in range(F - 1):
-        if duplicate is not None and duplicate[f + 1]:
-            disp[f] = p[f + 1] - p[f]
-            measured[f] = True
-        elif f < len(flows) and flows[f] is not None:
-            disp[f], measured[f] = flows[f].sample(at[f])
+        _sample_step(flows[f] if f < len(flows) else None, f, at, p, duplicate, disp, measured)
     return disp, measured
+
+
+def _sample_step(piece, f: int, at: np.ndarray, p: np.ndarray, duplicate, disp: np.ndarray,
+                 measured: np.ndarray) -> None:
+    """Step f -> f+1 of :func:`sample_flows` into ``disp`` / ``measured``."""
+    if duplicate is not None and duplicate[f + 1]:
+        disp[f] = p[f + 1] - p[f]
+        measured[f] = True
+    elif piece is not None:
+        disp[f], measured[f] = piece.sample(at[f])
+
+
+def _sample_as_they_come(pieces, p: np.ndarray, duplicate, cancel: CancelToken | None):
+    """(the pieces as a list, :func:`sample_flows` at ``p`` (F, M, 2)) from an iterator over the
+    F - 1 flow pieces that yields each one as soon as it is computed."""
+    F, M = p.shape[:2]
+    disp = np.zeros((max(F - 1, 0), M, 2), np.float32)
+    measured = np.zeros((max(F - 1, 0), M), bool)
+    got = []
+    for f, piece in enumerate(pieces):
+        if f >= F - 1:
+            break
+        if cancel is not None and f % 25 == 0 and cancel.cancelled:
+            break
+        got.append(piece)
+        _sample_step(piece, f, p, p, duplicate, disp, measured)
+    return got, (disp, measured)

@@ -200,11 +200,19 @@ class FlowPool:
     def results(self, count: int | None = None) -> list:
         """The pieces (FlowPiece or None) in submission order, padded with None to ``count``;
         waits for the workers, then shuts them down."""
+        return list(self.iter_results(count))
+
+    def iter_results(self, count: int | None = None):
+        """:meth:`results` one piece at a time, each as soon as it is done (so a consumer can
+        work on the first pieces while the workers finish the last); shuts the workers down at
+        the end, or when the consumer stops early."""
         try:
-            out = [None if f is None else f.result() for f in self._futures]
+            for f in self._futures:
+                yield None if f is None else f.result()
+            for _ in range(max((count or 0) - len(self._futures), 0)):
+                yield None
         finally:
             self.close()
-        return out + [None] * max((count or 0) - len(out), 0)
 
     def close(self) -> None:
         """Stop the workers (queued pairs are dropped)."""

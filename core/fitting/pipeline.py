@@ -144,11 +144,14 @@ class _MotionMeasurement:
             raise self._error
         return self._result
 
-    def flows(self) -> list:
-        """The flow pieces of the F - 1 frame pairs (waits for the workers; once)."""
+    def flows(self):
+        """The flow pieces of the F - 1 frame pairs, in order, each as soon as it is done (an
+        iterator; call once)."""
         self._thread.join()
         pool, self._pool = self._pool, None
-        return [None] * (self._num_frames - 1) if pool is None else pool.results(self._num_frames - 1)
+        if pool is None:
+            return iter([None] * (self._num_frames - 1))
+        return pool.iter_results(self._num_frames - 1)
 
     def stop(self) -> None:
         self._stop.cancel()
