@@ -58,6 +58,11 @@ def synthetic_clip(F: int, Ki: int, Ke: int, seed: int = 0):
 
 
 KI = 20  # identity modes used in the synthetic tests (the largest ones)
+#: Settings for clips drawn from the model itself with independent noise per point and frame:
+#: the plain Gaussian prior (the product's identity_prior 4, and identity_evidence_frames when
+#: set, assume MediaPipe's error on the shape repeats over points and frames, which these
+#: clips do not have; the tests check the solver, not that choice)
+IN_MODEL = dict(identity_prior=1.0, identity_evidence_frames=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +90,8 @@ def test_synthetic_round_trip(model, basis):
     F = 60
     tr = synthetic_clip(F, KI, basis.num_expressions, seed=1)
     clean, obs = _observe(basis, tr, noise=0.3)
-    fit = fit_video(basis, obs, np.ones(obs.shape[:2]), np.zeros(F, int), model.expression_bounds)
+    fit = fit_video(basis, obs, np.ones(obs.shape[:2]), np.zeros(F, int), model.expression_bounds,
+                    FitSettings(**IN_MODEL))
     X = basis.points(fit.identity, fit.expression)
     reproj = np.linalg.norm(fit.cameras.project(X)[..., :2] - clean, axis=-1).mean()
     # tolerances: image-space shape within 0.8 px of the noise-free truth (noise 0.3 px,
@@ -138,7 +144,8 @@ def test_adaptive_camera_smoothing_keeps_shake(model, basis):
     tr = synthetic_clip(F, KI, basis.num_expressions, seed=9)
     tr["translation"] += np.random.default_rng(1).choice([-15.0, 15.0], size=(F, 2))
     clean, obs = _observe(basis, tr, noise=0.2)
-    fit = fit_video(basis, obs, np.ones(obs.shape[:2]), np.zeros(F, int), model.expression_bounds)
+    fit = fit_video(basis, obs, np.ones(obs.shape[:2]), np.zeros(F, int), model.expression_bounds,
+                    FitSettings(**IN_MODEL))
     assert np.abs(fit.cameras.translation - tr["translation"]).mean() < 1.5
 
 
@@ -195,7 +202,7 @@ def test_per_frame_agrees_with_whole_video(model, basis):
     F = 30
     tr = synthetic_clip(F, KI, basis.num_expressions, seed=7)
     clean, _ = _observe(basis, tr, noise=0.0)
-    s = FitSettings(expression_smoothing_frames=0.0, camera_smoothing_frames=0.0)
+    s = FitSettings(expression_smoothing_frames=0.0, camera_smoothing_frames=0.0, **IN_MODEL)
     fit = fit_video(basis, clean, np.ones(clean.shape[:2]), np.zeros(F, int), model.expression_bounds, s)
     ff = FrameFitter(basis, fit.identity, np.ones(basis.num_points), model.expression_bounds,
                      FitSettings(frame_temporal_prior=0.0, frame_iterations=3))
@@ -280,3 +287,28 @@ def test_batched_box_qps_match_one_by_one():
     assert np.all(got >= lb) and np.all(got <= ub)
     assert (got == 0).sum() + (got == 1).sum() > B  # bounds are active in many problems
     np.testing.assert_allclose(got, want, atol=1e-9)
+
+
+def test_identity_prior_weight_saturates():
+    from core.fitting.priors import identity_prior_weight
+
+    assert identity_prior_weight(4.0, 1.0, np.array([3.0])) == 4.0                     # a still
+    assert identity_prior_weight(4.0, 1.0, np.full(41, 3.0)) == pytest.approx(164.0)   # 41 frames
+    assert identity_prior_weight(4.0, 2.0, np.r_[np.full(40, 3.0), 0.0]) == pytest.approx(80.0)
+    assert identity_prior_weight(4.0, 100.0, np.full(41, 3.0)) == 4.0                  # below the limit
+    assert identity_prior_weight(4.0, 0.0, np.full(41, 3.0)) == 4.0                    # no limit
+
+
+def test_repeated_frame_gives_the_stills_identity(model, basis):
+    """With ``identity_evidence_frames`` 1, a clip of one frame repeated says no more about the
+    identity than the frame alone (the tracker's error on a face repeats with it)."""
+    tr = synthetic_clip(1, KI, basis.num_expressions, seed=5)
+    _, obs = _observe(basis, tr, noise=0.3)
+    s = FitSettings(identity_prior=4.0, identity_evidence_frames=1.0)
+    one = fit_video(basis, obs, np.ones(obs.shape[:2]), np.zeros(1, int), model.expression_bounds, s)
+    many = fit_video(basis, np.repeat(obs, 20, 0), np.ones((20, obs.shape[1])), np.zeros(20, int),
+                     model.expression_bounds, s)
+    assert np.abs(many.identity - one.identity).max() < 0.02
+    free = fit_video(basis, np.repeat(obs, 20, 0), np.ones((20, obs.shape[1])), np.zeros(20, int),
+                     model.expression_bounds, FitSettings(identity_prior=4.0, identity_evidence_frames=0.0))
+    assert np.linalg.norm(free.identity) > np.linalg.norm(one.identity) + 0.1   # the fixed prior lets it grow

@@ -68,3 +68,17 @@ def has_scores(model_names, names) -> np.ndarray:
         ok = n in src or any(n.endswith(s) and n[: -len(s)] in src for s in ("Left", "Right"))
         out.append(ok)
     return np.array(out, bool)
+
+
+def identity_prior_weight(identity_prior: float, evidence_frames: float, frame_weight_sums: np.ndarray) -> float:
+    """The whole-video fit's weight on ``||i||^2`` (``FitSettings.identity_prior`` and
+    ``identity_evidence_frames``). ``frame_weight_sums`` (F,) each fitted frame's total point
+    weight: the clip holds n = sum / max frames' worth of landmark evidence, and MediaPipe's error
+    on one face's shape is much the same in every frame (it reads proportions through its own
+    canonical mesh), so beyond ``evidence_frames`` frames the landmarks' say on the identity stops
+    growing: the prior grows with them instead. ``evidence_frames`` <= 0: a fixed prior."""
+    w = np.asarray(frame_weight_sums, np.float64)
+    top = float(w.max()) if w.size else 0.0
+    if evidence_frames <= 0 or top <= 0:
+        return float(identity_prior)
+    return float(identity_prior) * max(1.0, float(w.sum()) / top / float(evidence_frames))

@@ -28,7 +28,7 @@ from core.camera import OrthoCameras
 from core.fitting._blas import single_threaded_blas
 from core.fitting.basis import LandmarkBasis
 from core.fitting.camera_fit import fit_cameras, smooth_cameras
-from core.fitting.priors import prior_weights
+from core.fitting.priors import identity_prior_weight, prior_weights
 from core.fitting.frames import nearest_index
 from core.fitting.qp import ArrowSystem, solve_arrow_qp, solve_box_qp
 from core.fitting.settings import FitSettings
@@ -155,8 +155,9 @@ def _rhs(basis: LandmarkBasis, cams: OrthoCameras, y: np.ndarray, w: np.ndarray)
 
 def fit_rigid_shape(basis: LandmarkBasis, cams: OrthoCameras, obs: np.ndarray, w: np.ndarray,
                     settings: FitSettings, lbe: np.ndarray, ube: np.ndarray,
-                    x0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """One (i, e) for all frames with cameras fixed (Eq. 3.3's shape step). Returns (i, e)."""
+                    x0: np.ndarray | None = None, identity_prior: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One (i, e) for all frames with cameras fixed (Eq. 3.3's shape step). Returns (i, e).
+    ``identity_prior``: the weight on ||i||^2 (default ``settings.identity_prior``)."""
     Ki, Ke = basis.num_identity, basis.num_expressions
     y = _targets(obs, cams)
     G = np.concatenate([basis.identity, basis.expression], axis=0)  # (K, L, 3)
@@ -168,7 +169,7 @@ def fit_rigid_shape(basis: LandmarkBasis, cams: OrthoCameras, obs: np.ndarray, w
     b = y - np.matmul(basis.mean, R2.transpose(0, 2, 1))
     u = (w[..., None] * np.matmul(b, R2)).sum(0)
     g = G.reshape(Ki + Ke, -1) @ u.reshape(-1)
-    H[np.arange(Ki), np.arange(Ki)] += settings.identity_prior
+    H[np.arange(Ki), np.arange(Ki)] += settings.identity_prior if identity_prior is None else identity_prior
     # the rigid shape stands for all F frames, so its expression prior counts F times
     H[np.arange(Ki, Ki + Ke), np.arange(Ki, Ki + Ke)] += settings.expression_prior * max(1, obs.shape[0])
     lb = np.concatenate([np.full(Ki, -settings.identity_bound), lbe])
@@ -267,6 +268,7 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
     ww = ww * (s.effective_points / max(ww.sum(1).max(), 1e-12)) / s.landmark_sigma_cm ** 2
     lbe, ube = expression_bounds[:, 0].astype(np.float64), expression_bounds[:, 1].astype(np.float64)
     frame_ok = ww.sum(1) > 0
+    id_prior = identity_prior_weight(s.identity_prior, s.identity_evidence_frames, ww.sum(1))
     total = s.init_rounds + s.refine_rounds + 1
     step = 0
 
@@ -283,7 +285,7 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
         cams, ok = fit_cameras(X, o, ww) if cams is None else fit_cameras(X, o, ww, iterations=1, init=cams)
         use = ok & frame_ok
         sub = OrthoCameras(cams.scale[use], cams.rotation[use], cams.translation[use])
-        ident, e_rigid = fit_rigid_shape(basis, sub, o[use], ww[use], s, lbe, ube, x0=x0)
+        ident, e_rigid = fit_rigid_shape(basis, sub, o[use], ww[use], s, lbe, ube, x0=x0, identity_prior=id_prior)
         x0 = np.concatenate([ident, e_rigid])
         step += 1
         report(progress, step, total, "camera initialisation")
@@ -327,7 +329,7 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
             Hee = Hee + wp[:, :, None] * np.eye(Ke)[None]
             ge = ge + wp * np.nan_to_num(np.asarray(prior_expression, np.float64)[idx])
         Hee = Hee + s.expression_prior * np.eye(Ke)[None]
-        Hii = Hii + s.identity_prior * np.eye(Ki)
+        Hii = Hii + id_prior * np.eye(Ki)
         T = temporal_band(sg, s.expression_smoothing_frames ** 4 * curv)
         system = ArrowSystem(Hii, Hie, Hee, T, gi, ge)
         xi, xe, info = solve_arrow_qp(system, np.full(Ki, -s.identity_bound), np.full(Ki, s.identity_bound),
