@@ -80,6 +80,11 @@ class FitSettings:
     neutral_pin: float = 10.0
     #: Shrinkage of the per-point offsets towards 0, in calm frames' worth of evidence.
     neutral_offset_frames: float = 5.0
+    #: which frames' residuals the per-point offsets are measured on: "calm" (the frames at rest,
+    #: expressions pinned to the tracker's reading) or "all" (every fitted frame: the offsets
+    #: then also take up the tracker's per-subject bias on the face's shape, which repeats in
+    #: every frame; meant for use with ``identity_evidence_frames``)
+    neutral_offset_source: str = "calm"
     #: Personalise the model to the clip's subject before fitting (core/model/personalise.py,
     #: seed 004): its rest face and expression basis re-estimated from the clip's tracked points
     #: and the tracker's scores. Only models whose vertices are the tracker's points (built-in);

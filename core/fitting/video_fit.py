@@ -341,7 +341,8 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
         if calm_idx.size and r == 0:
             from core.fitting.neutral import point_offsets
 
-            offsets = offsets + point_offsets(fit_basis, xi, xe, cams, y, ww, calm_idx, s.neutral_offset_frames)
+            measured_on = calm_idx if s.neutral_offset_source == "calm" else np.flatnonzero(frame_ok)
+            offsets = offsets + point_offsets(fit_basis, xi, xe, cams, y, ww, measured_on, s.neutral_offset_frames)
             fit_basis = LandmarkBasis(basis.mean + offsets, basis.identity, basis.expression)
         if r == solves - 1:
             break
