@@ -24,11 +24,11 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from core.render.viewport import (
-    MODE_LABELS, MODES, PRESETS, PROJECTIONS, OrbitView, ViewportRenderThread, ViewportScene, mesh_edges,
+    MODE_LABELS, MODE_TIPS, MODES, PRESETS, PROJECTIONS, OrbitView, ViewportRenderThread, ViewportScene, mesh_edges,
 )
 from widgets.viewport3d import Viewport3D
 
-__all__ = ["MODES", "MODE_LABELS", "PRESETS", "PROJECTIONS", "ViewportController"]
+__all__ = ["MODES", "MODE_LABELS", "MODE_TIPS", "PRESETS", "PROJECTIONS", "ViewportController"]
 
 EMPTY_HINT = "The reconstructed 3D face appears here (Edit > Reconstruct, Ctrl+R)."
 

@@ -13,7 +13,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDockWidget, QHBoxLayout, QToolButton, QVBoxLayout, QWidget
 
 from app.icons import icon
-from app.viewport import MODE_LABELS, MODES, PRESETS, ViewportController
+from app.viewport import MODE_LABELS, MODE_TIPS, MODES, PRESETS, ViewportController
 from widgets.curve_editor import CurveEditor, FitErrorPlot
 from widgets.expression_panel import ExpressionPanel
 from widgets.video_view import ColouredPointsItem, HandlesItem, SegmentsOverlayItem
@@ -38,8 +38,9 @@ class EditorPanels:
         self.viewport.set_overlays(wireframe=s.value("view/viewport_wireframe", False, type=bool),
                                    landmarks=s.value("view/viewport_landmarks", True, type=bool))
         self.mode_combo = QComboBox()
-        for m in MODES:
+        for i, m in enumerate(MODES):
             self.mode_combo.addItem(MODE_LABELS[m], m)
+            self.mode_combo.setItemData(i, MODE_TIPS[m], Qt.ItemDataRole.ToolTipRole)
         self.mode_combo.setCurrentIndex(MODES.index(self.viewport.mode))
         self.mode_combo.setToolTip("Display mode of the 3D viewport")
         self.preset_buttons: dict[str, QToolButton] = {}
@@ -55,7 +56,8 @@ class EditorPanels:
             self.preset_buttons[p] = b
             bar.addWidget(b)
         self.mode_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.mode_combo.setMinimumContentsLength(9)
+        # wide enough for the longest (short) label: a cut label reads as a different mode
+        self.mode_combo.setMinimumContentsLength(max(len(label) for label in MODE_LABELS.values()))
         self.wire_check = QCheckBox("Wire")
         self.wire_check.setChecked(self.viewport.show_wireframe)
         self.lm_check = QCheckBox("Landmarks")

@@ -26,8 +26,15 @@ from core.render.views import ViewCamera, orthographic, perspective
 
 #: what the viewport can show
 MODES = ("shaded", "textured", "nmfc", "wireframe", "flow", "flow_arrows")
-MODE_LABELS = {"shaded": "Shaded", "textured": "Textured (frame)", "nmfc": "NMFC", "wireframe": "Wireframe",
-               "flow": "3D flow (colour)", "flow_arrows": "3D flow (arrows)"}
+#: short names (the viewport's mode box is narrow when docked) and what each one shows
+MODE_LABELS = {"shaded": "Shaded", "textured": "Textured", "nmfc": "NMFC", "wireframe": "Wireframe",
+               "flow": "Flow colour", "flow_arrows": "Flow arrows"}
+MODE_TIPS = {"shaded": "The fitted mesh, lit grey",
+             "textured": "The fitted mesh with the video frame projected onto it",
+             "nmfc": "Normalised mean face coordinates: each surface point coloured by its place on the mean face",
+             "wireframe": "The mesh's edges only",
+             "flow": "The 3D facial flow to the next frame, colour-coded by direction and size",
+             "flow_arrows": "The 3D facial flow to the next frame as arrows"}
 PRESETS = ("camera", "front", "side", "top")
 PROJECTIONS = ("orthographic", "perspective")
 BACKGROUND = (38, 40, 43)
