@@ -59,25 +59,8 @@ def fit_cameras(X: np.ndarray, x: np.ndarray, w: np.ndarray, iterations: int = 3
         s = init.scale.astype(np.float64).copy()
         R = init.rotation.astype(np.float64).copy()
         t = init.translation.astype(np.float64).copy()
-    Yh = np.ones((F, L, 4))
     for _ in range(iterations):
-        Yh[..., :3] = X @ R.transpose(0, 2, 1)  # camera-frame points (F, L, 3), homogeneous
-        res = s[:, None, None] * Yh[..., :2] + t[:, None] - x  # (F, L, 2)
-        # Gauss-Newton in (rotation vector w (left perturbation R <- exp([w]x) R, so dY = w x Y),
-        # scale, translation). Each point's Jacobian rows are linear in yh = (Y, 1):
-        # d res_x = Ax @ yh, d res_y = Ay @ yh (6 x 4 each), so J^T W J and J^T W r come from the
-        # per-frame moments sum_l w yh yh^T (4 x 4) and sum_l w r yh (4,) instead of an (F, 2L, 6) J.
-        Ax = np.zeros((F, 6, 4))
-        Ay = np.zeros((F, 6, 4))
-        Ax[:, 1, 2], Ax[:, 2, 1], Ax[:, 3, 0], Ax[:, 4, 3] = s, -s, 1.0, 1.0
-        Ay[:, 0, 2], Ay[:, 2, 0], Ay[:, 3, 1], Ay[:, 5, 3] = -s, s, 1.0, 1.0
-        wYh = w[..., None] * Yh
-        M = wYh.transpose(0, 2, 1) @ Yh  # (F, 4, 4)
-        mx = np.matmul(res[..., 0][:, None, :], wYh)[:, 0]  # (F, 4)
-        my = np.matmul(res[..., 1][:, None, :], wYh)[:, 0]
-        JtJ = Ax @ M @ Ax.transpose(0, 2, 1) + Ay @ M @ Ay.transpose(0, 2, 1) + 1e-9 * np.eye(6)
-        Jtr = (Ax @ mx[..., None] + Ay @ my[..., None])[..., 0]
-        d = -np.linalg.solve(JtJ, Jtr[..., None])[..., 0]
+        d = gauss_newton_step(X, x, w, s, R, t)
         d[~ok] = 0.0
         R = Rotation.from_rotvec(d[:, :3]).as_matrix() @ R
         s = s + d[:, 3]
@@ -86,6 +69,34 @@ def fit_cameras(X: np.ndarray, x: np.ndarray, w: np.ndarray, iterations: int = 3
     s = np.where(ok, s, np.nan)
     t = np.where(ok[:, None], t, np.nan)
     return OrthoCameras(s, R, t), ok
+
+
+def gauss_newton_step(X: np.ndarray, x: np.ndarray, w: np.ndarray, s: np.ndarray, R: np.ndarray,
+                      t: np.ndarray) -> np.ndarray:
+    """One weighted Gauss-Newton step of SOP cameras ``p = s R[:2] X + t`` per frame.
+
+    X : (F, L, 3) model points (cm); x : (F, L, 2) pixels; w : (F, L) >= 0; s (F,), R (F, 3, 3),
+    t (F, 2) the current cameras. Returns d (F, 6): a rotation vector (left perturbation
+    R <- exp([d[:3]]x) R, so dY = d[:3] x Y), the scale's and the translation's increments.
+    Each point's Jacobian rows are linear in yh = (Y, 1), Y = R X: d res_x = Ax @ yh,
+    d res_y = Ay @ yh (6 x 4 each), so J^T W J and J^T W r come from the per-frame moments
+    sum_l w yh yh^T (4 x 4) and sum_l w r yh (4,) instead of an (F, 2L, 6) Jacobian.
+    """
+    F, L = x.shape[:2]
+    Yh = np.ones((F, L, 4))
+    Yh[..., :3] = X @ R.transpose(0, 2, 1)  # camera-frame points, homogeneous
+    res = s[:, None, None] * Yh[..., :2] + t[:, None] - x  # (F, L, 2)
+    Ax = np.zeros((F, 6, 4))
+    Ay = np.zeros((F, 6, 4))
+    Ax[:, 1, 2], Ax[:, 2, 1], Ax[:, 3, 0], Ax[:, 4, 3] = s, -s, 1.0, 1.0
+    Ay[:, 0, 2], Ay[:, 2, 0], Ay[:, 3, 1], Ay[:, 5, 3] = -s, s, 1.0, 1.0
+    wYh = w[..., None] * Yh
+    M = wYh.transpose(0, 2, 1) @ Yh  # (F, 4, 4)
+    mx = np.matmul(res[..., 0][:, None, :], wYh)[:, 0]  # (F, 4)
+    my = np.matmul(res[..., 1][:, None, :], wYh)[:, 0]
+    JtJ = Ax @ M @ Ax.transpose(0, 2, 1) + Ay @ M @ Ay.transpose(0, 2, 1) + 1e-9 * np.eye(6)
+    Jtr = (Ax @ mx[..., None] + Ay @ my[..., None])[..., 0]
+    return -np.linalg.solve(JtJ, Jtr[..., None])[..., 0]
 
 
 def smooth_cameras(cams: OrthoCameras, weight: np.ndarray, segment: np.ndarray,

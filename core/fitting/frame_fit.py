@@ -15,7 +15,7 @@ import numpy as np
 
 from core.camera import OrthoCameras
 from core.fitting.basis import LandmarkBasis
-from core.fitting.camera_fit import fit_cameras
+from core.fitting.camera_fit import fit_cameras, gauss_newton_step
 from core.fitting.priors import prior_weights
 from core.fitting.qp import solve_box_qp
 from core.fitting.settings import FitSettings
@@ -136,26 +136,14 @@ def _rodrigues(v: np.ndarray) -> np.ndarray:
 
 
 def _camera_step(X: np.ndarray, obs: np.ndarray, w: np.ndarray, s: float, R: np.ndarray, t: np.ndarray):
-    """One weighted Gauss-Newton step of the SOP camera (same model as camera_fit.fit_cameras).
+    """One weighted Gauss-Newton step of the SOP camera (camera_fit.gauss_newton_step, one frame).
 
     The step is bounded: the scale changes by at most a factor of 2 and the rotation by at most
     MAX_ROTATION_STEP (rad). Far from the points (a fit correction's pin dragged 300 px off a
     150 px face) the linearised step overshoots, and an unbounded one flipped the scale's sign:
     a mirrored head, saved into the project, which no reader then accepts."""
-    Y = X @ R.T
-    res = s * Y[:, :2] + t - obs
-    L = X.shape[0]
-    J = np.zeros((L, 2, 6))
-    J[:, 0, 1] = s * Y[:, 2]
-    J[:, 0, 2] = -s * Y[:, 1]
-    J[:, 1, 0] = -s * Y[:, 2]
-    J[:, 1, 2] = s * Y[:, 0]
-    J[:, :, 3] = Y[:, :2]
-    J[:, 0, 4] = 1.0
-    J[:, 1, 5] = 1.0
-    Jf = J.reshape(2 * L, 6)
-    wJ = np.repeat(w, 2)[:, None] * Jf
-    d = -np.linalg.solve(wJ.T @ Jf + 1e-9 * np.eye(6), wJ.T @ res.ravel())
+    d = gauss_newton_step(X[None], obs[None], np.asarray(w, np.float64)[None], np.array([s], np.float64),
+                          R[None], np.asarray(t, np.float64)[None])[0]
     rot = d[:3]
     angle = float(np.sqrt(rot @ rot))
     if angle > MAX_ROTATION_STEP:
