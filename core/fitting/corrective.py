@@ -39,7 +39,9 @@ face looking down +z. Image: pixels, origin top-left, y down.
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
+from typing import Iterable
 
 import numpy as np
 
@@ -277,8 +279,16 @@ def learn_corrective(model: FaceModel, identity: np.ndarray, expression: np.ndar
         # the first pass samples at the fitted points: done piece by piece as the flow's
         # workers finish them, so only the last pieces are waited for
         pieces = flows()
+        flows = []
+
+        def recorded():
+            for f, piece in enumerate(pieces):
+                if cancel is not None and f % 25 == 0 and cancel.cancelled:
+                    return
+                flows.append(piece)
+                yield piece
         try:
-            flows, first = _sample_as_they_come(pieces, p, duplicate, cancel)
+            first = sample_flows(recorded(), p, p, duplicate)
         finally:
             close = getattr(pieces, "close", None)
             if close is not None:
@@ -332,41 +342,19 @@ def face_flows(frames, p: np.ndarray, usable: np.ndarray, cancel: CancelToken | 
     return out
 
 
-def sample_flows(flows: list, at: np.ndarray, p: np.ndarray,
+def sample_flows(flows: Iterable, at: np.ndarray, p: np.ndarray,
                  duplicate: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The measured motion f -> f+1 of points ``at`` (F, M, 2) px: (displacement (F-1, M, 2),
-    measured (F-1, M) bool: inside the flowed box). Where frame f+1 repeats frame f
-    (``duplicate``) the motion is the fit's own (p (F, M, 2): the fit copies the frame too)."""
+    measured (F-1, M) bool: inside the flowed box). ``flows``: the pieces in order (a list, or
+    an iterator, sampled as it yields them); missing ones count as None. Where frame f+1 repeats
+    frame f (``duplicate``) the motion is the fit's own (p (F, M, 2): the fit copies the frame too)."""
     F, M = at.shape[:2]
     disp = np.zeros((max(F - 1, 0), M, 2), np.float32)
     measured = np.zeros((max(F - 1, 0), M), bool)
-    for f in range(F - 1):
-        _sample_step(flows[f] if f < len(flows) else None, f, at, p, duplicate, disp, measured)
+    for f, piece in zip(range(F - 1), itertools.chain(flows, itertools.repeat(None))):
+        if duplicate is not None and duplicate[f + 1]:
+            disp[f] = p[f + 1] - p[f]
+            measured[f] = True
+        elif piece is not None:
+            disp[f], measured[f] = piece.sample(at[f])
     return disp, measured
-
-
-def _sample_step(piece, f: int, at: np.ndarray, p: np.ndarray, duplicate, disp: np.ndarray,
-                 measured: np.ndarray) -> None:
-    """Step f -> f+1 of :func:`sample_flows` into ``disp`` / ``measured``."""
-    if duplicate is not None and duplicate[f + 1]:
-        disp[f] = p[f + 1] - p[f]
-        measured[f] = True
-    elif piece is not None:
-        disp[f], measured[f] = piece.sample(at[f])
-
-
-def _sample_as_they_come(pieces, p: np.ndarray, duplicate, cancel: CancelToken | None):
-    """(the pieces as a list, :func:`sample_flows` at ``p`` (F, M, 2)) from an iterator over the
-    F - 1 flow pieces that yields each one as soon as it is computed."""
-    F, M = p.shape[:2]
-    disp = np.zeros((max(F - 1, 0), M, 2), np.float32)
-    measured = np.zeros((max(F - 1, 0), M), bool)
-    got = []
-    for f, piece in enumerate(pieces):
-        if f >= F - 1:
-            break
-        if cancel is not None and f % 25 == 0 and cancel.cancelled:
-            break
-        got.append(piece)
-        _sample_step(piece, f, p, p, duplicate, disp, measured)
-    return got, (disp, measured)
