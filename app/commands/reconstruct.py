@@ -32,6 +32,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--personalise", action=argparse.BooleanOptionalAction, default=None,
                    help="personalise the model to the clip's subject before fitting (its rest face and "
                         "expressions from the clip; built-in model only; default: the fit settings' default)")
+    p.add_argument("--jaw-landmarks", choices=("3d", "silhouette"), default="3d",
+                   help="jaw line of the 68 landmarks in the output: '3d', the face's fixed jaw points "
+                        "(AFLW2000-3D's 3D-aware convention; on a turned head the far side lies behind the "
+                        "cheek), or 'silhouette', on the face's visible outline (300-W's 2D convention)")
     p.add_argument("--export-meshes", metavar="DIR", help="write one mesh per frame into DIR")
     p.add_argument("--mesh-format", choices=("obj", "ply"), default="obj",
                    help="mesh format for --export-meshes (default obj)")
@@ -60,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         source = load_project(given.project).track or source
     bar = ConsoleProgress("reconstruct")
     try:
-        settings = FitSettings(corrective=not args.no_corrective)
+        settings = FitSettings(corrective=not args.no_corrective, jaw_landmarks=args.jaw_landmarks)
         if args.personalise is not None:
             settings.personalise = args.personalise
         clip = reconstruct_clip(source, args.model, settings, per_frame=args.per_frame, progress=bar)

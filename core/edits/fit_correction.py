@@ -23,6 +23,7 @@ import numpy as np
 
 from core.camera import OrthoCameras
 from core.fitting.basis import basis_from_embedding
+from core.fitting.landmarks68 import reconstruction_landmarks68
 from core.fitting.frame_fit import FrameFitter
 from core.fitting.settings import FitSettings
 from core.fitting.video_fit import reprojection_error
@@ -182,7 +183,7 @@ def refit_with_pins(rec, model, track, pins, radius: int = DEFAULT_RADIUS, setti
                   repeated=np.asarray(rec.repeated).copy())
     for g in changed:
         if model.landmarks68 is not None:
-            out.landmarks68[g] = out.posed_vertices(model, g)[np.asarray(model.landmarks68)][:, :2]
+            out.landmarks68[g] = reconstruction_landmarks68(out, model, [g])[0]
         if np.isfinite(out.fit_error_px[g]):
             # the same measure as the fit's (basis points against the tracked ones)
             cam = OrthoCameras(S[g:g + 1], Rm[g:g + 1], T[g:g + 1])

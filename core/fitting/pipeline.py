@@ -8,7 +8,8 @@ import numpy as np
 from core.camera import OrthoCameras
 from core.errors import NoFaceError
 from core.fitting._blas import single_threaded_blas
-from core.fitting.basis import LandmarkBasis, basis_from_embedding, basis_landmarks68
+from core.fitting.basis import LandmarkBasis, basis_from_embedding
+from core.fitting.landmarks68 import fit_landmarks68
 from core.fitting.frame_fit import FrameFitter
 from core.fitting.frames import nearest_index
 from core.fitting.reconstruction import Reconstruction
@@ -63,16 +64,17 @@ def _visibility(model: FaceModel, basis, s: FitSettings):
     return visibility_model(model, basis.num_points)
 
 
-def _landmarks68(model: FaceModel, identity, expression, cams: OrthoCameras, corrective=None) -> np.ndarray:
-    """(F, 68, 2) px: the model's 68 iBUG vertices projected, corrective included."""
-    b68 = basis_landmarks68(model)
-    X = b68.points(identity, expression)
+def _landmarks68(model: FaceModel, identity, expression, cams: OrthoCameras, corrective=None,
+                 jaw: str = "3d") -> np.ndarray:
+    """(F, 68, 2) px: the model's 68 iBUG points projected, corrective included, the jaw line in
+    convention ``jaw`` (core/fitting/landmarks68.py)."""
+    offsets = None
     if corrective is not None:
         from core.fitting.corrective import apply_corrective
 
-        ids = np.asarray(model.landmarks68)
-        X = X + apply_corrective(corrective.offsets, corrective.index[ids], corrective.weight[ids])
-    return cams.project(X)[..., :2]
+        def offsets(ids):
+            return apply_corrective(corrective.offsets, corrective.index[ids], corrective.weight[ids])
+    return fit_landmarks68(model, identity, expression, cams, offsets, jaw)
 
 
 def reconstruct(track: TrackResult, model: FaceModel, model_spec: str, settings: FitSettings | None = None,
@@ -266,7 +268,7 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
         expr[fill], sc[fill], R[fill], t[fill] = expr[near[fill]], sc[near[fill]], R[near[fill]], t[near[fill]]
         cams = OrthoCameras(sc, R, t)
     report(progress, 100, 100, "done")
-    lm68 = _landmarks68(model, identity, expr, cams, corrective)
+    lm68 = _landmarks68(model, identity, expr, cams, corrective, s.jaw_landmarks)
     return Reconstruction(
         model_name=model.name, model_spec=str(model_spec), identity=np.asarray(identity, np.float32),
         expression=np.asarray(expr, np.float32), expression_names=np.asarray(model.expression_names, str),

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+#: the jaw-line conventions of ``FitSettings.jaw_landmarks`` (core/fitting/landmarks68.py)
+JAW_CONVENTIONS = ("3d", "silhouette")
+
 
 @dataclass
 class FitSettings:
@@ -134,6 +137,16 @@ class FitSettings:
     #: moves the jaw NME by yaw bin 6.86 / 7.43 / 15.06 -> 6.83 / 7.52 / 14.62 % (0-30 / 30-60 /
     #: 60-90 degrees; the last bin is one image), all-point NME 4.229 -> 4.222 %: within noise.
     hidden_points: bool = False
+    #: Convention of the jaw line in ``Reconstruction.landmarks68`` (core/fitting/landmarks68.py; the
+    #: fit itself does not change): "3d", the model's fixed jaw vertices, AFLW2000-3D's 3D-aware
+    #: annotation (on a turned head the far half lies behind the cheek); "silhouette", the jaw
+    #: points on the fitted face's visible outline, as 2D annotations (300-W) and the seeds'
+    #: dynamic contour put them. bench_jaw_silhouette.py (6 synthetic faces at 30 / 45 / 60 / 75
+    #: degrees of yaw, far-side points' median distance to the rendered outline, ICT): "3d" 9.7 /
+    #: 17.0 / 29.3 / 36.1 mm, "silhouette" 1.0 / 2.3 / 2.1 / 3.3 mm. "3d" by default: AFLW2000-3D
+    #: annotates the 3D-aware way, and its jaw NME is lower with it (ICT 30-60 degrees 6.9 against
+    #: 11.5 %; all 68 points over the 15 images 4.16 against 4.68 %: beyond the issue's 0.3 pp).
+    jaw_landmarks: str = "3d"
     #: Weight of frames the tracker bridged (interpolated across a short loss): the
     #: landmarks are a guess, the temporal term and neighbours should dominate.
     bridged_weight: float = 0.2
@@ -182,6 +195,10 @@ class FitSettings:
     frame_temporal_prior: float = 0.5
     #: Per-frame fitter: camera/expression alternations per frame.
     frame_iterations: int = 2
+
+    def __post_init__(self) -> None:
+        if self.jaw_landmarks not in JAW_CONVENTIONS:
+            raise ValueError(f"jaw_landmarks must be one of {', '.join(JAW_CONVENTIONS)}, not {self.jaw_landmarks!r}")
 
     def to_dict(self) -> dict:
         """The settings as a JSON-safe dict (stored in a Reconstruction)."""
