@@ -10,7 +10,8 @@ fitted face's occluding contour (2D annotations, the seeds' dynamic contour).
    on the far side (the side the nose turns towards) each row's outermost face pixel is the
    silhouette. Reported per |yaw|: the distance (mm on the face) from each far-side jaw point
    (iBUG 0-7 or 9-16, not the chin) to that outline curve, median and p90 over points and
-   faces, for both conventions; and the tracker's misses.
+   faces, for both conventions; the same for the tracker's own outline points (MediaPipe's
+   face oval, far side, below the brows); and the tracker's misses.
 2. **AFLW2000-3D** (the 15 annotated images): NME of the jaw (0-16) and of all 68 points by
    |yaw| bin, both conventions, against its 3D-aware annotation (where a silhouette jaw is
    expected to be further off on the far side: the annotation is behind the cheek).
@@ -67,7 +68,8 @@ def synthetic(models: list, identities: int, seed: int) -> dict:
     poses = tuple((y, 0, 0) for y in YAWS)
     views = SD.synthetic_set(identities, seed, poses)
     tracks = [track_image(v.image) for v in views]
-    out = {"yaws": list(YAWS), "identities": identities, "seed": seed}
+    out = {"yaws": list(YAWS), "identities": identities, "seed": seed,
+           "tracker_outline_points": tracker_outline(views, tracks)}
     for spec in models:
         model = load_model(spec)
         dist = {"3d": {}, "silhouette": {}}
@@ -101,6 +103,30 @@ def synthetic(models: list, identities: int, seed: int) -> dict:
             for name, by in dist.items()}
         out[spec]["tracker_missed_views_by_yaw"] = {str(k): n for k, n in sorted(missed.items())}
     return out
+
+
+def tracker_outline(views, tracks) -> dict:
+    """Median / p90 distance (mm) of MediaPipe's far-side face-oval points (below the upper third
+    of the face) to the rendered outline, by |yaw|."""
+    from core.fitting.weights import FACE_OVAL
+
+    dist = {}
+    for v, tr in zip(views, tracks):
+        if not tr.valid[0] or v.pose_deg[0] == 0:
+            continue
+        L = np.asarray(tr.landmarks[0][:, :2], float)
+        mask = face_mask(v.image)
+        row = np.clip(int(L[1, 1]), 0, mask.shape[0] - 1)       # 1: nose tip, 10: forehead, 152: chin
+        cols = np.flatnonzero(mask[row])
+        far_right = L[1, 0] > 0.5 * (cols[0] + cols[-1]) if len(cols) else True
+        oval = L[FACE_OVAL]
+        mid = L[[1, 10, 152], 0].mean()
+        keep = ((oval[:, 0] > mid) if far_right else (oval[:, 0] < mid)) & \
+            (oval[:, 1] > L[10, 1] + 0.3 * (L[152, 1] - L[10, 1]))
+        d = distance_to_curve(oval[keep], far_outline(mask, far_right)) / SD.PIXELS_PER_MM
+        dist.setdefault(abs(v.pose_deg[0]), []).extend(d.tolist())
+    return {str(y): dict(median_mm=round(float(np.median(d)), 2), p90_mm=round(float(np.percentile(d, 90)), 2),
+                         points=len(d)) for y, d in sorted(dist.items()) if d}
 
 
 def aflw(models: list) -> dict:

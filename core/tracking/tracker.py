@@ -263,7 +263,9 @@ def track_image(frame_rgb: np.ndarray, source: str = "") -> TrackResult:
     """Track one still RGB uint8 (H, W, 3) image (IMAGE mode, no filtering): F = 1.
     With several faces the largest is taken; a face too small for the whole image
     is looked for in crops (core/tracking/small_faces.py), and a small face found in the
-    whole image is landmarked again in a crop around it. No face -> ``valid[0]`` False."""
+    whole image is landmarked again in a crop around it; a turned head the detector misses
+    is looked for in the picture mirrored and with borders (core/tracking/mirror.py).
+    No face -> ``valid[0]`` False."""
     with Landmarker(video=False) as lm:
         faces = refine_small_faces(frame_rgb, lm.detect(frame_rgb), lm)
         names = lm.names if lm.names is not None else BLENDSHAPE_NAMES
@@ -273,6 +275,10 @@ def track_image(frame_rgb: np.ndarray, source: str = "") -> TrackResult:
             faces = fallback.detect(frame_rgb, 0)
         finally:
             fallback.close()
+    if faces.count == 0:
+        from core.tracking.mirror import find_turned_face
+
+        faces = find_turned_face(frame_rgb)
     choice = FaceSelector().choose(faces.landmarks)
     k = choice.index
     def pick(a):
