@@ -335,3 +335,20 @@ def test_offsets_from_all_frames_take_up_a_bias_that_repeats(model, basis):
         errors[source] = float(np.nanmean(fit.fit_error_px))
         assert fit.point_offsets is not None and np.any(fit.point_offsets)
     assert errors["all"] < 0.85 * errors["calm"], errors
+
+
+def test_identity_symmetry_matrix_measures_asymmetry():
+    """A mode that moves each tracker point as its mirror partner moves, mirrored, costs nothing;
+    its antisymmetric counterpart costs 4x its mean square displacement."""
+    from core.fitting.priors import identity_symmetry_matrix
+    from core.tracking.mirror import mirror_partner
+
+    p = mirror_partner()
+    rng = np.random.default_rng(3)
+    v = rng.normal(size=(len(p), 3))
+    M = np.array([-1.0, 1.0, 1.0])
+    sym = 0.5 * (v + v[p] * M)              # d(p) = M d(partner(p))
+    anti = 0.5 * (v - v[p] * M)             # d(p) = -M d(partner(p))
+    S = identity_symmetry_matrix(np.stack([sym, anti]), p)
+    assert abs(S[0, 0]) < 1e-12 and abs(S[0, 1]) < 1e-12
+    np.testing.assert_allclose(S[1, 1], 4 * (anti ** 2).sum(-1).mean())

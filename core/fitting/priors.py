@@ -82,3 +82,14 @@ def identity_prior_weight(identity_prior: float, evidence_frames: float, frame_w
     if evidence_frames <= 0 or top <= 0:
         return float(identity_prior)
     return float(identity_prior) * max(1.0, float(w.sum()) / top / float(evidence_frames))
+
+
+def identity_symmetry_matrix(identity_basis: np.ndarray, partner: np.ndarray) -> np.ndarray:
+    """(Ki, Ki): ``S`` with ``i^T S i`` the mean square (cm^2, over the tracker points) of the
+    identity's left-right asymmetry: each point's identity displacement against its mirror
+    partner's mirrored in x (``core.tracking.mirror.mirror_partner``; the models' midline is
+    x = 0). ``identity_basis`` (Ki, L, 3) at the tracker's L points."""
+    B = np.asarray(identity_basis, np.float64)
+    D = B - B[:, partner] * np.array([-1.0, 1.0, 1.0])
+    A = D.reshape(B.shape[0], -1)
+    return A @ A.T / B.shape[1]

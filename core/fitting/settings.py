@@ -54,6 +54,12 @@ class FitSettings:
     #: disagree there; the calm-frame point offsets (``neutral_calibration``) do not take it up
     #: (shrinkage 5 -> 0.5 frames: d6 2.61 %).
     identity_evidence_frames: float = 0.0
+    #: Weight, in frames' worth of landmark evidence, of a prior that the identity is left-right
+    #: symmetric (core/fitting/priors.identity_symmetry_matrix: the mean square asymmetry of its
+    #: displacement at the tracker points, over landmark_sigma_cm^2, times effective_points).
+    #: MediaPipe's error on a turned face differs between its near and far side; faces are close
+    #: to symmetric. 0: off.
+    identity_symmetry: float = 0.0
     #: Expression prior weight on ||e||^2. Small: blendshape activations are not
     #: Gaussian, the box [0, 1] already bounds them; this only breaks ties between
     #: near-redundant blendshapes (e.g. mouthClose vs jawOpen) towards the smaller.
@@ -143,7 +149,7 @@ class FitSettings:
     #: points on the fitted face's visible outline, as 2D annotations (300-W) and the seeds'
     #: dynamic contour put them. bench_jaw_silhouette.py (6 synthetic faces at 30 / 45 / 60 / 75
     #: degrees of yaw, far-side points' median distance to the rendered outline, ICT): "3d" 9.7 /
-    #: 17.0 / 29.3 / 36.1 mm, "silhouette" 1.0 / 2.3 / 2.1 / 3.3 mm. "3d" by default: AFLW2000-3D
+    #: 17.0 / 29.3 / 36.4 mm, "silhouette" 1.0 / 2.3 / 2.3 / 3.3 mm. "3d" by default: AFLW2000-3D
     #: annotates the 3D-aware way, and its jaw NME is lower with it (ICT 30-60 degrees 6.9 against
     #: 11.5 %; all 68 points over the 15 images 4.16 against 4.68 %: beyond the issue's 0.3 pp).
     jaw_landmarks: str = "3d"

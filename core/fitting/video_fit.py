@@ -153,11 +153,27 @@ def _rhs(basis: LandmarkBasis, cams: OrthoCameras, y: np.ndarray, w: np.ndarray)
     return gi, ge
 
 
+def identity_symmetry_prior(basis: LandmarkBasis, s: FitSettings) -> np.ndarray | None:
+    """(Ki, Ki) ``FitSettings.identity_symmetry`` prior in the fit's units (the landmark term's:
+    cm^2 over sigma^2, ``effective_points`` per frame), or None when off or the basis is not
+    at the tracker's 478 points."""
+    from core.fitting.priors import identity_symmetry_matrix
+    from core.tracking.mirror import mirror_partner
+
+    partner = mirror_partner()
+    if s.identity_symmetry <= 0 or basis.num_identity == 0 or basis.num_points != len(partner):
+        return None
+    scale = s.identity_symmetry * s.effective_points / s.landmark_sigma_cm ** 2
+    return scale * identity_symmetry_matrix(basis.identity, partner)
+
+
 def fit_rigid_shape(basis: LandmarkBasis, cams: OrthoCameras, obs: np.ndarray, w: np.ndarray,
                     settings: FitSettings, lbe: np.ndarray, ube: np.ndarray,
-                    x0: np.ndarray | None = None, identity_prior: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    x0: np.ndarray | None = None, identity_prior: float | None = None,
+                    identity_matrix: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One (i, e) for all frames with cameras fixed (Eq. 3.3's shape step). Returns (i, e).
-    ``identity_prior``: the weight on ||i||^2 (default ``settings.identity_prior``)."""
+    ``identity_prior``: the weight on ||i||^2 (default ``settings.identity_prior``);
+    ``identity_matrix`` (Ki, Ki): a further prior ``i^T M i`` (the symmetry prior)."""
     Ki, Ke = basis.num_identity, basis.num_expressions
     y = _targets(obs, cams)
     G = np.concatenate([basis.identity, basis.expression], axis=0)  # (K, L, 3)
@@ -170,6 +186,8 @@ def fit_rigid_shape(basis: LandmarkBasis, cams: OrthoCameras, obs: np.ndarray, w
     u = (w[..., None] * np.matmul(b, R2)).sum(0)
     g = G.reshape(Ki + Ke, -1) @ u.reshape(-1)
     H[np.arange(Ki), np.arange(Ki)] += settings.identity_prior if identity_prior is None else identity_prior
+    if identity_matrix is not None:
+        H[:Ki, :Ki] += identity_matrix
     # the rigid shape stands for all F frames, so its expression prior counts F times
     H[np.arange(Ki, Ki + Ke), np.arange(Ki, Ki + Ke)] += settings.expression_prior * max(1, obs.shape[0])
     lb = np.concatenate([np.full(Ki, -settings.identity_bound), lbe])
@@ -269,6 +287,7 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
     lbe, ube = expression_bounds[:, 0].astype(np.float64), expression_bounds[:, 1].astype(np.float64)
     frame_ok = ww.sum(1) > 0
     id_prior = identity_prior_weight(s.identity_prior, s.identity_evidence_frames, ww.sum(1))
+    id_matrix = identity_symmetry_prior(basis, s)
     total = s.init_rounds + s.refine_rounds + 1
     step = 0
 
@@ -285,7 +304,8 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
         cams, ok = fit_cameras(X, o, ww) if cams is None else fit_cameras(X, o, ww, iterations=1, init=cams)
         use = ok & frame_ok
         sub = OrthoCameras(cams.scale[use], cams.rotation[use], cams.translation[use])
-        ident, e_rigid = fit_rigid_shape(basis, sub, o[use], ww[use], s, lbe, ube, x0=x0, identity_prior=id_prior)
+        ident, e_rigid = fit_rigid_shape(basis, sub, o[use], ww[use], s, lbe, ube, x0=x0, identity_prior=id_prior,
+                                         identity_matrix=id_matrix)
         x0 = np.concatenate([ident, e_rigid])
         step += 1
         report(progress, step, total, "camera initialisation")
@@ -330,6 +350,8 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
             ge = ge + wp * np.nan_to_num(np.asarray(prior_expression, np.float64)[idx])
         Hee = Hee + s.expression_prior * np.eye(Ke)[None]
         Hii = Hii + id_prior * np.eye(Ki)
+        if id_matrix is not None:
+            Hii = Hii + id_matrix
         T = temporal_band(sg, s.expression_smoothing_frames ** 4 * curv)
         system = ArrowSystem(Hii, Hie, Hee, T, gi, ge)
         xi, xe, info = solve_arrow_qp(system, np.full(Ki, -s.identity_bound), np.full(Ki, s.identity_bound),
