@@ -1,8 +1,9 @@
 """What a job's progress says: the stage, real counts, the rate and the time left.
 
 Core reports ``(done, total, message)``. A message that ends in counts ("tracking 120/587",
-"source: tracking 5/60") names a stage and its own progress; a job whose ``done`` / ``total``
-count things itself (tracking: frames) says so with ``unit``. :class:`ProgressText` turns
+"source: tracking 5/60", "fitting: whole-video fit 2/3 rounds": what they count after them,
+else frames for the stages that go through frames) names a stage and its own progress; a
+job whose ``done`` / ``total`` count things itself (tracking: frames) says so with ``unit``. :class:`ProgressText` turns
 the reports into a status line ("Tracking d6.mp4: 120 / 587 frames, 23.4 frames/s, about
 20 s left") and a short progress-bar text ("tracking 120/587"), the rate measured over the
 last few seconds of the stage. Qt-free, so it is tested without a display.
@@ -13,7 +14,8 @@ import re
 import time
 from collections import deque
 
-_COUNTS = re.compile(r"^(?P<stage>.*?)[\s:]*(?P<done>\d+)\s*/\s*(?P<total>\d+)\s*$")
+#: a message ending in counts, with what they count when it says so ("whole-video fit 2/3 rounds")
+_COUNTS = re.compile(r"^(?P<stage>.*?)[\s:]*(?P<done>\d+)\s*/\s*(?P<total>\d+)(?:\s+(?P<unit>[a-z]+))?\s*$")
 #: the rate is measured over this many seconds of a stage
 RATE_WINDOW_S = 5.0
 #: and said only once the stage has run this long (the first reports say nothing yet)
@@ -48,8 +50,8 @@ class ProgressText:
         message = (message or "").strip()
         m = _COUNTS.match(message)
         if m:
-            stage, count, of, unit = m.group("stage").strip(" :"), int(m.group("done")), int(m.group("total")), \
-                self._unit_of(m.group("stage"))
+            stage, count, of = m.group("stage").strip(" :"), int(m.group("done")), int(m.group("total"))
+            unit = m.group("unit") or self._unit_of(m.group("stage"))
         elif self.unit and total > 0:
             stage, count, of, unit = message, int(done), int(total), self.unit
         else:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QRectF, Signal
 from PySide6.QtGui import QImage
 
 from core.render.viewport import (
@@ -68,6 +68,7 @@ class ViewportController(QObject):
         self.last_paint_ms = 0.0
         self._serial = 0
         self._shown_serial = 0
+        self._mesh_rects: dict[int, QRectF | None] = {}  # serial -> the mesh's box on screen
         self._thread: ViewportRenderThread | None = None
         self._rendered.connect(self._on_rendered)
         self._failed.connect(self._on_failed)
@@ -188,6 +189,7 @@ class ViewportController(QObject):
         if self._thread is None:
             self._thread = ViewportRenderThread(self._rendered.emit, self._failed.emit)
         self._serial += 1
+        self._mesh_rects[self._serial] = _screen_box(scene, ratio)
         self._thread.post(self._topology, scene, self._serial)
 
     @property
@@ -197,6 +199,10 @@ class ViewportController(QObject):
 
     def _on_rendered(self, image: np.ndarray, serial: int, ms: float) -> None:
         self._shown_serial = max(self._shown_serial, serial)
+        # the legend keeps clear of the mesh in the frame being shown (newer requests wait)
+        rect = self._mesh_rects.get(serial)
+        self._mesh_rects = {k: v for k, v in self._mesh_rects.items() if k > serial}
+        self.widget.set_mesh_rect(rect)
         self.widget.set_image(np.ascontiguousarray(image))
         self.frames_rendered += 1
         self.last_paint_ms = ms
@@ -217,3 +223,13 @@ class ViewportController(QObject):
         if self._thread is not None:
             self._thread.stop()
             self._thread = None
+
+
+def _screen_box(scene: ViewportScene, ratio: float) -> QRectF | None:
+    """The mesh's bounding box on screen in widget (logical) pixels, or None with no mesh."""
+    if scene.vertices is None or len(scene.vertices) == 0:
+        return None
+    w, h = scene.size
+    xy = scene.camera.project(scene.vertices, w, h)[:, :2] / ratio
+    lo, hi = xy.min(0), xy.max(0)
+    return QRectF(float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]))

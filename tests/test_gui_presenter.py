@@ -51,19 +51,20 @@ def test_presenter_shows_the_panels_frames_and_figures(qtbot):
         assert np.array_equal(pres.result_view.displayed_image(), res)
         assert np.array_equal(pres.source_view.displayed_image(), src)
 
-        # new frames and figures follow; the result fills the window, the source is an inset
+        # new frames and figures follow; the result as big as it fits, the source an inset beside it
         res2 = _frame(512, 512, 3)
         p.set_result_frame(res2)
         p.set_stats(29.7, 31.0, True, 30.0)
         assert np.array_equal(pres.result_view.displayed_image(), res2)
         assert pres.readout.text().startswith("29.7 fps") and "latency 31 ms" in pres.readout.text()
         pres.resize(800, 600)
-        qtbot.waitUntil(lambda: pres.result_view.width() == 800)
-        r = pres.result_view.image_rect()
+        qtbot.waitUntil(lambda: pres.width() == 800 and pres.result_rect().height() > 0)
+        r = pres.result_rect()
         assert r.height() == pytest.approx(600, abs=1)  # a square result, as big as it fits
         inset = pres.source_view.geometry()
         assert inset.width() < 800 * 0.3 and inset.bottom() > 500 and inset.left() < 40
         assert abs(inset.height() / inset.width() - 480 / 640) < 0.05  # the source's aspect
+        assert not inset.intersects(r)  # the inset hides nothing of the result
 
         # keys: S hides the inset, I the figures; Esc closes (not full screen) and unchecks
         qtbot.keyClick(pres, Qt.Key.Key_S)
@@ -82,3 +83,35 @@ def test_presenter_shows_the_panels_frames_and_figures(qtbot):
     finally:
         ctl.shutdown()
     assert not p.presenter.isVisible()  # shutting down closes it (it would keep the app open)
+
+
+@pytest.mark.parametrize("window, result", [
+    ((960, 600), (512, 512)),     # the screenshot's case: a square result, bands too narrow alone
+    ((1920, 1080), (512, 512)),   # full screen: the inset in the left band, the result centred
+    ((1920, 1080), (640, 480)),   # 4:3 on 16:9
+    ((1920, 1080), (1280, 720)),  # 16:9 on 16:9: the result gives up a column
+    ((800, 1000), (512, 512)),    # a portrait window: the result fills the width
+])
+def test_the_source_inset_never_covers_the_result(qtbot, window, result):
+    from widgets.presenter_window import INSET_MIN_PX, PresenterWindow
+
+    pres = PresenterWindow()
+    qtbot.addWidget(pres)
+    pres.set_frames(_frame(480, 640, 1), _frame(result[1], result[0], 2))
+    pres.resize(*window)
+    pres.show()
+    qtbot.waitExposed(pres)
+    qtbot.waitUntil(lambda: pres.width() == window[0] and pres.height() == window[1])
+    r, inset = pres.result_rect(), pres.source_view.geometry()
+    assert not inset.intersects(r), (r, inset)
+    assert pres.rect().contains(inset) and pres.rect().contains(r)
+    assert inset.width() >= INSET_MIN_PX
+    full = min(window[0] / result[0], window[1] / result[1])
+    assert r.width() >= 0.8 * full * result[0]  # the result stays big
+    if window == (1920, 1080) and result == (512, 512):
+        assert abs(r.center().x() - 960) <= 1  # it fits in the band: the result stays centred
+    # hidden (S), the result is as big as the window allows, centred
+    qtbot.keyClick(pres, Qt.Key.Key_S)
+    r = pres.result_rect()
+    assert r.width() == pytest.approx(full * result[0], abs=1.5) and abs(r.center().x() - window[0] / 2) <= 1
+    pres.close()

@@ -26,6 +26,17 @@ def test_reconstruction_names_its_stages_with_their_own_counts():
     assert "tracking: tracking" not in p.update(100, 1000, "tracking 1/2", now=14.0)[0]
 
 
+def test_fitting_rounds_are_counted_in_rounds_not_frames_or_the_jobs_scale():
+    p = ProgressText("Reconstructing", "d9.mp4")
+    status, bar = p.update(540, 1000, "fitting: camera initialisation 2/5 rounds", now=20.0)
+    assert status == "Reconstructing d9.mp4: fitting: camera initialisation 2 / 5 rounds", status
+    assert bar == "fitting: camera initialisation 2/5" and "%" not in status and "540" not in status
+    p.update(600, 1000, "fitting: whole-video fit 1/3 rounds", now=21.0)
+    status, _ = p.update(640, 1000, "fitting: whole-video fit 2/3 rounds", now=23.0)
+    assert status.startswith("Reconstructing d9.mp4: fitting: whole-video fit 2 / 3 rounds, 0.5 rounds/s")
+    assert "frames" not in status
+
+
 def test_no_message_and_no_total():
     p = ProgressText("Opening project", "clip.fsproj")
     assert p.update(0, 0, "")[0] == "Opening project clip.fsproj..."

@@ -21,8 +21,8 @@ Writes, each from the app as a person would drive it:
 - ``progress_reconstruct.png``: the status bar during a reconstruction (a named stage, its counts),
   and ``progress_reconstruct.txt``: every status line the reconstruction showed;
 - ``progress.png``: the status bar while tracking a clip (frames done of the total, the rate);
-- ``live_panel.png`` and ``live_presenter.png``: the live panel (gallery, REC, readout) and
-  the presenter view while recording;
+- ``live_panel.png``, ``live_presenter.png`` and ``live_presenter_wide.png``: the live panel
+  (gallery, REC, readout) and the presenter view while recording, at 960x600 and 1600x900;
 - ``theme_light.png`` / ``theme_dark.png``: the same window in the light and the dark theme.
 
 Prints each path; exit code 0 when all were written.
@@ -271,9 +271,12 @@ def shot_live(app, win, out: Path) -> list[Path]:
     ctl.panel.set_presenter_visible(True)
     ctl.panel.presenter.resize(960, 600)
     wait_until(app, lambda: False, 1.0)
-    paths = [out / "live_panel.png", out / "live_presenter.png"]
+    paths = [out / "live_panel.png", out / "live_presenter.png", out / "live_presenter_wide.png"]
     win.grab().save(str(paths[0]))
     ctl.panel.presenter.grab().save(str(paths[1]))
+    ctl.panel.presenter.resize(1600, 900)  # a 16:9 screen's shape: the inset goes in the band
+    wait_until(app, lambda: False, 1.0)
+    ctl.panel.presenter.grab().save(str(paths[2]))
     ctl.panel.set_presenter_visible(False)
     ctl.stop_recording()
     wait_until(app, lambda: not ctl.recording, 60)

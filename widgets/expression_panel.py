@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QEvent, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import (
     QApplication, QDoubleSpinBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QSizePolicy,
     QSlider, QStyle, QStyleOptionSlider, QToolButton, QVBoxLayout, QWidget,
@@ -40,6 +40,8 @@ SELECTED_STYLE = "QToolButton { font-weight: bold; color: #ffb347; }"
 #: the numbers of a row whose value is pending (shown, not keyed: auto-key off)
 PENDING_STYLE = "font-family: monospace; font-size: 10px; color: #ff8c00; font-weight: bold;"
 VALUE_STYLE = "font-family: monospace; font-size: 10px;"
+#: the value bars' track outline on a dark window (the dark theme's check box frame, app.theme.DARK["frame"])
+TRACK_OUTLINE_DARK = "#a4abb6"
 
 
 class ValueSlider(QSlider):
@@ -117,11 +119,24 @@ class ValueBar(QWidget):
             self.fitted, self.edited = float(fitted), float(edited)
             self.update()
 
+    def track_colours(self) -> tuple[QColor, QColor | None]:
+        """(fill, outline or None) of the bar's track. On a dark window the dark grey track
+        all but vanished (1.2:1), so there it is the window's base with a light outline
+        (above 3:1 against the window), which also keeps the orange fill and the fitted
+        tick standing out inside it."""
+        pal = self.palette()
+        if pal.color(QPalette.ColorRole.Window).lightness() < 128:
+            return pal.color(QPalette.ColorRole.Base), QColor(TRACK_OUTLINE_DARK)
+        return QColor(60, 60, 64), None
+
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
         p = QPainter(self)
         w, h = self.width(), self.height()
         span = max(self.hi - self.lo, 1e-9)
-        p.fillRect(0, 2, w, h - 4, QColor(60, 60, 64))
+        fill, outline = self.track_colours()
+        p.fillRect(0, 2, w, h - 4, outline or fill)
+        if outline is not None:
+            p.fillRect(1, 3, w - 2, h - 6, fill)
         x = lambda v: (min(max(v, self.lo), self.hi) - self.lo) / span * (w - 1)  # noqa: E731
         zero = x(max(self.lo, 0.0))
         e = x(self.edited)

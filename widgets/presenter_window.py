@@ -1,9 +1,15 @@
 """PresenterWindow: the live reenactment result shown big, for an audience.
 
 A separate top-level window (it can go to a projector or full screen) with the
-result filling it, the driving source as a small inset in the bottom-left corner,
+result as big as it fits, the driving source as a small inset at the bottom left,
 and the frame rate / latency readout in the top-right corner. Pure display: the
 reenactment panel forwards its frames and readout here.
+
+The inset never covers the result (:func:`presenter_layout`): it goes in the black band
+left of the centred result when the band is wide enough (a square or 4:3 result on a 16:9
+screen), the result moving right when only both bands together are; when the result
+fills the width, it gives up a column on the left for the inset. S hides the inset, and
+the result then fills the window.
 
 Keys: F11 or double-click toggles full screen (on the screen chosen in the panel); S
 shows/hides the source inset; I shows/hides the readout; Space or F6 starts/stops the live
@@ -15,15 +21,61 @@ top-left corner.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QRect, Qt, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QPalette
 from PySide6.QtWidgets import QLabel, QWidget
 
 from widgets.frame_view import FrameView
 
-#: the source inset's width as a fraction of the window's
+#: the source inset's width as a fraction of the window's (at most)
 INSET_FRACTION = 0.24
+#: and at least (a fraction of the window's, and pixels): smaller, the source is not legible
+INSET_MIN_FRACTION, INSET_MIN_PX = 0.14, 96
 MARGIN = 12
+
+
+def presenter_layout(width: int, height: int, result_size: tuple[int, int] | None, source_aspect: float,
+                     inset: bool = True) -> tuple[QRect, QRect]:
+    """(result rectangle, inset rectangle) in a ``width`` x ``height`` window, the result
+    rectangle being where its picture is drawn (aspect kept) and never meeting the inset.
+
+    result_size : the result frame's (w, h), None before the first (then it fills the window)
+    source_aspect : the source's height / width (the inset's shape)
+    inset : whether the inset is shown (hidden: the result fills the window)
+    """
+    W, H = max(1, width), max(1, height)
+    if result_size is None or min(result_size) <= 0:
+        rw, rh = W, H
+    else:
+        k = min(W / result_size[0], H / result_size[1])
+        rw, rh = max(1, round(result_size[0] * k)), max(1, round(result_size[1] * k))
+    iw_max = max(int(W * INSET_FRACTION), INSET_MIN_PX)
+    iw_min = min(max(int(W * INSET_MIN_FRACTION), INSET_MIN_PX), iw_max)
+    free = W - rw  # the width the result leaves (both bands together)
+    if not inset or result_size is None:
+        iw = iw_max
+        x = (W - rw) // 2
+    elif free // 2 >= iw_min + 2 * MARGIN:
+        # in the left band, the full-size result centred (the inset smaller rather than the
+        # result off centre)
+        iw = min(iw_max, free // 2 - 2 * MARGIN)
+        x = (W - rw) // 2
+    elif free >= iw_min + 2 * MARGIN:
+        # only both bands together hold it: the full-size result moves right, no further than needed
+        iw = iw_min
+        x = iw + 2 * MARGIN
+    else:
+        # the result fills the width: it gives up a column for the inset
+        iw = iw_min
+        col = iw + 2 * MARGIN
+        k = min((W - col) / result_size[0], H / result_size[1])
+        rw, rh = max(1, round(result_size[0] * k)), max(1, round(result_size[1] * k))
+        x = col + (W - col - rw) // 2
+    ih = max(int(iw * source_aspect), 60)
+    if ih > H - 2 * MARGIN:  # a tall source in a short window: the inset keeps its shape
+        ih = max(H - 2 * MARGIN, 1)
+        iw = max(int(ih / max(source_aspect, 1e-6)), 1)
+    return QRect(x, (H - rh) // 2, rw, rh), QRect(MARGIN, H - ih - MARGIN, iw, ih)
 
 
 class PresenterWindow(QWidget):
@@ -62,10 +114,16 @@ class PresenterWindow(QWidget):
     # -- what the panel forwards -----------------------------------------------------------
     def set_frames(self, source: np.ndarray | None = None, result: np.ndarray | None = None) -> None:
         """Show new frames; None leaves that view as it is."""
+        shapes = self._shapes()
         if source is not None:
             self.source_view.set_frame(source)
         if result is not None:
             self.result_view.set_frame(result)
+        if self._shapes() != shapes:  # the layout depends on the pictures' shapes only
+            self._place()
+
+    def _shapes(self) -> tuple:
+        return tuple(None if f is None else f.shape[:2] for f in (self.source_view.frame(), self.result_view.frame()))
 
     def set_readout(self, text: str) -> None:
         self.readout.setText(text)
@@ -106,16 +164,22 @@ class PresenterWindow(QWidget):
         self.showFullScreen()
 
     # -- layout and keys -----------------------------------------------------------------------
+    def result_rect(self) -> QRect:
+        """Where the result's picture is drawn, in window coordinates (empty before a frame)."""
+        return self.result_view.image_rect().translated(self.result_view.pos()).toAlignedRect()
+
     def _place(self) -> None:
-        W, H = self.width(), self.height()
-        self.result_view.setGeometry(0, 0, W, H)
-        src = self.source_view.frame()
+        src, res = self.source_view.frame(), self.result_view.frame()
         aspect = (src.shape[0] / src.shape[1]) if src is not None and src.shape[1] else 0.75
-        w = max(int(W * INSET_FRACTION), 80)
-        h = max(int(w * aspect), 60)
-        self.source_view.setGeometry(MARGIN, H - h - MARGIN, w, h)
+        result_size = (res.shape[1], res.shape[0]) if res is not None else None
+        result, inset = presenter_layout(self.width(), self.height(), result_size, aspect,
+                                         self.source_inset_visible)
+        if not self.source_inset_visible or result_size is None:
+            result = self.rect()  # (the view centres the picture itself)
+        self.result_view.setGeometry(result)
+        self.source_view.setGeometry(inset)
         self.source_view.raise_()
-        self.readout.move(W - self.readout.width() - MARGIN, MARGIN)
+        self.readout.move(self.width() - self.readout.width() - MARGIN, MARGIN)
         self.readout.raise_()
         self.rec.move(MARGIN, MARGIN)
         self.rec.raise_()

@@ -20,7 +20,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QWidget
 
-from widgets.legend import Legend, legend_size, paint_legend
+from widgets.legend import Legend, legend_size, paint_legend, place_legend
 
 BACKGROUND = QColor(38, 40, 43)
 
@@ -41,6 +41,7 @@ class Viewport3D(QWidget):
         self._message = ""
         self._message_is_error = False
         self._legend: Legend | None = None
+        self._keep_clear: QRectF | None = None
         self._drag: tuple[str, QPointF] | None = None
 
     def pixel_size(self) -> tuple[int, int, float]:
@@ -61,12 +62,30 @@ class Viewport3D(QWidget):
         self.update()
 
     def set_legend(self, legend: Legend | None) -> None:
-        """A colour-bar legend in the top-right corner (the 3D flow's colours), or None."""
+        """A colour-bar legend (the 3D flow's colours), or None. It goes in a corner clear of
+        the mesh (:meth:`set_mesh_rect`), compact when the full one would cover the face."""
         self._legend = legend
         self.update()
 
     def legend(self) -> Legend | None:
         return self._legend
+
+    def set_mesh_rect(self, rect: QRectF | None) -> None:
+        """Where the mesh is on screen (its bounding box, widget pixels), for the legend to
+        keep clear; None when unknown."""
+        if rect != self._keep_clear:
+            self._keep_clear = rect
+            self.update()
+
+    def mesh_rect(self) -> QRectF | None:
+        return self._keep_clear
+
+    def legend_placement(self) -> tuple[QRectF, bool] | None:
+        """(rectangle, compact) of the legend as it is drawn now, or None when none is shown."""
+        if self._legend is None or self._frame is None:
+            return None
+        return place_legend(QRectF(0, 0, self.width(), self.height()), legend_size(self._legend),
+                            legend_size(self._legend, compact=True), self._keep_clear)
 
     def image(self) -> QImage:
         """The frame on screen (a null QImage before the first)."""
@@ -78,9 +97,9 @@ class Viewport3D(QWidget):
             p.drawImage(QRectF(0, 0, self.width(), self.height()), self._frame)
         else:
             p.fillRect(self.rect(), BACKGROUND)
-        if self._legend is not None and self._frame is not None:
-            w, _h = legend_size(self._legend)
-            paint_legend(p, QPointF(self.width() - w - 6, 6), self._legend)
+        placed = self.legend_placement()
+        if placed is not None:
+            paint_legend(p, placed[0].topLeft(), self._legend, compact=placed[1])
         if self._message:
             p.setPen(QColor(230, 230, 230) if self._message_is_error else QColor(150, 150, 155))
             p.drawText(self.rect().adjusted(8, 8, -8, -8), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,

@@ -296,7 +296,7 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
     e_rigid = np.clip(np.zeros(Ke), lbe, ube)
     x0 = None
     cams = None
-    for _ in range(s.init_rounds):
+    for k in range(s.init_rounds):
         check(cancel)
         X = basis.points(ident, e_rigid)
         # closed form the first time, then one Gauss-Newton step from the last cameras:
@@ -308,7 +308,9 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
                                          identity_matrix=id_matrix)
         x0 = np.concatenate([ident, e_rigid])
         step += 1
-        report(progress, step, total, "camera initialisation")
+        # the stage's own count (the app shows "camera initialisation 2 / 5 rounds"), the job's
+        # share in done/total
+        report(progress, step, total, f"camera initialisation {k + 1}/{s.init_rounds} rounds")
     seg_h: dict = {}
     cams = adaptive_smooth(cams, np.where(ok & frame_ok, 1.0, 0.0), sg, basis.points(ident, e_rigid), s, seg_h)
 
@@ -359,7 +361,7 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
         duals = info.pop("duals")
         infos.append(info)
         step += 1
-        report(progress, step, total, "whole-video fit")
+        report(progress, step, total, f"whole-video fit {r + 1}/{solves} rounds")
         if calm_idx.size and r == 0:
             from core.fitting.neutral import point_offsets
 
