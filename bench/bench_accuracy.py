@@ -82,8 +82,10 @@ def main() -> None:
             tr = cached_track(p, "aflw_" + p.stem)
             # oracle: the model fitted to the GT points directly
             b68 = basis_landmarks68(model)
+            # (the annotation is not the tracker's points: the plain Gaussian identity prior)
             of = fit_video(b68, gt[None], ibug68_point_weights()[None], np.zeros(1, int),
-                           np.asarray(model.expression_bounds, float))
+                           np.asarray(model.expression_bounds, float),
+                           FitSettings(identity_prior=1.0, identity_symmetry=0.0))
             oracle.append(nme_box(of.cameras.project(b68.points(of.identity, of.expression))[0, :, :2], gt))
             if not tr.valid[0]:
                 missed.append(p.name)

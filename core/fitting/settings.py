@@ -38,7 +38,12 @@ class FitSettings:
     #: vs the mean shape after similarity + ICP on stills, ICT (built-in): prior 1 1.8 % (9.7 %)
     #: closer, 4 10.3 % (10.6 %), 8 10.0 % (ICT); AFLW2000-3D NME ICT 4.22 -> 4.16 %, built-in
     #: 4.18 -> 4.15 %; on clips it is outweighed by the frames (``identity_evidence_frames``).
-    identity_prior: float = 4.0
+    #: Session 8, same faces, prior 4 -> 8 (with ``identity_symmetry`` 4 below): ICT stills 10.3
+    #: -> 9.8 % (paired ratio 0.954 -> 0.945), clips 3.9 -> 8.6 %, spread of the identity across
+    #: the 8 views 0.92 -> 0.69 mm (1.42 with prior 1); built-in stills 10.6 -> 13.8 %, clips 4.5
+    #: -> 10.7 %; AFLW2000-3D NME (16 images) ICT 4.44 -> 4.40 %, built-in 4.49 -> 4.45 %;
+    #: expressions, flow evidence and the d6 / d9 / d12 temporal figures unchanged (NOTES).
+    identity_prior: float = 8.0
     #: The landmarks' evidence on the identity counts as at most this many frames: beyond it the
     #: identity prior grows with the clip (core/fitting/priors.identity_prior_weight). MediaPipe's
     #: error on a face's shape repeats in every frame, so 41 frames of a head sweep do not know
@@ -58,8 +63,14 @@ class FitSettings:
     #: symmetric (core/fitting/priors.identity_symmetry_matrix: the mean square asymmetry of its
     #: displacement at the tracker points, over landmark_sigma_cm^2, times effective_points).
     #: MediaPipe's error on a turned face differs between its near and far side; faces are close
-    #: to symmetric. 0: off.
-    identity_symmetry: float = 0.0
+    #: to symmetric. The built-in model's smooth identity modes include wholly antisymmetric ones
+    #: (shears, twists) that took that error up; ICT's modes are nearly symmetric, so it changes
+    #: little there. 24 faces, with prior 8, symmetry 0 -> 4: built-in stills 12.0 -> 13.8 %
+    #: closer than the mean, clips 4.9 -> 10.7 %, view spread 1.15 -> 1.22 mm; ICT stills 10.0 ->
+    #: 9.8 %, clips 8.0 -> 8.6 %, spread 0.69 -> 0.69 mm. It follows MediaPipe's points less on a
+    #: turned face (a 55-degree photo: 1.5 -> 2.4 px mean error) while AFLW2000-3D's NME improves
+    #: (built-in 4.47 -> 4.45 %). 0: off.
+    identity_symmetry: float = 4.0
     #: Expression prior weight on ||e||^2. Small: blendshape activations are not
     #: Gaussian, the box [0, 1] already bounds them; this only breaks ties between
     #: near-redundant blendshapes (e.g. mouthClose vs jawOpen) towards the smaller.
