@@ -312,12 +312,15 @@ def _save_locked(path: Path, project: Project) -> None:
     _remove_leftovers(path, {p.name for p in written})
 
 
-def _json_stamp(path: Path) -> tuple | None:
+def _json_stamp(path: Path) -> bytes | None:
+    """project.json's bytes (a few kB): what a load read, to tell whether a save replaced it
+    meanwhile. Not its inode and mtime: a busy file system reuses the inode of the file just
+    replaced and can give two saves in one clock tick the same mtime, and two saves that differ
+    only in an edit of the same length then look the same (a concurrent load failed that way)."""
     try:
-        st = (path / JSON_NAME).stat()
+        return (path / JSON_NAME).read_bytes()
     except OSError:
         return None
-    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 def load_project(path: str | os.PathLike, check_source: bool = True) -> Project:
@@ -326,16 +329,21 @@ def load_project(path: str | os.PathLike, check_source: bool = True) -> Project:
     check_source : check the arrays' frame count (at most the clip's) and frame size against the source when
     the source is there (a missing source is not an error here: the caller reports it when it
     needs the pictures). Never writes (read-only media are fine) and takes no lock: when a save
-    replaces project.json while this reads, the new one is read instead (up to 5 times).
+    replaces project.json while this reads, the new one is read instead (up to LOAD_ATTEMPTS
+    times).
     """
     path = Path(path)
-    for attempt in range(5):
+    for attempt in range(LOAD_ATTEMPTS):
         stamp = _json_stamp(path)
         try:
             return _load_once(path, check_source)
         except InputError:
-            if attempt == 4 or stamp is None or _json_stamp(path) == stamp:
+            if attempt == LOAD_ATTEMPTS - 1 or stamp is None or _json_stamp(path) == stamp:
                 raise
+
+
+#: reads of a project that a concurrent save keeps replacing, before the load gives up
+LOAD_ATTEMPTS = 8
 
 
 def _load_once(path: Path, check_source: bool) -> Project:
