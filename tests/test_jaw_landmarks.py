@@ -121,7 +121,12 @@ def test_silhouette_jaw_follows_a_rendered_faces_outline():
     from core.model.registry import load_model
     from core.tracking import track_image
 
-    view = SD.synthetic_set(1, 21, ((-60, 0, 0),))[0]
+    from concurrent.futures import ThreadPoolExecutor
+
+    # rendered on a thread of its own: an EGL context left current on the main thread would
+    # break Qt's GL widgets later in the run (tests/test_render.py checks there is none)
+    with ThreadPoolExecutor(1) as pool:
+        view = pool.submit(SD.synthetic_set, 1, 21, ((-60, 0, 0),)).result()[0]
     track = track_image(view.image)
     assert track.valid[0]
     model = load_model("builtin")
