@@ -86,3 +86,21 @@ def reenact_window(qtbot, tmp_path):
     qtbot.waitExposed(w)
     yield w, ctl
     ctl.shutdown()
+
+
+@pytest.fixture
+def win(qtbot, tmp_path):
+    """The app's main window, shown, with a settings file of its own and no save prompt at the
+    end (test_editor_app and test_gui_shell have windows of their own)."""
+    from PySide6.QtCore import QSettings
+
+    from app.gui_main import create_application, create_main_window
+
+    create_application()
+    w = create_main_window(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    w.editor.io.ask_to_save = False
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.shutdown()

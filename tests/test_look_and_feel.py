@@ -12,25 +12,12 @@ pytest.importorskip("pytestqt")
 if sys.platform == "linux" and not os.environ.get("DISPLAY"):
     pytest.skip("the editor's 3D viewport needs Xvfb (run under xvfb-run)", allow_module_level=True)
 
-from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtGui import QPalette  # noqa: E402
 from PySide6.QtWidgets import QApplication, QLabel, QMessageBox  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture
-def win(qtbot, tmp_path):
-    from app.gui_main import create_application, create_main_window
-
-    create_application()
-    w = create_main_window(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    w.editor.io.ask_to_save = False
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.shutdown()
 
 
 def test_the_window_fits_a_1280x800_screen(win):

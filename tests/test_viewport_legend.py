@@ -13,7 +13,7 @@ pytest.importorskip("pytestqt")
 if sys.platform == "linux" and not os.environ.get("DISPLAY"):
     pytest.skip("the editor's 3D viewport needs Xvfb (run under xvfb-run)", allow_module_level=True)
 
-from PySide6.QtCore import QRectF, QSettings  # noqa: E402
+from PySide6.QtCore import QRectF  # noqa: E402
 
 from conftest import shared_path  # noqa: E402
 from core.render.geometry import triangulate  # noqa: E402
@@ -24,18 +24,6 @@ pytestmark = pytest.mark.gui
 FACE_VERTICES = 9409  # ICT-FaceKit "Face" geometry
 
 
-@pytest.fixture
-def win(qtbot, tmp_path):
-    from app.gui_main import create_application, create_main_window
-
-    create_application()
-    w = create_main_window(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    w.editor.io.ask_to_save = False
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.shutdown()
 
 
 def _flow_legend() -> Legend:
