@@ -31,8 +31,8 @@ from core.fitting.settings import JAW_CONVENTIONS, FitSettings
 #: the jaw points that slide (all of 0-16 but the chin)
 CONTOUR_POINTS = np.array([*range(0, 8), *range(9, 17)])
 #: how far inwards a line reaches: the fraction of the point's distance to the midline (x = 0).
-#: Far enough for the cheek's occluding contour at 75 degrees of yaw, short of the nose and
-#: lips, whose outline 2D annotations do not put the jaw on
+#: Far enough for the cheek's occluding contour at 75 degrees of yaw; near profile, the lines
+#: at mouth height can end on the lips' outline (where the face's outline then is)
 REACH = 0.65
 #: candidates per line (the first is the jaw vertex itself)
 SAMPLES = 24
