@@ -59,7 +59,6 @@ def distance_to_curve(points: np.ndarray, curve: np.ndarray) -> np.ndarray:
 
 
 def synthetic(models: list, identities: int, seed: int) -> dict:
-    from core.camera import OrthoCameras
     from core.fitting import FitSettings, reconstruct
     from core.fitting.landmarks68 import fit_landmarks68
     from core.model.registry import load_model
@@ -80,7 +79,7 @@ def synthetic(models: list, identities: int, seed: int) -> dict:
                 missed[yaw] = missed.get(yaw, 0) + 1
                 continue
             rec = reconstruct(tr, model, spec, FitSettings())
-            cams = OrthoCameras(rec.scale.astype(float), rec.rotation.astype(float), rec.translation.astype(float))
+            cams = rec.cameras
             sil = fit_landmarks68(model, rec.identity, rec.expression, cams, jaw="silhouette")[0]
             l3d = np.asarray(rec.landmarks68[0], float)
             mask = face_mask(v.image)
@@ -133,7 +132,6 @@ def aflw(models: list) -> dict:
     from _common import SHARED, cached_track
     from bench_accuracy import nme_box, nme_part
 
-    from core.camera import OrthoCameras
     from core.fitting import FitSettings, reconstruct
     from core.fitting.landmarks68 import fit_landmarks68
     from core.model.registry import load_model
@@ -150,7 +148,7 @@ def aflw(models: list) -> dict:
                 continue
             gt = np.load(p.with_name(p.stem + "_pt3d_68.npy"))[:2].T
             rec = reconstruct(tr, model, spec, FitSettings())
-            cams = OrthoCameras(rec.scale.astype(float), rec.rotation.astype(float), rec.translation.astype(float))
+            cams = rec.cameras
             sil = fit_landmarks68(model, rec.identity, rec.expression, cams, jaw="silhouette")[0]
             yaw = abs(float(np.degrees(index[p.stem]["pose_para"][1])))
             rows.append((yaw, {name: (nme_box(pts, gt), nme_part(pts, gt, slice(0, 17)))

@@ -131,7 +131,7 @@ def test_silhouette_jaw_follows_a_rendered_faces_outline():
     assert track.valid[0]
     model = load_model("builtin")
     rec = reconstruct(track, model, "builtin", FitSettings())
-    cams = OrthoCameras(rec.scale.astype(float), rec.rotation.astype(float), rec.translation.astype(float))
+    cams = rec.cameras
     sil = fit_landmarks68(model, rec.identity, rec.expression, cams, jaw="silhouette")[0]
     d3 = np.asarray(rec.landmarks68[0], float)
     mask = face_mask(view.image)

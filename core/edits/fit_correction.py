@@ -181,9 +181,9 @@ def refit_with_pins(rec, model, track, pins, radius: int = DEFAULT_RADIUS, setti
                   rotation=Rm.astype(rec.rotation.dtype), translation=T.astype(rec.translation.dtype),
                   landmarks68=np.asarray(rec.landmarks68).copy(), fit_error_px=np.asarray(rec.fit_error_px).copy(),
                   repeated=np.asarray(rec.repeated).copy())
+    if changed and model.landmarks68 is not None:
+        out.landmarks68[changed] = reconstruction_landmarks68(out, model, changed)
     for g in changed:
-        if model.landmarks68 is not None:
-            out.landmarks68[g] = reconstruction_landmarks68(out, model, [g])[0]
         if np.isfinite(out.fit_error_px[g]):
             # the same measure as the fit's (basis points against the tracked ones)
             cam = OrthoCameras(S[g:g + 1], Rm[g:g + 1], T[g:g + 1])

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.tracking.landmarker import FrameFaces
+from core.tracking.landmarker import BLENDSHAPE_NAMES, FrameFaces, Landmarker
 
 #: Borders tried around the whole picture, as a fraction of its long side on each side
 #: (0.25 makes the picture 1.5x as large), each also mirrored; mirrored alone first.
@@ -99,31 +99,28 @@ def faces_in_original(faces: FrameFaces, variant: Variant, variant_width: int, n
 MAX_SIDE = 1024
 
 
-def find_turned_face(frame: np.ndarray) -> FrameFaces:
+def find_turned_face(frame: np.ndarray, landmarker: Landmarker) -> FrameFaces:
     """Faces in an RGB uint8 (H, W, 3) still that the plain and the crop searches missed, from the
     variants of :func:`turned_face_variants` (the first variant that finds a face whose centre
-    lies inside the picture), in the still's pixels; empty when none finds one. Seven
-    landmarker calls at most (about 0.1-0.3 s)."""
+    lies inside the picture), in the still's pixels; empty when none finds one. ``landmarker``:
+    the still's own (IMAGE mode). Seven landmarker calls at most (about 0.1-0.3 s)."""
     import cv2
-
-    from core.tracking.landmarker import BLENDSHAPE_NAMES, Landmarker
 
     H, W = frame.shape[:2]
     k = min(1.0, MAX_SIDE / max(H, W))
     small = frame if k == 1.0 else cv2.resize(frame, (max(1, round(W * k)), max(1, round(H * k))),
                                               interpolation=cv2.INTER_AREA)
     h, w = small.shape[:2]
-    with Landmarker(video=False) as lm:
-        for variant in turned_face_variants(h, w):
-            picture = variant.make(small)
-            faces = lm.detect(picture)
-            if not faces.count:
-                continue
-            back = faces_in_original(faces, variant, picture.shape[1],
-                                     lm.names if lm.names is not None else BLENDSHAPE_NAMES)
-            centre = back.landmarks[:, :, :2].mean(1)
-            inside = (centre[:, 0] >= 0) & (centre[:, 0] < w) & (centre[:, 1] >= 0) & (centre[:, 1] < h)
-            if inside.any():
-                lm_px = back.landmarks[inside] / np.float32(k)
-                return FrameFaces(lm_px, back.blendshapes[inside], back.pose[inside])
+    for variant in turned_face_variants(h, w):
+        picture = variant.make(small)
+        faces = landmarker.detect(picture)
+        if not faces.count:
+            continue
+        back = faces_in_original(faces, variant, picture.shape[1],
+                                 landmarker.names if landmarker.names is not None else BLENDSHAPE_NAMES)
+        centre = back.landmarks[:, :, :2].mean(1)
+        inside = (centre[:, 0] >= 0) & (centre[:, 0] < w) & (centre[:, 1] >= 0) & (centre[:, 1] < h)
+        if inside.any():
+            lm_px = back.landmarks[inside] / np.float32(k)
+            return FrameFaces(lm_px, back.blendshapes[inside], back.pose[inside])
     return FrameFaces.empty()

@@ -269,16 +269,16 @@ def track_image(frame_rgb: np.ndarray, source: str = "") -> TrackResult:
     with Landmarker(video=False) as lm:
         faces = refine_small_faces(frame_rgb, lm.detect(frame_rgb), lm)
         names = lm.names if lm.names is not None else BLENDSHAPE_NAMES
-    if faces.count == 0:
-        fallback = CropFallback(video=False)
-        try:
-            faces = fallback.detect(frame_rgb, 0)
-        finally:
-            fallback.close()
-    if faces.count == 0:
-        from core.tracking.mirror import find_turned_face
+        if faces.count == 0:
+            fallback = CropFallback(video=False)
+            try:
+                faces = fallback.detect(frame_rgb, 0)
+            finally:
+                fallback.close()
+        if faces.count == 0:
+            from core.tracking.mirror import find_turned_face
 
-        faces = find_turned_face(frame_rgb)
+            faces = find_turned_face(frame_rgb, lm)
     choice = FaceSelector().choose(faces.landmarks)
     k = choice.index
     def pick(a):
