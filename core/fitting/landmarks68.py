@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.camera import OrthoCameras
-from core.fitting.basis import LandmarkBasis, basis_from_vertices
+from core.fitting.basis import LandmarkBasis, basis_from_vertices, basis_landmarks68
 from core.fitting.settings import JAW_CONVENTIONS, FitSettings
 
 #: the jaw points that slide (all of 0-16 but the chin)
@@ -125,10 +125,9 @@ def fit_landmarks68(model, identity: np.ndarray, expression: np.ndarray, cams: O
     line (all but the chin) on the fitted face's visible outline."""
     if jaw not in JAW_CONVENTIONS:
         raise ValueError(f"jaw landmarks must be one of {JAW_CONVENTIONS}, not {jaw!r}")
-    ids = np.asarray(model.landmarks68, np.int64)
-    X = basis_from_vertices(model, ids).points(identity, np.atleast_2d(expression))
+    X = basis_landmarks68(model).points(identity, np.atleast_2d(expression))
     if vertex_offsets is not None:
-        X = X + vertex_offsets(ids)
+        X = X + vertex_offsets(np.asarray(model.landmarks68, np.int64))
     out = cams.project(X)[..., :2]
     if jaw == "silhouette":
         lines = silhouette_lines(model)
