@@ -28,11 +28,13 @@ CACHE = REPO / "out" / "cache"
 
 def cached_track(path: Path, tag: str):
     """The whole-clip TrackResult of a video or image ``path``, cached as
-    ``CACHE/fitbench_track_{tag}.npz`` (shared by bench_fitting, bench_flow_evidence, ...)."""
+    ``CACHE/fitbench_track_{tag}_{code}.npz`` (shared by bench_fitting, bench_flow_evidence, ...;
+    ``code``: a fingerprint of core/tracking, so a changed tracker tracks again)."""
+    from core.result_cache import code_fingerprint
     from core.tracking import TrackResult, track_image, track_video
 
     CACHE.mkdir(parents=True, exist_ok=True)
-    out = CACHE / f"fitbench_track_{tag}.npz"
+    out = CACHE / f"fitbench_track_{tag}_{code_fingerprint(('core/tracking',))[:10]}.npz"
     if out.exists():
         return TrackResult.load(out)
     if Path(path).suffix.lower() in (".jpg", ".png", ".jpeg"):

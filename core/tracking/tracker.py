@@ -259,13 +259,15 @@ def _assemble(raw_list, bs_list, pose_list, seg_list, nf_list, names, fps, size,
     )
 
 
-def track_image(frame_rgb: np.ndarray, source: str = "") -> TrackResult:
+def track_image(frame_rgb: np.ndarray, source: str = "", augment: bool = True) -> TrackResult:
     """Track one still RGB uint8 (H, W, 3) image (IMAGE mode, no filtering): F = 1.
     With several faces the largest is taken; a face too small for the whole image
     is looked for in crops (core/tracking/small_faces.py), and a small face found in the
     whole image is landmarked again in a crop around it; a turned head the detector misses
     is looked for in the picture mirrored and with borders (core/tracking/mirror.py).
-    No face -> ``valid[0]`` False."""
+    With ``augment`` the chosen face's landmarks and blendshapes are the mean over
+    re-detections in shifted, scaled and mirrored crops (core/tracking/augment.py, 18 more
+    landmarker calls). No face -> ``valid[0]`` False."""
     with Landmarker(video=False) as lm:
         faces = refine_small_faces(frame_rgb, lm.detect(frame_rgb), lm)
         names = lm.names if lm.names is not None else BLENDSHAPE_NAMES
@@ -279,8 +281,15 @@ def track_image(frame_rgb: np.ndarray, source: str = "") -> TrackResult:
             from core.tracking.mirror import find_turned_face
 
             faces = find_turned_face(frame_rgb, lm)
-    choice = FaceSelector().choose(faces.landmarks)
-    k = choice.index
+        choice = FaceSelector().choose(faces.landmarks)
+        k = choice.index
+        if augment and k >= 0:
+            from core.tracking.augment import averaged_face
+
+            lm_k, bs_k, _ = averaged_face(frame_rgb, faces.landmarks[k], faces.blendshapes[k], lm)
+            faces = FrameFaces(faces.landmarks.copy(), faces.blendshapes.copy(), faces.pose)
+            faces.landmarks[k], faces.blendshapes[k] = lm_k, bs_k
+
     def pick(a):
         return [a[k]] if k >= 0 else [None]
     return _assemble(pick(faces.landmarks), pick(faces.blendshapes), pick(faces.pose),
