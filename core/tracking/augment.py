@@ -7,7 +7,7 @@ chosen face is landmarked in square crops of :data:`CROP_SCALES` times its size,
 :data:`CROP_SHIFTS` of its side off centre, each as it is and mirrored (18 landmarker calls
 on crops of at most :data:`MAX_CROP_SIDE` px), and the finds are mapped back to the still
 (``core.tracking.mirror``) and averaged with the first find. AFLW2000-3D, 16 images, ICT:
-NME 4.40 -> 4.19 % after the fit (bench/bench_accuracy.py); NOTES, issue 15.
+NME 4.40 -> 4.17 % after the fit (bench/bench_accuracy.py); NOTES, issue 15.
 
 Pixels: x right, y down, z on x's scale (as ``FrameFaces``).
 """
