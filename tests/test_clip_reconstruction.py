@@ -71,6 +71,23 @@ def test_reconstruct_clip_is_track_then_fit_with_named_stages():
     np.testing.assert_array_equal(again.reconstruction.expression, clip.reconstruction.expression)
 
 
+def test_image_motion_and_corrective_report_their_counts(builtin):
+    """The two stages after the landmark fit count what they wait for (frames measured, frame
+    pairs flowed, passes) instead of holding the bar at one percentage."""
+    from core.fitting import FitSettings, clip_frames, reconstruct
+    from core.tracking import track_video
+
+    d3 = str(shared_path("data", "videos", "d3.mp4"))
+    seen, progress = _recorder()
+    reconstruct(track_video(d3, max_frames=40), builtin, "builtin", FitSettings(), frames=clip_frames(d3, 40),
+                progress=progress)
+    messages = [m for _, _, m in seen]
+    assert "image motion 40/40 frames" in messages, messages
+    assert "corrective flow 25/39 frame pairs" in messages and "corrective pass 2/2" in messages, messages
+    done = [d / t for d, t, _ in seen if t > 0]
+    assert done == sorted(done) and done[-1] == 1.0
+
+
 def test_reconstruct_clip_names_the_input_without_a_face(tmp_path):
     from core.errors import NoFaceError
     from core.fitting.clip import reconstruct_clip

@@ -49,7 +49,7 @@ from core.camera import OrthoCameras
 from core.fitting.basis import LandmarkBasis, basis_from_embedding, basis_from_vertices
 from core.fitting.image_motion import _fuse_factor, _fuse_solve
 from core.fitting.settings import FitSettings
-from core.jobs import CancelToken
+from core.jobs import CancelToken, ProgressFn, report
 from core.model.face_model import FaceModel
 from core.render.geometry import VertexNormals
 
@@ -241,10 +241,14 @@ def _project2d(cams: OrthoCameras, X: np.ndarray) -> np.ndarray:
     return p
 
 
+#: share of the corrective's progress spent waiting for the flow pieces (d6: most of its time)
+FLOW_SHARE = 0.7
+
+
 def learn_corrective(model: FaceModel, identity: np.ndarray, expression: np.ndarray, cams: OrthoCameras,
                      usable: np.ndarray, segment: np.ndarray, frames, settings: FitSettings,
                      cancel: CancelToken | None = None, flows: list | None = None,
-                     duplicate: np.ndarray | None = None) -> Corrective | None:
+                     duplicate: np.ndarray | None = None, progress: ProgressFn | None = None) -> Corrective | None:
     """The corrective of a fitted clip (module docstring); None when the clip is too short or
     too little could be measured.
 
@@ -255,7 +259,8 @@ def learn_corrective(model: FaceModel, identity: np.ndarray, expression: np.ndar
     once the fitted points are known: the flow may still be running), or None to
     compute them from ``frames`` (an iterable over the clip's images, RGB or grey uint8, aligned
     with the fit); duplicate (F,) bool: frames repeating their predecessor (their fit is a copy).
-    Returns None when ``cancel`` is cancelled before the flows are in.
+    Returns None when ``cancel`` is cancelled before the flows are in. ``progress`` gets
+    (step, steps, message): the flow pieces as they come in, then each pass.
     """
     s = settings
     F = expression.shape[0]
@@ -285,6 +290,9 @@ def learn_corrective(model: FaceModel, identity: np.ndarray, expression: np.ndar
             for f, piece in enumerate(pieces):
                 if cancel is not None and f % 25 == 0 and cancel.cancelled:
                     return
+                if f % 25 == 0:
+                    report(progress, round(FLOW_SHARE * 1000 * f / max(F - 1, 1)), 1000,
+                           f"corrective flow {f}/{F - 1} frame pairs")
                 flows.append(piece)
                 yield piece
         try:
@@ -297,7 +305,10 @@ def learn_corrective(model: FaceModel, identity: np.ndarray, expression: np.ndar
         return None
     own = p[1:] - p[:-1]
     h, factor, ok = None, None, None
-    for _ in range(max(int(s.corrective_passes), 1)):
+    passes = max(int(s.corrective_passes), 1)
+    for k in range(passes):
+        report(progress, round(1000 * (FLOW_SHARE + (1 - FLOW_SHARE) * k / passes)), 1000,
+               f"corrective pass {k + 1}/{passes}")
         # each pass measures where the previous one put the surface points; the steps that
         # count (and so the system's factorisation) are decided on the first
         if h is None and first is not None:

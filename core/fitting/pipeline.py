@@ -26,6 +26,8 @@ IDENTITY_FRAMES = 60
 #: the clip's frames are given (d6, ICT: fit ~45 % of the time, image motion ~15 %, corrective ~40 %)
 PROGRESS_FIT = 45
 PROGRESS_MOTION = 60
+#: ... and at the end of the corrective (the 68 points and the result's assembly follow)
+PROGRESS_CORRECTIVE = 97
 
 
 def _inputs(track: TrackResult, model: FaceModel, s: FitSettings, raw: bool):
@@ -128,11 +130,18 @@ class _MotionMeasurement:
 
             self._pool = FlowPool(store_scale(obs.shape[0]))
         self._num_frames = obs.shape[0]
+        #: frames decoded so far (read by :meth:`result`'s progress from the fitting thread)
+        self.frames_read = 0
+
+        def counted():
+            for img in frames():
+                yield img
+                self.frames_read += 1
 
         def run():
             try:
                 # the flowed box covers all face points, not only the measured subset
-                self._result = measure_points(frames(), pts, usable, method, self._stop,
+                self._result = measure_points(counted(), pts, usable, method, self._stop,
                                               flow_pool=self._pool, flow_points=obs[:, :468])
             except BaseException as e:  # noqa: BLE001 (handed to the fitting thread in result())
                 self._error = e
@@ -140,8 +149,15 @@ class _MotionMeasurement:
         self._thread = threading.Thread(target=run, name="image-motion", daemon=True)
         self._thread.start()
 
-    def result(self):
-        self._thread.join()
+    def result(self, progress: ProgressFn | None = None):
+        """The measured motion, once the thread is done; while it is waited for, ``progress``
+        gets ``(frames measured, frames)``."""
+        F = self._num_frames
+        while self._thread.is_alive():
+            n = self.frames_read
+            report(progress, n, F, f"image motion {n}/{F} frames")
+            self._thread.join(timeout=0.25)
+        report(progress, F, F, f"image motion {F}/{F} frames")
         if self._error is not None:
             raise self._error
         return self._result
@@ -209,9 +225,9 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
             try:
                 from core.fitting.image_motion import refine_with_image_motion
 
-                report(progress, PROGRESS_FIT, 100, "image motion")
-                measured = motion.result()
+                measured = motion.result(sub_progress(progress, PROGRESS_FIT, PROGRESS_MOTION - PROGRESS_FIT, 100))
                 check(cancel)
+                report(progress, PROGRESS_MOTION, 100, "image motion, refitting the frames")
                 cams, expr, refined = refine_with_image_motion(basis, identity, expr, cams, valid, seg, measured,
                                                                bounds, s, prior, prior_mask)
                 repeated = refined.repeated
@@ -219,9 +235,10 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
                 if s.corrective:
                     from core.fitting.corrective import learn_corrective
 
-                    report(progress, PROGRESS_MOTION, 100, "corrective")
                     corrective = learn_corrective(model, identity, expr, cams, valid, seg, None, s, cancel=cancel,
-                                                  flows=motion.flows, duplicate=measured.duplicate)
+                                                  flows=motion.flows, duplicate=measured.duplicate,
+                                                  progress=sub_progress(progress, PROGRESS_MOTION,
+                                                                        PROGRESS_CORRECTIVE - PROGRESS_MOTION, 100))
                     check(cancel)
             finally:
                 motion.stop()
