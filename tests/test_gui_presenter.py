@@ -28,6 +28,8 @@ def _frame(h, w, seed):
 
 
 def test_presenter_shows_the_panels_frames_and_figures(qtbot):
+    from widgets.presenter_window import MARGIN
+
     w = QMainWindow()
     w.setCentralWidget(QLabel("central"))
     qtbot.addWidget(w)
@@ -60,7 +62,10 @@ def test_presenter_shows_the_panels_frames_and_figures(qtbot):
         pres.resize(800, 600)
         qtbot.waitUntil(lambda: pres.width() == 800 and pres.result_rect().height() > 0)
         r = pres.result_rect()
-        assert r.height() == pytest.approx(600, abs=1)  # a square result, as big as it fits
+        # a square result, as big as it fits below the figures (the side bands are too narrow
+        # for them)
+        assert r.top() > pres.readout.geometry().bottom()
+        assert r.height() == pytest.approx(600 - pres.readout.height() - 2 * MARGIN, abs=1)
         inset = pres.source_view.geometry()
         assert inset.width() < 800 * 0.3 and inset.bottom() > 500 and inset.left() < 40
         assert abs(inset.height() / inset.width() - 480 / 640) < 0.05  # the source's aspect
@@ -114,4 +119,37 @@ def test_the_source_inset_never_covers_the_result(qtbot, window, result):
     qtbot.keyClick(pres, Qt.Key.Key_S)
     r = pres.result_rect()
     assert r.width() == pytest.approx(full * result[0], abs=1.5) and abs(r.center().x() - window[0] / 2) <= 1
+    pres.close()
+
+
+@pytest.mark.parametrize("window, result", [
+    ((1280, 720), (1280, 720)),   # the result fills the window: it gives up a strip at the top
+    ((960, 600), (512, 512)),     # narrow bands
+    ((1920, 1080), (512, 512)),   # the readout fits in the right band: the result stays centred
+])
+def test_the_readout_and_rec_never_cover_the_result(qtbot, window, result):
+    from widgets.presenter_window import MARGIN, PresenterWindow
+
+    pres = PresenterWindow()
+    qtbot.addWidget(pres)
+    pres.set_frames(_frame(480, 640, 1), _frame(result[1], result[0], 2))
+    pres.set_readout("29.7 fps   latency 31 ms   face found")
+    pres.set_recording("REC 0:12")
+    pres.resize(*window)
+    pres.show()
+    qtbot.waitExposed(pres)
+    qtbot.waitUntil(lambda: pres.width() == window[0] and pres.height() == window[1])
+    r = pres.result_rect()
+    for label in (pres.readout, pres.rec):
+        assert label.isVisible() and not label.geometry().intersects(r), (label.geometry(), r)
+        assert pres.rect().contains(label.geometry())
+    assert not pres.source_view.geometry().intersects(r)
+    if window == (1920, 1080):
+        assert abs(r.center().x() - 960) <= 1 and abs(r.center().y() - 540) <= 1
+    strip = pres.readout.height() + 2 * MARGIN
+    # the readout hidden (I) and nothing recording: the result takes the whole height again
+    qtbot.keyClick(pres, Qt.Key.Key_I)
+    pres.set_recording(None)
+    free = pres.result_rect()
+    assert free.top() <= r.top() and r.height() >= free.height() - strip - 1  # the figures cost at most their strip
     pres.close()

@@ -21,7 +21,7 @@ top-left corner.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRect, Qt, Signal
+from PySide6.QtCore import QPoint, QRect, Qt, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QPalette
 from PySide6.QtWidgets import QLabel, QWidget
 
@@ -172,17 +172,47 @@ class PresenterWindow(QWidget):
         src, res = self.source_view.frame(), self.result_view.frame()
         aspect = (src.shape[0] / src.shape[1]) if src is not None and src.shape[1] else 0.75
         result_size = (res.shape[1], res.shape[0]) if res is not None else None
-        result, inset = presenter_layout(self.width(), self.height(), result_size, aspect,
-                                         self.source_inset_visible)
-        if not self.source_inset_visible or result_size is None:
+        W, H = self.width(), self.height()
+        result, inset = presenter_layout(W, H, result_size, aspect, self.source_inset_visible)
+        # the readout (top right) and REC (top left) go beside or above the result's picture;
+        # where neither band holds them, the result gives up a strip at the top
+        labels = [(w, w.isVisibleTo(self) and bool(w.text())) for w in (self.readout, self.rec)]
+        picture = self._picture_rect(result, result_size)
+        clash = [w for w, shown in labels if shown and picture is not None
+                 and QRect(self._label_pos(w), w.size()).adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN)
+                 .intersects(picture)]
+        if clash:
+            strip = max(w.height() for w in clash) + 2 * MARGIN
+            result, inset = presenter_layout(W, max(H - strip, 1), result_size, aspect, self.source_inset_visible)
+            result, inset = result.translated(0, strip), inset.translated(0, strip)
+            if not self.source_inset_visible:
+                result = QRect(0, strip, W, max(H - strip, 1))
+        elif not self.source_inset_visible or result_size is None:
             result = self.rect()  # (the view centres the picture itself)
         self.result_view.setGeometry(result)
         self.source_view.setGeometry(inset)
         self.source_view.raise_()
-        self.readout.move(self.width() - self.readout.width() - MARGIN, MARGIN)
-        self.readout.raise_()
-        self.rec.move(MARGIN, MARGIN)
-        self.rec.raise_()
+        for w in (self.readout, self.rec):
+            w.move(self._label_pos(w))
+            w.raise_()
+
+    def _label_pos(self, label: QLabel) -> QPoint:
+        """Top-left corner of the readout (window's top right) or the REC label (top left)."""
+        if label is self.readout:
+            return QPoint(self.width() - label.width() - MARGIN, MARGIN)
+        return QPoint(MARGIN, MARGIN)
+
+    def _picture_rect(self, view: QRect, result_size) -> QRect | None:
+        """Where a result of ``result_size`` (w, h) is drawn in a view at ``view`` (aspect kept,
+        centred), None before the first frame."""
+        if result_size is None or min(result_size) <= 0:
+            return None
+        W, H = self.width(), self.height()
+        if not self.source_inset_visible:
+            view = QRect(0, 0, W, H)
+        k = min(view.width() / result_size[0], view.height() / result_size[1])
+        w, h = round(result_size[0] * k), round(result_size[1] * k)
+        return QRect(view.x() + (view.width() - w) // 2, view.y() + (view.height() - h) // 2, w, h)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
