@@ -62,6 +62,18 @@ def test_the_legend_keeps_clear_of_the_mesh_at_the_docked_size(qtbot, win, size)
     assert QRectF(0, 0, w.width(), w.height()).contains(rect)
     # readable: the compact legend keeps the normal legend font and every tick
     assert rect.width() >= 60 and rect.height() >= 60, rect
+    # the note the compact layout has no room for is the legend's tooltip
+    legend = w.legend()
+    assert legend.note and legend.note in w.legend_tooltip(rect.center())
+    assert w.legend_tooltip(w.mesh_rect().center()) == ""
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QApplication, QToolTip
+
+    at = rect.center().toPoint()
+    QApplication.sendEvent(w, QHelpEvent(QEvent.Type.ToolTip, at, w.mapToGlobal(at)))
+    qtbot.waitUntil(lambda: legend.note in QToolTip.text(), timeout=3000)
+    QToolTip.hideText()
 
 
 def _rgb(img) -> np.ndarray:

@@ -2,7 +2,8 @@
 video view and the 3D viewport over what they show. Plain drawing, no data of its own.
 
 A legend has two layouts: the full one (a horizontal ramp, the note under it) and a compact
-one (a short vertical ramp, the ticks beside it, the title over two lines, no note) that fits
+one (a short vertical ramp, the ticks beside it, the title over two lines, the note left to the
+view's tooltip) that fits
 the strip beside a face in a small view. :func:`place_legend` picks the layout and corner
 that keep a rectangle (the face on screen) clear.
 """

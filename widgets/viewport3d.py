@@ -16,9 +16,9 @@ Signals (user intent):
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QToolTip, QWidget
 
 from widgets.legend import Legend, legend_size, paint_legend, place_legend
 
@@ -113,6 +113,25 @@ class Viewport3D(QWidget):
     def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)
         self.resized.emit()
+
+    def legend_tooltip(self, pos: QPointF) -> str:
+        """The text a tooltip at ``pos`` (widget pixels) shows: the legend's title and note
+        when the pointer is on the legend (the compact layout has no room for the note)."""
+        placed = self.legend_placement()
+        if placed is None or not placed[0].contains(pos):
+            return ""
+        return "\n".join(t for t in (self._legend.title, self._legend.note) if t)
+
+    def event(self, event) -> bool:  # noqa: D401 (Qt API)
+        if event.type() == QEvent.Type.ToolTip:
+            text = self.legend_tooltip(QPointF(event.pos()))
+            if text:
+                QToolTip.showText(event.globalPos(), text, self)
+            else:
+                QToolTip.hideText()
+                event.ignore()
+            return True
+        return super().event(event)
 
     # -- mouse --------------------------------------------------------------------------
     def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt API)
