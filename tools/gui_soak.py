@@ -20,7 +20,16 @@ buttons get real mouse events.
 Watched all along: a heartbeat timer on the GUI thread (a watchdog thread ends the process
 with every thread's stack when the GUI stops answering for ``--hang-s``), the reference
 count of ``None`` (a binding that loses references to it aborts the app), the resident
-memory, and every error dialog. The JSON report holds all samples. Exit code 0 when the
+memory, and every error dialog. The JSON report holds all samples.
+
+Finding a leak: ``--census`` counts Python objects by kind every minute, lists who holds the
+newest objects of the kinds in ``--census-owners`` and who holds the references to ``None``
+(``none_holders``); ``malloc_mb`` (glibc's heap in use / free) and ``end_heap`` (the resident
+memory before and after ``malloc_trim`` at the end) tell memory in use from freed memory
+kept. The reference count of ``None`` also grows with no object behind it: numpy 2.4.6's
+``np.dtype(tuple)`` (``list``, ``ndarray``) leaks one per call (pyqtgraph's ``mkColor`` of a
+tuple colour), and pyqtgraph's ``ScatterPlotItem.setData`` with a pen per spot ~6 per spot
+(the curve editor's keys, at each redraw): ``none_holders`` stays flat while it grows. Exit code 0 when the
 run ended normally (a crash of the app ends this process too: that is the point).
 
 ``--keep-dirty``: finish with unsaved edits, already autosaved, and kill the process with
