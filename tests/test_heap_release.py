@@ -20,8 +20,9 @@ import pytest
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's heap")
 
-BLOCK = 2 << 20    # a per-frame buffer's size: from the heap under the retained-memory policy
-BLOCKS = 120       # 240 MB freed in all
+BLOCK = 1 << 20    # a per-frame buffer's size: from the heap under the retained-memory policy
+BLOCKS = 100       # freed, each between two blocks that stay: 100 MB freed in all
+FREED_MB = BLOCKS * BLOCK / 2**20
 
 
 def _rss_mb() -> float:
@@ -32,19 +33,18 @@ def _rss_mb() -> float:
 
 
 def _fragment() -> tuple[float, list]:
-    """Allocate BLOCKS buffers, each followed by a small block that stays, and free the buffers:
-    (resident MB freed but kept, the small blocks to keep alive)."""
-    from core.render.memory import retain_freed_memory
+    """Allocate 2 x BLOCKS buffers and free every other one, so each freed block lies between
+    blocks in use: (resident MB freed but kept, the blocks in use)."""
+    from core.render.memory import release_freed_memory, retain_freed_memory
 
     if not retain_freed_memory():
         pytest.skip("glibc's mallopt is not available")
-    before = _rss_mb()
-    big, kept = [], []
-    for _ in range(BLOCKS):
-        big.append(np.ones(BLOCK, np.uint8))
-        kept.append(np.ones(4096, np.uint8))
-    del big
-    return _rss_mb() - before, kept
+    release_freed_memory()  # (what earlier tests freed would be reused here without a page touched)
+    blocks = [np.ones(BLOCK, np.uint8) for _ in range(2 * BLOCKS)]
+    kept = blocks[1::2]
+    rss = _rss_mb()
+    del blocks[::2]
+    return FREED_MB - (rss - _rss_mb()), kept
 
 
 def test_freed_heap_below_blocks_in_use_stays_until_released():
@@ -52,11 +52,11 @@ def test_freed_heap_below_blocks_in_use_stays_until_released():
 
     kept_mb, kept = _fragment()
     # the cause: trimming from the heap's top cannot reach blocks freed below ones in use
-    assert kept_mb > 0.8 * BLOCKS * BLOCK / 2**20, kept_mb
+    assert kept_mb > 0.8 * FREED_MB, kept_mb
     rss = _rss_mb()
     assert release_freed_memory()
-    assert rss - _rss_mb() > 0.8 * BLOCKS * BLOCK / 2**20, (rss, _rss_mb())
-    assert all(k[0] == 1 for k in kept)  # (what is in use stays)
+    assert rss - _rss_mb() > 0.8 * FREED_MB, (rss, _rss_mb())
+    assert all(k[0] == 1 and k[-1] == 1 for k in kept)  # (what is in use stays)
 
 
 @pytest.mark.gui
@@ -77,13 +77,13 @@ def test_the_window_gives_freed_heap_back(qtbot, tmp_path):
         assert timer.isActive() and timer.interval() == MEMORY_RELEASE_MS <= 60_000
 
         kept_mb, kept = _fragment()
-        assert kept_mb > 0.8 * BLOCKS * BLOCK / 2**20, kept_mb
+        assert kept_mb > 0.8 * FREED_MB, kept_mb
         rss = _rss_mb()
         timer.timeout.emit()            # what the timer does every MEMORY_RELEASE_MS
         thread = w.memory_release.thread
         assert thread is not None and thread.name == "memory-release"
         qtbot.waitUntil(lambda: not thread.is_alive(), timeout=30_000)
-        assert rss - _rss_mb() > 0.8 * BLOCKS * BLOCK / 2**20, (rss, _rss_mb())
+        assert rss - _rss_mb() > 0.8 * FREED_MB, (rss, _rss_mb())
         del kept
     finally:
         w.shutdown()
