@@ -20,7 +20,16 @@ buttons get real mouse events.
 Watched all along: a heartbeat timer on the GUI thread (a watchdog thread ends the process
 with every thread's stack when the GUI stops answering for ``--hang-s``), the reference
 count of ``None`` (a binding that loses references to it aborts the app), the resident
-memory, and every error dialog. The JSON report holds all samples. Exit code 0 when the
+memory, and every error dialog. The JSON report holds all samples.
+
+Finding a leak: ``--census`` counts Python objects by kind every minute, lists who holds the
+newest objects of the kinds in ``--census-owners`` and who holds the references to ``None``
+(``none_holders``); ``malloc_mb`` (glibc's heap in use / free) and ``end_heap`` (the resident
+memory before and after ``malloc_trim`` at the end) tell memory in use from freed memory
+kept. The reference count of ``None`` also grows with no object behind it: numpy 2.4.6's
+``np.dtype(tuple)`` (``list``, ``ndarray``) leaks one per call (pyqtgraph's ``mkColor`` of a
+tuple colour), and pyqtgraph's ``ScatterPlotItem.setData`` with a pen per spot ~6 per spot
+(the curve editor's keys, at each redraw): ``none_holders`` stays flat while it grows. Exit code 0 when the
 run ended normally (a crash of the app ends this process too: that is the point).
 
 ``--keep-dirty``: finish with unsaved edits, already autosaved, and kill the process with
@@ -68,10 +77,59 @@ def _owner_chain(obj, everything: list, depth: int = 6) -> list[str]:
     return chain
 
 
+def _none_holders(objs: list, top: int = 30) -> dict:
+    """{kind of holder: references to None it holds}, the ``top`` largest (see ``--census``)."""
+    import gc
+    from collections import Counter
+
+    def label(o) -> str:
+        name = type(o).__qualname__
+        if isinstance(o, dict):
+            name += "{" + ",".join(sorted(str(k) for k in list(o)[:8])) + "}"
+        return name
+
+    holders: Counter = Counter()
+    arrays: set = set()
+    for o in objs:
+        for r in gc.get_referents(o):
+            if r is None:
+                holders[label(o)] += 1
+            elif type(r) in (tuple, dict) and not gc.is_tracked(r):
+                n = sum(v is None for v in (r if type(r) is tuple else [*r.keys(), *r.values()]))
+                if n:
+                    holders[f"{label(o)} > {type(r).__name__}"] += n
+            elif type(r).__name__ == "ndarray" and r.dtype.hasobject and r.base is None and id(r) not in arrays:
+                # numpy arrays of objects are not tracked by gc either (their None are references)
+                arrays.add(id(r))
+                fields = [r[f] for f in r.dtype.names if r.dtype[f].hasobject] if r.dtype.names else [r]
+                n = sum(int(sum(v is None for v in a.ravel())) for a in fields)
+                if n:
+                    holders[f"{label(o)} > ndarray"] += n
+    return dict(holders.most_common(top))
+
+
 #: one cycle of user actions, in turn (see the module docstring)
 STEPS = ["scrub", "slider", "key", "viewport", "compare", "undo", "slider", "save", "export", "live",
          "presenter", "autokey", "curves", "timeline", "worst", "rec", "fixfit", "typed", "scrub", "keydel",
          "compare", "maximise", "live", "gallery", "rec", "presenter", "theme", "fixfit"]
+
+
+def _malloc_mb() -> list[float]:
+    """glibc's heap, MB: [in use by malloc (heap + mmapped blocks), free inside the heap] (what
+    RSS holds besides: code, Python's own arenas... and what a leak of native memory shows in);
+    [] elsewhere."""
+    import ctypes
+
+    class Info(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                      "fsmblks", "uordblks", "fordblks", "keepcost")]
+    try:
+        f = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return []
+    f.restype = Info
+    i = f()
+    return [round((i.uordblks + i.hblkhd) / 2**20, 1), round(i.fordblks / 2**20, 1)]
 
 
 def _rss_mb() -> float:
@@ -94,6 +152,10 @@ class Soak:
         self._step = 0
         self._viewport_turn = 0  # how many times the viewport step has run
         self._finished = False
+        self._minute = 0  # the sampler's last minute (census, tracemalloc)
+        #: the cycle of actions (--only keeps some kinds, for finding which one costs what)
+        only = {k.strip() for k in args.only.split(",") if k.strip()}
+        self.steps = [s for s in STEPS if not only or s in only] or ["scrub"]
 
     # -- the app ------------------------------------------------------------------------
     def start(self) -> None:
@@ -165,7 +227,13 @@ class Soak:
         self.report["refcount_none"].append([t, sys.getrefcount(None)])
         if int(t) % 5 == 0:
             self.report["rss_mb"].append([t, round(_rss_mb(), 1)])
-        if self.args.tracemalloc and int(t) % 60 == 0 and t > 1:
+            self.report.setdefault("malloc_mb", []).append([t, *_malloc_mb()])
+            self.report.setdefault("threads", []).append([t, threading.active_count()])
+        # once a minute (a busy machine's sampler may skip the very second, so by the minute's count)
+        minute = int(t // 60)
+        new_minute = minute > self._minute
+        self._minute = minute
+        if self.args.tracemalloc and new_minute:
             import tracemalloc
 
             snap = tracemalloc.take_snapshot()
@@ -174,7 +242,7 @@ class Soak:
             else:
                 top = snap.compare_to(self._snap0, "lineno")[:25]
                 self.report["tracemalloc_growth"] = [[t, str(x)] for x in top]
-        if self.args.census and int(t) % 60 == 0:
+        if self.args.census and new_minute:
             # which kinds of Python objects accumulate (for finding a leak)
             import gc
             from collections import Counter
@@ -182,15 +250,26 @@ class Soak:
             objs = gc.get_objects()
             counts = Counter(type(o).__name__ for o in objs)
             self.report.setdefault("census", []).append([t, dict(counts.most_common(40))])
+            self.report.setdefault("census_all", []).append([t, dict(counts)])
+            # what holds the references to None (a binding's bug shows as a fall; a growth is
+            # Python objects piling up): the kinds of the objects that refer to it, with how many
+            # references each (tuples and dicts of plain values are not tracked by gc: counted for
+            # the tracked object that holds them)
+            self.report.setdefault("none_holders", []).append([t, _none_holders(objs)])
             # who holds the newest objects of the kinds that grow (gc lists older objects first)
             owners = {}
-            for kind in ("Condition", "deque", "cell"):
+            for kind in self.args.census_owners.split(","):
                 newest = [o for o in objs if type(o).__name__ == kind][-3:]
                 owners[kind] = []
                 while newest:
                     owners[kind].append(_owner_chain(newest.pop(), [objs, newest]))
             self.report["census_owners"] = owners
             del objs
+            if self.args.census_collect:
+                # how much of it was garbage waiting for the collector (cycles)
+                found = gc.collect()
+                self.report.setdefault("census_collected", []).append(
+                    [t, found, sys.getrefcount(None), len(gc.get_objects())])
 
     def _watchdog(self) -> None:
         import traceback
@@ -316,7 +395,7 @@ class Soak:
             # (a busy machine does fewer actions a minute: --min-cycles keeps going until every
             # kind of action has had its turns)
             if (time.monotonic() - self._soak_t0 >= self.args.seconds
-                    and self._step >= self.args.min_cycles * len(STEPS)):
+                    and self._step >= self.args.min_cycles * len(self.steps)):
                 self._enter("ending")
                 return
             self._do_next()
@@ -329,6 +408,7 @@ class Soak:
                 if elapsed < 120:
                     return
             self.report["frames_played_to"] = w.session.index
+            self._heap_check()
             if self.args.keep_dirty:
                 self._enter("dirty")
                 ed.doc.set_offset("mouthSmileLeft", 3, 0.6, gesture=False)
@@ -350,7 +430,7 @@ class Soak:
         from PySide6.QtTest import QTest
 
         w, ed, s = self.win, self.editor, self.win.session
-        name = STEPS[self._step % len(STEPS)]
+        name = self.steps[self._step % len(self.steps)]
         self._step += 1
         if name == "scrub":
             for _ in range(8):
@@ -508,6 +588,21 @@ class Soak:
         self._finished = True
         self.app.quit()
 
+    def _heap_check(self) -> None:
+        """At the end: how much of the resident memory is freed heap glibc keeps (returned by
+        malloc_trim), as against memory in use."""
+        import ctypes
+        import gc
+
+        gc.collect()
+        before = _rss_mb()
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):
+            return
+        self.report["end_heap"] = dict(rss_mb=round(before, 1), rss_after_trim_mb=round(_rss_mb(), 1),
+                                       malloc_mb=_malloc_mb())
+
     def _write_report(self, killed: bool = False) -> None:
         self.report["killed"] = killed
         self.report["log_file"] = str(Path(os.environ.get("FACESTUDIO_LOG_DIR", "")) / "facestudio.log")
@@ -533,12 +628,19 @@ def main(argv=None) -> int:
     ap.add_argument("--action-ms", type=int, default=700, help="pause between two user actions")
     ap.add_argument("--min-cycles", type=int, default=0,
                     help="go on after --seconds until the actions' cycle has run this many times")
+    ap.add_argument("--only", default="", help="only these kinds of action (comma-separated, e.g. "
+                    "slider,key,undo; default: all, see STEPS)")
     ap.add_argument("--simcam", default="", help="video played as the live camera for reenactment")
     ap.add_argument("--target", default="", help="reenactment target (photo or video)")
     ap.add_argument("--settings", default="", help="folder for settings, logs, saves (default: a temp folder)")
     ap.add_argument("--json", default="", help="write the report here")
     ap.add_argument("--hang-s", type=float, default=120.0, help="GUI silence that counts as a hang")
     ap.add_argument("--census", action="store_true", help="count Python objects by type every minute")
+    ap.add_argument("--census-owners", default="Condition,deque,cell",
+                    help="with --census: the kinds (type names, comma-separated) whose newest objects' "
+                         "holders are listed")
+    ap.add_argument("--census-collect", action="store_true",
+                    help="with --census: run the garbage collector after each census and report what it found")
     ap.add_argument("--tracemalloc", action="store_true", help="report where Python memory grows (slow)")
     ap.add_argument("--keep-dirty", action="store_true", help="end killed with autosaved unsaved edits")
     ap.add_argument("--expect-recovery", action="store_true", help="start, accept recovery, report it")

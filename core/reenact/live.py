@@ -131,6 +131,14 @@ class SourceCalibration:
         return Reference(ref)
 
 
+def _notify(listeners: list, output: "LiveOutput") -> None:
+    """Hand ``output`` to every listener (in a call of its own: a loop variable in the render
+    loop would hold on to the last listener called, a removed one too, for as long as no
+    other listener is called)."""
+    for fn in listeners:
+        fn(output)
+
+
 class LivePipeline:
     """Live head/face reenactment of a photo by a live source.
 
@@ -248,9 +256,13 @@ class LivePipeline:
             self._listeners = self._listeners + [fn]
 
     def remove_listener(self, fn) -> None:
-        """Stop calling ``fn`` (a no-op when it was not added)."""
+        """Stop calling ``fn`` (a no-op when it was not added). Compared by equality, not
+        identity: ``obj.method`` is a new bound-method object at every access, so a listener
+        added as ``add_listener(rec.on_output)`` is removed by ``remove_listener(rec.on_output)``
+        (by identity it never was: a stopped recorder kept receiving, and keeping, every output
+        for as long as the pipeline ran)."""
         with self._out_lock:
-            self._listeners = [f for f in self._listeners if f is not fn]
+            self._listeners = [f for f in self._listeners if f != fn]
 
     def stats(self) -> LiveStats:
         """Frame rate, latency and stage times over the last second or so (medians)."""
@@ -391,5 +403,4 @@ class LivePipeline:
                 self._times.append((done, done - grabbed, track_s, done - t))
                 if len(stage) >= 6:
                     self._stages.append(stage)
-            for fn in listeners:
-                fn(info)
+            _notify(listeners, info)
