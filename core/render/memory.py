@@ -35,6 +35,18 @@ _M_ARENA_MAX = -8
 _done = False
 
 
+def _glibc_function(name: str, argtypes: list, restype):
+    """The glibc function ``name`` with its C signature, or None where there is no glibc."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes, fn.restype = argtypes, restype
+    return fn
+
+
 def retain_freed_memory(mmap_threshold: int = 32 << 20, trim_threshold: int = 64 << 20, arenas: int = 2) -> bool:
     """Serve blocks below ``mmap_threshold`` bytes from the heap, keep up to ``trim_threshold``
     bytes of freed heap per arena, and use at most ``arenas`` malloc arenas. Returns True if
@@ -42,15 +54,9 @@ def retain_freed_memory(mmap_threshold: int = 32 << 20, trim_threshold: int = 64
     global _done
     if _done:
         return True
-    if not sys.platform.startswith("linux"):
+    mallopt = _glibc_function("mallopt", [ctypes.c_int, ctypes.c_int], ctypes.c_int)
+    if mallopt is None:
         return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
     # the arena cap first: it must hold before threads create more arenas
     _done = (bool(mallopt(_M_ARENA_MAX, arenas)) and bool(mallopt(_M_MMAP_THRESHOLD, mmap_threshold))
              and bool(mallopt(_M_TRIM_THRESHOLD, trim_threshold)))
@@ -62,13 +68,5 @@ def release_freed_memory() -> bool:
     ``malloc_trim(0)``: pages inside free blocks anywhere in a heap, not only at its top;
     thread-safe). Returns True if something was released; False also where glibc is not
     there."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):
-        return False
-    trim.argtypes = [ctypes.c_size_t]
-    trim.restype = ctypes.c_int
-    return bool(trim(0))
+    trim = _glibc_function("malloc_trim", [ctypes.c_size_t], ctypes.c_int)
+    return trim is not None and bool(trim(0))
