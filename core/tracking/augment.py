@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.tracking.landmarker import BLENDSHAPE_NAMES, Landmarker
+from core.tracking.landmarker import Landmarker
 from core.tracking.mirror import Variant, faces_in_original
 
 #: Crop sides, as multiples of the face's size (the larger side of its points' box).
@@ -80,14 +80,14 @@ def augment_crops(points: np.ndarray) -> list[Crop]:
 
 
 def averaged_face(frame: np.ndarray, landmarks: np.ndarray, blendshapes: np.ndarray,
-                  landmarker: Landmarker) -> tuple[np.ndarray, np.ndarray, int]:
+                  landmarker: Landmarker) -> tuple[np.ndarray, np.ndarray]:
     """One face of an RGB uint8 (H, W, 3) still, landmarked again in :func:`augment_crops`.
 
     ``landmarks`` (478, 3) and ``blendshapes`` (52,): the face's first find, in frame pixels.
     ``landmarker``: the still's own (IMAGE mode). Returns the mean landmarks (478, 3) float32
     and blendshapes (52,) float32 over the first find and every re-detection that agrees with
-    it (within MAX_DISAGREEMENT), and how many re-detections were used."""
-    names = landmarker.names if landmarker.names is not None else BLENDSHAPE_NAMES
+    it (within MAX_DISAGREEMENT)."""
+    names = landmarker.blendshape_names
     first = np.asarray(landmarks, np.float32)
     lo, hi = first[:, :2].min(0), first[:, :2].max(0)
     size = float(max(hi - lo))
@@ -107,5 +107,4 @@ def averaged_face(frame: np.ndarray, landmarks: np.ndarray, blendshapes: np.ndar
             continue
         points.append(lm[j])
         scores.append(back.blendshapes[j])
-    return (np.mean(points, axis=0).astype(np.float32), np.mean(scores, axis=0).astype(np.float32),
-            len(points) - 1)
+    return np.mean(points, axis=0).astype(np.float32), np.mean(scores, axis=0).astype(np.float32)

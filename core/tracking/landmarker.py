@@ -107,6 +107,11 @@ class Landmarker:
         #: (52,) str: ARKit names of the blendshape columns, known after the first face.
         self.names: np.ndarray | None = None
 
+    @property
+    def blendshape_names(self) -> np.ndarray:
+        """(52,) str: the blendshape columns' names (the ARKit order before the first face)."""
+        return self.names if self.names is not None else BLENDSHAPE_NAMES
+
     def detect(self, frame_rgb: np.ndarray, timestamp_ms: int | None = None) -> FrameFaces:
         """Faces in one RGB uint8 (H, W, 3) frame. VIDEO mode needs ``timestamp_ms``;
         a timestamp not above the previous one is nudged forward (MediaPipe rejects it)."""

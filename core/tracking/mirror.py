@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.tracking.landmarker import BLENDSHAPE_NAMES, FrameFaces, Landmarker
+from core.tracking.landmarker import FrameFaces, Landmarker
 
 #: Borders tried around the whole picture, as a fraction of its long side on each side
 #: (0.25 makes the picture 1.5x as large), each also mirrored; mirrored alone first.
@@ -116,8 +116,7 @@ def find_turned_face(frame: np.ndarray, landmarker: Landmarker) -> FrameFaces:
         faces = landmarker.detect(picture)
         if not faces.count:
             continue
-        back = faces_in_original(faces, variant, picture.shape[1],
-                                 landmarker.names if landmarker.names is not None else BLENDSHAPE_NAMES)
+        back = faces_in_original(faces, variant, picture.shape[1], landmarker.blendshape_names)
         centre = back.landmarks[:, :, :2].mean(1)
         inside = (centre[:, 0] >= 0) & (centre[:, 0] < w) & (centre[:, 1] >= 0) & (centre[:, 1] < h)
         if inside.any():

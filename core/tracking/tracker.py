@@ -25,7 +25,7 @@ from core.errors import InputError, NoFaceError
 from core.jobs import CancelToken, ProgressFn, check, report
 from core.tracking.filtering import LIVE_PARAMS, OneEuroFilter, OneEuroParams, face_width, smooth_track
 from core.tracking.gaps import bridge_gaps
-from core.tracking.landmarker import BLENDSHAPE_NAMES, FrameFaces, Landmarker
+from core.tracking.landmarker import FrameFaces, Landmarker
 from core.tracking.result import N_BLENDSHAPES, N_LANDMARKS, TrackResult
 from core.tracking.selection import MAX_BRIDGE_FRAMES, FaceSelector
 from core.tracking.small_faces import CropFallback, refine_small_faces
@@ -75,7 +75,7 @@ class FaceTracker:
 
     @property
     def blendshape_names(self) -> np.ndarray:
-        return self.landmarker.names if self.landmarker.names is not None else BLENDSHAPE_NAMES
+        return self.landmarker.blendshape_names
 
     def process(self, frame_rgb: np.ndarray, timestamp_ms: int) -> Optional[FrameTrack]:
         """Track one live frame (RGB uint8, its timestamp in ms): the followed face, filtered, or None when
@@ -214,7 +214,7 @@ def track_frames(frames: Iterable[np.ndarray], fps: float, *, total: int = 0,
                     seg_list.append(-1)
                 if i % 10 == 0:
                     report(progress, i + 1, total, "tracking")
-            names = lm.names if lm.names is not None else BLENDSHAPE_NAMES
+            names = lm.blendshape_names
     finally:
         fallback.close()
         prefetch.stop()
@@ -270,7 +270,7 @@ def track_image(frame_rgb: np.ndarray, source: str = "", augment: bool = True) -
     landmarker calls). No face -> ``valid[0]`` False."""
     with Landmarker(video=False) as lm:
         faces = refine_small_faces(frame_rgb, lm.detect(frame_rgb), lm)
-        names = lm.names if lm.names is not None else BLENDSHAPE_NAMES
+        names = lm.blendshape_names
         if faces.count == 0:
             fallback = CropFallback(video=False)
             try:
@@ -286,7 +286,7 @@ def track_image(frame_rgb: np.ndarray, source: str = "", augment: bool = True) -
         if augment and k >= 0:
             from core.tracking.augment import averaged_face
 
-            lm_k, bs_k, _ = averaged_face(frame_rgb, faces.landmarks[k], faces.blendshapes[k], lm)
+            lm_k, bs_k = averaged_face(frame_rgb, faces.landmarks[k], faces.blendshapes[k], lm)
             faces = FrameFaces(faces.landmarks.copy(), faces.blendshapes.copy(), faces.pose)
             faces.landmarks[k], faces.blendshapes[k] = lm_k, bs_k
 
