@@ -177,7 +177,8 @@ class PresenterWindow(QWidget):
         # the readout (top right) and REC (top left) go beside or above the result's picture;
         # where neither band holds them, the result gives up a strip at the top
         labels = [(w, w.isVisibleTo(self) and bool(w.text())) for w in (self.readout, self.rec)]
-        picture = self._picture_rect(result, result_size)
+        # (presenter_layout's result rectangle is where the picture is drawn, inset or not)
+        picture = result if result_size is not None and min(result_size) > 0 else None
         clash = [w for w, shown in labels if shown and picture is not None
                  and QRect(self._label_pos(w), w.size()).adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN)
                  .intersects(picture)]
@@ -201,18 +202,6 @@ class PresenterWindow(QWidget):
         if label is self.readout:
             return QPoint(self.width() - label.width() - MARGIN, MARGIN)
         return QPoint(MARGIN, MARGIN)
-
-    def _picture_rect(self, view: QRect, result_size) -> QRect | None:
-        """Where a result of ``result_size`` (w, h) is drawn in a view at ``view`` (aspect kept,
-        centred), None before the first frame."""
-        if result_size is None or min(result_size) <= 0:
-            return None
-        W, H = self.width(), self.height()
-        if not self.source_inset_visible:
-            view = QRect(0, 0, W, H)
-        k = min(view.width() / result_size[0], view.height() / result_size[1])
-        w, h = round(result_size[0] * k), round(result_size[1] * k)
-        return QRect(view.x() + (view.width() - w) // 2, view.y() + (view.height() - h) // 2, w, h)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
