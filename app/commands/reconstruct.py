@@ -89,8 +89,9 @@ def run(args: argparse.Namespace) -> int:
 
     err = rec.fit_error_px[rec.valid]
     mean_err = float(np.nanmean(err)) if err.size else float("nan")
+    skin = ", identity from the skin's motion" if rec.identity_source == "skin motion" else ""
     print(f"{rec.num_frames} frames ({int(rec.valid.sum())} fitted), model {rec.model_name}"
-          f"{' (personalised to this clip)' if rec.is_personalised else ''}, "
+          f"{' (personalised to this clip)' if rec.is_personalised else ''}{skin}, "
           f"{rec.method} fit, mean fit error {mean_err:.2f} px, fit {t_fit:.1f} s, "
           f"total {time.perf_counter() - t0:.1f} s -> {args.output}")
     return 0

@@ -589,7 +589,8 @@ class EditorUI(QObject):
         e = rec.fit_error_px[np.isfinite(rec.fit_error_px)]
         med = f"median fit error {np.median(e):.2f} px" if e.size else "no frame fitted"
         pers = ", personalised to this face" if rec.is_personalised else ""
-        self.win.statusBar().showMessage(f"Reconstructed {rec.num_frames} frames ({med}{pers}). "
+        skin = ", 3D shape from the head's turns" if rec.identity_source == "skin motion" else ""
+        self.win.statusBar().showMessage(f"Reconstructed {rec.num_frames} frames ({med}{pers}{skin}). "
                                          "Move a slider in Expressions to edit.", 15000)
 
     def update_actions(self) -> None:

@@ -202,7 +202,7 @@ class PointMotion:
 def measure_points(frames: Iterable[np.ndarray], points: np.ndarray, usable: np.ndarray,
                    method: str = "lk", cancel: CancelToken | None = None,
                    flow_pool=None, flow_points: np.ndarray | None = None,
-                   workers: int = MEASURE_WORKERS) -> PointMotion:
+                   workers: int = MEASURE_WORKERS, window_frames=None) -> PointMotion:
     """Optical flow at ``points`` (F, N, 2) px from every usable frame to the next.
 
     frames : F images, (H, W) grey uint8 or (H, W, 3) RGB uint8, in order. The points may
@@ -217,6 +217,8 @@ def measure_points(frames: Iterable[np.ndarray], points: np.ndarray, usable: np.
     workers: threads measuring frame pairs while this one decodes (OpenCV releases the GIL);
     0 measures in this thread. Decoding is sequential, the pairs are not: on two cores the
     whole-video fit waited ~4.7 s for a single measuring thread on d6 (decode + LK ~4.8 s of CPU).
+    window_frames: a ``core.fitting.texture_identity.WindowFrames``, offered every grey frame
+    (the identity's texture tracks, without decoding again).
     """
     F, N = points.shape[:2]
     disp = np.zeros((max(F - 1, 0), N, 2))
@@ -243,6 +245,8 @@ def measure_points(frames: Iterable[np.ndarray], points: np.ndarray, usable: np.
         for f, grey in enumerate(_grey_frames(frames, F)):
             if cancel is not None and f % 25 == 0 and cancel.cancelled:
                 break
+            if window_frames is not None:
+                window_frames.offer(f, grey)
             pair = prev is not None and usable[f - 1] and usable[f]
             if pair:
                 dup[f] = is_repeat(prev, grey, points[f])

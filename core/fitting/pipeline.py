@@ -14,7 +14,7 @@ from core.fitting.frame_fit import FrameFitter
 from core.fitting.frames import nearest_index
 from core.fitting.reconstruction import Reconstruction
 from core.fitting.settings import FitSettings
-from core.fitting.video_fit import fit_video, reprojection_error
+from core.fitting.video_fit import fit_video, identity_symmetry_prior, reprojection_error
 from core.fitting.weights import frame_weights, map_blendshapes, tracker_point_weights
 from core.jobs import CancelToken, ProgressFn, check, report, sub_progress
 from core.model.face_model import FaceModel
@@ -26,6 +26,12 @@ IDENTITY_FRAMES = 60
 #: the clip's frames are given (d6, ICT: fit ~45 % of the time, image motion ~15 %, corrective ~40 %)
 PROGRESS_FIT = 45
 PROGRESS_MOTION = 60
+#: with the identity from the skin's motion, the image motion ends here and that stage's three
+#: steps (tracking, fitting the tracks, refitting the frames) fill the rest up to PROGRESS_MOTION
+PROGRESS_SKIN = 52
+#: the texture tracks' fit may leave at most this many times the landmark fit's median error
+#: (px, window frames; 1.0-1.7x on d6, d9, d12 and the synthetic head sweeps)
+TRACK_FIT_TOLERANCE = 3.0
 #: ... and at the end of the corrective (the 68 points and the result's assembly follow)
 PROGRESS_CORRECTIVE = 97
 
@@ -112,7 +118,7 @@ class _MotionMeasurement:
     single-threaded), so on two cores the refinement costs little extra wall time."""
 
     def __init__(self, frames, obs: np.ndarray, usable: np.ndarray, method: str, cancel: CancelToken | None,
-                 keep_flows: bool = False):
+                 keep_flows: bool = False, window_frames=None):
         import threading
 
         from core.fitting.image_motion import measure_points, motion_points
@@ -142,7 +148,8 @@ class _MotionMeasurement:
             try:
                 # the flowed box covers all face points, not only the measured subset
                 self._result = measure_points(counted(), pts, usable, method, self._stop,
-                                              flow_pool=self._pool, flow_points=obs[:, :468])
+                                              flow_pool=self._pool, flow_points=obs[:, :468],
+                                              window_frames=window_frames)
             except BaseException as e:  # noqa: BLE001 (handed to the fitting thread in result())
                 self._error = e
 
@@ -179,6 +186,62 @@ class _MotionMeasurement:
             self._pool = None
 
 
+def _texture_windows(basis: LandmarkBasis, obs: np.ndarray, w: np.ndarray, track: TrackResult, s: FitSettings):
+    """The clip's stretches of most head rotation (core/fitting/texture_identity.py) as an empty
+    ``WindowFrames`` for the image-motion thread to fill, or None when the head barely turns.
+    The rotation is read from rigid cameras of the model's mean shape on the tracker's points."""
+    from core.fitting.camera_fit import fit_cameras
+    from core.fitting.texture_identity import WindowFrames, choose_windows
+
+    usable = np.asarray(track.valid, bool)
+    cams, ok = fit_cameras(basis.mean, obs, w)
+    seg = np.where(usable & ok, track.segment, -1)
+    windows = choose_windows(cams, seg >= 0, seg, obs, tuple(track.size), s.motion_identity_half_window)
+    return WindowFrames(windows) if windows else None
+
+
+def _fit_identity_to_texture(basis: LandmarkBasis, fit, windows, obs, w, seg, bounds, s: FitSettings, seed, prior,
+                             prior_mask, calm, progress, cancel):
+    """The whole-video fit again, with the identity fitted to the skin's motion (texture tracks
+    of ``fit``'s points through ``windows``) held fixed. Returns (the fit, whether its identity
+    came from the skin's motion): ``fit`` itself when too few tracks survived."""
+    from core.fitting.texture_identity import texture_tracks, tracked_points, window_segments
+
+    F, L = obs.shape[:2]
+    ids = tracked_points(L)
+    fb = basis if fit.point_offsets is None else LandmarkBasis(basis.mean + fit.point_offsets, basis.identity,
+                                                                basis.expression)
+    start = fit.cameras.project(fb.subset(ids).points(fit.identity, fit.expression))[..., :2]
+    report(progress, PROGRESS_SKIN, 100, "identity from the skin's motion, tracking")
+    tracks = texture_tracks(windows, start, F)
+    tw = np.isfinite(tracks).all(-1).astype(np.float64)
+    wseg = window_segments(windows.windows, F)
+    # too few tracks to say anything (e.g. the decoding stopped before the windows)
+    if tw.sum() < 4 * ids.size:
+        return fit, False
+    check(cancel)
+    report(progress, PROGRESS_SKIN + 2, 100, "identity from the skin's motion, fitting")
+    # only the tracked points: half the work of the non-separable weights' normal equations;
+    # the camera initialisation is the fit's own (the landmark fit's cameras carry the
+    # tracker's bias on the head's turn: with them the 24 faces' gain halved, built-in)
+    on_tracks = fit_video(basis.subset(ids), tracks, tw, wseg, bounds, s, seed_expression=seed, cancel=cancel,
+                          prior_expression=prior, prior_mask=prior_mask, calm=calm,
+                          symmetry=identity_symmetry_prior(basis, s))
+    check(cancel)
+    # tracks that drifted off the skin (blur, occlusion, a light change the check missed) fit
+    # badly: then the tracker's points keep the identity
+    in_windows = wseg >= 0
+    if np.nanmedian(on_tracks.fit_error_px[in_windows]) > TRACK_FIT_TOLERANCE * max(
+            float(np.nanmedian(fit.fit_error_px[in_windows])), 1.0):
+        return fit, False
+    ident = on_tracks.identity
+    report(progress, PROGRESS_SKIN + 5, 100, "identity from the skin's motion, refitting the frames")
+    # started from the first fit's cameras and expressions, which the new identity moves little
+    return fit_video(basis, obs, w, seg, bounds, s, seed_expression=fit.expression, cancel=cancel,
+                     prior_expression=prior, prior_mask=prior_mask, calm=calm, identity=ident,
+                     cameras=fit.cameras), True
+
+
 def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel, frames=None) -> Reconstruction:
     s = settings or FitSettings()
     if not np.any(track.valid):
@@ -199,11 +262,15 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
     corrective = None
     offsets = None
     repeated = np.zeros(F, bool)
+    identity_source = "landmarks"
     if not per_frame:
         motion = None
+        windows = None
         if frames is not None and s.image_motion_frames > 0 and F > 2:
+            if s.identity_from_motion:
+                windows = _texture_windows(basis, obs, w, track, s)
             motion = _MotionMeasurement(frames, obs, np.asarray(track.valid, bool), s.image_motion_method, cancel,
-                                        keep_flows=s.corrective)
+                                        keep_flows=s.corrective, window_frames=windows)
         try:
             fs = s if motion is None else FitSettings.from_dict({**s.to_dict(),
                                                                  "refine_rounds": s.refine_rounds_with_image_motion})
@@ -212,6 +279,13 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
                             progress=sub_progress(progress, 0, PROGRESS_FIT if motion else 100, 100),
                             prior_expression=prior, prior_mask=prior_mask, calm=calm,
                             visibility=_visibility(model, basis, s))
+            measured = None
+            if windows is not None and windows.windows:
+                measured = motion.result(sub_progress(progress, PROGRESS_FIT, PROGRESS_SKIN - PROGRESS_FIT, 100))
+                check(cancel)
+                fit, from_skin = _fit_identity_to_texture(basis, fit, windows, obs, w, seg, bounds, fs, seed, prior,
+                                                          prior_mask, calm, progress, cancel)
+                identity_source = "skin motion" if from_skin else "landmarks"
         except BaseException:
             if motion is not None:
                 motion.stop()
@@ -225,7 +299,9 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
             try:
                 from core.fitting.image_motion import refine_with_image_motion
 
-                measured = motion.result(sub_progress(progress, PROGRESS_FIT, PROGRESS_MOTION - PROGRESS_FIT, 100))
+                if measured is None:
+                    measured = motion.result(sub_progress(progress, PROGRESS_FIT, PROGRESS_MOTION - PROGRESS_FIT,
+                                                          100))
                 check(cancel)
                 report(progress, PROGRESS_MOTION, 100, "image motion, refitting the frames")
                 cams, expr, refined = refine_with_image_motion(basis, identity, expr, cams, valid, seg, measured,
@@ -300,4 +376,4 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
         corrective_weight=None if corrective is None else corrective.weight, repeated=repeated,
         personal_mean=model.mean if personal else None,
         personal_expression=model.expression_basis if personal else None,
-        point_offsets=offsets)
+        point_offsets=offsets, identity_source=identity_source)

@@ -66,6 +66,8 @@ class Reconstruction:
     repeated : (F,) bool or None   frames whose picture repeats the previous frame's (the fit copies
                                    it; the flow into them is zero): found by the image-motion stage;
                                    None = all False
+    identity_source : str          what the identity was fitted to: "landmarks" (the tracker's
+                                   points) or "skin motion" (core/fitting/texture_identity.py)
     """
 
     model_name: str
@@ -92,6 +94,7 @@ class Reconstruction:
     personal_mean: np.ndarray | None = None
     personal_expression: np.ndarray | None = None
     point_offsets: np.ndarray | None = None
+    identity_source: str = "landmarks"
 
     def __post_init__(self) -> None:
         F = int(self.expression.shape[0])
@@ -203,7 +206,7 @@ class Reconstruction:
         version = VERSION if self.has_corrective else VERSION_WITHOUT_CORRECTIVE
         meta = dict(format=FORMAT, version=version, model_name=self.model_name, model_spec=self.model_spec,
                     fps=float(self.fps), image_size=[int(v) for v in self.image_size], source=str(self.source),
-                    method=self.method, settings=self.settings)
+                    method=self.method, settings=self.settings, identity_source=self.identity_source)
         out = dict(
             identity=np.asarray(self.identity, np.float32),
             expression=np.asarray(self.expression, np.float32),
@@ -293,6 +296,7 @@ class Reconstruction:
             segment=data["segment"].astype(np.int32), fps=float(meta.get("fps", 30.0)),
             image_size=tuple(int(v) for v in meta.get("image_size", (0, 0))), source=str(meta.get("source", "")),
             method=str(meta.get("method", "video")), settings=dict(meta.get("settings", {})),
+            identity_source=str(meta.get("identity_source", "landmarks")),
             corrective=None if co is None else np.asarray(co, np.float32),
             corrective_index=None if ci is None else np.asarray(ci, np.int32),
             corrective_weight=None if cw is None else np.asarray(cw, np.float32),

@@ -189,6 +189,16 @@ class FitSettings:
     #: How the image motion is measured at the fitted points: "lk" (pyramidal Lucas-Kanade
     #: at the points) or "dis" (OpenCV's dense DIS flow on the face's box, read at the points).
     image_motion_method: str = "lk"
+    #: The clip's identity from its skin's motion (core/fitting/texture_identity.py): the fitted
+    #: points followed by optical flow through the stretches where the head turns most, the
+    #: identity fitted to those tracks, then the whole-video fit to the tracker's points with
+    #: that identity fixed. The tracker's points are biased on the face's shape (as much as the
+    #: shape itself, and differently at each pose); the skin's motion is not. Needs the clip's
+    #: frames and a head turn of at least ``texture_identity.MIN_ROTATION_DEG`` degrees;
+    #: otherwise the tracker's points decide the identity as before.
+    identity_from_motion: bool = True
+    #: Half-width (frames) of each stretch tracked for it.
+    motion_identity_half_window: int = 30
     #: Corrective deformation per clip (core/fitting/corrective.py): per-frame offsets of
     #: control points on the face, from the face region's dense optical flow, spread smoothly
     #: to the vertices; the motion the blendshapes cannot express (d6: mesh flow evidence

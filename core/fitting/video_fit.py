@@ -113,7 +113,8 @@ def _general_blocks(basis: LandmarkBasis, R: np.ndarray, w: np.ndarray, chunk: i
         ww = np.repeat(w[a:b], 2, axis=1)[..., None]
         Hee[a:b] = GB.transpose(0, 2, 1) @ (ww * GB)
         Hie[a:b] = GA.transpose(0, 2, 1) @ (ww * GB)
-        Hii += np.einsum("fnk,fnm->km", GA, ww * GA)
+        # one BLAS product over all the chunk's rows (einsum's loop here took most of the time)
+        Hii += GA.reshape(-1, Ki).T @ (ww * GA).reshape(-1, Ki)
     return Hee, Hie, Hii
 
 
@@ -156,6 +157,9 @@ def _rhs(basis: LandmarkBasis, cams: OrthoCameras, y: np.ndarray, w: np.ndarray)
 #: rms distance (cm) of the model's tracker points from their mirror partners' mirror images
 #: above which the symmetry prior is not used
 MIRROR_TOLERANCE_CM = 0.5
+#: a fixed identity's prior, relative to the largest identity curvature: the solve moves it by
+#: ~1e-6 of its evidence's pull
+IDENTITY_PIN = 1e6
 
 
 def identity_symmetry_prior(basis: LandmarkBasis, s: FitSettings) -> np.ndarray | None:
@@ -261,7 +265,8 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
               seed_expression: np.ndarray | None = None, progress: ProgressFn | None = None,
               cancel: CancelToken | None = None, prior_expression: np.ndarray | None = None,
               prior_mask: np.ndarray | None = None, calm: np.ndarray | None = None,
-              visibility=None) -> VideoFit:
+              visibility=None, identity: np.ndarray | None = None,
+              cameras: OrthoCameras | None = None, symmetry: np.ndarray | None = None) -> VideoFit:
     """Fit one identity, per-frame expressions and cameras to a clip.
 
     basis : L-point model basis; obs : (F, L, 2) pixels (NaN allowed where weight 0);
@@ -276,6 +281,12 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
     per-point offsets from their residuals move the basis's mean (``VideoFit.point_offsets``);
     visibility : a ``core.fitting.contour.VisibilityModel``: before every solve, observations
     of points on the side turned away from the camera are pulled towards the fit (``hidden_points``).
+    identity : (Ki,) a fixed identity (e.g. from the texture's motion,
+    core/fitting/texture_identity.py): the fit solves expressions and cameras only;
+    cameras : (F) cameras to start from instead of the rigid-shape initialisation (e.g. an
+    earlier fit of the same clip); symmetry : (Ki, Ki) the identity's symmetry prior
+    (:func:`identity_symmetry_prior`) when ``basis`` is a subset of the tracker's points, whose
+    mirror partners it cannot find itself.
     """
     s = settings or FitSettings()
     obs = np.asarray(obs, np.float64)
@@ -297,7 +308,7 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
     lbe, ube = expression_bounds[:, 0].astype(np.float64), expression_bounds[:, 1].astype(np.float64)
     frame_ok = ww.sum(1) > 0
     id_prior = identity_prior_weight(s.identity_prior, s.identity_evidence_frames, ww.sum(1))
-    id_matrix = identity_symmetry_prior(basis, s)
+    id_matrix = identity_symmetry_prior(basis, s) if symmetry is None else symmetry
     total = s.init_rounds + s.refine_rounds + 1
     step = 0
 
@@ -306,7 +317,9 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
     e_rigid = np.clip(np.zeros(Ke), lbe, ube)
     x0 = None
     cams = None
-    for k in range(s.init_rounds):
+    if identity is not None:
+        ident = np.asarray(identity, np.float64).copy()
+    for k in range(s.init_rounds if cameras is None else 0):
         check(cancel)
         X = basis.points(ident, e_rigid)
         # closed form the first time, then one Gauss-Newton step from the last cameras:
@@ -314,15 +327,20 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
         cams, ok = fit_cameras(X, o, ww) if cams is None else fit_cameras(X, o, ww, iterations=1, init=cams)
         use = ok & frame_ok
         sub = OrthoCameras(cams.scale[use], cams.rotation[use], cams.translation[use])
-        ident, e_rigid = fit_rigid_shape(basis, sub, o[use], ww[use], s, lbe, ube, x0=x0, identity_prior=id_prior,
-                                         identity_matrix=id_matrix)
+        fitted_ident, e_rigid = fit_rigid_shape(basis, sub, o[use], ww[use], s, lbe, ube, x0=x0,
+                                                identity_prior=id_prior, identity_matrix=id_matrix)
+        ident = fitted_ident if identity is None else ident
         x0 = np.concatenate([ident, e_rigid])
         step += 1
         # the stage's own count (the app shows "camera initialisation 2 / 5 rounds"), the job's
         # share in done/total
         report(progress, step, total, f"camera initialisation {k + 1}/{s.init_rounds} rounds")
     seg_h: dict = {}
-    cams = adaptive_smooth(cams, np.where(ok & frame_ok, 1.0, 0.0), sg, basis.points(ident, e_rigid), s, seg_h)
+    if cameras is None:
+        cams = adaptive_smooth(cams, np.where(ok & frame_ok, 1.0, 0.0), sg, basis.points(ident, e_rigid), s, seg_h)
+    else:
+        cams = OrthoCameras(np.asarray(cameras.scale, np.float64)[idx], np.asarray(cameras.rotation, np.float64)[idx],
+                            np.asarray(cameras.translation, np.float64)[idx])
 
     # --- whole-video bounded least squares, alternating with camera refits -------
     split = _split_weights(ww)
@@ -364,6 +382,11 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
         Hii = Hii + id_prior * np.eye(Ki)
         if id_matrix is not None:
             Hii = Hii + id_matrix
+        if identity is not None:
+            # held by a prior far stronger than any evidence (the ADMM keeps its box form)
+            pin = IDENTITY_PIN * max(float(np.abs(np.diag(Hii)).max()), 1.0)
+            Hii = Hii + pin * np.eye(Ki)
+            gi = gi + pin * ident
         T = temporal_band(sg, s.expression_smoothing_frames ** 4 * curv)
         system = ArrowSystem(Hii, Hie, Hee, T, gi, ge)
         xi, xe, info = solve_arrow_qp(system, np.full(Ki, -s.identity_bound), np.full(Ki, s.identity_bound),
@@ -387,6 +410,8 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
         seg_h = {}
         cams = adaptive_smooth(cams, np.where(ok & frame_ok, 1.0, 0.0), sg, fit_basis.points(xi, xe), s, seg_h)
 
+    if identity is not None:
+        xi = ident
     # --- scatter back to all F frames; unfitted frames copy the nearest fitted one
     pos = np.searchsorted(idx, nearest_index(fitted))
     expr = xe[pos]

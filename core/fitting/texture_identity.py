@@ -1,0 +1,197 @@
+"""The clip's identity from its texture's motion: optical-flow tracks of the face's points.
+
+The tracker's points carry a bias on the face's shape that is as large as the shape itself
+and changes with the head's pose (NOTES, issue 15: on the synthetic head sweeps the tracker
+reports about half of a face's true deviation, and the whole-video fit pushed the nose up to
+twice its true depth). The skin's texture has no such bias: a point of the skin followed by
+optical flow through a head turn moves exactly as the surface point under it, so how far it
+moves tells its depth (structure from motion, within the 3D morphable model).
+
+1. :func:`choose_windows`: up to ``WINDOWS`` stretches of up to ``2 * half + 1`` frames around a
+   reference frame in which the head turns the most both ways from the reference (left and
+   right, or up and down: the yaw and pitch of the rigid-shape cameras against the
+   reference's), at least ``MIN_ROTATION_DEG`` each way;
+   none where the head barely moves (the tracks would then say little about depth, and the
+   tracker's points keep the identity).
+2. :class:`WindowFrames`: the grey face boxes of those frames, kept while the clip is decoded
+   once for the image-motion measurement (core/fitting/image_motion.measure_points).
+3. :func:`texture_tracks`: from each reference frame, the fitted face points are followed by
+   pyramidal Lucas-Kanade frame by frame, forwards and backwards; a point stops where the
+   backward track does not come back within ``FB_TOLERANCE_PX`` (occlusion, drift).
+4. The caller fits the model to those tracks as if they were landmarks (only the window
+   frames) and keeps that fit's identity; the whole-video fit to the tracker's points then
+   runs with the identity fixed (core/fitting/pipeline.py).
+
+Coordinates: image pixels, origin top-left, x right, y down.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.camera import OrthoCameras
+
+#: at most this many windows per clip (each one reference frame)
+WINDOWS = 3
+#: the head must turn at least this much within a window (degrees, against its reference)
+MIN_ROTATION_DEG = 8.0
+#: margin (px) around the window's landmarks kept from each frame: LK's window at its
+#: coarsest pyramid level plus room for the tracked points to leave the landmarks' box
+BOX_MARGIN = 48
+#: Lucas-Kanade window, pyramid levels, forward-backward tolerance (px), iterations
+LK_WINDOW = 15
+LK_LEVELS = 3
+FB_TOLERANCE_PX = 0.5
+LK_ITERATIONS = 20
+#: the face points tracked: every TRACK_STRIDE-th of MediaPipe's 468 mesh points (not the
+#: irises: they move with the gaze); neighbours 2 apart still cover the face evenly, at half the
+#: optical flow's cost
+MESH_POINTS = 468
+TRACK_STRIDE = 2
+
+
+def tracked_points(num_points: int) -> np.ndarray:
+    """Indices of the tracker points followed by :func:`texture_tracks`."""
+    return np.arange(0, min(num_points, MESH_POINTS), TRACK_STRIDE)
+
+
+@dataclass(frozen=True)
+class Window:
+    """Frames ``start`` .. ``stop - 1`` of one segment, tracked from ``reference``; the face's
+    box (x0, y0, x1, y1) px over those frames; ``rotation_deg`` the turn from the reference
+    to its poorer side (the smaller of left and right, or of up and down, whichever is larger)."""
+
+    reference: int
+    start: int
+    stop: int
+    box: tuple[int, int, int, int]
+    rotation_deg: float
+
+
+def head_yaw_pitch(R: np.ndarray) -> np.ndarray:
+    """(F, 2) degrees: the yaw and pitch of each rotation of R (F, 3, 3) (core.camera's convention)."""
+    from core.camera import matrix_to_euler
+
+    return np.degrees(np.array([matrix_to_euler(r)[:2] for r in np.asarray(R, np.float64)]).reshape(-1, 2))
+
+
+def choose_windows(cams: OrthoCameras, usable: np.ndarray, segment: np.ndarray, landmarks: np.ndarray,
+                   image_size: tuple[int, int], half: int, count: int = WINDOWS,
+                   min_rotation_deg: float = MIN_ROTATION_DEG) -> list[Window]:
+    """The windows of most head rotation (module docstring, step 1).
+
+    cams : (F) rigid cameras; usable, segment : (F,); landmarks : (F, L, 2) px (the box);
+    image_size : (width, height). Windows do not overlap and stay inside one segment of
+    usable frames; the best comes first.
+    """
+    F = len(cams)
+    usable = np.asarray(usable, bool)
+    seg = np.where(usable, np.asarray(segment), -1)
+    yaw_pitch = head_yaw_pitch(cams.rotation)
+    score = np.zeros(F)
+    spans = {}
+    for r in np.flatnonzero(seg >= 0):
+        a, b = max(0, r - half), min(F, r + half + 1)
+        # the window is the run of the reference's segment around it
+        lo, hi = r, r
+        while lo - 1 >= a and seg[lo - 1] == seg[r]:
+            lo -= 1
+        while hi + 1 < b and seg[hi + 1] == seg[r]:
+            hi += 1
+        spans[r] = (lo, hi + 1)
+        # the turn to the reference's poorer side (left or right, up or down): the best
+        # reference is the head's middle pose, so its tracks see the face turn both ways
+        d = yaw_pitch[lo:hi + 1] - yaw_pitch[r]
+        score[r] = np.minimum(d.max(0), -d.min(0)).max()
+    taken = np.zeros(F, bool)
+    out: list[Window] = []
+    W, H = image_size
+    for r in np.argsort(-score, kind="stable"):
+        if len(out) >= count or score[r] < min_rotation_deg:
+            break
+        lo, hi = spans[r]
+        if taken[lo:hi].any():
+            continue
+        taken[lo:hi] = True
+        pts = np.asarray(landmarks[lo:hi, :MESH_POINTS], np.float64).reshape(-1, 2)
+        pts = pts[np.isfinite(pts).all(1)]
+        x0, y0 = np.floor(pts.min(0) - BOX_MARGIN).astype(int)
+        x1, y1 = np.ceil(pts.max(0) + BOX_MARGIN).astype(int)
+        box = (max(0, int(x0)), max(0, int(y0)), min(W, int(x1)), min(H, int(y1)))
+        if box[2] - box[0] < 16 or box[3] - box[1] < 16:
+            continue
+        out.append(Window(int(r), int(lo), int(hi), box, float(score[r])))
+    return out
+
+
+class WindowFrames:
+    """The windows' grey face boxes, collected from frames offered in order (step 2).
+
+    ``offer(f, grey)`` with frame index f and the (H, W) uint8 frame; frames outside every
+    window are ignored, so the cost is one crop copy per window frame."""
+
+    def __init__(self, windows: list[Window]):
+        self.windows = list(windows)
+        self.crops: dict[tuple[int, int], np.ndarray] = {}
+
+    def offer(self, f: int, grey: np.ndarray) -> None:
+        """Keep frame ``f``'s box of every window it belongs to (``grey`` (H, W) uint8)."""
+        for k, w in enumerate(self.windows):
+            if w.start <= f < w.stop:
+                x0, y0, x1, y1 = w.box
+                self.crops[(k, f)] = np.ascontiguousarray(grey[y0:y1, x0:x1])
+
+    def complete(self, k: int) -> bool:
+        """Whether every frame of window ``k`` was offered (not when the decoding stopped early)."""
+        w = self.windows[k]
+        return all((k, f) in self.crops for f in range(w.start, w.stop))
+
+
+def _lk(a: np.ndarray, b: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """LK from crop a to crop b at p (N, 2): (new positions (N, 2), forward-backward consistent (N,))."""
+    import cv2
+
+    crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, LK_ITERATIONS, 0.01)
+    win = (LK_WINDOW, LK_WINDOW)
+    q0 = p.astype(np.float32).reshape(-1, 1, 2)
+    q1, st, _ = cv2.calcOpticalFlowPyrLK(a, b, q0, None, winSize=win, maxLevel=LK_LEVELS, criteria=crit)
+    qb, st2, _ = cv2.calcOpticalFlowPyrLK(b, a, q1, None, winSize=win, maxLevel=LK_LEVELS, criteria=crit)
+    H, W = a.shape
+    q = q1[:, 0].astype(np.float64)
+    inside = (q >= 0).all(1) & (q[:, 0] < W - 1) & (q[:, 1] < H - 1)
+    ok = (st[:, 0] == 1) & (st2[:, 0] == 1) & (np.linalg.norm((qb - q0)[:, 0], axis=1) < FB_TOLERANCE_PX) & inside
+    return q, ok
+
+
+def texture_tracks(collected: WindowFrames, start_points: np.ndarray, num_frames: int) -> np.ndarray:
+    """(F, P, 2) px: the points ``start_points`` (F, P, 2) of each window's reference frame
+    followed through its window (step 3); NaN outside the windows and where a point was lost."""
+    P = start_points.shape[1]
+    out = np.full((num_frames, P, 2), np.nan)
+    for k, w in enumerate(collected.windows):
+        if not collected.complete(k):
+            continue
+        off = np.array(w.box[:2], np.float64)
+        p0 = np.asarray(start_points[w.reference], np.float64) - off
+        alive0 = np.isfinite(p0).all(1)
+        out[w.reference] = np.where(alive0[:, None], p0 + off, np.nan)
+        for step, end in ((1, w.stop), (-1, w.start - 1)):
+            p, alive = np.nan_to_num(p0), alive0.copy()
+            f = w.reference
+            while f + step != end and alive.any():
+                g = f + step
+                q, ok = _lk(collected.crops[(k, f)], collected.crops[(k, g)], p)
+                alive &= ok
+                p = np.where(alive[:, None], q, p)
+                out[g] = np.where(alive[:, None], p + off, np.nan)
+                f = g
+    return out
+
+
+def window_segments(windows: list[Window], num_frames: int) -> np.ndarray:
+    """(F,) int32: each window's frames numbered by window, -1 elsewhere (a fit's ``segment``)."""
+    seg = np.full(num_frames, -1, np.int32)
+    for k, w in enumerate(windows):
+        seg[w.start:w.stop] = k
+    return seg
