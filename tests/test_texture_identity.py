@@ -188,3 +188,22 @@ def test_tracks_that_drift_off_the_skin_leave_the_identity_to_the_tracker(sweeps
     rec = reconstruct(track, model, "builtin", fs, frames=lambda: iter(frames))
     assert rec.identity_source == "landmarks"
     np.testing.assert_allclose(rec.identity, plain.identity, atol=1e-6)
+
+
+def test_reconstruct_command_takes_the_shape_from_motion_unless_told_not_to(tmp_path, capsys):
+    """A real clip whose head turns (obama.mp4, 55 frames): the command's fit takes its identity
+    from the skin's motion and says so; ``--no-shape-from-motion`` keeps the tracker's points'."""
+    from core.fitting import Reconstruction
+    from main import main
+
+    clip = shared_path("data", "videos", "obama.mp4")
+    track = tmp_path / "track.npz"
+    assert main(["track", str(clip), "-o", str(track)]) == 0
+    for flag, source in ((None, "skin motion"), ("--no-shape-from-motion", "landmarks")):
+        out = tmp_path / f"{source.replace(' ', '_')}.npz"
+        capsys.readouterr()
+        assert main(["reconstruct", str(track), "-o", str(out), "--no-corrective", *([flag] if flag else [])]) == 0
+        said = capsys.readouterr().out
+        rec = Reconstruction.load(out)
+        assert rec.identity_source == source
+        assert ("identity from the skin's motion" in said) == (source == "skin motion"), said

@@ -32,6 +32,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--personalise", action=argparse.BooleanOptionalAction, default=None,
                    help="personalise the model to the clip's subject before fitting (its rest face and "
                         "expressions from the clip; built-in model only; default: the fit settings' default)")
+    p.add_argument("--shape-from-motion", action=argparse.BooleanOptionalAction, default=True,
+                   help="take the face's 3D shape from how its skin moves where the head turns (truer in 3D; "
+                        "the default), or, with --no-shape-from-motion, from the tracker's points alone (the "
+                        "mesh then follows those points a little more closely)")
     p.add_argument("--jaw-landmarks", choices=("3d", "silhouette"), default="3d",
                    help="jaw line of the 68 landmarks in the output: '3d', the face's fixed jaw points "
                         "(AFLW2000-3D's 3D-aware convention; on a turned head the far side lies behind the "
@@ -64,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
         source = load_project(given.project).track or source
     bar = ConsoleProgress("reconstruct")
     try:
-        settings = FitSettings(corrective=not args.no_corrective, jaw_landmarks=args.jaw_landmarks)
+        settings = FitSettings(corrective=not args.no_corrective, jaw_landmarks=args.jaw_landmarks,
+                               identity_from_motion=args.shape_from_motion)
         if args.personalise is not None:
             settings.personalise = args.personalise
         clip = reconstruct_clip(source, args.model, settings, per_frame=args.per_frame, progress=bar)
