@@ -30,6 +30,9 @@ import pytest
 
 from conftest import shared_path
 
+if sys.platform == "linux" and not (os.environ.get("DISPLAY") or os.environ.get("QT_QPA_PLATFORM")):
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"  # the panel draws no GL
+
 START_TIMEOUT_MS = 60_000  # model load + target fit + source open on a busy 2-core VM
 
 
@@ -171,17 +174,10 @@ def test_a_failed_live_pipeline_keeps_no_cycle(d6, still, monkeypatch):
 
 
 # -- the app's reenactment panel -----------------------------------------------------------
-def _gui():
-    pytest.importorskip("pytestqt")
-    if sys.platform == "linux" and not (os.environ.get("DISPLAY") or os.environ.get("QT_QPA_PLATFORM")):
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # the panel draws no GL
-
-
 @pytest.mark.gui
 def test_a_stopped_live_preview_is_freed_by_reference_counting(qtbot, reenact_window, errors, d6, still, tmp_path):
     """Start the preview as the panel does, record a moment, open the presenter view, stop:
     the session, its pipeline and its camera go as soon as the preview has stopped."""
-    _gui()
     w, ctl = reenact_window
     with no_cyclic_gc():
         with qtbot.waitSignal(ctl.live_started, timeout=START_TIMEOUT_MS):
@@ -189,8 +185,8 @@ def test_a_stopped_live_preview_is_freed_by_reference_counting(qtbot, reenact_wi
         live = ctl.live
         refs = dict(session=weakref.ref(live), pipeline=weakref.ref(live.pipe), camera=weakref.ref(live.source),
                     renderer=weakref.ref(live.pipe._warp_renderer))  # noqa: SLF001
-        qtbot.waitUntil(lambda: live.pipe.stats().frames >= 3, timeout=30_000)
         del live
+        qtbot.waitUntil(lambda: ctl.live.pipe.stats().frames >= 3, timeout=30_000)
         ctl.panel.set_presenter_visible(True)
         assert ctl.start_recording(str(tmp_path / "live.mp4"))
         n0 = ctl.live.pipe.stats().frames
@@ -208,7 +204,6 @@ def test_a_stopped_live_preview_is_freed_by_reference_counting(qtbot, reenact_wi
 @pytest.mark.gui
 def test_a_failed_live_preview_is_freed_by_reference_counting(qtbot, reenact_window, errors, d6, still,
                                                               monkeypatch):
-    _gui()
     from core.reenact.live import LivePipeline
 
     w, ctl = reenact_window
