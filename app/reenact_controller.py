@@ -385,14 +385,19 @@ class ReenactController(QObject):
             self._opened.append(live)
 
     def _on_live_opened(self, job: Job, live: LiveSession) -> None:
+        # the session is the controller's from here on (self.live, or closed now): neither the
+        # finished job (kept as self._start_job and as the runner's last job until the next
+        # start) nor the list of opened sessions keeps it, so a stopped session, its pipeline
+        # and its frames go as soon as it is closed
+        job.result = None
+        with self._opened_lock:
+            self._opened = [s for s in self._opened if not s.closed and s is not live]
         if self._shut_down:
             live.close()
             return
         if job is not self._start_job:  # stopped while it was starting
             threading.Thread(target=self._close_quietly, args=(live,), name="reenact-stop", daemon=True).start()
             return
-        with self._opened_lock:
-            self._opened = [s for s in self._opened if not s.closed and s is not live]
         self.live = live
         live.pipe.set_settings(transfer=self.transfer_settings())  # the user may have changed them meanwhile
         self._shown_result = self._shown_source = None

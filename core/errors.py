@@ -133,3 +133,37 @@ def user_message(exc: BaseException, subject: str | None = None) -> str:
         return f"{where}cannot be processed: the file is damaged or not what it claims to be " \
                f"({type(exc).__name__}: {text[-1] if text else 'no details'})"
     return f"{where}internal error ({type(exc).__name__}: {exc}); this is a bug, please report it"
+
+
+def detached(exc: BaseException) -> BaseException:
+    """``exc`` made fit to be kept on an object after the thread that raised it has ended: its
+    traceback (with those of its causes and contexts) is kept as text, in a note, and the
+    frames are let go. Returns ``exc``.
+
+    A thread that stores its error on its own object (``self.error = e``: the live pipeline, a
+    live source's capture, the recorder, the virtual camera) would otherwise keep the
+    traceback's frames, and with them every local of those frames, ``self`` first: a reference
+    cycle around the object and all it holds (a live pipeline's frames, renderer and camera)
+    that only a full pass of the garbage collector frees. (Clearing the frames is not enough:
+    a frame also keeps its caller, the thread's own function, ``self`` included.) The note
+    keeps the report as useful: ``traceback.format_exception`` and logging's ``exc_info``
+    print it under the message.
+
+        except BaseException as e:
+            self.error = detached(e)
+    """
+    import threading
+    import traceback
+
+    text = "".join(traceback.format_exception(exc)).rstrip()
+    exc.add_note(f"(raised on thread {threading.current_thread().name}; its traceback, kept as text:)\n{text}")
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        e.__traceback__ = None
+        todo += [e.__cause__, e.__context__]
+    return exc

@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from core.camera import project
+from core.errors import detached
 from core.fitting.basis import basis_from_embedding
 from core.fitting.frame_fit import FrameFitter
 from core.fitting.settings import FitSettings
@@ -289,7 +290,8 @@ class LivePipeline:
             try:
                 fn()
             except BaseException as e:  # noqa: BLE001 (reported to the owner, which shows it)
-                self.error = e
+                # detached: its traceback's frames hold the pipeline (a cycle after any failure)
+                self.error = detached(e)
                 self._stop.set()
         return run
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import InputError
+from core.errors import InputError, detached
 from core.jobs import CancelToken, ProgressFn, check, report
 from core.model.registry import load_model
 from core.reenact.faces import fit_face
@@ -380,7 +380,7 @@ class Recorder(threading.Thread):
             self.writer.close()
             self._add_sound(first_index)
         except BaseException as e:  # noqa: BLE001 (reported by the owner)
-            self.error = e
+            self.error = detached(e)  # (its frames would hold the recorder and its pipeline: a cycle)
             self.pipe.remove_listener(self._on_output)
             self.writer.abort()
         finally:

@@ -19,6 +19,8 @@ import threading
 import cv2
 import numpy as np
 
+from core.errors import detached
+
 #: how to get a virtual camera device, per platform
 HOW_TO_ENABLE = {
     "linux": ("install and load v4l2loopback: `sudo apt install v4l2loopback-dkms` then "
@@ -119,7 +121,7 @@ class VirtualCamera:
                 self.sent += 1
                 cam.sleep_until_next_frame()
         except BaseException as e:  # noqa: BLE001 (reported by the owner)
-            self.error = e
+            self.error = detached(e)  # (its frames would hold the camera and its frame: a cycle)
         finally:
             cam.close()
 

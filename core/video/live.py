@@ -25,7 +25,7 @@ from typing import Iterator, Optional
 import cv2
 import numpy as np
 
-from core.errors import InputError
+from core.errors import InputError, detached
 from core.video.images import check_frame_size, to_rgb_uint8
 from core.video.source import NOMINAL_FPS, VideoFileSource, VideoSource
 
@@ -63,7 +63,7 @@ class LiveSource(VideoSource):
         try:
             self._produce()
         except BaseException as e:  # noqa: BLE001 (handed to the consumer by read_latest)
-            self._error = e
+            self._error = detached(e)  # (its frames would hold the source: a reference cycle)
         finally:
             with self._cond:
                 self._ended = True
