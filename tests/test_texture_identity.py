@@ -113,7 +113,7 @@ def test_skin_motion_brings_a_clips_identity_closer_to_the_true_face(sweeps, spe
     """Scan-to-mesh distance (similarity + ICP, bench_shape's measure) of the whole-video fit's
     identity, as a ratio to the model's mean shape's: with the identity from the skin's motion
     the faces are closer to the truth than with the tracker's points alone (24 faces in NOTES:
-    ICT 0.99 -> 0.80, built-in 0.93 -> 0.72; not every face gains).
+    ICT 0.99 -> 0.82, built-in 0.94 -> 0.74; not every face gains).
     """
     import bench_shape_sweep as BS  # noqa: N812
 
@@ -191,12 +191,12 @@ def test_tracks_that_drift_off_the_skin_leave_the_identity_to_the_tracker(sweeps
 
 
 def test_reconstruct_command_takes_the_shape_from_motion_unless_told_not_to(tmp_path, capsys):
-    """A real clip whose head turns (obama.mp4, 55 frames): the command's fit takes its identity
-    from the skin's motion and says so; ``--no-shape-from-motion`` keeps the tracker's points'."""
+    """A real clip whose head turns (d3.mp4): the command's fit takes its identity from the
+    skin's motion and says so; ``--no-shape-from-motion`` keeps the tracker's points'."""
     from core.fitting import Reconstruction
     from main import main
 
-    clip = shared_path("data", "videos", "obama.mp4")
+    clip = shared_path("data", "videos", "d3.mp4")
     track = tmp_path / "track.npz"
     assert main(["track", str(clip), "-o", str(track)]) == 0
     for flag, source in ((None, "skin motion"), ("--no-shape-from-motion", "landmarks")):

@@ -645,6 +645,10 @@ def main(argv=None) -> int:
     ap.add_argument("--keep-dirty", action="store_true", help="end killed with autosaved unsaved edits")
     ap.add_argument("--expect-recovery", action="store_true", help="start, accept recovery, report it")
     args = ap.parse_args(argv)
+    if bool(args.simcam) != bool(args.target):
+        # the live steps need both; without one they were skipped silently (session 9's soak
+        # counted 60 "recordings" of a live session it never started)
+        ap.error("--simcam and --target go together: the live preview needs a camera and a target")
     args.settings = args.settings or tempfile.mkdtemp(prefix="facestudio-soak-")
     if args.tracemalloc:
         import tracemalloc

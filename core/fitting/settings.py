@@ -197,8 +197,10 @@ class FitSettings:
     #: frames and a head turn of at least ``texture_identity.MIN_ROTATION_DEG`` degrees;
     #: otherwise the tracker's points decide the identity as before.
     identity_from_motion: bool = True
-    #: Half-width (frames) of each stretch tracked for it.
-    motion_identity_half_window: int = 30
+    #: Half-width (frames) of each stretch tracked for it. 20, 30, 45: the same 3D shape on the 24
+    #: synthetic head sweeps (ICT 24.0 / 25.1 / - % closer than the mean, built-in 34.9 / 35.0 / -);
+    #: d9's built-in flow evidence 1.064 / 1.086 / 1.072 x DIS (1.062 without); 20 costs least.
+    motion_identity_half_window: int = 20
     #: Corrective deformation per clip (core/fitting/corrective.py): per-frame offsets of
     #: control points on the face, from the face region's dense optical flow, spread smoothly
     #: to the vertices; the motion the blendshapes cannot express (d6: mesh flow evidence

@@ -39,10 +39,13 @@ MIN_ROTATION_DEG = 8.0
 #: margin (px) around the window's landmarks kept from each frame: LK's window at its
 #: coarsest pyramid level plus room for the tracked points to leave the landmarks' box
 BOX_MARGIN = 48
-#: Lucas-Kanade window, pyramid levels, forward-backward tolerance (px), iterations
-LK_WINDOW = 15
+#: Lucas-Kanade window, pyramid levels, forward-backward tolerance (px), iterations. A track
+#: ends at its first failed check, so on compressed video (skin with little texture) 15 px and
+#: 0.5 px lost most points within 5 frames (d6: 38 of 234 left); 21 px and 1 px keep 2-3x more
+#: there (d6 66, d9 178-201 at 5 frames) and the same 3D shape on the synthetic sweeps.
+LK_WINDOW = 21
 LK_LEVELS = 3
-FB_TOLERANCE_PX = 0.5
+FB_TOLERANCE_PX = 1.0
 LK_ITERATIONS = 20
 #: the face points tracked: every TRACK_STRIDE-th of MediaPipe's 468 mesh points (not the
 #: irises: they move with the gaze); neighbours 2 apart still cover the face evenly, at half the
