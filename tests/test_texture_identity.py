@@ -32,21 +32,35 @@ def test_windows_take_the_middle_pose_of_a_turn_as_reference():
     t = np.linspace(0, 1, 41)
     yaw = -30 * np.cos(2 * np.pi * t)
     F = len(t)
-    w = choose_windows(_cams(yaw), np.ones(F, bool), np.zeros(F, int), _landmarks(F), (640, 480), half=30)
+    w = choose_windows(_cams(yaw), np.ones(F, bool), np.zeros(F, int), _landmarks(F), (480, 640), half=30)
     assert w, "no window on a 60-degree sweep"
     assert abs(yaw[w[0].reference]) < 5, (w[0].reference, yaw[w[0].reference])
     assert w[0].rotation_deg > 25
     assert w[0].start <= w[0].reference < w[0].stop
     still = choose_windows(_cams(np.random.default_rng(1).normal(0, 1, F)), np.ones(F, bool), np.zeros(F, int),
-                           _landmarks(F), (640, 480), half=30)
+                           _landmarks(F), (480, 640), half=30)
     assert still == []
+
+
+def test_a_window_box_holds_the_face_in_a_wide_frame():
+    """A face at the right of a 1280 x 720 frame: the kept box is in (height, width) order and
+    holds every landmark with a margin."""
+    t = np.linspace(0, 1, 41)
+    F = len(t)
+    lm = _landmarks(F) + [800.0, 100.0]          # x 1000-1200, y 300-500
+    w = choose_windows(_cams(-30 * np.cos(2 * np.pi * t)), np.ones(F, bool), np.zeros(F, int), lm, (720, 1280),
+                       half=30)
+    x0, y0, x1, y1 = w[0].box
+    pts = lm[:, :468].reshape(-1, 2)
+    assert x0 < pts[:, 0].min() - 20 and x1 > pts[:, 0].max() + 20 and x1 <= 1280
+    assert y0 < pts[:, 1].min() - 20 and y1 > pts[:, 1].max() + 20 and y1 <= 720
 
 
 def test_windows_stay_inside_a_segment_and_do_not_overlap():
     t = np.linspace(0, 4, 200)
     yaw = 25 * np.sin(2 * np.pi * t)
     seg = np.where(np.arange(200) < 90, 0, 1)
-    ws = choose_windows(_cams(yaw), np.ones(200, bool), seg, _landmarks(200), (640, 480), half=30, count=3)
+    ws = choose_windows(_cams(yaw), np.ones(200, bool), seg, _landmarks(200), (480, 640), half=30, count=3)
     assert len(ws) == 3
     taken = np.zeros(200, int)
     for w in ws:
@@ -168,7 +182,7 @@ def test_the_identity_source_is_saved(sweeps, tmp_path):
 def test_tracks_that_drift_off_the_skin_leave_the_identity_to_the_tracker(sweeps, monkeypatch):
     """Tracks that wander (here: a random walk of 3 px a frame added to the real ones) fit the
     model badly; the fit then keeps the tracker points' identity instead of a distorted one."""
-    import core.fitting.texture_identity as T
+    import core.fitting.texture_identity as T  # noqa: N812
     from core.fitting import FitSettings, reconstruct
     from core.model.registry import load_model
 

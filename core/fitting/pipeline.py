@@ -14,7 +14,7 @@ from core.fitting.frame_fit import FrameFitter
 from core.fitting.frames import nearest_index
 from core.fitting.reconstruction import Reconstruction
 from core.fitting.settings import FitSettings
-from core.fitting.video_fit import fit_video, identity_symmetry_prior, reprojection_error
+from core.fitting.video_fit import fit_video, reprojection_error
 from core.fitting.weights import frame_weights, map_blendshapes, tracker_point_weights
 from core.jobs import CancelToken, ProgressFn, check, report, sub_progress
 from core.model.face_model import FaceModel
@@ -29,12 +29,6 @@ PROGRESS_MOTION = 60
 #: with the identity from the skin's motion, the image motion ends here and that stage's three
 #: steps (tracking, fitting the tracks, refitting the frames) fill the rest up to PROGRESS_MOTION
 PROGRESS_SKIN = 52
-#: the texture tracks' fit may leave at most this many times the landmark fit's median error
-#: (px, per window; 1.0-1.7x on d6, d9, d12 and the synthetic head sweeps, 3.0x on a d12 window
-#: whose hand-held shake drags the tracks off the skin)
-TRACK_FIT_TOLERANCE = 2.0
-#: track observations beyond this many times the median residual are left out of the refit
-TRACK_OUTLIER = 3.0
 #: ... and at the end of the corrective (the 68 points and the result's assembly follow)
 PROGRESS_CORRECTIVE = 97
 
@@ -203,85 +197,6 @@ def _texture_windows(basis: LandmarkBasis, obs: np.ndarray, w: np.ndarray, track
     return WindowFrames(windows) if windows else None
 
 
-def _identity_from_tracks(basis: LandmarkBasis, ids: np.ndarray, tracks: np.ndarray, tw: np.ndarray,
-                          wseg: np.ndarray, landmark_error: np.ndarray, bounds, s: FitSettings, seed, prior,
-                          prior_mask, calm, cancel) -> np.ndarray | None:
-    """The identity (Ki,) of the model fitted to the texture tracks (F, P, 2) of points ``ids``
-    (weights ``tw`` (F, P), windows ``wseg`` (F,)), or None when they cannot be trusted.
-
-    Tracks that drifted off the skin (blur, a hand-held camera's shake, occlusion, a change of
-    light the forward-backward check missed) fit badly. A window whose tracks leave more than
-    TRACK_FIT_TOLERANCE times the landmark fit's median error (``landmark_error`` (F,) px) on its
-    frames is dropped, single observations beyond TRACK_OUTLIER times the median residual too,
-    and the fit is repeated once on the rest; it must then pass the window test everywhere."""
-    sub = basis.subset(ids)
-    # the camera initialisation is the fit's own (the landmark fit's cameras carry the
-    # tracker's bias on the head's turn: with them the 24 faces' gain halved, built-in);
-    # only the tracked points: half the work of the non-separable weights' normal equations
-    sym = identity_symmetry_prior(basis, s)
-
-    def fit_tracks(weights, segments):
-        return fit_video(sub, tracks, weights, segments, bounds, s, seed_expression=seed, cancel=cancel,
-                         prior_expression=prior, prior_mask=prior_mask, calm=calm, symmetry=sym)
-
-    def bad_windows(on, segments) -> list[int]:
-        return [k for k in np.unique(segments[segments >= 0])
-                if np.nanmedian(on.fit_error_px[segments == k])
-                > TRACK_FIT_TOLERANCE * max(float(np.nanmedian(landmark_error[segments == k])), 1.0)]
-
-    on = fit_tracks(tw, wseg)
-    check(cancel)
-    fb = sub if on.point_offsets is None else LandmarkBasis(sub.mean + on.point_offsets, sub.identity,
-                                                              sub.expression)
-    res = np.linalg.norm(on.cameras.project(fb.points(on.identity, on.expression))[..., :2] - tracks, axis=-1)
-    seg2 = wseg.copy()
-    for k in bad_windows(on, wseg):
-        seg2[seg2 == k] = -1
-    keep = np.isfinite(res) & (res <= TRACK_OUTLIER * np.nanmedian(res)) & (seg2 >= 0)[:, None]
-    if keep.sum() < 4 * ids.size:
-        return None
-    on = fit_tracks(np.where(keep, tw, 0.0), seg2)
-    check(cancel)
-    return None if bad_windows(on, seg2) else on.identity
-
-
-def _fit_identity_to_texture(basis: LandmarkBasis, fit, windows, obs, w, seg, bounds, s: FitSettings, seed, prior,
-                             prior_mask, calm, progress, cancel):
-    """The whole-video fit again, with the identity fitted to the skin's motion (texture tracks
-    of ``fit``'s points through ``windows``) held fixed. Returns (the fit, whether its identity
-    came from the skin's motion): ``fit`` itself when too few tracks survived."""
-    from core.fitting.texture_identity import texture_tracks, tracked_points, window_segments
-
-    F, L = obs.shape[:2]
-    ids = tracked_points(L)
-    fb = basis if fit.point_offsets is None else LandmarkBasis(basis.mean + fit.point_offsets, basis.identity,
-                                                                basis.expression)
-    start = fit.cameras.project(fb.subset(ids).points(fit.identity, fit.expression))[..., :2]
-    report(progress, PROGRESS_SKIN, 100, "identity from the skin's motion, tracking")
-    tracks = texture_tracks(windows, start, F)
-    tw = np.isfinite(tracks).all(-1).astype(np.float64)
-    wseg = window_segments(windows.windows, F)
-    # too few tracks to say anything (e.g. the decoding stopped before the windows)
-    if tw.sum() < 4 * ids.size:
-        return fit, False
-    check(cancel)
-    report(progress, PROGRESS_SKIN + 2, 100, "identity from the skin's motion, fitting")
-    ident = _identity_from_tracks(basis, ids, tracks, tw, wseg, fit.fit_error_px, bounds, s, seed, prior,
-                                  prior_mask, calm, cancel)
-    if ident is None:
-        return fit, False
-    report(progress, PROGRESS_SKIN + 5, 100, "identity from the skin's motion, refitting the frames")
-    # Started from the first fit's cameras and expressions, which the new identity moves little.
-    # The tracker's bias on this face, which the identity no longer takes up, goes to the
-    # per-point offsets measured on every frame (not only the calm ones): d6 / d9 / d12 error
-    # against the raw detections 2.52 / 1.29 / 2.17 % IOD with the calm frames' offsets, 2.37 /
-    # 1.22 / 1.95 % with these (2.47 / 1.27 / 2.14 % before the skin's identity).
-    s = FitSettings.from_dict({**s.to_dict(), "neutral_offset_source": "all"})
-    return fit_video(basis, obs, w, seg, bounds, s, seed_expression=fit.expression, cancel=cancel,
-                     prior_expression=prior, prior_mask=prior_mask, calm=calm, identity=ident,
-                     cameras=fit.cameras), True
-
-
 def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel, frames=None) -> Reconstruction:
     s = settings or FitSettings()
     if not np.any(track.valid):
@@ -323,8 +238,13 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
             if windows is not None and windows.windows:
                 measured = motion.result(sub_progress(progress, PROGRESS_FIT, PROGRESS_SKIN - PROGRESS_FIT, 100))
                 check(cancel)
-                fit, from_skin = _fit_identity_to_texture(basis, fit, windows, obs, w, seg, bounds, fs, seed, prior,
-                                                          prior_mask, calm, progress, cancel)
+                from core.fitting.texture_identity import refit_with_skin_identity
+
+                def step(k: int, text: str) -> None:
+                    report(progress, PROGRESS_SKIN + k, 100, f"identity from the skin's motion, {text}")
+
+                fit, from_skin = refit_with_skin_identity(basis, fit, windows, obs, w, seg, bounds, fs, seed, prior,
+                                                          prior_mask, calm, step, cancel)
                 identity_source = "skin motion" if from_skin else "landmarks"
         except BaseException:
             if motion is not None:

@@ -18,19 +18,27 @@ moves tells its depth (structure from motion, within the 3D morphable model).
 3. :func:`texture_tracks`: from each reference frame, the fitted face points are followed by
    pyramidal Lucas-Kanade frame by frame, forwards and backwards; a point stops where the
    backward track does not come back within ``FB_TOLERANCE_PX`` (occlusion, drift).
-4. The caller fits the model to those tracks as if they were landmarks (only the window
-   frames) and keeps that fit's identity; the whole-video fit to the tracker's points then
-   runs with the identity fixed (core/fitting/pipeline.py).
+4. :func:`refit_with_skin_identity` (called by core/fitting/pipeline.py after the landmark
+   fit): the model is fitted to those tracks as if they were landmarks, on the window frames
+   only and with its own camera initialisation (:func:`identity_from_tracks`: windows whose
+   tracks fit badly and outlying observations are dropped, and nothing is used when the rest
+   still fits badly); the whole-video fit to the tracker's points then runs again with that
+   identity fixed, the tracker's remaining bias on this face going to per-point offsets.
 
 Coordinates: image pixels, origin top-left, x right, y down.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from core.camera import OrthoCameras
+from core.fitting.basis import LandmarkBasis
+from core.fitting.settings import FitSettings
+from core.fitting.video_fit import fit_video, identity_symmetry_prior
+from core.jobs import check
 
 #: at most this many windows per clip (each one reference frame)
 WINDOWS = 3
@@ -47,6 +55,12 @@ LK_WINDOW = 21
 LK_LEVELS = 3
 FB_TOLERANCE_PX = 1.0
 LK_ITERATIONS = 20
+#: the texture tracks' fit may leave at most this many times the landmark fit's median error
+#: (px, per window; 1.0-1.7x on d6, d9, d12 and the synthetic head sweeps, 3.0x on a d12 window
+#: whose hand-held shake drags the tracks off the skin)
+TRACK_FIT_TOLERANCE = 2.0
+#: track observations beyond this many times the median residual are left out of the refit
+TRACK_OUTLIER = 3.0
 #: the face points tracked: every TRACK_STRIDE-th of MediaPipe's 468 mesh points (not the
 #: irises: they move with the gaze); neighbours 2 apart still cover the face evenly, at half the
 #: optical flow's cost
@@ -80,12 +94,12 @@ def head_yaw_pitch(R: np.ndarray) -> np.ndarray:
 
 
 def choose_windows(cams: OrthoCameras, usable: np.ndarray, segment: np.ndarray, landmarks: np.ndarray,
-                   image_size: tuple[int, int], half: int, count: int = WINDOWS,
+                   image_hw: tuple[int, int], half: int, count: int = WINDOWS,
                    min_rotation_deg: float = MIN_ROTATION_DEG) -> list[Window]:
     """The windows of most head rotation (module docstring, step 1).
 
     cams : (F) rigid cameras; usable, segment : (F,); landmarks : (F, L, 2) px (the box);
-    image_size : (width, height). Windows do not overlap and stay inside one segment of
+    image_hw : (height, width) px. Windows do not overlap and stay inside one segment of
     usable frames; the best comes first.
     """
     F = len(cams)
@@ -109,7 +123,7 @@ def choose_windows(cams: OrthoCameras, usable: np.ndarray, segment: np.ndarray, 
         score[r] = np.minimum(d.max(0), -d.min(0)).max()
     taken = np.zeros(F, bool)
     out: list[Window] = []
-    W, H = image_size
+    H, W = image_hw
     for r in np.argsort(-score, kind="stable"):
         if len(out) >= count or score[r] < min_rotation_deg:
             break
@@ -198,3 +212,84 @@ def window_segments(windows: list[Window], num_frames: int) -> np.ndarray:
     for k, w in enumerate(windows):
         seg[w.start:w.stop] = k
     return seg
+
+
+def identity_from_tracks(basis: LandmarkBasis, ids: np.ndarray, tracks: np.ndarray, tw: np.ndarray,
+                         wseg: np.ndarray, landmark_error: np.ndarray, bounds, s: FitSettings, seed, prior,
+                         prior_mask, calm, cancel) -> np.ndarray | None:
+    """The identity (Ki,) of the model fitted to the texture tracks (F, P, 2) of points ``ids``
+    (weights ``tw`` (F, P), windows ``wseg`` (F,)), or None when they cannot be trusted.
+
+    Tracks that drifted off the skin (blur, a hand-held camera's shake, occlusion, a change of
+    light the forward-backward check missed) fit badly. A window whose tracks leave more than
+    TRACK_FIT_TOLERANCE times the landmark fit's median error (``landmark_error`` (F,) px) on its
+    frames is dropped, single observations beyond TRACK_OUTLIER times the median residual too,
+    and the fit is repeated once on the rest; it must then pass the window test everywhere."""
+    sub = basis.subset(ids)
+    # the camera initialisation is the fit's own (the landmark fit's cameras carry the
+    # tracker's bias on the head's turn: with them the 24 faces' gain halved, built-in);
+    # only the tracked points: half the work of the non-separable weights' normal equations
+    sym = identity_symmetry_prior(basis, s)
+
+    def fit_tracks(weights, segments):
+        return fit_video(sub, tracks, weights, segments, bounds, s, seed_expression=seed, cancel=cancel,
+                         prior_expression=prior, prior_mask=prior_mask, calm=calm, symmetry=sym)
+
+    def bad_windows(on, segments) -> list[int]:
+        return [k for k in np.unique(segments[segments >= 0])
+                if np.nanmedian(on.fit_error_px[segments == k])
+                > TRACK_FIT_TOLERANCE * max(float(np.nanmedian(landmark_error[segments == k])), 1.0)]
+
+    on = fit_tracks(tw, wseg)
+    check(cancel)
+    fb = sub if on.point_offsets is None else LandmarkBasis(sub.mean + on.point_offsets, sub.identity,
+                                                            sub.expression)
+    res = np.linalg.norm(on.cameras.project(fb.points(on.identity, on.expression))[..., :2] - tracks, axis=-1)
+    seg2 = wseg.copy()
+    for k in bad_windows(on, wseg):
+        seg2[seg2 == k] = -1
+    keep = np.isfinite(res) & (res <= TRACK_OUTLIER * np.nanmedian(res)) & (seg2 >= 0)[:, None]
+    if keep.sum() < 4 * ids.size:
+        return None
+    on = fit_tracks(np.where(keep, tw, 0.0), seg2)
+    check(cancel)
+    return None if bad_windows(on, seg2) else on.identity
+
+
+def refit_with_skin_identity(basis: LandmarkBasis, fit, windows: WindowFrames, obs: np.ndarray, w: np.ndarray,
+                             seg: np.ndarray, bounds: np.ndarray, s: FitSettings, seed, prior, prior_mask, calm,
+                             step: Callable[[int, str], None], cancel):
+    """Step 4 of the module docstring: the whole-video fit ``fit`` (a ``VideoFit`` of ``basis`` to
+    the tracker's points ``obs`` (F, L, 2) with weights ``w``, segments ``seg`` and the fit's
+    priors) again, with the identity fitted to the skin's motion (texture tracks of ``fit``'s
+    points through ``windows``) held fixed. ``step(k, text)`` reports progress (k = 0, 2, 5 of
+    the stage's few percent). Returns (the fit, whether its identity came from the skin's
+    motion): ``fit`` itself when too few tracks survived or they could not be trusted."""
+    F, L = obs.shape[:2]
+    ids = tracked_points(L)
+    fb = basis if fit.point_offsets is None else LandmarkBasis(basis.mean + fit.point_offsets, basis.identity,
+                                                                basis.expression)
+    start = fit.cameras.project(fb.subset(ids).points(fit.identity, fit.expression))[..., :2]
+    step(0, "tracking")
+    tracks = texture_tracks(windows, start, F)
+    tw = np.isfinite(tracks).all(-1).astype(np.float64)
+    wseg = window_segments(windows.windows, F)
+    # too few tracks to say anything (e.g. the decoding stopped before the windows)
+    if tw.sum() < 4 * ids.size:
+        return fit, False
+    check(cancel)
+    step(2, "fitting")
+    ident = identity_from_tracks(basis, ids, tracks, tw, wseg, fit.fit_error_px, bounds, s, seed, prior,
+                                  prior_mask, calm, cancel)
+    if ident is None:
+        return fit, False
+    step(5, "refitting the frames")
+    # Started from the first fit's cameras and expressions, which the new identity moves little.
+    # The tracker's bias on this face, which the identity no longer takes up, goes to the
+    # per-point offsets measured on every frame (not only the calm ones): d6 / d9 / d12 error
+    # against the raw detections 2.52 / 1.29 / 2.17 % IOD with the calm frames' offsets, 2.37 /
+    # 1.22 / 1.95 % with these (2.47 / 1.27 / 2.14 % before the skin's identity).
+    s = FitSettings.from_dict({**s.to_dict(), "neutral_offset_source": "all"})
+    return fit_video(basis, obs, w, seg, bounds, s, seed_expression=fit.expression, cancel=cancel,
+                     prior_expression=prior, prior_mask=prior_mask, calm=calm, identity=ident,
+                     cameras=fit.cameras), True
