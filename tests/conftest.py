@@ -50,6 +50,18 @@ def models_dir() -> Path:
     return shared_path("models")
 
 
+@pytest.fixture(scope="session")
+def d6() -> str:
+    """The talking-head clip the live tests play as a camera (a module may define its own)."""
+    return str(shared_path("data", "videos", "d6.mp4"))
+
+
+@pytest.fixture(scope="session")
+def still() -> str:
+    """A portrait still, the live tests' reenactment target (a module may define its own)."""
+    return str(shared_path("data", "portraits", "stills", "d12.jpg"))
+
+
 @pytest.fixture
 def errors(monkeypatch):
     """GUI tests: record error/warning boxes as (title, text) instead of showing them

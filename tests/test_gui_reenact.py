@@ -35,16 +35,6 @@ def bare(reenact_window):
     return reenact_window
 
 
-@pytest.fixture(scope="module")
-def d6():
-    return str(shared_path("data", "videos", "d6.mp4"))
-
-
-@pytest.fixture(scope="module")
-def still():
-    return str(shared_path("data", "portraits", "stills", "d12.jpg"))
-
-
 def _start_live(qtbot, ctl, source, target):
     with qtbot.waitSignal(ctl.live_started, timeout=START_TIMEOUT_MS):
         assert ctl.start(source, target)

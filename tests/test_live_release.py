@@ -28,22 +28,11 @@ from contextlib import contextmanager
 
 import pytest
 
-from conftest import shared_path
 
 if sys.platform == "linux" and not (os.environ.get("DISPLAY") or os.environ.get("QT_QPA_PLATFORM")):
     os.environ["QT_QPA_PLATFORM"] = "offscreen"  # the panel draws no GL
 
 START_TIMEOUT_MS = 60_000  # model load + target fit + source open on a busy 2-core VM
-
-
-@pytest.fixture(scope="module")
-def d6():
-    return str(shared_path("data", "videos", "d6.mp4"))
-
-
-@pytest.fixture(scope="module")
-def still():
-    return str(shared_path("data", "portraits", "stills", "d12.jpg"))
 
 
 @contextmanager
