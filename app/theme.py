@@ -19,13 +19,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QStyleFactory
 
+from widgets.theme_colours import DARK
+
 THEMES = ("system", "light", "dark")
 THEME_LABELS = {"system": "Follow the &system", "light": "&Light", "dark": "&Dark"}
-#: the dark theme's colours: the palette's window and base, and what the style sheet adds
-DARK = {"window": "#303338", "base": "#24262a", "button": "#383c42", "text": "#e1e4e8",
-        "accent": "#3d8fe0", "accent_edge": "#8cc0f5",      # checked buttons, check marks, slider fill
-        "frame": "#a4abb6", "frame_hover": "#d0d6de",       # check box frames
-        "frame_disabled": "#5c626a", "track": "#8a919c"}    # slider tracks (unfilled part)
 CHECK_MARK = Path(__file__).resolve().parents[1] / "resources" / "theme" / "check_dark.svg"
 
 

@@ -7,9 +7,9 @@ nose tip, mouth centre), so the textured views are a demonstration of the warp, 
 Writes out/render_modes/*.png. Run: .venv/bin/python tools/render_modes.py
 
 ``--real`` renders the QA videos of the ``render`` and ``flow`` commands on the first
-REAL_FRAMES frames of d6.mp4 with a real whole-video ICT reconstruction (the one
-bench/bench_flow_evidence.py caches in out/cache, else the clip's first frames are
-tracked and fitted here), through the same core/qa functions as the commands, and saves
+REAL_FRAMES frames of d6.mp4 with a real whole-video ICT reconstruction (bench/_common.py's
+cached track and bench/bench_flow_evidence.py's cached fit, made here when out/cache has
+none), through the same core/qa functions as the commands, and saves
 frame REAL_SHOW of each as out/render_modes/real_<mode>.png (plus the mp4s).
 """
 from __future__ import annotations
@@ -55,23 +55,18 @@ REAL_SHOW = 40
 
 def real_clip() -> None:
     """QA videos of d6 with a real reconstruction, one PNG per mode (see the module docstring)."""
-    from core.fitting import Reconstruction, reconstruct
-    from core.model.registry import load_model
+    from _common import cached_track
+    from bench_flow_evidence import cached_reconstruction
     from core.qa.flow_video import write_flow_video
     from core.qa.inputs import prepare
     from core.qa.render_video import MODES, write_render_video
-    from core.tracking import TrackResult, track_video
     from core.video import open_source
 
     OUT.mkdir(parents=True, exist_ok=True)
     video = SHARED / "data" / "videos" / "d6.mp4"
-    cache = REPO / "out" / "cache"
-    rec_path, track_path = cache / "flowbench_fit_ict_d6.npz", cache / "fitbench_track_d6.npz"
-    if rec_path.exists() and track_path.exists():
-        rec, track = Reconstruction.load(rec_path), TrackResult.load(track_path)
-    else:
-        track = track_video(str(video), max_frames=REAL_FRAMES)
-        rec = reconstruct(track, load_model("ict"), "ict")
+    # the benches' caches (tracked again when core/tracking changes): a second run is quick
+    track = cached_track(video, "d6")
+    rec, _, _ = cached_reconstruction("d6", "ict", track)
     inp = prepare(video, rec, track, None, REAL_FRAMES)
     try:
         renderer = OffscreenRenderer()

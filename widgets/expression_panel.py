@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from core.model.arkit import GROUPS as ARKIT_GROUPS
 from core.model.arkit import OTHER, expression_group
+from widgets.theme_colours import DARK
 
 #: the rows' groups in display order: core's one table (core.model.arkit), then the rest
 GROUPS = ARKIT_GROUPS + (OTHER,)
@@ -40,8 +41,8 @@ SELECTED_STYLE = "QToolButton { font-weight: bold; color: #ffb347; }"
 #: the numbers of a row whose value is pending (shown, not keyed: auto-key off)
 PENDING_STYLE = "font-family: monospace; font-size: 10px; color: #ff8c00; font-weight: bold;"
 VALUE_STYLE = "font-family: monospace; font-size: 10px;"
-#: the value bars' track outline on a dark window (the dark theme's check box frame, app.theme.DARK["frame"])
-TRACK_OUTLINE_DARK = "#a4abb6"
+#: the value bars' track outline on a dark window: the dark theme's check box frame
+TRACK_OUTLINE_DARK = DARK["frame"]
 
 
 class ValueSlider(QSlider):
