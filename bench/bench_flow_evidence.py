@@ -76,6 +76,11 @@ def cached_reconstruction(clip: str, spec: str, track, landmarks: str = "smoothe
     if OVERRIDES:
         tag = hashlib.sha1(json.dumps(OVERRIDES, sort_keys=True).encode()).hexdigest()[:8]
         path = path.with_name(path.stem + f"_{tag}.npz")
+    # a changed fitter or tracker fits again (a stale fit was reused before, even beside a new track)
+    from core.result_cache import code_fingerprint
+
+    code = code_fingerprint(("core/fitting", "core/tracking", "core/model"))[:10]
+    path = path.with_name(path.stem + f"_{code}.npz")
     if landmarks == "raw":
         track = dataclasses.replace(track, landmarks=track.landmarks_raw)
     model = load_model(spec)
