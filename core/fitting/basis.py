@@ -63,6 +63,13 @@ class LandmarkBasis:
         """The basis restricted to points ``idx`` (int array or bool mask)."""
         return LandmarkBasis(self.mean[idx], self.identity[:, idx], self.expression[:, idx])
 
+    def shifted(self, offsets: np.ndarray | None) -> "LandmarkBasis":
+        """The basis with its mean moved by per-point ``offsets`` (L, 3) cm (a fit's neutral
+        calibration, ``VideoFit.point_offsets``); itself when there are none."""
+        if offsets is None:
+            return self
+        return LandmarkBasis(self.mean + offsets, self.identity, self.expression)
+
 
 def basis_from_vertices(model: FaceModel, vertex_ids: np.ndarray) -> LandmarkBasis:
     """Basis at model vertices ``vertex_ids`` (L,) int."""

@@ -135,26 +135,36 @@ def _face_box(grey: np.ndarray, p0: np.ndarray, p_next: np.ndarray, margin: int)
     return clipped_box(x0, y0, x1, y1, grey.shape, min_side=16)
 
 
+def lk_checked(a: np.ndarray, b: np.ndarray, p: np.ndarray, window: int, levels: int, iterations: int,
+               eps: float, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pyramidal LK from grey image a to b at p (N, 2) px, then back from where it landed:
+    (positions in b (N, 2) float64, found both ways and back within ``tolerance`` px (N,) bool).
+    window (px), levels, iterations and eps (px) as OpenCV's winSize, maxLevel and criteria."""
+    import cv2
+
+    crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, eps)
+    win = (window, window)
+    q0 = np.asarray(p, np.float32).reshape(-1, 1, 2)
+    q1, st, _ = cv2.calcOpticalFlowPyrLK(a, b, q0, None, winSize=win, maxLevel=levels, criteria=crit)
+    qb, st2, _ = cv2.calcOpticalFlowPyrLK(b, a, q1, None, winSize=win, maxLevel=levels, criteria=crit)
+    ok = (st[:, 0] == 1) & (st2[:, 0] == 1) & (np.linalg.norm((qb - q0)[:, 0], axis=1) < tolerance)
+    return q1[:, 0].astype(np.float64), ok
+
+
 def _lk_points(prev: np.ndarray, grey: np.ndarray, p0: np.ndarray, p_next: np.ndarray):
     """Pyramidal LK from ``prev`` to ``grey`` at p0 (N, 2) on the face's box:
     (displacement (N, 2), forward-backward consistent (N,) bool). Cropping to the face
     saves most of the pyramid building (OpenCV's Python binding cannot reuse pyramids)."""
-    import cv2
-
     # the margin keeps the coarsest level's window inside real image content
     box = _face_box(grey, p0, p_next, margin=LK_WINDOW * 2)
     if box is None:
         return np.zeros_like(p0), np.zeros(len(p0), bool)
     x0, y0, x1, y1 = box
-    win = (LK_WINDOW, LK_WINDOW)
     pa = np.ascontiguousarray(prev[y0:y1, x0:x1])
     pb = np.ascontiguousarray(grey[y0:y1, x0:x1])
-    crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, LK_ITERATIONS, 0.02)
-    q0 = (p0 - [x0, y0]).astype(np.float32).reshape(-1, 1, 2)
-    q1, st, _ = cv2.calcOpticalFlowPyrLK(pa, pb, q0, None, winSize=win, maxLevel=LK_LEVELS, criteria=crit)
-    qb, st2, _ = cv2.calcOpticalFlowPyrLK(pb, pa, q1, None, winSize=win, maxLevel=LK_LEVELS, criteria=crit)
-    ok = (st[:, 0] == 1) & (st2[:, 0] == 1) & (np.linalg.norm((qb - q0)[:, 0], axis=1) < FB_TOLERANCE_PX)
-    return (q1 - q0)[:, 0].astype(np.float64), ok
+    q0 = (p0 - [x0, y0]).astype(np.float32).astype(np.float64)
+    q1, ok = lk_checked(pa, pb, q0, LK_WINDOW, LK_LEVELS, LK_ITERATIONS, 0.02, FB_TOLERANCE_PX)
+    return q1 - q0, ok
 
 
 def _dis_points(prev: np.ndarray, grey: np.ndarray, p0: np.ndarray, p_next: np.ndarray):

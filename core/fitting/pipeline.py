@@ -253,7 +253,7 @@ def _reconstruct(track, model, model_spec, settings, per_frame, progress, cancel
         identity, expr, cams, err = fit.identity, fit.expression, fit.cameras, fit.fit_error_px
         if fit.point_offsets is not None and np.any(fit.point_offsets):
             offsets = fit.point_offsets
-            basis = LandmarkBasis(basis.mean + offsets, basis.identity, basis.expression)
+            basis = basis.shifted(offsets)
         valid = fit.fitted & track.valid
         if motion is not None:
             try:

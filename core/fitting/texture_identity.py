@@ -34,8 +34,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.camera import OrthoCameras
+from core.camera import OrthoCameras, matrix_to_euler
 from core.fitting.basis import LandmarkBasis
+from core.fitting.image_motion import lk_checked
 from core.fitting.settings import FitSettings
 from core.fitting.video_fit import fit_video, identity_symmetry_prior
 from core.jobs import check
@@ -88,8 +89,6 @@ class Window:
 
 def head_yaw_pitch(R: np.ndarray) -> np.ndarray:
     """(F, 2) degrees: the yaw and pitch of each rotation of R (F, 3, 3) (core.camera's convention)."""
-    from core.camera import matrix_to_euler
-
     return np.degrees(np.array([matrix_to_euler(r)[:2] for r in np.asarray(R, np.float64)]).reshape(-1, 2))
 
 
@@ -166,19 +165,12 @@ class WindowFrames:
 
 
 def _lk(a: np.ndarray, b: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """LK from crop a to crop b at p (N, 2): (new positions (N, 2), forward-backward consistent (N,))."""
-    import cv2
-
-    crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, LK_ITERATIONS, 0.01)
-    win = (LK_WINDOW, LK_WINDOW)
-    q0 = p.astype(np.float32).reshape(-1, 1, 2)
-    q1, st, _ = cv2.calcOpticalFlowPyrLK(a, b, q0, None, winSize=win, maxLevel=LK_LEVELS, criteria=crit)
-    qb, st2, _ = cv2.calcOpticalFlowPyrLK(b, a, q1, None, winSize=win, maxLevel=LK_LEVELS, criteria=crit)
+    """LK from crop a to crop b at p (N, 2): (new positions (N, 2), forward-backward consistent
+    and inside the crop (N,))."""
+    q, ok = lk_checked(a, b, p, LK_WINDOW, LK_LEVELS, LK_ITERATIONS, 0.01, FB_TOLERANCE_PX)
     H, W = a.shape
-    q = q1[:, 0].astype(np.float64)
     inside = (q >= 0).all(1) & (q[:, 0] < W - 1) & (q[:, 1] < H - 1)
-    ok = (st[:, 0] == 1) & (st2[:, 0] == 1) & (np.linalg.norm((qb - q0)[:, 0], axis=1) < FB_TOLERANCE_PX) & inside
-    return q, ok
+    return q, ok & inside
 
 
 def texture_tracks(collected: WindowFrames, start_points: np.ndarray, num_frames: int) -> np.ndarray:
@@ -242,9 +234,8 @@ def identity_from_tracks(basis: LandmarkBasis, ids: np.ndarray, tracks: np.ndarr
 
     on = fit_tracks(tw, wseg)
     check(cancel)
-    fb = sub if on.point_offsets is None else LandmarkBasis(sub.mean + on.point_offsets, sub.identity,
-                                                            sub.expression)
-    res = np.linalg.norm(on.cameras.project(fb.points(on.identity, on.expression))[..., :2] - tracks, axis=-1)
+    fitted = on.cameras.project(sub.shifted(on.point_offsets).points(on.identity, on.expression))
+    res = np.linalg.norm(fitted[..., :2] - tracks, axis=-1)
     seg2 = wseg.copy()
     for k in bad_windows(on, wseg):
         seg2[seg2 == k] = -1
@@ -267,9 +258,8 @@ def refit_with_skin_identity(basis: LandmarkBasis, fit, windows: WindowFrames, o
     motion): ``fit`` itself when too few tracks survived or they could not be trusted."""
     F, L = obs.shape[:2]
     ids = tracked_points(L)
-    fb = basis if fit.point_offsets is None else LandmarkBasis(basis.mean + fit.point_offsets, basis.identity,
-                                                                basis.expression)
-    start = fit.cameras.project(fb.subset(ids).points(fit.identity, fit.expression))[..., :2]
+    start = fit.cameras.project(basis.shifted(fit.point_offsets).subset(ids).points(fit.identity,
+                                                                                     fit.expression))[..., :2]
     step(0, "tracking")
     tracks = texture_tracks(windows, start, F)
     tw = np.isfinite(tracks).all(-1).astype(np.float64)

@@ -400,7 +400,7 @@ def _fit_video(basis: LandmarkBasis, obs: np.ndarray, weights: np.ndarray, segme
 
             measured_on = calm_idx if s.neutral_offset_source == "calm" else np.flatnonzero(frame_ok)
             offsets = offsets + point_offsets(fit_basis, xi, xe, cams, y, ww, measured_on, s.neutral_offset_frames)
-            fit_basis = LandmarkBasis(basis.mean + offsets, basis.identity, basis.expression)
+            fit_basis = basis.shifted(offsets)
         if r == solves - 1:
             break
         if r >= s.refine_rounds:
